@@ -1,0 +1,24 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', '.data/**', 'bench/results/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { ecmaVersion: 2023, sourceType: 'module' },
+    rules: {
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-restricted-properties': ['error', {
+        object: 'process', property: 'env',
+        message: 'Read configuration through shared/config.ts (config is read once).',
+      }],
+    },
+  },
+  {
+    // config loading, test helpers, benches and the all-in-one launcher may read the environment
+    files: ['shared/config.ts', 'shared/testing/**', '**/*.test.ts', '**/test/**', 'bench/**', 'vitest.config.ts', 'scripts/**'],
+    rules: { 'no-restricted-properties': 'off' },
+  },
+);

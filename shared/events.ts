@@ -1,0 +1,69 @@
+/**
+ * Event types that cross process boundaries: click events (node → control plane over NATS)
+ * and the webhook event catalog (control plane → receivers).
+ */
+
+export const CLICK_EVENT_VERSION = 1 as const;
+
+/** One click or QR scan, as captured on a node. Never carries a raw IP or a full user agent. */
+export interface ClickEvent {
+  v: typeof CLICK_EVENT_VERSION;
+  /** UUIDv7, generated on the node; the Postgres primary key (stored exactly once). */
+  id: string;
+  /** Epoch ms. */
+  occurredAt: number;
+  linkId: string;
+  workspaceId: string;
+  domain: string;
+  path: string;
+  /** The destination actually redirected to. */
+  destination: string;
+  ruleId: string | null;
+  variantId: string | null;
+  country: string | null;
+  deviceClass: string | null;
+  os: string | null;
+  browser: string | null;
+  /** Host of the Referer header only: no path, no query. */
+  referrerHost: string | null;
+  /** Primary language of Accept-Language (highest q). */
+  language: string | null;
+  bot: boolean;
+  qr: boolean;
+  utm: Record<string, string> | null;
+  nodeId: string;
+  /** HMAC-SHA256(daily salt, truncated IP + user agent), hex. */
+  visitorHash: string;
+}
+
+export interface ClickBatch {
+  v: typeof CLICK_EVENT_VERSION;
+  nodeId: string;
+  /** Also the Nats-Msg-Id: a re-sent batch is stored once. */
+  batchId: string;
+  events: ClickEvent[];
+}
+
+export const WEBHOOK_EVENT_TYPES = [
+  'link.created',
+  'link.updated',
+  'link.disabled',
+  'link.deleted',
+  'click.created',
+  'qr.scan.created',
+  'rule.variant_chosen',
+  'job.succeeded',
+  'job.failed',
+  'webhook.delivery.failed',
+  'webhook.ping',
+] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+/** The envelope every webhook delivery carries. */
+export interface WebhookEnvelope<T = unknown> {
+  id: string;
+  type: WebhookEventType;
+  occurred_at: string;
+  data: T;
+  attempt: number;
+}

@@ -1,0 +1,4 @@
+export * from './ports.js';
+export * from './pg.js';
+export * from './nats.js';
+export * from './process.js';

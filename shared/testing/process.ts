@@ -1,0 +1,76 @@
+/** Real processes for tests: the compiled planes (dist/), started, watched, signalled. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { waitFor } from './ports.js';
+
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface RunningProcess {
+  child: ChildProcess;
+  /** stdout+stderr lines so far. */
+  output: string[];
+  /** Parsed pino JSON lines so far. */
+  logs(): Record<string, unknown>[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  signal(sig: NodeJS.Signals): void;
+  /** SIGTERM, then wait for exit; SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `node dist/<script>` (e.g. `data-plane/main.js`) with `env` on top of the current environment. */
+export function startProcess(script: string, env: Record<string, string>, opts: { echo?: boolean } = {}): RunningProcess {
+  const child = spawn(process.execPath, ['--enable-source-maps', join(REPO_ROOT, 'dist', script)], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const onData = (d: Buffer) => {
+    for (const line of d.toString().split('\n')) {
+      if (line) {
+        output.push(line);
+        if (opts.echo || process.env.LP_TEST_ECHO) process.stderr.write(`[${script}] ${line}\n`);
+      }
+    }
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    child,
+    output,
+    logs: () =>
+      output.flatMap((l) => {
+        try {
+          return [JSON.parse(l) as Record<string, unknown>];
+        } catch {
+          return [];
+        }
+      }),
+    exited,
+    signal: (sig) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+    },
+    async stop(graceMs = 10_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return exited;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const r = await exited;
+      clearTimeout(t);
+      return r;
+    },
+  };
+}
+
+/** Waits until GET `url` answers `status` (default 200). */
+export async function waitForHttp(url: string, status = 200, timeoutMs = 20_000): Promise<void> {
+  await waitFor(`${url} → ${status}`, async () => {
+    const res = await fetch(url).catch(() => null);
+    if (!res) return false;
+    await res.arrayBuffer();
+    return res.status === status;
+  }, timeoutMs, 50);
+}
