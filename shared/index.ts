@@ -9,3 +9,5 @@ export * from './destination-url.js';
 export * from './rule-format.js';
 export * from './compile-link.js';
 export * from './events.js';
+export * from './nats-connect.js';
+export * from './links-bucket.js';

@@ -1,0 +1,89 @@
+/**
+ * buildApp(deps): the control plane's HTTP API, wired but not listening (main.ts listens;
+ * tests use app.inject() or listen on port 0). Dependencies come in; nothing is global.
+ */
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from '../shared/index.js';
+import type { ControlPlaneConfig } from './config.js';
+import type { Pool } from './db/pool.js';
+import { domainsRoutes } from './http/domains-routes.js';
+import { registerErrorHandling } from './http/error-handler.js';
+import { idempotencyRoutes } from './http/idempotency-routes.js';
+import { keysRoutes } from './http/keys-routes.js';
+import { linksRoutes } from './http/links-routes.js';
+import { opsRoutes, type ReadinessProbe } from './http/ops-routes.js';
+import { qrRoutes } from './http/qr-routes.js';
+import './http/request-context.js';
+import { SHARED_SCHEMAS } from './http/schemas.js';
+import { registerIdempotency } from './idempotency/idempotency-hook.js';
+import { registerAuth } from './keys/auth-hook.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { registerRateLimit } from './rate-limit/rate-limit-hook.js';
+
+export interface AppDeps {
+  pool: Pool;
+  config: ControlPlaneConfig;
+  log: Logger;
+  metrics?: Metrics;
+  /** Extra readiness checks (e.g. NATS connected). */
+  probes?: ReadinessProbe[];
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { pool, config } = deps;
+  const metrics = deps.metrics ?? createMetrics();
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    trustProxy: config.TRUST_PROXY,
+    requestIdLogLabel: 'request_id',
+    genReqId: (req) => {
+      const incoming = req.headers['x-request-id'];
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  for (const s of SHARED_SCHEMAS) app.addSchema(s);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'linkplane API',
+        version: '1.0.0',
+        description: 'Branded short links: links, domains, keys, QR codes. Errors: `{"error":{"code","message","details"}}`.',
+      },
+      servers: [{ url: '/' }],
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'API key: `Authorization: Bearer lp_…`' } } },
+      security: [{ bearer: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+
+  registerErrorHandling(app);
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('X-Request-Id', req.id);
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const labels = { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) };
+    metrics.httpRequests.inc(labels);
+    metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+  });
+  registerAuth(app, pool);
+  registerRateLimit(app, { burst: config.RATE_LIMIT_BURST, perSec: config.RATE_LIMIT_PER_SEC });
+  registerIdempotency(app, pool);
+
+  await app.register(opsRoutes(pool, metrics, deps.probes ?? []));
+  app.get('/v1/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+  await app.register(keysRoutes(pool));
+  await app.register(domainsRoutes(pool));
+  await app.register(linksRoutes(pool, config.SHORT_URL_SCHEME));
+  await app.register(qrRoutes(pool, config.SHORT_URL_SCHEME));
+  await app.register(idempotencyRoutes(pool));
+  return app;
+}

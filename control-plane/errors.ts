@@ -1,0 +1,38 @@
+/**
+ * Every API error code, declared once. The README's error table is checked against this
+ * catalog by a test (control-plane/test/errors-documented.test.ts).
+ */
+import { defineErrors, type ErrorSpec } from '../shared/index.js';
+
+export const ERROR_CATALOG = {
+  validation_failed: { status: 400, message: 'the request is invalid' },
+  invalid_json: { status: 400, message: 'the body is not valid JSON' },
+  invalid_cursor: { status: 400, message: 'the cursor is invalid or expired' },
+  invalid_idempotency_key: { status: 400, message: 'Idempotency-Key must be 1–255 visible ASCII characters' },
+  unauthorized: { status: 401, message: 'a valid API key is required (Authorization: Bearer <key>)' },
+  insufficient_scope: { status: 403, message: 'the API key lacks the scope this call needs' },
+  domain_not_allowed: { status: 403, message: 'the API key may not use this domain' },
+  route_not_found: { status: 404, message: 'no such route' },
+  link_not_found: { status: 404, message: 'link not found' },
+  domain_not_found: { status: 404, message: 'domain not found' },
+  key_not_found: { status: 404, message: 'API key not found' },
+  idempotency_key_not_found: { status: 404, message: 'no stored response for this Idempotency-Key' },
+  path_conflict: { status: 409, message: 'the path is already used on this domain' },
+  external_id_conflict: { status: 409, message: 'a live link already has this external_id' },
+  hostname_taken: { status: 409, message: 'the hostname is already registered' },
+  domain_in_use: { status: 409, message: 'the domain still has live links' },
+  idempotency_in_flight: { status: 409, message: 'a request with this Idempotency-Key is still in progress' },
+  body_too_large: { status: 413, message: 'the body is larger than allowed' },
+  unsupported_media_type: { status: 415, message: 'unsupported Content-Type' },
+  invalid_url: { status: 422, message: 'the URL is not allowed' },
+  invalid_path: { status: 422, message: 'the path is not allowed' },
+  invalid_hostname: { status: 422, message: 'the hostname is not valid' },
+  invalid_routing: { status: 422, message: 'the routing rules are invalid' },
+  idempotency_key_reused: { status: 422, message: 'this Idempotency-Key was used with a different request' },
+  rate_limited: { status: 429, message: 'rate limit exceeded' },
+  internal_error: { status: 500, message: 'internal error' },
+  service_unavailable: { status: 503, message: 'a dependency is unavailable, retry later' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+export const errors = defineErrors(ERROR_CATALOG);

@@ -1,0 +1,31 @@
+/** Writes a webhook event to the event outbox inside the caller's transaction. */
+import { randomUUID } from 'node:crypto';
+import type { WebhookEventType } from '../../shared/index.js';
+import type { Queryable } from '../db/pool.js';
+
+export const EVENTS_CHANNEL = 'linkplane_events';
+
+export interface NewEvent {
+  workspaceId: string;
+  type: WebhookEventType;
+  data: unknown;
+  occurredAt?: Date;
+}
+
+export async function emitEvents(db: Queryable, events: NewEvent[]): Promise<string[]> {
+  if (events.length === 0) return [];
+  const ids = events.map(() => randomUUID());
+  await db.query(
+    `INSERT INTO events (id, workspace_id, type, occurred_at, data)
+     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[])`,
+    [
+      ids,
+      events.map((e) => e.workspaceId),
+      events.map((e) => e.type),
+      events.map((e) => e.occurredAt ?? new Date()),
+      events.map((e) => JSON.stringify(e.data)),
+    ],
+  );
+  await db.query(`SELECT pg_notify('${EVENTS_CHANNEL}', '')`);
+  return ids;
+}

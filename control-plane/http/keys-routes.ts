@@ -1,0 +1,106 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { normalizeHostname } from '../../shared/index.js';
+import { recordAudit } from '../audit/record.js';
+import type { Pool } from '../db/pool.js';
+import { errors } from '../errors.js';
+import { createKey, listKeys, revokeKey, type ApiKeyRow } from '../keys/key-store.js';
+import { ROLE_SCOPES } from '../keys/roles.js';
+import { decodeIdCursor, encodeIdCursor } from './cursor.js';
+import { actorOf, authOf } from './request-context.js';
+import { commitAndRespond } from './respond.js';
+import { errorResponses, IdParams, KeyCreate, KeyWithSecret, Nullable, PageQuery } from './schemas.js';
+
+export function toKeyResource(row: ApiKeyRow) {
+  return {
+    id: row.id,
+    name: row.name,
+    prefix: row.prefix,
+    role: row.role,
+    scopes: row.scopes,
+    domains: row.domains,
+    rate_limit: row.rate_limit_burst !== null || row.rate_limit_per_sec !== null
+      ? { burst: row.rate_limit_burst ?? 0, per_second: row.rate_limit_per_sec ?? 0 }
+      : null,
+    created_at: row.created_at.toISOString(),
+    last_used_at: row.last_used_at?.toISOString() ?? null,
+  };
+}
+
+export const keysRoutes =
+  (pool: Pool): FastifyPluginAsyncTypebox =>
+  async (app) => {
+    const tags = ['keys'];
+    app.post('/v1/keys', {
+      config: { scope: 'keys:admin' },
+      schema: {
+        tags, summary: 'Create an API key (the secret is returned once)',
+        body: KeyCreate,
+        response: { 201: KeyWithSecret, ...errorResponses(400, 401, 403, 409, 422, 429) },
+      },
+    }, async (req, reply) => {
+      const actor = actorOf(req);
+      const b = req.body;
+      const allowed = ROLE_SCOPES[b.role];
+      const scopes = b.scopes ?? [...allowed];
+      const extra = scopes.filter((s) => !allowed.includes(s));
+      if (extra.length) throw errors.validation_failed({ field: 'scopes', reason: 'not_in_role', scopes: extra }, `scopes ${extra.join(', ')} are not part of role ${b.role}`);
+      let domains: string[] | null = null;
+      if (b.domains) {
+        domains = b.domains.map((d, i) => {
+          const h = normalizeHostname(d);
+          if (!h) throw errors.invalid_hostname({ field: `domains[${i}]` });
+          return h;
+        });
+      }
+      // a domain-restricted key can only hand out keys restricted to (a subset of) its domains
+      const own = actor.auth.domains;
+      if (own && (!domains || domains.some((d) => !own.includes(d)))) throw errors.domain_not_allowed({ field: 'domains' });
+      return commitAndRespond(req, reply, pool, 201, async (tx) => {
+        const { row, secret } = await createKey(tx, {
+          workspaceId: actor.auth.workspaceId,
+          name: b.name,
+          role: b.role,
+          scopes,
+          domains,
+          rateLimit: b.rate_limit ? { burst: b.rate_limit.burst, perSec: b.rate_limit.per_second } : null,
+          createdBy: actor.auth.keyId,
+        });
+        await recordAudit(tx, actor, 'key.create', { type: 'key', id: row.id }, { role: row.role, scopes: row.scopes });
+        return { ...toKeyResource(row), secret };
+      });
+    });
+
+    app.get('/v1/keys', {
+      config: { scope: 'keys:admin' },
+      schema: {
+        tags, summary: 'List active API keys (never their secrets)',
+        querystring: PageQuery,
+        response: { 200: Type.Object({ data: Type.Array(Type.Ref('Key')), next_cursor: Nullable(Type.String()) }), ...errorResponses(400, 401, 403, 429) },
+      },
+    }, async (req) => {
+      const auth = authOf(req);
+      const after = req.query.cursor ? decodeIdCursor(req.query.cursor, 'key') : null;
+      const rows = await listKeys(pool, auth.workspaceId, { limit: req.query.limit + 1, after });
+      const more = rows.length > req.query.limit;
+      if (more) rows.pop();
+      return { data: rows.map(toKeyResource), next_cursor: more ? encodeIdCursor(rows[rows.length - 1]!.id) : null };
+    });
+
+    app.delete('/v1/keys/:id', {
+      config: { scope: 'keys:admin' },
+      schema: {
+        tags, summary: 'Revoke an API key (immediately)',
+        params: IdParams('key'),
+        response: { 200: Type.Ref('Key'), ...errorResponses(401, 403, 404, 429) },
+      },
+    }, async (req, reply) => {
+      const actor = actorOf(req);
+      return commitAndRespond(req, reply, pool, 200, async (tx) => {
+        const row = await revokeKey(tx, actor.auth.workspaceId, req.params.id);
+        if (!row) throw errors.key_not_found({ id: req.params.id });
+        await recordAudit(tx, actor, 'key.revoke', { type: 'key', id: row.id });
+        return toKeyResource(row);
+      });
+    });
+  };

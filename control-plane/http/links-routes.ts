@@ -1,0 +1,76 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { Pool } from '../db/pool.js';
+import { errors } from '../errors.js';
+import { toResource } from '../links/link-row.js';
+import { listLinks } from '../links/link-query.js';
+import { createLink, deleteLink, getLink, updateLink, type LinkContext } from '../links/link-service.js';
+import { actorOf, authOf } from './request-context.js';
+import { commitAndRespond } from './respond.js';
+import { errorResponses, IdParams, LinkCreate, LinkList, LinkListQuery, LinkUpdate } from './schemas.js';
+
+/** Date-only filter values mean midnight UTC. */
+function dateParam(v: string | undefined, field: string): string | undefined {
+  if (v === undefined) return undefined;
+  const iso = /^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : v;
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) throw errors.validation_failed({ field, in: 'querystring', reason: 'format' }, `${field} is not a valid date`);
+  return new Date(t).toISOString();
+}
+
+export const linksRoutes =
+  (pool: Pool, scheme: string): FastifyPluginAsyncTypebox =>
+  async (app) => {
+    const tags = ['links'];
+    const errs = errorResponses(400, 401, 403, 404, 409, 422, 429);
+    const one = { 200: Type.Ref('Link'), ...errs };
+    const ctx = (req: Parameters<typeof actorOf>[0]): LinkContext => ({ actor: actorOf(req), scheme });
+
+    app.post('/v1/links', {
+      config: { scope: 'links:write' },
+      schema: {
+        tags, summary: 'Create a link', description: 'Send `Idempotency-Key` to make retries safe.',
+        body: LinkCreate, response: { 201: Type.Ref('Link'), ...errs },
+      },
+    }, async (req, reply) => {
+      const c = ctx(req);
+      return commitAndRespond(req, reply, pool, 201, async (tx) => toResource(await createLink(tx, c, req.body), scheme),
+        (l) => ({ location: `/v1/links/${l.id}` }));
+    });
+
+    app.get('/v1/links', {
+      config: { scope: 'links:read' },
+      schema: { tags, summary: 'Search links (newest first, cursor-paged)', querystring: LinkListQuery, response: { 200: LinkList, ...errorResponses(400, 401, 403, 429) } },
+    }, async (req) => {
+      const q = req.query;
+      const r = await listLinks(pool, authOf(req), {
+        ...q,
+        created_from: dateParam(q.created_from, 'created_from'),
+        created_to: dateParam(q.created_to, 'created_to'),
+        updated_from: dateParam(q.updated_from, 'updated_from'),
+        updated_to: dateParam(q.updated_to, 'updated_to'),
+      });
+      return { data: r.rows.map((row) => toResource(row, scheme)), next_cursor: r.next_cursor, total_estimate: r.total_estimate };
+    });
+
+    app.get('/v1/links/:id', {
+      config: { scope: 'links:read' },
+      schema: { tags, summary: 'Get a link', params: IdParams('ln'), response: one },
+    }, async (req) => toResource(await getLink(pool, authOf(req), req.params.id), scheme));
+
+    app.patch('/v1/links/:id', {
+      config: { scope: 'links:write' },
+      schema: { tags, summary: 'Update a link (null clears a field)', params: IdParams('ln'), body: LinkUpdate, response: one },
+    }, async (req, reply) => {
+      const c = ctx(req);
+      return commitAndRespond(req, reply, pool, 200, async (tx) => toResource(await updateLink(tx, c, req.params.id, req.body), scheme));
+    });
+
+    app.delete('/v1/links/:id', {
+      config: { scope: 'links:write' },
+      schema: { tags, summary: 'Delete a link (soft: the path is free again, nodes answer 404)', params: IdParams('ln'), response: one },
+    }, async (req, reply) => {
+      const c = ctx(req);
+      return commitAndRespond(req, reply, pool, 200, async (tx) => toResource(await deleteLink(tx, c, req.params.id), scheme));
+    });
+  };

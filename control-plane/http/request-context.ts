@@ -1,0 +1,34 @@
+/** What the hooks attach to a request, and the typed route config every route declares. */
+import type { FastifyRequest } from 'fastify';
+import type { Actor } from '../audit/record.js';
+import { errors } from '../errors.js';
+import type { Reservation } from '../idempotency/store.js';
+import type { AuthContext } from '../keys/key-store.js';
+import type { Scope } from '../keys/roles.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auth: AuthContext | null;
+    idem: Reservation | null;
+  }
+  interface FastifyContextConfig {
+    /** The scope the route needs; routes without one (and without `public`) need only a valid key. */
+    scope?: Scope;
+    /** No API key needed (health, metrics, OpenAPI). */
+    public?: boolean;
+  }
+}
+
+export function authOf(req: FastifyRequest): AuthContext {
+  if (!req.auth) throw errors.unauthorized();
+  return req.auth;
+}
+
+export function actorOf(req: FastifyRequest): Actor {
+  return {
+    auth: authOf(req),
+    requestId: req.id,
+    ip: req.ip ?? null,
+    userAgent: req.headers['user-agent'] ?? null,
+  };
+}

@@ -1,0 +1,27 @@
+/**
+ * The one way a state-changing route answers: run the change in a transaction, and store the
+ * idempotent response in that same transaction, then send exactly the stored bytes.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Pool, PoolClient } from '../db/pool.js';
+import { withTx } from '../db/tx.js';
+import { complete } from '../idempotency/store.js';
+
+export async function commitAndRespond<T>(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  pool: Pool,
+  status: number,
+  work: (tx: PoolClient) => Promise<T>,
+  headersOf?: (result: T) => Record<string, string>,
+): Promise<FastifyReply> {
+  const { body, headers } = await withTx(pool, async (tx) => {
+    const result = await work(tx);
+    const body = JSON.stringify(result);
+    const headers = { 'content-type': 'application/json; charset=utf-8', ...(headersOf ? headersOf(result) : {}) };
+    if (req.idem) await complete(tx, req.idem, { status, headers, body });
+    return { body, headers };
+  });
+  if (req.idem) req.idem.completed = true;
+  return reply.code(status).headers(headers).send(body);
+}

@@ -1,0 +1,116 @@
+/** API keys in Postgres: create (secret shown once), list, revoke, resolve a presented secret. */
+import type { Pool, Queryable } from '../db/pool.js';
+import { withTx } from '../db/tx.js';
+import { newId } from '../ids.js';
+import { ROLE_SCOPES, type Role, type Scope } from './roles.js';
+import { generateSecret, hashSecret, secretPrefix } from './secrets.js';
+
+export interface AuthContext {
+  keyId: string;
+  workspaceId: string;
+  role: Role;
+  scopes: ReadonlySet<Scope>;
+  /** Hostnames the key is limited to; null = all of the workspace's. */
+  domains: readonly string[] | null;
+  rateLimit: { burst: number; perSec: number } | null;
+}
+
+export interface ApiKeyRow {
+  id: string;
+  workspace_id: string;
+  name: string;
+  prefix: string;
+  role: Role;
+  scopes: Scope[];
+  domains: string[] | null;
+  rate_limit_burst: number | null;
+  rate_limit_per_sec: number | null;
+  created_by: string | null;
+  created_at: Date;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+}
+
+const COLUMNS = `id, workspace_id, name, prefix, role, scopes, domains, rate_limit_burst, rate_limit_per_sec,
+  created_by, created_at, last_used_at, revoked_at`;
+
+export interface NewKey {
+  workspaceId: string;
+  name: string;
+  role: Role;
+  scopes?: Scope[];
+  domains?: string[] | null;
+  rateLimit?: { burst: number; perSec: number } | null;
+  createdBy?: string | null;
+  /** Use this secret instead of generating one (bootstrap only). */
+  secret?: string;
+}
+
+export async function createKey(db: Queryable, k: NewKey): Promise<{ row: ApiKeyRow; secret: string }> {
+  const secret = k.secret ?? generateSecret();
+  const scopes = k.scopes ?? [...ROLE_SCOPES[k.role]];
+  const { rows } = await db.query<ApiKeyRow>(
+    `INSERT INTO api_keys (id, workspace_id, name, prefix, secret_hash, role, scopes, domains,
+       rate_limit_burst, rate_limit_per_sec, created_by)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ${COLUMNS}`,
+    [
+      newId('key'), k.workspaceId, k.name, secretPrefix(secret), hashSecret(secret), k.role, scopes,
+      k.domains ?? null, k.rateLimit?.burst ?? null, k.rateLimit?.perSec ?? null, k.createdBy ?? null,
+    ],
+  );
+  return { row: rows[0]!, secret };
+}
+
+export async function listKeys(db: Queryable, workspaceId: string, opts: { limit: number; after: string | null }): Promise<ApiKeyRow[]> {
+  const { rows } = await db.query<ApiKeyRow>(
+    `SELECT ${COLUMNS} FROM api_keys
+     WHERE workspace_id = $1 AND revoked_at IS NULL AND ($2::text IS NULL OR id < $2)
+     ORDER BY id DESC LIMIT $3`,
+    [workspaceId, opts.after, opts.limit],
+  );
+  return rows;
+}
+
+export async function revokeKey(db: Queryable, workspaceId: string, id: string): Promise<ApiKeyRow | null> {
+  const { rows } = await db.query<ApiKeyRow>(
+    `UPDATE api_keys SET revoked_at = now() WHERE workspace_id = $1 AND id = $2 AND revoked_at IS NULL RETURNING ${COLUMNS}`,
+    [workspaceId, id],
+  );
+  return rows[0] ?? null;
+}
+
+export async function authenticate(db: Queryable, secret: string): Promise<AuthContext | null> {
+  const { rows } = await db.query<ApiKeyRow>(
+    `SELECT ${COLUMNS} FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL`,
+    [hashSecret(secret)],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  return {
+    keyId: row.id,
+    workspaceId: row.workspace_id,
+    role: row.role,
+    scopes: new Set(row.scopes),
+    domains: row.domains,
+    rateLimit:
+      row.rate_limit_burst !== null || row.rate_limit_per_sec !== null
+        ? { burst: row.rate_limit_burst ?? 0, perSec: row.rate_limit_per_sec ?? 0 }
+        : null,
+  };
+}
+
+/**
+ * BOOTSTRAP_ADMIN_KEY: when no key exists at all, create workspace `default` and an admin key
+ * with the given secret. Safe to call from several control planes at once (advisory xact lock).
+ */
+export async function bootstrapAdminKey(pool: Pool, secret: string): Promise<'created' | 'exists'> {
+  return withTx(pool, async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [0x6c70626b]);
+    const { rows } = await tx.query('SELECT 1 FROM api_keys LIMIT 1');
+    if (rows.length > 0) return 'exists';
+    await tx.query(`INSERT INTO workspaces (id, name) VALUES ('ws_default', 'default') ON CONFLICT (name) DO NOTHING`);
+    const ws = await tx.query<{ id: string }>(`SELECT id FROM workspaces WHERE name = 'default'`);
+    await createKey(tx, { workspaceId: ws.rows[0]!.id, name: 'bootstrap admin', role: 'admin', secret });
+    return 'created';
+  });
+}

@@ -1,0 +1,86 @@
+/**
+ * `npm run control-plane`: reads config, prepares Postgres (create DB, migrate under a lock,
+ * bootstrap key), connects NATS in the background, starts the outbox relay, listens.
+ * SIGTERM/SIGINT: stop accepting, finish in-flight requests, stop workers, exit 0.
+ */
+import { ConfigError, connectNats, createLogger, openLinksBucket, type Logger } from '../shared/index.js';
+import { buildApp } from './app.js';
+import { loadControlPlaneConfig, type ControlPlaneConfig } from './config.js';
+import { ensureDatabase } from './db/ensure-database.js';
+import { migrate } from './db/migrate.js';
+import { createPool } from './db/pool.js';
+import { purgeExpired } from './idempotency/store.js';
+import { bootstrapAdminKey } from './keys/key-store.js';
+import { createMetrics } from './metrics.js';
+import { OutboxRelay } from './outbox/relay.js';
+
+const MAINTENANCE_MS = 10 * 60_000;
+
+async function start(config: ControlPlaneConfig, log: Logger): Promise<void> {
+  if (await ensureDatabase(config.DATABASE_URL)) log.info('database created');
+  const pool = createPool(config.DATABASE_URL, { max: config.DB_POOL_MAX, applicationName: 'linkplane-control-plane' });
+  await migrate(pool, log.child({ module: 'migrate' }));
+  if (config.BOOTSTRAP_ADMIN_KEY) {
+    const r = await bootstrapAdminKey(pool, config.BOOTSTRAP_ADMIN_KEY);
+    log.info({ result: r }, r === 'created' ? 'bootstrap admin key created in workspace default' : 'API keys exist; BOOTSTRAP_ADMIN_KEY ignored');
+  }
+
+  const nats = connectNats({ servers: config.NATS_URL, name: 'linkplane-control-plane', log: log.child({ module: 'nats' }) });
+  const kv = nats.ready.then((nc) => openLinksBucket(nc, config.NATS_PREFIX, { replicas: config.KV_REPLICAS }));
+  kv.catch((err: unknown) => log.error({ err }, 'could not open the links bucket'));
+
+  const metrics = createMetrics({ defaultMetrics: true });
+  const relay = new OutboxRelay({
+    pool,
+    kv: () => kv,
+    log: log.child({ module: 'outbox-relay' }),
+    batchSize: config.RELAY_BATCH,
+    pollMs: config.RELAY_POLL_MS,
+  });
+  relay.start();
+
+  const app = await buildApp({ pool, config, log, metrics, probes: [{ name: 'nats', check: () => nats.connected() }] });
+  await app.listen({ port: config.PORT, host: config.HOST });
+
+  const maintenance = setInterval(() => {
+    void purgeExpired(pool).catch((err: unknown) => log.warn({ err }, 'idempotency purge failed'));
+    void pool
+      .query(`DELETE FROM link_outbox WHERE published_at < now() - interval '1 day'`)
+      .catch((err: unknown) => log.warn({ err }, 'outbox purge failed'));
+  }, MAINTENANCE_MS);
+  maintenance.unref();
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    clearInterval(maintenance);
+    const force = setTimeout(() => {
+      log.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, 20_000);
+    force.unref();
+    await app.close();
+    await relay.stop();
+    await nats.close();
+    await pool.end();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+let config: ControlPlaneConfig;
+try {
+  config = loadControlPlaneConfig();
+} catch (err) {
+  console.error(err instanceof ConfigError ? `linkplane control plane: ${err.message}` : err);
+  process.exit(1);
+}
+const log = createLogger({ name: 'control-plane', level: config.LOG_LEVEL });
+start(config, log).catch((err: unknown) => {
+  log.fatal({ err }, 'control plane failed to start');
+  process.exit(1);
+});

@@ -1,0 +1,36 @@
+/**
+ * Writes what nodes must serve into the link outbox, inside the caller's transaction
+ * ("persist, then publish": only the relay talks to NATS). NOTIFY wakes the relay at commit.
+ */
+import {
+  domainKvKey,
+  encodeKvValue,
+  linkKvKey,
+  type CompiledDomain,
+  type CompiledLink,
+} from '../../shared/index.js';
+import type { Queryable } from '../db/pool.js';
+
+export const OUTBOX_CHANNEL = 'linkplane_outbox';
+
+export interface OutboxEntry {
+  key: string;
+  op: 'put' | 'del';
+  payload: Uint8Array | null;
+}
+
+export const putLink = (c: CompiledLink): OutboxEntry => ({ key: linkKvKey(c.domain, c.path), op: 'put', payload: encodeKvValue(c) });
+export const delLink = (domain: string, path: string): OutboxEntry => ({ key: linkKvKey(domain, path), op: 'del', payload: null });
+export const putDomain = (c: CompiledDomain): OutboxEntry => ({ key: domainKvKey(c.hostname), op: 'put', payload: encodeKvValue(c) });
+export const delDomain = (hostname: string): OutboxEntry => ({ key: domainKvKey(hostname), op: 'del', payload: null });
+
+/** One multi-row INSERT for any number of entries, in order. */
+export async function enqueue(db: Queryable, entries: OutboxEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  await db.query(
+    `INSERT INTO link_outbox (kv_key, op, payload)
+     SELECT k, o, p FROM unnest($1::text[], $2::text[], $3::bytea[]) WITH ORDINALITY AS t(k, o, p, n) ORDER BY n`,
+    [entries.map((e) => e.key), entries.map((e) => e.op), entries.map((e) => (e.payload ? Buffer.from(e.payload) : null))],
+  );
+  await db.query(`SELECT pg_notify('${OUTBOX_CHANNEL}', '')`);
+}

@@ -1,0 +1,56 @@
+/**
+ * Token buckets per API key, in process memory: `burst` tokens, refilled at `perSec`.
+ * Several control-plane instances each keep their own buckets (documented in the README):
+ * a client spread over N instances gets up to N× the rate.
+ */
+export interface Limit {
+  burst: number;
+  perSec: number;
+}
+
+export interface TakeResult {
+  allowed: boolean;
+  /** Whole tokens left after this request. */
+  remaining: number;
+  /** Seconds until a token is available (0 when allowed). */
+  retryAfter: number;
+  /** Seconds until the bucket is full again. */
+  reset: number;
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+export class TokenBuckets {
+  private readonly buckets = new Map<string, Bucket>();
+
+  constructor(private readonly maxBuckets = 100_000) {}
+
+  take(id: string, limit: Limit, now = Date.now()): TakeResult {
+    let b = this.buckets.get(id);
+    if (!b) {
+      if (this.buckets.size >= this.maxBuckets) this.evictFull(limit, now);
+      b = { tokens: limit.burst, at: now };
+      this.buckets.set(id, b);
+    } else {
+      b.tokens = Math.min(limit.burst, b.tokens + ((now - b.at) / 1000) * limit.perSec);
+      b.at = now;
+    }
+    const allowed = b.tokens >= 1;
+    if (allowed) b.tokens -= 1;
+    return {
+      allowed,
+      remaining: Math.floor(b.tokens),
+      retryAfter: allowed ? 0 : Math.max(1, Math.ceil((1 - b.tokens) / limit.perSec)),
+      reset: Math.ceil((limit.burst - b.tokens) / limit.perSec),
+    };
+  }
+
+  private evictFull(limit: Limit, now: number): void {
+    const fullAfterMs = (limit.burst / limit.perSec) * 1000;
+    for (const [id, b] of this.buckets) if (now - b.at > fullAfterMs) this.buckets.delete(id);
+    if (this.buckets.size >= this.maxBuckets) this.buckets.clear();
+  }
+}
