@@ -30,6 +30,7 @@ export function normalizeLinkPath(raw: string): PathResult {
   const path = raw.normalize('NFC');
   const fail = (problem: PathProblem, message: string): PathResult => ({ ok: false, problem, message });
   if (path.length === 0) return fail('empty', 'path must not be empty');
+  if (!path.isWellFormed()) return fail('invalid_character', 'path must be valid Unicode (no lone surrogates)');
   if ([...path].length > PATH_MAX_LENGTH) return fail('too_long', `path must be at most ${PATH_MAX_LENGTH} characters`);
   if (FORBIDDEN.test(path)) return fail('control_character', 'path must not contain control or invisible characters');
   if (AMBIGUOUS.test(path)) return fail('invalid_character', 'path must not contain whitespace, ?, #, % or \\');
