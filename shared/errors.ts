@@ -22,7 +22,8 @@ export class ApiError extends Error {
   }
 
   toBody(): { error: { code: string; message: string; details?: Record<string, unknown> } } {
-    return { error: { code: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) } };
+    const details = this.details && Object.keys(this.details).length > 0 ? { details: this.details } : {};
+    return { error: { code: this.code, message: this.message, ...details } };
   }
 }
 
