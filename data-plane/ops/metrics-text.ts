@@ -1,0 +1,45 @@
+/** /metrics: the shared state rendered as Prometheus text (exposition format 0.0.4). */
+import { LATENCY_BUCKETS, STATUSES, WORKER_OFFSETS, type GaugeName, type SharedState } from './shared-state.js';
+
+const P = 'linkplane_node_';
+
+function line(out: string[], name: string, help: string, type: string, samples: [string, number][]): void {
+  out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+  for (const [labels, v] of samples) out.push(`${name}${labels} ${Number.isFinite(v) ? v : 0}`);
+}
+
+export function renderMetrics(state: SharedState, nodeId: string, memory: NodeJS.MemoryUsage): string {
+  const out: string[] = [];
+  const g = (n: GaugeName) => state.get(n);
+  line(out, `${P}info`, 'constant 1, labelled with the node id', 'gauge', [[`{node_id="${nodeId}"}`, 1]]);
+  line(out, `${P}ready`, '1 once the store caught up with the stream as it was at start', 'gauge', [['', g('ready')]]);
+  line(out, `${P}nats_connected`, '1 while the NATS connection is up', 'gauge', [['', g('nats_connected')]]);
+  const statusSamples: [string, number][] = STATUSES.map((s, i) => [`{status="${s}"}`, state.sum(WORKER_OFFSETS.W_STATUS + i)]);
+  statusSamples.push(['{status="other"}', state.sum(WORKER_OFFSETS.W_STATUS + STATUSES.length)]);
+  line(out, `${P}requests_total`, 'HTTP requests answered, by status', 'counter', statusSamples);
+  const hist = `${P}decision_seconds`;
+  out.push(`# HELP ${hist} time from request to decision (lookup, facts, rules)`, `# TYPE ${hist} histogram`);
+  let cumulative = 0;
+  LATENCY_BUCKETS.forEach((le, i) => {
+    cumulative += state.sum(WORKER_OFFSETS.W_BUCKETS + i);
+    out.push(`${hist}_bucket{le="${le}"} ${cumulative}`);
+  });
+  cumulative += state.sum(WORKER_OFFSETS.W_BUCKETS + LATENCY_BUCKETS.length);
+  out.push(`${hist}_bucket{le="+Inf"} ${cumulative}`, `${hist}_sum ${state.sum(WORKER_OFFSETS.W_SUM)}`, `${hist}_count ${state.sum(WORKER_OFFSETS.W_COUNT)}`);
+  const applied = g('applied_seq');
+  const stream = g('stream_seq');
+  line(out, `${P}sync_lag`, 'stream sequence minus applied sequence', 'gauge', [['', Math.max(0, stream - applied)]]);
+  line(out, `${P}sync_applied_sequence`, 'last links-stream sequence applied to the served store', 'gauge', [['', applied]]);
+  line(out, `${P}sync_stream_sequence`, 'last sequence of the links stream seen', 'gauge', [['', stream]]);
+  line(out, `${P}sync_applied_entries_total`, 'KV updates applied since start', 'counter', [['', g('applied_entries')]]);
+  line(out, `${P}sync_transactions_total`, 'LMDB write transactions since start', 'counter', [['', g('transactions')]]);
+  line(out, `${P}store_rebuilds_total`, 'store rebuilds (replays into a fresh generation) since start', 'counter', [['', g('rebuilds')]]);
+  line(out, `${P}links`, 'links in the served store', 'gauge', [['', g('links')]]);
+  line(out, `${P}domains`, 'domains in the served store', 'gauge', [['', g('domains')]]);
+  line(out, `${P}lmdb_bytes`, 'size of the served LMDB file', 'gauge', [['', g('lmdb_bytes')]]);
+  line(out, `${P}rule_decode_errors`, 'stored values a worker could not decode (should be 0)', 'gauge', [['', state.sum(WORKER_OFFSETS.W_DECODE_ERRORS)]]);
+  line(out, 'process_resident_memory_bytes', 'resident set size', 'gauge', [['', memory.rss]]);
+  line(out, 'nodejs_heap_used_bytes', 'V8 heap used (the answering thread)', 'gauge', [['', memory.heapUsed]]);
+  line(out, 'process_start_time_seconds', 'start time, seconds since the epoch', 'gauge', [['', g('started_at')]]);
+  return `${out.join('\n')}\n`;
+}

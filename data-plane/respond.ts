@@ -1,0 +1,84 @@
+/**
+ * Writes a decision to the connection. Redirects carry Location + Cache-Control and an empty
+ * body. 404/410 on a branded domain answer with a small branded page; when the domain has a
+ * fallback URL (not_found_url / expired_url) the page sends the browser there (Location header +
+ * meta refresh) while crawlers and API clients still see the true status. HEAD gets the same
+ * headers and no body.
+ */
+import type { Decision } from './resolve.js';
+
+/** The parts of uWS's HttpResponse we use (tests can pass a recorder). */
+export interface ResponseWriter {
+  writeStatus(status: string): unknown;
+  writeHeader(key: string, value: string): unknown;
+  end(body?: string, closeConnection?: boolean): unknown;
+  endWithoutBody(reportedContentLength?: number, closeConnection?: boolean): unknown;
+}
+
+export const STATUS_LINES: Record<number, string> = {
+  200: '200 OK',
+  301: '301 Moved Permanently',
+  302: '302 Found',
+  307: '307 Temporary Redirect',
+  308: '308 Permanent Redirect',
+  404: '404 Not Found',
+  405: '405 Method Not Allowed',
+  410: '410 Gone',
+  500: '500 Internal Server Error',
+  503: '503 Service Unavailable',
+};
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+export function fallbackPage(status: 404 | 410, hostname: string, fallbackUrl: string | null): string {
+  const title = status === 404 ? 'This link does not exist' : 'This link has expired';
+  const detail = status === 404
+    ? 'The short link you followed is not (or not yet) in use on this domain.'
+    : 'The short link you followed is no longer active.';
+  const url = fallbackUrl === null ? null : escapeHtml(fallbackUrl);
+  const host = escapeHtml(hostname);
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="robots" content="noindex">${url ? `\n<meta http-equiv="refresh" content="0;url=${url}">` : ''}
+<title>${title} · ${host}</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;margin:0;display:grid;place-items:center;min-height:100vh;background:#f6f7f9;color:#1f2328}main{max-width:32rem;padding:2rem;text-align:center}h1{font-size:1.4rem;margin:0 0 .5rem}small{color:#656d76}</style>
+</head><body><main><h1>${title}</h1><p>${detail}</p>${url ? `<p><a href="${url}">Continue</a></p>` : ''}<small>${host}</small></main></body></html>
+`;
+}
+
+function send(res: ResponseWriter, head: boolean, body: string, close: boolean): void {
+  if (head) res.endWithoutBody(Buffer.byteLength(body), close);
+  else res.end(body, close);
+}
+
+export function respond(res: ResponseWriter, d: Decision, head: boolean, close: boolean): void {
+  if (d.kind === 'redirect') {
+    res.writeStatus(STATUS_LINES[d.status]!);
+    res.writeHeader('Location', d.location);
+    res.writeHeader('Cache-Control', d.cacheControl);
+    if (head) res.endWithoutBody(0, close);
+    else res.end('', close);
+    return;
+  }
+  res.writeStatus(STATUS_LINES[d.status]!);
+  res.writeHeader('Cache-Control', 'no-store');
+  res.writeHeader('X-Content-Type-Options', 'nosniff');
+  if (d.hostname === null) {
+    res.writeHeader('Content-Type', 'text/plain; charset=utf-8');
+    send(res, head, 'Not Found\n', close);
+    return;
+  }
+  if (d.fallbackUrl !== null) res.writeHeader('Location', d.fallbackUrl);
+  res.writeHeader('Content-Type', 'text/html; charset=utf-8');
+  send(res, head, fallbackPage(d.status, d.hostname, d.fallbackUrl), close);
+}
+
+export function respondText(res: ResponseWriter, status: number, body: string, head: boolean, close: boolean, headers?: Record<string, string>): void {
+  res.writeStatus(STATUS_LINES[status] ?? `${status}`);
+  res.writeHeader('Content-Type', 'text/plain; charset=utf-8');
+  res.writeHeader('Cache-Control', 'no-store');
+  if (headers) for (const [k, v] of Object.entries(headers)) res.writeHeader(k, v);
+  send(res, head, body, close);
+}

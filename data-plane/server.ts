@@ -1,0 +1,166 @@
+/**
+ * The uWS wiring of one worker thread: gather facts, decide (resolve.ts), answer (respond.ts),
+ * then hand the click to the sink. Everything runs synchronously inside the handler, so a request
+ * is answered in the tick it arrived in; a failure answers 500 (never a redirect) and never
+ * escapes into uWS (which would abort the thread).
+ */
+import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import { requestHost, requestPathToLinkPath, storeKey, type Logger } from '../shared/index.js';
+import type { ClickSink } from './clicks/click-sink.js';
+import { gatherFacts, plainFacts, requestIp, type FactDeps } from './facts.js';
+import type { UwsModule } from './native-uws.js';
+import { renderMetrics } from './ops/metrics-text.js';
+import type { RequestRecorder, SharedState } from './ops/shared-state.js';
+import { resolve, type Decision } from './resolve.js';
+import { respond, respondText } from './respond.js';
+import type { StoreReader } from './store/reader.js';
+
+export interface ServerDeps {
+  uws: UwsModule;
+  store: StoreReader;
+  facts: FactDeps;
+  sink: ClickSink;
+  state: SharedState;
+  recorder: RequestRecorder;
+  nodeId: string;
+  log: Logger;
+  /** Clock (tests pin it). */
+  now?: () => number;
+}
+
+export interface RedirectServer {
+  app: TemplatedApp;
+  listen(host: string, port: number): Promise<number>;
+  /** Stops accepting connections, lets open ones finish for `graceMs`, then closes everything. */
+  drain(graceMs: number): Promise<void>;
+}
+
+const ALLOW = { Allow: 'GET, HEAD' };
+
+function peerAddress(res: HttpResponse): string {
+  return Buffer.from(res.getRemoteAddressAsText()).toString('latin1');
+}
+
+export function buildServer(deps: ServerDeps): RedirectServer {
+  const { uws, store, state, recorder, sink, log } = deps;
+  const now = deps.now ?? Date.now;
+  const app = uws.App();
+  let listenSocket: us_listen_socket | null = null;
+
+  function decide(res: HttpResponse, req: HttpRequest, url: string): Decision {
+    const host = requestHost(req.getHeader('host'));
+    const path = requestPathToLinkPath(url);
+    const link = path !== null && host.length > 0 ? store.link(storeKey(host, path)) : null;
+    const query = req.getQuery() ?? '';
+    const facts = link?.routing ? gatherFacts(req, peerAddress(res), query, link.routing.needs, deps.facts) : plainFacts(query);
+    const at = now();
+    const d = resolve({ host, path, link, domain: null }, facts, at);
+    // fallbacks need the domain's settings: looked up only when the answer is not a redirect
+    return d.kind === 'redirect' ? d : resolve({ host, path, link, domain: store.domain(host) }, facts, at);
+  }
+
+  function ops(res: HttpResponse, url: string, head: boolean, close: boolean): number {
+    if (url === '/healthz') {
+      respondText(res, 200, 'ok\n', head, close);
+      return 200;
+    }
+    if (url === '/readyz') {
+      const ready = state.get('ready') === 1 && state.get('draining') === 0;
+      respondText(res, ready ? 200 : 503, ready ? 'ready\n' : 'not ready\n', head, close);
+      return ready ? 200 : 503;
+    }
+    recorder.setDecodeErrors(store.decodeErrors);
+    res.writeStatus('200 OK');
+    res.writeHeader('Content-Type', 'text/plain; version=0.0.4; charset=utf-8');
+    res.writeHeader('Cache-Control', 'no-store');
+    const body = renderMetrics(state, deps.nodeId, process.memoryUsage());
+    if (head) res.endWithoutBody(Buffer.byteLength(body), close);
+    else res.end(body, close);
+    return 200;
+  }
+
+  app.any('/*', (res, req) => {
+    const t0 = performance.now();
+    const close = state.get('draining') === 1;
+    let answered = false;
+    try {
+      const method = req.getMethod();
+      const url = req.getUrl();
+      const head = method === 'head';
+      if (method !== 'get' && !head) {
+        answered = true;
+        respondText(res, 405, 'Method Not Allowed\n', head, close, ALLOW);
+        recorder.status(405);
+        return;
+      }
+      if (url === '/healthz' || url === '/readyz' || url === '/metrics') {
+        answered = true;
+        recorder.status(ops(res, url, head, close));
+        return;
+      }
+      const d = decide(res, req, url);
+      recorder.latency(performance.now() - t0);
+      answered = true;
+      respond(res, d, head, close);
+      recorder.status(d.status);
+      if (d.kind === 'redirect' && !head && sink.enabled) {
+        const ip = requestIp(req, peerAddress(res), deps.facts);
+        sink.capture(d.click, {
+          ip: ip?.text ?? '',
+          userAgent: req.getHeader('user-agent'),
+          referer: req.getHeader('referer'),
+          acceptLanguage: req.getHeader('accept-language'),
+        });
+      }
+    } catch (err) {
+      recorder.status(500);
+      log.error({ err, requestId: safeHeader(req, 'x-request-id') }, 'request failed');
+      if (!answered) {
+        try {
+          respondText(res, 500, 'Internal Server Error\n', false, true);
+          return;
+        } catch {
+          // fall through to closing the connection
+        }
+      }
+      try {
+        res.close();
+      } catch {
+        // already closed
+      }
+    }
+  });
+
+  return {
+    app,
+    listen(host, port) {
+      return new Promise((resolveListen, reject) => {
+        app.listen(host, port, (sock) => {
+          if (!sock) {
+            reject(new Error(`cannot listen on ${host}:${port}`));
+            return;
+          }
+          listenSocket = sock;
+          resolveListen(uws.us_socket_local_port(sock as unknown as Parameters<UwsModule['us_socket_local_port']>[0]));
+        });
+      });
+    },
+    async drain(graceMs) {
+      if (listenSocket) {
+        uws.us_listen_socket_close(listenSocket);
+        listenSocket = null;
+      }
+      if (graceMs > 0) await new Promise((r) => setTimeout(r, graceMs));
+      // closes the remaining (keep-alive) connections; present in the binary, missing from its typings
+      (app as TemplatedApp & { close(): void }).close();
+    },
+  };
+}
+
+function safeHeader(req: HttpRequest, name: string): string | undefined {
+  try {
+    return req.getHeader(name) || undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,27 @@
+/** Opening the node's LMDB environment: one file per generation, three named databases. */
+import { open, type Database, type RootDatabase } from 'lmdb';
+
+export interface StoreDbs {
+  env: RootDatabase;
+  /** `domain/path` → encoded link (value-codec.ts). */
+  links: Database<Buffer, string>;
+  /** hostname → encoded domain. */
+  domains: Database<Buffer, string>;
+  /** Sync bookkeeping (StoreMeta). */
+  meta: Database<unknown, string>;
+}
+
+/** Virtual size reserved for the map; the file only grows as data is written. */
+const MAP_SIZE = 64 * 1024 ** 3;
+
+export function openStoreDbs(path: string, readOnly: boolean): StoreDbs {
+  // noReadAhead (MDB_NORDAHEAD): lookups are random, read-ahead would only fill RSS; lmdb-js supports it, its typings lack it
+  const options = { path, maxDbs: 4, mapSize: MAP_SIZE, noReadAhead: true, readOnly, cache: false };
+  const env = open(options);
+  return {
+    env,
+    links: env.openDB<Buffer, string>({ name: 'links', encoding: 'binary', cache: false }),
+    domains: env.openDB<Buffer, string>({ name: 'domains', encoding: 'binary', cache: false }),
+    meta: env.openDB<unknown, string>({ name: 'meta', encoding: 'msgpack', cache: false }),
+  };
+}

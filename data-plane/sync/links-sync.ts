@@ -1,0 +1,330 @@
+/**
+ * NATS → LMDB. Watches the links bucket from the sequence the store remembers (or replays it into
+ * a fresh generation when resuming is not safe), applies updates in large write transactions
+ * (at most SYNC_BATCH_MAX per transaction, flushed SYNC_FLUSH_MS after the previous one while a
+ * stream flows, at once when it trickles), and reports progress. NATS going away is survived:
+ * the client reconnects with backoff, the watch is reopened from the stored sequence, and the
+ * node keeps serving what it has meanwhile.
+ */
+import { jetstream, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { SyncError, type Logger, type NatsNames } from '../../shared/index.js';
+import type { StoreFiles } from '../store/store-files.js';
+import { STORE_FORMAT, type StoreOp, type StoreStats, type StoreWriter } from '../store/writer.js';
+import { entryToOp } from './kv-entry.js';
+import { planSync, type StreamFacts } from './plan.js';
+
+export interface SyncProgress {
+  appliedSeq: number;
+  streamSeq: number;
+  stats: StoreStats;
+  appliedEntries: number;
+  transactions: number;
+  rebuilds: number;
+}
+
+export interface SyncEvents {
+  connected(up: boolean): void;
+  progress(p: SyncProgress): void;
+  /** The store has caught up with the stream as it was when syncing started (once). */
+  ready(): void;
+  /** A rebuilt generation is to be served: resolves when every reader switched to `path`. */
+  switchReaders(path: string): Promise<void>;
+}
+
+export interface LinksSyncOptions {
+  connect: () => Promise<NatsConnection>;
+  names: NatsNames;
+  files: StoreFiles;
+  log: Logger;
+  events: SyncEvents;
+  batchMax: number;
+  flushMs: number;
+  /** How often the stream's state is checked (lag metric, recreated bucket, stalled watch). */
+  monitorMs?: number;
+}
+
+interface Target {
+  writer: StoreWriter;
+  /** Set while rebuilding beside the served generation. */
+  next: { writer: StoreWriter; name: string } | null;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function isStreamMissing(err: unknown): boolean {
+  return err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound;
+}
+
+export class LinksSync {
+  readonly #o: LinksSyncOptions;
+  readonly #log: Logger;
+  #nc: NatsConnection | null = null;
+  #stopped = false;
+  #stopWatch: (() => void) | null = null;
+  #target: Target;
+  #streamCreated = '';
+  #readyTarget: number | null = null; // stream sequence to reach before ready
+  #ready = false;
+  #promoting: Promise<void> | null = null;
+  #pending: StoreOp[] = [];
+  #pendingCount = 0;
+  #pendingSeq = 0;
+  #caughtUpAt = Infinity; // a sequence after which nothing was pending
+  #timer: NodeJS.Timeout | null = null;
+  #discarding = false;
+  #lastFlushAt = 0;
+  #lastEntryAt = 0;
+  #progress: SyncProgress;
+
+  constructor(options: LinksSyncOptions) {
+    this.#o = options;
+    this.#log = options.log;
+    this.#target = { writer: options.files.current, next: null };
+    const meta = options.files.current.meta();
+    this.#progress = {
+      appliedSeq: meta?.seq ?? 0,
+      streamSeq: meta?.seq ?? 0,
+      stats: options.files.current.stats(),
+      appliedEntries: 0,
+      transactions: 0,
+      rebuilds: 0,
+    };
+  }
+
+  get progress(): SyncProgress {
+    return this.#progress;
+  }
+
+  get isReady(): boolean {
+    return this.#ready;
+  }
+
+  /** Runs until stop(). Never throws: failures are logged and retried with backoff. */
+  async run(): Promise<void> {
+    this.#o.events.progress(this.#progress);
+    let nc: NatsConnection;
+    try {
+      nc = await this.#o.connect();
+    } catch (err) {
+      if (!this.#stopped) this.#log.error({ err }, 'NATS connection failed for good; serving the stored snapshot only');
+      return;
+    }
+    this.#nc = nc;
+    if (this.#stopped) {
+      await nc.close();
+      return;
+    }
+    this.#o.events.connected(true);
+    void this.#watchStatus(nc);
+    const kvm = new Kvm(jetstream(nc));
+    let backoff = 250;
+    while (!this.#stopped) {
+      try {
+        const kv = await kvm.open(this.#o.names.linksBucket);
+        const reachedStream = await this.#session(kv);
+        if (reachedStream) backoff = 250;
+      } catch (err) {
+        if (this.#stopped) break;
+        if (isStreamMissing(err)) {
+          this.#bucketMissing();
+        } else {
+          this.#log.warn({ err: new SyncError('links sync interrupted', { cause: err }) }, 'sync interrupted; retrying');
+        }
+      }
+      if (this.#stopped) break;
+      await sleep(backoff + Math.random() * backoff);
+      backoff = Math.min(backoff * 2, 5000);
+    }
+  }
+
+  #bucketMissingLogged = false;
+  #bucketMissing(): void {
+    if (!this.#bucketMissingLogged) {
+      this.#log.warn({ bucket: this.#o.names.linksBucket }, 'links bucket does not exist yet: nothing to replicate; waiting for it');
+      this.#bucketMissingLogged = true;
+    }
+    this.#markReady('bucket missing');
+  }
+
+  async #watchStatus(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') {
+        this.#log.warn({ server: s.server }, 'NATS disconnected; serving from the store, reconnecting');
+        this.#o.events.connected(false);
+      } else if (s.type === 'reconnect') {
+        this.#log.info({ server: s.server }, 'NATS reconnected');
+        this.#o.events.connected(true);
+      }
+    }
+  }
+
+  async #streamFacts(kv: KV): Promise<StreamFacts> {
+    const si = (await kv.status()).streamInfo;
+    return { created: si.created, firstSeq: si.state.first_seq, lastSeq: si.state.last_seq, messages: si.state.messages };
+  }
+
+  /** One watch of the bucket, from planning to the watch ending. Returns true if it got going. */
+  async #session(kv: KV): Promise<boolean> {
+    const stream = await this.#streamFacts(kv);
+    this.#bucketMissingLogged = false;
+    this.#chooseTarget(stream);
+    const fromSeq = (this.#target.writer.meta()?.seq ?? 0) + 1;
+    const resuming = fromSeq > 1;
+    this.#streamCreated = stream.created;
+    this.#progress.streamSeq = Math.max(this.#progress.streamSeq, stream.lastSeq);
+    if (this.#readyTarget === null || this.#target.next !== null) this.#readyTarget = stream.lastSeq;
+    this.#caughtUpAt = Infinity;
+    this.#discarding = false;
+    this.#log.info(
+      { fromSeq, streamFirstSeq: stream.firstSeq, streamLastSeq: stream.lastSeq, rebuilding: this.#target.next !== null, mode: resuming ? 'resume' : 'replay' },
+      resuming ? 'resuming links sync from stored sequence' : 'replaying links bucket',
+    );
+    if (fromSeq > stream.lastSeq || stream.messages === 0) await this.#caughtUp();
+    const watch = await kv.watch(resuming ? { resumeFromRevision: fromSeq } : {});
+    this.#stopWatch = () => watch.stop();
+    const monitor = setInterval(() => void this.#monitor(kv, () => watch.stop()), this.#o.monitorMs ?? 2000);
+    this.#lastEntryAt = Date.now();
+    try {
+      for await (const e of watch) {
+        this.#add(e);
+        if (this.#stopped) break;
+      }
+    } finally {
+      clearInterval(monitor);
+      this.#stopWatch = null;
+      this.#flush();
+    }
+    return true;
+  }
+
+  /** Decides which generation this session fills: the served one, or a fresh one to swap in. */
+  #chooseTarget(stream: StreamFacts): void {
+    const writer = this.#target.writer;
+    const plan = planSync(writer.meta(), stream, this.#o.names.linksBucket, STORE_FORMAT);
+    if (plan.kind === 'resume') return;
+    const meta = writer.meta();
+    if (plan.reason === 'empty_store') return; // an empty generation is simply filled by the replay
+    this.#log.warn({ reason: plan.reason, storedSeq: meta?.seq ?? 0, stream }, 'stored replica cannot resume: rebuilding it from the stream');
+    if (this.#target.next !== null) void this.#o.files.discard(this.#target.next);
+    const next = this.#o.files.createNext();
+    this.#target = { writer: next.writer, next };
+    this.#progress.rebuilds++;
+    this.#readyTarget = stream.lastSeq;
+    if (this.#ready) this.#log.info('serving the previous replica until the rebuild catches up');
+  }
+
+  async #monitor(kv: KV, stopWatch: () => void): Promise<void> {
+    try {
+      const s = await this.#streamFacts(kv);
+      this.#progress.streamSeq = Math.max(this.#progress.appliedSeq, s.lastSeq);
+      this.#o.events.progress(this.#progress);
+      if (s.created !== this.#streamCreated || s.lastSeq < this.#progress.appliedSeq) {
+        this.#log.warn({ stream: s }, 'links stream was recreated: restarting sync');
+        stopWatch();
+      } else if (s.lastSeq > this.#progress.appliedSeq && this.#pendingCount === 0 && Date.now() - this.#lastEntryAt > 3 * (this.#o.monitorMs ?? 2000)) {
+        this.#log.warn({ appliedSeq: this.#progress.appliedSeq, streamSeq: s.lastSeq }, 'watch stalled: reopening it');
+        this.#lastEntryAt = Date.now();
+        stopWatch();
+      }
+    } catch (err) {
+      if (isStreamMissing(err)) {
+        this.#log.warn('links stream disappeared: restarting sync');
+        stopWatch();
+      }
+      // other errors (NATS down): the client reconnects; nothing to do here
+    }
+  }
+
+  #add(e: KvWatchEntry): void {
+    if (this.#discarding) return; // a write failed: this watch is being replaced, the next one resumes
+    this.#lastEntryAt = Date.now();
+    const r = entryToOp({ key: e.key, operation: e.operation, value: e.value, revision: e.revision });
+    if (r.problem !== null) this.#log.warn({ key: e.key, seq: e.revision, problem: r.problem }, 'KV entry not servable; removed from the store');
+    if (r.op !== null) this.#pending.push(r.op);
+    this.#pendingCount++;
+    this.#pendingSeq = e.revision;
+    if (e.delta === 0) this.#caughtUpAt = Math.min(this.#caughtUpAt, e.revision);
+    if (e.revision > this.#progress.streamSeq) this.#progress.streamSeq = e.revision;
+    if (this.#pending.length >= this.#o.batchMax) {
+      this.#flush();
+    } else if (this.#timer === null) {
+      const wait = Math.max(0, this.#lastFlushAt + this.#o.flushMs - Date.now());
+      this.#timer = setTimeout(() => this.#flush(), wait);
+    }
+  }
+
+  #flush(): void {
+    if (this.#timer !== null) {
+      clearTimeout(this.#timer);
+      this.#timer = null;
+    }
+    if (this.#pendingCount === 0) return;
+    const ops = this.#pending;
+    const count = this.#pendingCount;
+    const seq = this.#pendingSeq;
+    this.#pending = [];
+    this.#pendingCount = 0;
+    const writer = this.#target.writer;
+    try {
+      writer.apply(ops, { format: STORE_FORMAT, bucket: this.#o.names.linksBucket, streamCreated: this.#streamCreated, seq });
+    } catch (err) {
+      // nothing of this batch was written; the next watch resumes from the stored sequence
+      this.#log.error({ err }, 'store write failed: restarting the watch from the stored sequence');
+      this.#discarding = true;
+      this.#stopWatch?.();
+      return;
+    }
+    this.#lastFlushAt = Date.now();
+    const p = this.#progress;
+    if (this.#target.next === null) {
+      p.appliedSeq = seq;
+      p.stats = writer.stats();
+    }
+    p.appliedEntries += count;
+    p.transactions++;
+    this.#o.events.progress(p);
+    if (seq >= (this.#readyTarget ?? Infinity) || seq >= this.#caughtUpAt) void this.#caughtUp();
+  }
+
+  async #caughtUp(): Promise<void> {
+    const next = this.#target.next;
+    if (next !== null) {
+      if (this.#promoting) return;
+      this.#promoting = this.#o.files.promote(next, (path) => this.#o.events.switchReaders(path)).then(
+        () => {
+          this.#target = { writer: next.writer, next: null };
+          this.#promoting = null;
+          this.#progress.appliedSeq = next.writer.meta()?.seq ?? 0;
+          this.#progress.stats = next.writer.stats();
+          this.#o.events.progress(this.#progress);
+          this.#markReady('rebuild caught up');
+        },
+        (err: unknown) => {
+          this.#promoting = null;
+          this.#log.error({ err }, 'could not switch to the rebuilt store');
+        },
+      );
+      return;
+    }
+    this.#markReady('caught up');
+  }
+
+  #markReady(why: string): void {
+    if (this.#ready) return;
+    this.#ready = true;
+    this.#log.info({ why, appliedSeq: this.#progress.appliedSeq, links: this.#progress.stats.links }, 'node is ready');
+    this.#o.events.ready();
+  }
+
+  /** Stops watching, writes what was received, closes the NATS connection. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#stopWatch?.();
+    this.#flush();
+    await this.#promoting?.catch(() => undefined);
+    const nc = this.#nc;
+    if (nc !== null && !nc.isClosed()) await nc.close().catch(() => undefined);
+  }
+}
