@@ -61,9 +61,15 @@ async function start(config: ControlPlaneConfig, log: Logger): Promise<void> {
       process.exit(1);
     }, 20_000);
     force.unref();
+    // keep-alive sockets that finish their last request after close() began would hold it open
+    const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
     await app.close();
+    clearInterval(sweep);
+    log.debug('http server closed');
     await relay.stop();
+    log.debug('relay stopped');
     await nats.close();
+    log.debug('nats closed');
     await pool.end();
     log.info('stopped');
     process.exit(0);
