@@ -11,3 +11,4 @@ export * from './compile-link.js';
 export * from './events.js';
 export * from './nats-connect.js';
 export * from './links-bucket.js';
+export * from './webhook-verify.js';
