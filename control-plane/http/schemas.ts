@@ -73,7 +73,11 @@ const Rule = Type.Object(
               from: Type.Optional(Nullable(Timestamp)),
               to: Type.Optional(Nullable(Timestamp)),
               days: Type.Optional(Type.Array(Type.Integer({ minimum: 0, maximum: 6 }), { minItems: 1, maxItems: 7, uniqueItems: true })),
-              hours: Type.Optional(Type.Tuple([Type.Integer({ minimum: 0, maximum: 24 }), Type.Integer({ minimum: 0, maximum: 24 })])),
+              hours: Type.Optional(
+                Type.Unsafe<[number, number]>(
+                  Type.Array(Type.Integer({ minimum: 0, maximum: 24 }), { minItems: 2, maxItems: 2, description: '[start, end) hours; end < start wraps midnight' }),
+                ),
+              ),
               timezone: Type.Optional(Type.String({ maxLength: 64 })),
             },
             { additionalProperties: false },
@@ -255,7 +259,7 @@ export const KeyCreate = Type.Object(
     rate_limit: Type.Optional(
       Nullable(
         Type.Object(
-          { burst: Type.Integer({ minimum: 1, maximum: 1_000_000 }), per_second: Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000 }) },
+          { burst: Type.Integer({ minimum: 1, maximum: 1_000_000 }), per_second: Type.Number({ minimum: 0.001, maximum: 1_000_000 }) },
           { additionalProperties: false },
         ),
       ),
