@@ -22,6 +22,23 @@ export const controlPlaneSchema = {
   RELAY_BATCH: { kind: 'int', default: 5000, min: 1, max: 100_000, doc: 'outbox rows the relay publishes per round' },
   KV_REPLICAS: { kind: 'int', default: 1, min: 1, max: 5, doc: 'JetStream replicas of the links bucket (3 on a NATS cluster)' },
   RELAY_POLL_MS: { kind: 'int', default: 500, min: 10, doc: 'relay poll interval when no notification arrives' },
+  WEBHOOK_WORKERS: { kind: 'int', default: 32, min: 0, max: 10_000, doc: 'webhook deliveries in flight at once in this process (0: this process does not dispatch)' },
+  WEBHOOK_ENDPOINT_CONCURRENCY: { kind: 'int', default: 10, min: 1, max: 1000, doc: "deliveries in flight per endpoint across all control planes (an endpoint's max_concurrency overrides)" },
+  WEBHOOK_TIMEOUT_MS: { kind: 'int', default: 10_000, min: 100, max: 120_000, doc: 'a delivery attempt (connect, send, response headers, first 1 KB) must finish within this' },
+  WEBHOOK_RETRY_SCHEDULE: {
+    kind: 'string', default: '30s,2m,10m,1h', pattern: /^\s*\d+(\.\d+)?(ms|s|m|h|d)\s*(,\s*\d+(\.\d+)?(ms|s|m|h|d)\s*)*$/,
+    doc: 'delays before each retry (ms, s, m, h, d); after the last retry fails the delivery is dead-lettered',
+  },
+  WEBHOOK_RETRY_JITTER: { kind: 'number', default: 0.1, min: 0, max: 1, doc: 'each retry delay is scaled by a random factor in [1 - jitter, 1 + jitter]' },
+  WEBHOOK_ALLOW_PRIVATE: { kind: 'bool', default: false, doc: 'allow http:// and private, loopback and link-local addresses for webhook and callback URLs (development and tests only)' },
+  WEBHOOK_SECRET_OVERLAP_HOURS: { kind: 'number', default: 24, min: 0, max: 720, doc: 'after a secret rotation the previous secret keeps signing for this long' },
+  WEBHOOK_DISABLE_AFTER: {
+    kind: 'string', default: '5d', pattern: /^\d+(\.\d+)?(ms|s|m|h|d)$/,
+    doc: 'an endpoint whose every attempt has failed for this long is disabled',
+  },
+  WEBHOOK_POLL_MS: { kind: 'int', default: 250, min: 10, max: 60_000, doc: 'how often webhook workers look for due work when no notification arrives' },
+  WEBHOOK_FANOUT_BATCH: { kind: 'int', default: 2000, min: 1, max: 50_000, doc: 'events turned into deliveries per transaction' },
+  WEBHOOK_RETENTION_DAYS: { kind: 'int', default: 30, min: 1, max: 3650, doc: 'finished deliveries, their attempts and dispatched events are deleted after this many days' },
 } as const satisfies ConfigSchema;
 
 export type ControlPlaneConfig = ConfigOf<typeof controlPlaneSchema>;

@@ -23,6 +23,16 @@ CREATE INDEX webhook_endpoints_workspace ON webhook_endpoints (workspace_id, id)
 -- "which enabled endpoints does this workspace have" (fan-out, and producers deciding whether to emit)
 CREATE INDEX webhook_endpoints_live ON webhook_endpoints (workspace_id) WHERE enabled AND deleted_at IS NULL;
 
+-- Does an endpoint's event filter take this event type? Exact types, prefix wildcards
+-- ('link.*' takes link.created; 'qr.*' takes qr.scan.created) and '*'. Mirrors event-filter.ts.
+CREATE FUNCTION webhook_filter_matches(patterns text[], event_type text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT EXISTS (
+    SELECT 1 FROM unnest(patterns) AS p
+    WHERE p = event_type OR p = '*' OR (right(p, 2) = '.*' AND starts_with(event_type, left(p, -1)))
+  )
+$$;
+
 -- Signing secrets. The key id (k=) tells receivers which secret signed; rotation sets expires_at
 -- on the current secrets (the overlap window) and adds a new one.
 CREATE TABLE webhook_secrets (
@@ -67,7 +77,8 @@ CREATE TABLE webhook_attempts (
   finished_at    timestamptz,
   duration_ms    integer,
   status_code    integer,
-  error          text,
+  error          text,                                      -- stable code: timeout, connection_refused, http_status, …
+  error_detail   text,                                      -- the underlying message
   response_body  text,                                      -- the first 1 KB
   PRIMARY KEY (delivery_id, attempt)
 );
