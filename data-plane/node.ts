@@ -3,8 +3,7 @@
  * `startNode` wires them from a validated config; `stop()` drains and closes in order.
  */
 import { Worker } from 'node:worker_threads';
-import { connect } from '@nats-io/transport-node';
-import { natsNames, type Logger } from '../shared/index.js';
+import { connectNats, natsNames, type Logger } from '../shared/index.js';
 import type { DataPlaneConfig } from './config.js';
 import { loadGeoDatabase } from './geo.js';
 import { SharedState } from './ops/shared-state.js';
@@ -100,23 +99,14 @@ export async function startNode(config: DataPlaneConfig, log: Logger): Promise<R
 
   const syncLog = log.child({ module: 'links-sync' });
   let everConnected = false;
+  const nats = connectNats({ servers: config.NATS_URL, name: `linkplane-node-${config.NODE_ID}`, log: log.child({ module: 'nats' }) });
   const sync = new LinksSync({
+    nats: nats.ready,
     names,
     files,
     log: syncLog,
     batchMax: config.SYNC_BATCH_MAX,
     flushMs: config.SYNC_FLUSH_MS,
-    connect: () =>
-      connect({
-        servers: config.NATS_URL.split(',').map((s) => s.trim()),
-        name: `linkplane-node-${config.NODE_ID}`,
-        waitOnFirstConnect: true,
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 1000,
-        reconnectJitter: 500,
-        pingInterval: 10_000,
-        maxPingOut: 3,
-      }),
     events: {
       connected(up) {
         everConnected ||= up;
@@ -160,6 +150,7 @@ export async function startNode(config: DataPlaneConfig, log: Logger): Promise<R
       for (const h of handles) h.worker.postMessage({ type: 'drain', graceMs: config.SHUTDOWN_GRACE_MS } satisfies ToWorker);
       await sync.stop();
       await running;
+      await nats.close();
       const deadline = new Promise<void>((r) => setTimeout(r, config.SHUTDOWN_GRACE_MS + 5000).unref());
       await Promise.race([Promise.all(handles.map((h) => h.exited)), deadline]);
       await Promise.all(handles.map((h) => h.worker.terminate()));

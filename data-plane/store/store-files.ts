@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import type { Logger } from '../../shared/index.js';
+import { checkStoreFile, type StoreCheck } from './check-store.js';
 import { currentGeneration, ensureStoreDir, nextGeneration, removeGenerations, setCurrentGeneration } from './generations.js';
 import { STORE_FORMAT, StoreWriter } from './writer.js';
 
@@ -17,11 +18,17 @@ export class StoreFiles {
     this.#currentName = name;
   }
 
-  /** Opens the served generation, replacing it with an empty one if it cannot be used. */
-  static open(dir: string, log: Logger): StoreFiles {
+  /**
+   * Opens the served generation, replacing it with an empty one if it cannot be used. The file is
+   * checked in a child process first (`check`), because a damaged file can crash lmdb-js.
+   */
+  static open(dir: string, log: Logger, check: (path: string) => StoreCheck = checkStoreFile): StoreFiles {
     ensureStoreDir(dir);
     const name = currentGeneration(dir);
-    if (name !== null) {
+    const verdict = name === null ? null : check(join(dir, name));
+    if (name !== null && verdict?.ok === false) {
+      log.error({ generation: name, problem: verdict.detail }, 'store is damaged: starting a fresh one and replaying the stream');
+    } else if (name !== null) {
       try {
         const writer = StoreWriter.open(join(dir, name));
         const meta = writer.meta();

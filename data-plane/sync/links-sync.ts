@@ -34,7 +34,8 @@ export interface SyncEvents {
 }
 
 export interface LinksSyncOptions {
-  connect: () => Promise<NatsConnection>;
+  /** Resolves with the connection once NATS is first reached (shared/nats-connect.ts). */
+  nats: Promise<NatsConnection>;
   names: NatsNames;
   files: StoreFiles;
   log: Logger;
@@ -51,7 +52,7 @@ interface Target {
   next: { writer: StoreWriter; name: string } | null;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 function isStreamMissing(err: unknown): boolean {
   return err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound;
@@ -60,8 +61,9 @@ function isStreamMissing(err: unknown): boolean {
 export class LinksSync {
   readonly #o: LinksSyncOptions;
   readonly #log: Logger;
-  #nc: NatsConnection | null = null;
   #stopped = false;
+  #onStop: () => void = () => {};
+  readonly #stopSignal = new Promise<void>((r) => (this.#onStop = r));
   #stopWatch: (() => void) | null = null;
   #target: Target;
   #streamCreated = '';
@@ -104,19 +106,9 @@ export class LinksSync {
   /** Runs until stop(). Never throws: failures are logged and retried with backoff. */
   async run(): Promise<void> {
     this.#o.events.progress(this.#progress);
-    let nc: NatsConnection;
-    try {
-      nc = await this.#o.connect();
-    } catch (err) {
-      if (!this.#stopped) this.#log.error({ err }, 'NATS connection failed for good; serving the stored snapshot only');
-      return;
-    }
-    this.#nc = nc;
-    if (this.#stopped) {
-      await nc.close();
-      return;
-    }
-    this.#o.events.connected(true);
+    const nc = await Promise.race([this.#o.nats, this.#stopSignal]);
+    if (!nc || this.#stopped) return;
+    this.#o.events.connected(!nc.isClosed());
     void this.#watchStatus(nc);
     const kvm = new Kvm(jetstream(nc));
     let backoff = 250;
@@ -134,7 +126,7 @@ export class LinksSync {
         }
       }
       if (this.#stopped) break;
-      await sleep(backoff + Math.random() * backoff);
+      await Promise.race([sleep(backoff + Math.random() * backoff), this.#stopSignal]);
       backoff = Math.min(backoff * 2, 5000);
     }
   }
@@ -150,13 +142,8 @@ export class LinksSync {
 
   async #watchStatus(nc: NatsConnection): Promise<void> {
     for await (const s of nc.status()) {
-      if (s.type === 'disconnect') {
-        this.#log.warn({ server: s.server }, 'NATS disconnected; serving from the store, reconnecting');
-        this.#o.events.connected(false);
-      } else if (s.type === 'reconnect') {
-        this.#log.info({ server: s.server }, 'NATS reconnected');
-        this.#o.events.connected(true);
-      }
+      if (s.type === 'disconnect') this.#o.events.connected(false);
+      else if (s.type === 'reconnect') this.#o.events.connected(true);
     }
   }
 
@@ -318,13 +305,12 @@ export class LinksSync {
     this.#o.events.ready();
   }
 
-  /** Stops watching, writes what was received, closes the NATS connection. */
+  /** Stops watching and writes what was received (the caller closes the NATS connection). */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#onStop();
     this.#stopWatch?.();
     this.#flush();
     await this.#promoting?.catch(() => undefined);
-    const nc = this.#nc;
-    if (nc !== null && !nc.isClosed()) await nc.close().catch(() => undefined);
   }
 }

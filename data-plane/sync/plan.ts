@@ -24,6 +24,6 @@ export function planSync(meta: StoreMeta | null, stream: StreamFacts, bucket: st
   if (meta.streamCreated !== stream.created) return { kind: 'replay', reason: 'stream_recreated' };
   if (meta.seq > stream.lastSeq) return { kind: 'replay', reason: 'stream_behind_store' };
   // the next message we need was removed (limits, purge, tombstone cleanup): its effect is unknown
-  if (stream.messages > 0 && meta.seq + 1 < stream.firstSeq) return { kind: 'replay', reason: 'sequence_gone' };
+  if (meta.seq + 1 < stream.firstSeq) return { kind: 'replay', reason: 'sequence_gone' };
   return { kind: 'resume', fromSeq: meta.seq + 1 };
 }
