@@ -49,8 +49,15 @@ export function fallbackPage(status: 404 | 410, hostname: string, fallbackUrl: s
 }
 
 function send(res: ResponseWriter, head: boolean, body: string, close: boolean): void {
-  if (head) res.endWithoutBody(Buffer.byteLength(body), close);
-  else res.end(body, close);
+  if (head) {
+    // uWS 20.30: endWithoutBody(n > 0) waits for a body that never comes and any argument adds its
+    // own Content-Length, so the length is written here and endWithoutBody gets no arguments
+    // (the connection is then kept; a draining node closes it when it stops)
+    res.writeHeader('Content-Length', String(Buffer.byteLength(body)));
+    res.endWithoutBody();
+  } else {
+    res.end(body, close);
+  }
 }
 
 export function respond(res: ResponseWriter, d: Decision, head: boolean, close: boolean): void {
@@ -74,6 +81,8 @@ export function respond(res: ResponseWriter, d: Decision, head: boolean, close: 
   res.writeHeader('Content-Type', 'text/html; charset=utf-8');
   send(res, head, fallbackPage(d.status, d.hostname, d.fallbackUrl), close);
 }
+
+export { send as sendBody };
 
 export function respondText(res: ResponseWriter, status: number, body: string, head: boolean, close: boolean, headers?: Record<string, string>): void {
   res.writeStatus(STATUS_LINES[status] ?? `${status}`);

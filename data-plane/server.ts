@@ -12,7 +12,7 @@ import type { UwsModule } from './native-uws.js';
 import { renderMetrics } from './ops/metrics-text.js';
 import type { RequestRecorder, SharedState } from './ops/shared-state.js';
 import { resolve, type Decision } from './resolve.js';
-import { respond, respondText } from './respond.js';
+import { respond, respondText, sendBody } from './respond.js';
 import type { StoreReader } from './store/reader.js';
 
 export interface ServerDeps {
@@ -73,9 +73,7 @@ export function buildServer(deps: ServerDeps): RedirectServer {
     res.writeStatus('200 OK');
     res.writeHeader('Content-Type', 'text/plain; version=0.0.4; charset=utf-8');
     res.writeHeader('Cache-Control', 'no-store');
-    const body = renderMetrics(state, deps.nodeId, process.memoryUsage());
-    if (head) res.endWithoutBody(Buffer.byteLength(body), close);
-    else res.end(body, close);
+    sendBody(res, head, renderMetrics(state, deps.nodeId, process.memoryUsage()), close);
     return 200;
   }
 
