@@ -9,6 +9,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from '../shared/index.js';
 import type { ControlPlaneConfig } from './config.js';
 import type { Pool } from './db/pool.js';
+import { analyticsRoutes } from './http/analytics-routes.js';
 import { domainsRoutes } from './http/domains-routes.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import { idempotencyRoutes } from './http/idempotency-routes.js';
@@ -89,5 +90,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(linksRoutes(pool, config.SHORT_URL_SCHEME));
   await app.register(qrRoutes(pool, config.SHORT_URL_SCHEME));
   await app.register(idempotencyRoutes(pool));
+  await app.register(analyticsRoutes(pool, config.SHORT_URL_SCHEME));
   return app;
 }

@@ -39,6 +39,16 @@ export const controlPlaneSchema = {
   WEBHOOK_POLL_MS: { kind: 'int', default: 250, min: 10, max: 60_000, doc: 'how often webhook workers look for due work when no notification arrives' },
   WEBHOOK_FANOUT_BATCH: { kind: 'int', default: 2000, min: 1, max: 50_000, doc: 'events turned into deliveries per transaction' },
   WEBHOOK_RETENTION_DAYS: { kind: 'int', default: 30, min: 1, max: 3650, doc: 'finished deliveries, their attempts and dispatched events are deleted after this many days' },
+  CLICK_INGEST: { kind: 'bool', default: true, doc: 'run the click ingest worker (NATS → Postgres) in this process' },
+  CLICK_INGEST_BATCH: { kind: 'int', default: 20_000, min: 1, max: 500_000, doc: 'most clicks written in one ingest transaction' },
+  CLICK_INGEST_FETCH: { kind: 'int', default: 100, min: 1, max: 10_000, doc: 'click batch messages pulled from JetStream at a time' },
+  CLICK_RETENTION_DAYS: { kind: 'int', default: 90, min: 1, max: 3650, doc: 'raw clicks (and visitor sets) older than this many days are dropped, a day partition at a time; hourly rollups are kept' },
+  CLICK_PARTITIONS_AHEAD_DAYS: { kind: 'int', default: 7, min: 1, max: 60, doc: 'day partitions created ahead of time; clicks dated further ahead are rejected as a dead letter' },
+  CLICK_STREAM_REPLICAS: { kind: 'int', default: 1, min: 1, max: 5, doc: 'JetStream replicas of the clicks stream (3 on a NATS cluster)' },
+  CLICK_STREAM_MAX_AGE_HOURS: { kind: 'number', default: 168, min: 0.01, doc: 'how long click batches wait in JetStream for ingest (e.g. while Postgres is down)' },
+  CLICK_STREAM_MAX_MB: { kind: 'int', default: 2048, min: 1, doc: 'largest unconsumed click backlog in JetStream; past it nodes keep clicks in their spools' },
+  CLICK_DEDUPE_WINDOW_SECONDS: { kind: 'int', default: 120, min: 1, max: 86_400, doc: 'JetStream stores a re-sent click batch (same Nats-Msg-Id) once within this window; click ids dedupe beyond it' },
+  CLICK_EVENTS_SUBSCRIBERS_TTL_MS: { kind: 'int', default: 5_000, min: 0, max: 600_000, doc: 'how long ingest caches which workspaces subscribe to click webhook events' },
 } as const satisfies ConfigSchema;
 
 export type ControlPlaneConfig = ConfigOf<typeof controlPlaneSchema>;

@@ -8,6 +8,7 @@ export const ERROR_CATALOG = {
   validation_failed: { status: 400, message: 'the request is invalid' },
   invalid_json: { status: 400, message: 'the body is not valid JSON' },
   invalid_cursor: { status: 400, message: 'the cursor is invalid or expired' },
+  invalid_range: { status: 400, message: 'the time range is invalid or too large for the interval' },
   invalid_idempotency_key: { status: 400, message: 'Idempotency-Key must be 1–255 visible ASCII characters' },
   unauthorized: { status: 401, message: 'a valid API key is required (Authorization: Bearer <key>)' },
   insufficient_scope: { status: 403, message: 'the API key lacks the scope this call needs' },

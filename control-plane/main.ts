@@ -10,6 +10,7 @@ import { ensureDatabase } from './db/ensure-database.js';
 import { migrate } from './db/migrate.js';
 import { createPool } from './db/pool.js';
 import { purgeExpired } from './idempotency/store.js';
+import { createClickPipeline } from './ingest/index.js';
 import { bootstrapAdminKey } from './keys/key-store.js';
 import { createMetrics } from './metrics.js';
 import { OutboxRelay } from './outbox/relay.js';
@@ -38,6 +39,10 @@ async function start(config: ControlPlaneConfig, log: Logger): Promise<void> {
     pollMs: config.RELAY_POLL_MS,
   });
   relay.start();
+
+  const clicks = createClickPipeline({ pool, nats: () => nats.ready, config, log, metrics });
+  clicks.maintenance.start();
+  if (config.CLICK_INGEST) clicks.ingest.start();
 
   const app = await buildApp({ pool, config, log, metrics, probes: [{ name: 'nats', check: () => nats.connected() }] });
   await app.listen({ port: config.PORT, host: config.HOST });
@@ -68,6 +73,9 @@ async function start(config: ControlPlaneConfig, log: Logger): Promise<void> {
     log.debug('http server closed');
     await relay.stop();
     log.debug('relay stopped');
+    await clicks.ingest.stop();
+    await clicks.maintenance.stop();
+    log.debug('click ingest stopped');
     await nats.close();
     log.debug('nats closed');
     await pool.end();

@@ -10,7 +10,7 @@ export interface ClickEvent {
   v: typeof CLICK_EVENT_VERSION;
   /** UUIDv7, generated on the node; the Postgres primary key (stored exactly once). */
   id: string;
-  /** Epoch ms. */
+  /** Epoch ms; always the timestamp inside `id` (shared/click-id.ts), which is what the wire carries. */
   occurredAt: number;
   linkId: string;
   workspaceId: string;
@@ -32,14 +32,14 @@ export interface ClickEvent {
   qr: boolean;
   utm: Record<string, string> | null;
   nodeId: string;
-  /** HMAC-SHA256(daily salt, truncated IP + user agent), hex. */
+  /** HMAC-SHA256(daily salt, IP truncated to /24 or /48 + user agent), first 16 bytes, hex (32 chars). */
   visitorHash: string;
 }
 
 export interface ClickBatch {
   v: typeof CLICK_EVENT_VERSION;
   nodeId: string;
-  /** Also the Nats-Msg-Id: a re-sent batch is stored once. */
+  /** Also the Nats-Msg-Id: a re-sent batch is stored once by JetStream (and every click once by its id). */
   batchId: string;
   events: ClickEvent[];
 }

@@ -12,3 +12,6 @@ export * from './events.js';
 export * from './nats-connect.js';
 export * from './links-bucket.js';
 export * from './webhook-verify.js';
+export * from './click-id.js';
+export * from './click-codec.js';
+export * from './clicks-stream.js';

@@ -14,6 +14,8 @@ export interface NatsNames {
   readonly clicksSubjects: string;
   /** Durable consumer the control plane ingests clicks with. */
   readonly clicksIngestConsumer: string;
+  /** KV bucket of the daily visitor-hash salts nodes share (entries expire: old salts deleted). */
+  readonly clickSaltsBucket: string;
   clicksSubject(nodeId: string): string;
 }
 
@@ -25,6 +27,7 @@ export function natsNames(prefix: string): NatsNames {
     clicksStream: `${prefix}_CLICKS`,
     clicksSubjects: `${prefix}.clicks.>`,
     clicksIngestConsumer: `${prefix}_clicks_ingest`,
+    clickSaltsBucket: `${prefix}_click_salts`,
     clicksSubject: (nodeId: string) => `${prefix}.clicks.${nodeId}`,
   };
 }

@@ -1,0 +1,108 @@
+/**
+ * Stats from the hourly rollups (never from raw clicks): totals, a zero-filled series, and the
+ * top values of one dimension — for one link, or for a whole workspace (top links included).
+ */
+import type { Queryable } from '../db/pool.js';
+import type { AuthContext } from '../keys/key-store.js';
+import { shortUrl } from '../links/link-row.js';
+import { bucketStarts, INTERVAL_MS, type StatsRange } from './stats-range.js';
+
+export interface Counts {
+  clicks: number;
+  visitors: number;
+}
+
+export interface StatsFilter {
+  range: StatsRange;
+  excludeBots: boolean;
+}
+
+/** Which rollup rows: one link's, or a workspace's (optionally only links on some domains). */
+export type Scope = { linkId: string } | { workspaceId: string; domains: readonly string[] | null };
+
+const iso = (t: number) => new Date(t).toISOString();
+
+/** WHERE clause + params for rollup rows of `scope`, dimension `dim`, within the filter. */
+function where(scope: Scope, dim: string, f: StatsFilter): { sql: string; params: unknown[] } {
+  const params: unknown[] = [dim, iso(f.range.from), iso(f.range.to)];
+  const parts = ['r.dim = $1', 'r.hour >= $2', 'r.hour < $3'];
+  if ('linkId' in scope) {
+    params.push(scope.linkId);
+    parts.unshift(`r.link_id = $${params.length}`);
+  } else {
+    params.push(scope.workspaceId);
+    parts.unshift(`r.workspace_id = $${params.length}`);
+    if (scope.domains) {
+      params.push(scope.domains);
+      parts.push(`r.link_id IN (SELECT id FROM links WHERE workspace_id = r.workspace_id AND domain = ANY($${params.length}))`);
+    }
+  }
+  if (f.excludeBots) parts.push('NOT r.bot');
+  return { sql: parts.join(' AND '), params };
+}
+
+export async function totalsAndSeries(db: Queryable, scope: Scope, f: StatsFilter): Promise<{ totals: Counts; series: ({ start: string } & Counts)[] }> {
+  const w = where(scope, '', f);
+  w.params.push(`${INTERVAL_MS[f.range.interval] / 1000} seconds`);
+  const { rows } = await db.query<{ bucket: Date; clicks: string; visitors: string }>(
+    `SELECT date_bin($${w.params.length}::interval, r.hour, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
+            sum(r.clicks) AS clicks, sum(r.visitors) AS visitors
+       FROM click_rollups r WHERE ${w.sql} GROUP BY 1`,
+    w.params,
+  );
+  const byBucket = new Map(rows.map((r) => [r.bucket.getTime(), r]));
+  const totals: Counts = { clicks: 0, visitors: 0 };
+  const series = bucketStarts(f.range).map((t) => {
+    const r = byBucket.get(t);
+    const c = { clicks: r ? Number(r.clicks) : 0, visitors: r ? Number(r.visitors) : 0 };
+    totals.clicks += c.clicks;
+    totals.visitors += c.visitors;
+    return { start: iso(t), ...c };
+  });
+  return { totals, series };
+}
+
+/** Top values of `dim` ('' values reported as null = unknown), most clicks first. */
+export async function topValues(db: Queryable, scope: Scope, dim: string, f: StatsFilter, limit: number): Promise<({ value: string | null } & Counts)[]> {
+  const w = where(scope, dim, f);
+  w.params.push(limit);
+  const { rows } = await db.query<{ value: string; clicks: string; visitors: string }>(
+    `SELECT r.value, sum(r.clicks) AS clicks, sum(r.visitors) AS visitors
+       FROM click_rollups r WHERE ${w.sql}
+      GROUP BY r.value ORDER BY sum(r.clicks) DESC, r.value LIMIT $${w.params.length}`,
+    w.params,
+  );
+  return rows.map((r) => ({ value: r.value === '' ? null : r.value, clicks: Number(r.clicks), visitors: Number(r.visitors) }));
+}
+
+export interface TopLink extends Counts {
+  link_id: string;
+  domain: string | null;
+  path: string | null;
+  short_url: string | null;
+  deleted: boolean;
+}
+
+/** The workspace's links with the most clicks in the range. */
+export async function topLinks(db: Queryable, auth: AuthContext, f: StatsFilter, limit: number, scheme: string): Promise<TopLink[]> {
+  const w = where({ workspaceId: auth.workspaceId, domains: auth.domains }, '', f);
+  w.params.push(limit);
+  const { rows } = await db.query<{ link_id: string; clicks: string; visitors: string; domain: string | null; path: string | null; deleted: boolean | null }>(
+    `SELECT t.link_id, t.clicks, t.visitors, l.domain, l.path, l.deleted_at IS NOT NULL AS deleted
+       FROM (SELECT r.link_id, sum(r.clicks) AS clicks, sum(r.visitors) AS visitors
+               FROM click_rollups r WHERE ${w.sql}
+              GROUP BY r.link_id ORDER BY sum(r.clicks) DESC, r.link_id LIMIT $${w.params.length}) t
+       LEFT JOIN links l ON l.id = t.link_id
+      ORDER BY t.clicks DESC, t.link_id`,
+    w.params,
+  );
+  return rows.map((r) => ({
+    link_id: r.link_id,
+    domain: r.domain,
+    path: r.path,
+    short_url: r.domain !== null && r.path !== null ? shortUrl(scheme, r.domain, r.path) : null,
+    deleted: r.deleted ?? false,
+    clicks: Number(r.clicks),
+    visitors: Number(r.visitors),
+  }));
+}

@@ -1,0 +1,314 @@
+/**
+ * Click ingest: the durable pull consumer on `<prefix>_CLICKS` → Postgres.
+ *
+ * - Pulls up to `fetchMessages` batches at a time (the next pull is already in flight while the
+ *   current one is written), groups them into transactions of at most `maxClicksPerTx` clicks,
+ *   and acks a message only after the transaction holding its clicks committed. A crash between
+ *   commit and ack redelivers the message; the click ids make the second write a no-op.
+ * - Postgres unavailable → keep the messages, tell JetStream we are still working on them, retry
+ *   with backoff. Postgres rejecting data → isolate the message; a message that cannot be stored
+ *   even alone, or that cannot be decoded, is kept in `click_dead_letters` and acked: never lost
+ *   silently, never blocking the stream.
+ * - Clicks outside the accepted days (older than CLICK_RETENTION_DAYS or further ahead than the
+ *   partitions) are counted (`linkplane_clicks_ingested_total{result="expired"|"rejected"}`) and logged.
+ */
+import { createHash } from 'node:crypto';
+import {
+  AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager,
+  type Consumer, type JetStreamManager, type JsMsg,
+} from '@nats-io/jetstream';
+import { nanos, type NatsConnection } from '@nats-io/transport-node';
+import {
+  ClickCodecError, decodeClickBatch, ensureClicksStream, natsNames, type ClickEvent, type ClicksStreamOptions, type Logger,
+} from '../../shared/index.js';
+import type { Pool } from '../db/pool.js';
+import { acceptedDays, dayOf, PartitionCache, type PartitionWindow } from './click-partitions.js';
+import { storeClicks } from './click-writer.js';
+import type { ClickEventSubscribers } from './event-subscribers.js';
+import type { IngestMetrics } from './ingest-metrics.js';
+
+export interface ClickIngestOptions {
+  pool: Pool;
+  /** Resolves once NATS is connected. */
+  nats: () => Promise<NatsConnection>;
+  prefix: string;
+  log: Logger;
+  metrics: IngestMetrics;
+  stream: Partial<ClicksStreamOptions>;
+  maxClicksPerTx: number;
+  fetchMessages: number;
+  window: PartitionWindow;
+  subscribers: ClickEventSubscribers;
+  /** Scheme of short URLs in webhook payloads. */
+  scheme: string;
+  ackWaitMs?: number;
+  /** Most unacked messages the server hands this consumer (all control planes together). */
+  maxAckPending?: number;
+}
+
+interface Held {
+  msg: JsMsg;
+  clicks: ClickEvent[];
+}
+
+/** SQLSTATE classes that mean "this data cannot be stored" (not "try again later"). */
+const isDataError = (err: unknown): boolean => {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+};
+
+export class ClickIngest {
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  private signalStop: () => void = () => undefined;
+  private stopSignal: Promise<null> = Promise.resolve(null);
+  private readonly partitions = new PartitionCache();
+  private readonly names: ReturnType<typeof natsNames>;
+  private lastPendingSample = 0;
+  /** Totals since start (tests, logs). */
+  readonly totals = { inserted: 0, duplicates: 0, transactions: 0, deadLettered: 0 };
+
+  constructor(private readonly opts: ClickIngestOptions) {
+    this.names = natsNames(opts.prefix);
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.stopSignal = new Promise((resolve) => {
+      this.signalStop = () => resolve(null);
+    });
+    this.loop = this.run();
+  }
+
+  /** Finishes the pull in flight and the transaction in progress, acks, and stops. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.signalStop();
+    this.wake?.();
+    await this.loop;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.wake = null;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        this.wake = null;
+        resolve();
+      };
+    });
+  }
+
+  private async run(): Promise<void> {
+    let backoff = 250;
+    while (this.running) {
+      try {
+        const nc = await Promise.race([this.opts.nats(), this.stopSignal]);
+        if (!nc || !this.running) break;
+        const consumer = await this.setup(nc);
+        backoff = 250;
+        this.opts.log.info({ stream: this.names.clicksStream, consumer: this.names.clicksIngestConsumer }, 'click ingest consuming');
+        await this.consume(consumer);
+      } catch (err) {
+        if (!this.running) break;
+        this.opts.log.warn({ err }, 'click ingest interrupted; retrying');
+        await this.sleep(backoff);
+        backoff = Math.min(backoff * 2, 5_000);
+      }
+    }
+  }
+
+  private async setup(nc: NatsConnection): Promise<Consumer> {
+    const jsm = await jetstreamManager(nc);
+    await ensureClicksStream(jsm, this.opts.prefix, this.opts.stream, 'own');
+    await this.ensureConsumer(jsm);
+    return jetstream(nc).consumers.get(this.names.clicksStream, this.names.clicksIngestConsumer);
+  }
+
+  private async ensureConsumer(jsm: JetStreamManager): Promise<void> {
+    const stream = this.names.clicksStream;
+    const durable = this.names.clicksIngestConsumer;
+    const ackWait = nanos(this.opts.ackWaitMs ?? 60_000);
+    const maxAckPending = this.opts.maxAckPending ?? 1000;
+    try {
+      const info = await jsm.consumers.info(stream, durable);
+      if (info.config.ack_wait !== ackWait || info.config.max_ack_pending !== maxAckPending) {
+        await jsm.consumers.update(stream, durable, { ack_wait: ackWait, max_ack_pending: maxAckPending });
+      }
+    } catch (err) {
+      if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound)) throw err;
+      await jsm.consumers.add(stream, {
+        durable_name: durable,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        filter_subject: this.names.clicksSubjects,
+        ack_wait: ackWait,
+        max_ack_pending: maxAckPending,
+        max_deliver: -1,
+      });
+    }
+  }
+
+  private async fetch(consumer: Consumer): Promise<{ msgs: JsMsg[]; err: unknown }> {
+    const msgs: JsMsg[] = [];
+    try {
+      const iter = await consumer.fetch({ max_messages: this.opts.fetchMessages, expires: 1_000 });
+      for await (const m of iter) msgs.push(m);
+      return { msgs, err: null };
+    } catch (err) {
+      return { msgs, err };
+    }
+  }
+
+  private async consume(consumer: Consumer): Promise<void> {
+    let next = this.fetch(consumer);
+    for (;;) {
+      const { msgs, err } = await next;
+      const keepGoing = this.running && !err;
+      if (keepGoing) next = this.fetch(consumer);
+      if (msgs.length > 0) await this.process(msgs);
+      this.samplePending(consumer);
+      if (err) throw err;
+      if (!keepGoing) return;
+    }
+  }
+
+  private samplePending(consumer: Consumer): void {
+    const now = Date.now();
+    if (now - this.lastPendingSample < 5_000) return;
+    this.lastPendingSample = now;
+    void consumer.info(true).then(
+      (i) => this.opts.metrics.pending.set(i.num_pending),
+      () => undefined,
+    );
+  }
+
+  /** Decodes, filters and stores a pulled set of messages, in transactions of bounded size. */
+  private async process(msgs: JsMsg[]): Promise<void> {
+    const window = acceptedDays(this.opts.window);
+    const held: Held[] = [];
+    for (const msg of msgs) {
+      let decoded;
+      try {
+        decoded = decodeClickBatch(msg.data);
+      } catch (err) {
+        const reason = err instanceof ClickCodecError ? err.message : String(err);
+        if (await this.deadLetter(msg, reason)) msg.ack();
+        else msg.nak(1_000);
+        continue;
+      }
+      const problems = decoded.rejected.map((r) => `event ${r.index}${r.id ? ` (${r.id})` : ''}: ${r.reason}`);
+      const clicks: ClickEvent[] = [];
+      let expired = 0;
+      for (const c of decoded.batch.events) {
+        const d = dayOf(c.occurredAt);
+        if (d < window.first) expired++;
+        else if (d > window.last) problems.push(`event ${c.id}: occurred_at ${new Date(c.occurredAt).toISOString()} is too far in the future`);
+        else clicks.push(c);
+      }
+      if (expired > 0) {
+        this.opts.metrics.clicks.inc({ result: 'expired' }, expired);
+        this.opts.log.warn({ batch: decoded.batch.batchId, node: decoded.batch.nodeId, expired }, 'clicks older than the retention window dropped');
+      }
+      if (problems.length > 0) {
+        this.opts.metrics.clicks.inc({ result: 'rejected' }, problems.length);
+        this.opts.log.warn({ batch: decoded.batch.batchId, node: decoded.batch.nodeId, problems: problems.slice(0, 10), count: problems.length }, 'invalid clicks in batch kept as a dead letter');
+        if (!(await this.deadLetter(msg, problems.join('\n'), false))) {
+          msg.nak(1_000); // Postgres down: comes back
+          continue;
+        }
+      }
+      held.push({ msg, clicks });
+    }
+    let group: Held[] = [];
+    let size = 0;
+    for (const h of held) {
+      if (group.length > 0 && size + h.clicks.length > this.opts.maxClicksPerTx) {
+        await this.storeGroup(group);
+        group = [];
+        size = 0;
+      }
+      group.push(h);
+      size += h.clicks.length;
+    }
+    if (group.length > 0) await this.storeGroup(group);
+  }
+
+  /** Stores the clicks of `group` in one transaction and acks its messages; retries while Postgres is away. */
+  private async storeGroup(group: Held[]): Promise<void> {
+    const clicks = group.length === 1 ? group[0]!.clicks : group.flatMap((h) => h.clicks);
+    let backoff = 200;
+    for (;;) {
+      try {
+        const days = new Set<number>();
+        for (const c of clicks) days.add(dayOf(c.occurredAt));
+        await this.partitions.ensure(this.opts.pool, days);
+        const subscriptions = await this.opts.subscribers.get();
+        const started = performance.now();
+        const r = await storeClicks(this.opts.pool, clicks, { subscriptions, scheme: this.opts.scheme });
+        const m = this.opts.metrics;
+        m.txSeconds.observe({ path: r.path }, (performance.now() - started) / 1000);
+        m.clicks.inc({ result: 'inserted' }, r.inserted);
+        if (r.duplicates > 0) m.clicks.inc({ result: 'duplicate' }, r.duplicates);
+        m.messages.inc({ result: 'stored' }, group.length);
+        let newest = 0;
+        for (const c of clicks) if (c.occurredAt > newest) newest = c.occurredAt;
+        if (newest > 0) m.lagSeconds.set(Math.max(0, (Date.now() - newest) / 1000));
+        this.totals.inserted += r.inserted;
+        this.totals.duplicates += r.duplicates;
+        this.totals.transactions++;
+        for (const h of group) h.msg.ack();
+        if (r.path === 'merge') this.opts.log.info({ inserted: r.inserted, duplicates: r.duplicates }, 'redelivered clicks skipped');
+        return;
+      } catch (err) {
+        if (isDataError(err)) {
+          if (group.length > 1) {
+            for (const h of group) await this.storeGroup([h]);
+            return;
+          }
+          const h = group[0]!;
+          this.opts.log.error({ err, seq: h.msg.seq }, 'Postgres rejected a click batch; kept as a dead letter');
+          if (await this.deadLetter(h.msg, `Postgres rejected the batch: ${(err as Error).message}`)) h.msg.ack();
+          return;
+        }
+        if (!this.running) {
+          for (const h of group) h.msg.nak();
+          return;
+        }
+        this.opts.log.warn({ err, clicks: clicks.length }, 'storing clicks failed; retrying');
+        for (const h of group) h.msg.working();
+        await this.sleep(backoff);
+        backoff = Math.min(backoff * 2, 5_000);
+      }
+    }
+  }
+
+  /**
+   * Keeps a message in click_dead_letters. Returns false if that failed (Postgres down): then the
+   * message is left unacked and comes back. `whole` = nothing of it will be stored.
+   */
+  private async deadLetter(msg: JsMsg, error: string, whole = true): Promise<boolean> {
+    const payload = Buffer.from(msg.data);
+    try {
+      await this.opts.pool.query(
+        `INSERT INTO click_dead_letters (stream_seq, subject, msg_id, payload, payload_sha256, error)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (stream_seq, payload_sha256) DO NOTHING`,
+        [msg.seq, msg.subject, msg.headers?.get('Nats-Msg-Id') || null, payload, createHash('sha256').update(payload).digest(), error.slice(0, 10_000)],
+      );
+    } catch (err) {
+      this.opts.log.warn({ err, seq: msg.seq }, 'could not keep a dead letter; the message will be redelivered');
+      return false;
+    }
+    if (whole) {
+      this.opts.metrics.messages.inc({ result: 'dead_lettered' });
+      this.totals.deadLettered++;
+      this.opts.log.error({ seq: msg.seq, subject: msg.subject, error: error.slice(0, 500) }, 'click batch kept as a dead letter');
+    }
+    return true;
+  }
+}

@@ -1,0 +1,55 @@
+/** Click ingest (NATS → Postgres): the public entry of this folder. */
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from '../../shared/index.js';
+import type { ControlPlaneConfig } from '../config.js';
+import type { Pool } from '../db/pool.js';
+import type { Metrics } from '../metrics.js';
+import { ClickIngest } from './click-ingest.js';
+import { ClickMaintenance } from './click-maintenance.js';
+import { ClickEventSubscribers } from './event-subscribers.js';
+import { createIngestMetrics } from './ingest-metrics.js';
+
+export { ClickIngest, type ClickIngestOptions } from './click-ingest.js';
+export { ClickMaintenance } from './click-maintenance.js';
+export { ClickEventSubscribers, CLICK_EVENT_TYPES, type Subscriptions } from './event-subscribers.js';
+export { createIngestMetrics, type IngestMetrics } from './ingest-metrics.js';
+export { acceptedDays, createPartitionsAhead, dropExpiredPartitions, dayOf, dayText, DAY_MS } from './click-partitions.js';
+export { ROLLUP_DIMENSIONS, variantValue, dimensionValues, rollup, type RollupDimension, type RollupRow } from './click-rollup.js';
+export { storeClicks, prepareClicks, type StoreResult } from './click-writer.js';
+export { clickEventData } from './click-webhook-events.js';
+
+/** Wires ingest and partition maintenance from the control plane's config (main.ts and tests). */
+export function createClickPipeline(deps: {
+  pool: Pool;
+  nats: () => Promise<NatsConnection>;
+  config: ControlPlaneConfig;
+  log: Logger;
+  metrics: Metrics;
+}): { ingest: ClickIngest; maintenance: ClickMaintenance } {
+  const { config } = deps;
+  const ingest = new ClickIngest({
+    pool: deps.pool,
+    nats: deps.nats,
+    prefix: config.NATS_PREFIX,
+    log: deps.log.child({ module: 'click-ingest' }),
+    metrics: createIngestMetrics(deps.metrics.registry),
+    stream: {
+      replicas: config.CLICK_STREAM_REPLICAS,
+      maxAgeMs: Math.round(config.CLICK_STREAM_MAX_AGE_HOURS * 3_600_000),
+      maxBytes: config.CLICK_STREAM_MAX_MB * 1024 * 1024,
+      duplicateWindowMs: config.CLICK_DEDUPE_WINDOW_SECONDS * 1000,
+    },
+    maxClicksPerTx: config.CLICK_INGEST_BATCH,
+    fetchMessages: config.CLICK_INGEST_FETCH,
+    window: { retentionDays: config.CLICK_RETENTION_DAYS, aheadDays: config.CLICK_PARTITIONS_AHEAD_DAYS },
+    subscribers: new ClickEventSubscribers(deps.pool, config.CLICK_EVENTS_SUBSCRIBERS_TTL_MS),
+    scheme: config.SHORT_URL_SCHEME,
+  });
+  const maintenance = new ClickMaintenance({
+    pool: deps.pool,
+    log: deps.log.child({ module: 'click-maintenance' }),
+    retentionDays: config.CLICK_RETENTION_DAYS,
+    aheadDays: config.CLICK_PARTITIONS_AHEAD_DAYS,
+  });
+  return { ingest, maintenance };
+}

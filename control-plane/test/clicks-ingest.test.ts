@@ -1,0 +1,216 @@
+/**
+ * Click ingest against the real NATS and Postgres: every click stored once with its dimensions,
+ * rollups equal to counts from the raw rows, duplicates (JetStream dedupe window and after it)
+ * never counted twice, garbage kept as dead letters without blocking the stream, webhook events
+ * only for subscribed workspaces, clicks outside the retention window dropped and counted.
+ */
+import { jetstreamManager } from '@nats-io/jetstream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger, encodeClickBatch, ensureClicksStream, natsNames, newClickId, type ClickEvent } from '../../shared/index.js';
+import { waitFor } from '../../shared/testing/index.js';
+import { createClickPipeline, ROLLUP_DIMENSIONS, type ClickIngest } from '../ingest/index.js';
+import { createMetrics, type Metrics } from '../metrics.js';
+import { clickCount, makeClicks, publishClicks, publishRaw, type FixtureLink } from './click-fixtures.js';
+import { createDomain, createHarness, type Harness } from './harness.js';
+
+const HOUR = 3_600_000;
+
+/** Rollup rows recomputed from the raw clicks (visitor = first click by id per link, day, visitor). */
+const EXPECTED_ROLLUPS = `
+  WITH c AS (
+    SELECT *, row_number() OVER (PARTITION BY link_id, (occurred_at AT TIME ZONE 'UTC')::date, visitor_hash ORDER BY id) = 1 AS first
+      FROM clicks)
+  SELECT link_id, dim, hour, value, bot, count(*)::int AS clicks, (count(*) FILTER (WHERE first))::int AS visitors
+    FROM c CROSS JOIN LATERAL (VALUES
+      ('', ''), ('country', coalesce(country, '')), ('device', coalesce(device, '')), ('os', coalesce(os, '')),
+      ('browser', coalesce(browser, '')), ('referrer', coalesce(referrer_host, '')),
+      ('variant', CASE WHEN variant_id IS NULL THEN '' WHEN rule_id IS NULL THEN variant_id ELSE rule_id || '/' || variant_id END),
+      ('source', CASE WHEN qr THEN 'qr' ELSE 'click' END)) AS d(dim, value),
+    LATERAL (SELECT date_bin('1 hour', occurred_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS hour) h
+   GROUP BY 1, 2, 3, 4, 5`;
+
+async function rollupDiff(h: Harness): Promise<{ missing: unknown[]; extra: unknown[] }> {
+  const q = (sql: string) => h.pool.query(sql).then((r) => r.rows.map((x) => JSON.stringify(x)));
+  const want = await q(`SELECT * FROM (${EXPECTED_ROLLUPS}) e ORDER BY 1, 2, 3, 4, 5`);
+  const got = await q(`SELECT link_id, dim, hour, value, bot, clicks::int, visitors::int FROM click_rollups ORDER BY 1, 2, 3, 4, 5`);
+  const g = new Set(got);
+  const w = new Set(want);
+  return { missing: want.filter((x) => !g.has(x)).slice(0, 5), extra: got.filter((x) => !w.has(x)).slice(0, 5) };
+}
+
+describe('click ingest', () => {
+  let h: Harness;
+  let ingest: ClickIngest;
+  let metrics: Metrics;
+  let links: FixtureLink[];
+  let workspaceId: string;
+  const start = Date.now() - 3 * HOUR;
+
+  beforeAll(async () => {
+    h = await createHarness('clkingest', { CLICK_EVENTS_SUBSCRIBERS_TTL_MS: '0', CLICK_DEDUPE_WINDOW_SECONDS: '2', CLICK_INGEST_BATCH: '5000' });
+    const domain = await createDomain(h);
+    links = [];
+    for (const path of ['plain', 'ab-test', 'with-utm', 'other']) {
+      const r = await h.req({ method: 'POST', url: '/v1/links', payload: { domain, path, destination_url: `https://example.org/${path}` } });
+      expect(r.statusCode).toBe(201);
+      links.push({ id: r.json<{ id: string }>().id, workspaceId: '', domain, path });
+    }
+    workspaceId = (await h.pool.query<{ workspace_id: string }>('SELECT workspace_id FROM links LIMIT 1')).rows[0]!.workspace_id;
+    for (const l of links) l.workspaceId = workspaceId;
+    const { nc } = await h.nats();
+    await ensureClicksStream(await jetstreamManager(nc), h.prefix, { duplicateWindowMs: 2000 }, 'own');
+    metrics = createMetrics();
+    const log = createLogger({ name: 'test-clicks', level: process.env.LP_TEST_LOG ?? 'silent' });
+    ({ ingest } = createClickPipeline({ pool: h.pool, nats: async () => nc, config: h.config, log, metrics }));
+    ingest.start();
+  });
+
+  afterAll(async () => {
+    await ingest?.stop();
+    await h?.close();
+  });
+
+  const counter = async (result: string) =>
+    (await metrics.registry.getSingleMetric('linkplane_clicks_ingested_total')!.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
+
+  let sent: ClickEvent[] = [];
+
+  it('stores 20 000 clicks exactly once, each with its link and dimensions', async () => {
+    const { nc } = await h.nats();
+    sent = makeClicks(20_000, links, { start, spacingMs: 500, seed: 42 });
+    await publishClicks(nc, h.prefix, sent, { perBatch: 1000 });
+    await waitFor('20 000 clicks', async () => (await clickCount(h.pool)) === 20_000, 60_000, 100);
+
+    const { rows } = await h.pool.query<Record<string, unknown>>(
+      `SELECT id, (extract(epoch from occurred_at) * 1000)::bigint::text AS at, workspace_id, link_id, domain, path, destination, rule_id, variant_id,
+              country, device, os, browser, referrer_host, language, bot, qr, utm, node_id, encode(visitor_hash, 'hex') AS vh FROM clicks`,
+    );
+    const byId = new Map(rows.map((r) => [r.id as string, r]));
+    expect(byId.size).toBe(20_000);
+    for (const c of sent) {
+      expect(byId.get(c.id)).toEqual({
+        id: c.id, at: String(c.occurredAt), workspace_id: c.workspaceId, link_id: c.linkId, domain: c.domain, path: c.path,
+        destination: c.destination, rule_id: c.ruleId, variant_id: c.variantId, country: c.country, device: c.deviceClass,
+        os: c.os, browser: c.browser, referrer_host: c.referrerHost, language: c.language, bot: c.bot, qr: c.qr, utm: c.utm,
+        node_id: c.nodeId, vh: c.visitorHash,
+      });
+    }
+    expect(await counter('inserted')).toBe(20_000);
+  });
+
+  it('keeps hourly rollups equal to counts from the raw rows, for every dimension', async () => {
+    expect(await rollupDiff(h)).toEqual({ missing: [], extra: [] });
+    const dims = await h.pool.query<{ dim: string }>('SELECT DISTINCT dim FROM click_rollups ORDER BY 1');
+    expect(dims.rows.map((r) => r.dim)).toEqual(['', ...ROLLUP_DIMENSIONS].sort());
+  });
+
+  it('a batch re-sent inside the dedupe window is stored once by JetStream', async () => {
+    const { nc } = await h.nats();
+    const jsm = await jetstreamManager(nc);
+    const names = natsNames(h.prefix);
+    const before = (await jsm.streams.info(names.clicksStream)).state.last_seq;
+    const fresh = makeClicks(100, links, { start: start + 20_000 * 500, spacingMs: 3, seed: 5 });
+    await publishClicks(nc, h.prefix, fresh, { batchIdPrefix: 'twice' });
+    await publishClicks(nc, h.prefix, fresh, { batchIdPrefix: 'twice' });
+    expect((await jsm.streams.info(names.clicksStream)).state.last_seq).toBe(before + 1);
+    sent = [...sent, ...fresh];
+    await waitFor('the batch', async () => (await clickCount(h.pool)) === sent.length, 30_000, 100);
+    expect(await counter('duplicate')).toBe(0);
+  });
+
+  it('a batch re-sent after the dedupe window is stored by JetStream again, but every click only once', async () => {
+    const { nc } = await h.nats();
+    await new Promise((r) => setTimeout(r, 2_500)); // past CLICK_DEDUPE_WINDOW_SECONDS=2
+    const names = natsNames(h.prefix);
+    const jsm = await jetstreamManager(nc);
+    const before = (await jsm.streams.info(names.clicksStream)).state.last_seq;
+    const dupBefore = await counter('duplicate');
+    // batches 0 and 1 again (same ids), plus one batch half old, half new
+    await publishClicks(nc, h.prefix, sent.slice(0, 2000), { perBatch: 1000 });
+    const fresh = makeClicks(500, links, { start: start + 20_000 * 500 + 1_000, spacingMs: 3, seed: 7 });
+    await publishClicks(nc, h.prefix, [...sent.slice(5000, 5500), ...fresh], { perBatch: 1000, batchIdPrefix: 'mixed' });
+    expect((await jsm.streams.info(names.clicksStream)).state.last_seq).toBe(before + 3);
+    await waitFor('duplicates skipped', async () => (await counter('duplicate')) - dupBefore === 2500, 30_000, 100);
+    sent = [...sent, ...fresh];
+    expect(await clickCount(h.pool)).toBe(sent.length);
+    expect(await rollupDiff(h)).toEqual({ missing: [], extra: [] });
+  });
+
+  it('keeps an undecodable message as a dead letter, acks it, and goes on with the stream', async () => {
+    const { nc } = await h.nats();
+    await publishRaw(nc, h.prefix, Buffer.from('definitely not msgpack {'), 'garbage-1');
+    const after = makeClicks(100, links, { start: start + 20_000 * 500 + 5_000, spacingMs: 3, seed: 9 });
+    await publishClicks(nc, h.prefix, after, { batchIdPrefix: 'after-garbage' });
+    sent = [...sent, ...after];
+    await waitFor('clicks behind the garbage', async () => (await clickCount(h.pool)) === sent.length, 30_000, 100);
+    const dl = await h.pool.query<{ msg_id: string; error: string; payload: Buffer }>('SELECT msg_id, error, payload FROM click_dead_letters');
+    expect(dl.rows).toEqual([{ msg_id: 'garbage-1', error: expect.stringMatching(/msgpack/), payload: Buffer.from('definitely not msgpack {') }]);
+    const info = await (await jetstreamManager(nc)).consumers.info(natsNames(h.prefix).clicksStream, natsNames(h.prefix).clicksIngestConsumer);
+    expect(info.num_ack_pending).toBe(0);
+  });
+
+  it('stores the valid clicks of a partly invalid batch and keeps the batch as a dead letter', async () => {
+    const { nc } = await h.nats();
+    const t = start + 20_000 * 500 + 10_000;
+    const batch = makeClicks(3, links, { start: t, seed: 11 });
+    batch[1] = { ...batch[1]!, country: 'xx' }; // lower case: not ISO
+    const future = Date.now() + 30 * 86_400_000; // beyond the partitions ahead
+    const far = { ...batch[2]!, occurredAt: future, id: newClickId(future) };
+    await publishRaw(nc, h.prefix, encodeClickBatch({ v: 1, nodeId: 'node-t', batchId: 'partly-bad', events: [batch[0]!, batch[1]!, far] }), 'partly-bad');
+    sent = [...sent, batch[0]!];
+    await waitFor('the valid click', async () => (await clickCount(h.pool)) === sent.length, 30_000, 100);
+    const dl = await h.pool.query<{ error: string }>(`SELECT error FROM click_dead_letters WHERE msg_id = 'partly-bad'`);
+    expect(dl.rows[0]!.error).toContain(`event 1 (${batch[1]!.id}): country is not ISO 3166-1 alpha-2`);
+    expect(dl.rows[0]!.error).toContain(`event ${far.id}: occurred_at ${new Date(future).toISOString()} is too far in the future`);
+    expect(await counter('rejected')).toBe(2);
+  });
+
+  it('drops clicks older than the retention window, counted', async () => {
+    const { nc } = await h.nats();
+    const old = makeClicks(10, links, { start: Date.now() - 200 * 86_400_000, seed: 12 });
+    await publishClicks(nc, h.prefix, old, { batchIdPrefix: 'old' });
+    await waitFor('expired counted', async () => (await counter('expired')) === 10, 30_000, 100);
+    expect(await clickCount(h.pool)).toBe(sent.length);
+  });
+
+  it('writes webhook events in the ingest transaction, only for subscribed workspaces and types', async () => {
+    const { nc } = await h.nats();
+    await h.pool.query(`INSERT INTO webhook_endpoints (id, workspace_id, url, event_types) VALUES
+      ('whe_01JD0000000000000000000001', $1, 'https://hooks.example.com/a', ARRAY['click.*', 'rule.variant_chosen'])`, [workspaceId]);
+    // another workspace with no endpoint: its clicks emit nothing
+    const other: FixtureLink = { id: 'ln_01JD00000000000000000000ZZ', workspaceId: 'ws_other', domain: 'o.example.com', path: 'x' };
+    const t = start + 20_000 * 500 + 20_000;
+    const mine = makeClicks(300, links, { start: t, spacingMs: 2, seed: 13 });
+    const theirs = makeClicks(50, [other], { start: t + 1_000, seed: 14 });
+    await publishClicks(nc, h.prefix, [...mine, ...theirs], { perBatch: 1000, batchIdPrefix: 'hooks' });
+    await waitFor('hook clicks', async () => (await clickCount(h.pool)) === sent.length + 350, 30_000, 100);
+    const { rows } = await h.pool.query<{ type: string; workspace_id: string; n: number }>(
+      `SELECT type, workspace_id, count(*)::int AS n FROM events WHERE type IN ('click.created', 'qr.scan.created', 'rule.variant_chosen') GROUP BY 1, 2 ORDER BY 1`,
+    );
+    const human = mine.filter((c) => !c.bot);
+    expect(rows).toEqual([
+      { type: 'click.created', workspace_id: workspaceId, n: human.filter((c) => !c.qr).length },
+      { type: 'rule.variant_chosen', workspace_id: workspaceId, n: human.filter((c) => c.variantId !== null || c.ruleId !== null).length },
+    ]);
+    const c = human.find((x) => !x.qr)!;
+    const ev = await h.pool.query<{ data: Record<string, unknown>; occurred_at: Date }>(
+      `SELECT data, occurred_at FROM events WHERE type = 'click.created' AND data->>'id' = $1`, [c.id],
+    );
+    expect(ev.rows[0]!.occurred_at.getTime()).toBe(c.occurredAt);
+    expect(ev.rows[0]!.data).toEqual({
+      id: c.id, occurred_at: new Date(c.occurredAt).toISOString(), link_id: c.linkId, domain: c.domain, path: c.path,
+      short_url: `https://${c.domain}/${c.path}`, destination: c.destination, rule_id: c.ruleId, variant_id: c.variantId,
+      country: c.country, device: c.deviceClass, os: c.os, browser: c.browser, referrer_host: c.referrerHost,
+      language: c.language, qr: false, utm: c.utm, visitor_hash: c.visitorHash, node_id: c.nodeId,
+    });
+    await h.pool.query(`DELETE FROM clicks WHERE workspace_id = 'ws_other'`);
+    await h.pool.query(`DELETE FROM click_rollups WHERE workspace_id = 'ws_other'`);
+    await h.pool.query(`DELETE FROM click_visitors WHERE link_id = $1`, [other.id]);
+    sent = [...sent, ...mine];
+  });
+
+  it('still agrees with the raw rows after all of that', async () => {
+    expect(await clickCount(h.pool)).toBe(sent.length);
+    expect(await rollupDiff(h)).toEqual({ missing: [], extra: [] });
+  });
+});
