@@ -23,6 +23,7 @@ import { registerIdempotency } from './idempotency/idempotency-hook.js';
 import { registerAuth } from './keys/auth-hook.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { registerRateLimit } from './rate-limit/rate-limit-hook.js';
+import { webhooksRoutes } from './http/webhooks-routes.js';
 
 export interface AppDeps {
   pool: Pool;
@@ -90,6 +91,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(linksRoutes(pool, config.SHORT_URL_SCHEME));
   await app.register(qrRoutes(pool, config.SHORT_URL_SCHEME));
   await app.register(idempotencyRoutes(pool));
+  await app.register(webhooksRoutes(pool, config));
   await app.register(analyticsRoutes(pool, config.SHORT_URL_SCHEME));
   return app;
 }

@@ -1,0 +1,106 @@
+/**
+ * Event fan-out: turns undispatched rows of the `events` outbox into one delivery per matching
+ * enabled endpoint of the event's workspace, and marks the events dispatched in the same
+ * transaction. Set-based and batched (click events arrive by the thousand); every control plane
+ * runs one, and SKIP LOCKED gives each its own batch.
+ */
+import type { Logger } from '../../shared/index.js';
+import type { Pool } from '../db/pool.js';
+import { withTx } from '../db/tx.js';
+import { newId } from '../ids.js';
+import type { WebhookMetrics } from './metrics.js';
+import { DELIVERIES_CHANNEL } from './queue.js';
+import { Waker } from './waker.js';
+
+interface PairRow {
+  event_id: string;
+  workspace_id: string;
+  type: string;
+  endpoint_id: string | null;
+}
+
+/** One batch: returns how many events were dispatched and deliveries created. */
+export async function fanOutBatch(pool: Pool, batchSize: number): Promise<{ events: number; deliveries: number }> {
+  return withTx(pool, async (tx) => {
+    const { rows } = await tx.query<PairRow>(
+      `WITH batch AS (
+         SELECT id, workspace_id, type FROM events
+         WHERE dispatched_at IS NULL
+         ORDER BY created_at
+         LIMIT $1
+         FOR UPDATE SKIP LOCKED
+       )
+       SELECT b.id AS event_id, b.workspace_id, b.type, e.id AS endpoint_id
+       FROM batch b
+       LEFT JOIN webhook_endpoints e
+         ON e.workspace_id = b.workspace_id AND e.enabled AND e.deleted_at IS NULL AND webhook_filter_matches(e.event_types, b.type)`,
+      [batchSize],
+    );
+    if (rows.length === 0) return { events: 0, deliveries: 0 };
+    const eventIds = [...new Set(rows.map((r) => r.event_id))];
+    const pairs = rows.filter((r): r is PairRow & { endpoint_id: string } => r.endpoint_id !== null);
+    if (pairs.length > 0) {
+      await tx.query(
+        `INSERT INTO webhook_deliveries (id, workspace_id, endpoint_id, event_id, event_type)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::text[])
+         ON CONFLICT (event_id, endpoint_id) DO NOTHING`,
+        [pairs.map(() => newId('whd')), pairs.map((p) => p.workspace_id), pairs.map((p) => p.endpoint_id), pairs.map((p) => p.event_id), pairs.map((p) => p.type)],
+      );
+      await tx.query(`SELECT pg_notify('${DELIVERIES_CHANNEL}', '')`);
+    }
+    await tx.query('UPDATE events SET dispatched_at = now() WHERE id = ANY($1::uuid[])', [eventIds]);
+    return { events: eventIds.length, deliveries: pairs.length };
+  });
+}
+
+export interface FanOutOptions {
+  pool: Pool;
+  log: Logger;
+  batchSize: number;
+  pollMs: number;
+  metrics?: WebhookMetrics;
+}
+
+/** Runs batches while there is work; otherwise waits for a NOTIFY (`wake()`) or the poll timer. */
+export class FanOut {
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private readonly waker = new Waker();
+
+  constructor(private readonly opts: FanOutOptions) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.waker.wake();
+    await this.loop;
+  }
+
+  wake(): void {
+    this.waker.wake();
+  }
+
+  private async run(): Promise<void> {
+    let backoff = 100;
+    while (this.running) {
+      try {
+        const r = await fanOutBatch(this.opts.pool, this.opts.batchSize);
+        backoff = 100;
+        if (r.events > 0) {
+          this.opts.metrics?.eventsFannedOut.inc(r.events);
+          this.opts.metrics?.deliveriesCreated.inc(r.deliveries);
+        }
+        if (r.events < this.opts.batchSize && this.running) await this.waker.wait(this.opts.pollMs);
+      } catch (err) {
+        this.opts.log.warn({ err }, 'webhook fan-out round failed; retrying');
+        if (this.running) await this.waker.wait(backoff);
+        backoff = Math.min(backoff * 2, 5000);
+      }
+    }
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * The HTTP client for webhooks and callbacks: an undici Agent whose connector refuses private,
+ * loopback, link-local and metadata addresses on the address actually connected to.
+ *
+ * - Names: our `lookup` resolves every address and keeps only public ones, and net.connect
+ *   connects to what it returned, so a DNS answer that changes between check and connect
+ *   (rebinding) cannot slip through.
+ * - IP literals (any spelling: WHATWG URL parsing turns `2130706433` and `0x7f.1` into
+ *   `127.0.0.1`) are checked before connecting; the connected socket's remote address is checked
+ *   again after connecting.
+ * - No redirects are followed (undici's request does not follow them).
+ */
+import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type LookupOptions } from 'node:dns';
+import { isIP, type Socket } from 'node:net';
+import { Agent, buildConnector } from 'undici';
+import { isPublicAddress } from '../../shared/index.js';
+
+export class BlockedAddressError extends Error {
+  readonly code = 'EBLOCKEDADDRESS';
+  constructor(host: string, addresses: readonly string[]) {
+    super(`${host} resolves only to non-public addresses (${addresses.join(', ') || 'none'})`);
+    this.name = 'BlockedAddressError';
+  }
+}
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, addressOrAll: string | LookupAddress[], family?: number) => void;
+/** Resolves every address of a name (dns.lookup with `all: true`). */
+export type ResolveAll = (hostname: string, cb: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+
+const systemResolve: ResolveAll = (hostname, cb) => dnsLookup(hostname, { all: true, verbatim: true } satisfies LookupAllOptions, cb);
+
+export interface SafeAgentOptions {
+  /** Allow private/loopback/link-local destinations (WEBHOOK_ALLOW_PRIVATE, dev and tests). */
+  allowPrivate: boolean;
+  connectTimeoutMs: number;
+  /** DNS resolution (tests inject one to simulate rebinding). */
+  resolve?: ResolveAll;
+  keepAliveTimeoutMs?: number;
+}
+
+const unbracket = (h: string): string => (h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h);
+
+export function createSafeAgent(opts: SafeAgentOptions): Agent {
+  const allowed = (address: string): boolean => opts.allowPrivate || isPublicAddress(address);
+  const resolve = opts.resolve ?? systemResolve;
+
+  const lookup = (hostname: string, options: LookupOptions, callback: LookupCallback): void => {
+    resolve(hostname, (err, addresses) => {
+      if (err) return callback(err, []);
+      const family = options.family === 4 || options.family === 6 ? options.family : 0;
+      const usable = addresses.filter((a) => allowed(a.address) && (family === 0 || a.family === family));
+      if (usable.length === 0) return callback(new BlockedAddressError(hostname, addresses.map((a) => a.address)), []);
+      if (options.all) return callback(null, usable);
+      return callback(null, usable[0]!.address, usable[0]!.family);
+    });
+  };
+
+  const base = buildConnector({ timeout: opts.connectTimeoutMs, lookup: lookup as never });
+  const connect: buildConnector.connector = (o, callback) => {
+    const host = unbracket(o.hostname);
+    if (isIP(host) && !allowed(host)) {
+      callback(new BlockedAddressError(host, [host]), null);
+      return;
+    }
+    base(o, (err, socket) => {
+      if (err || !socket) {
+        callback(err ?? new Error('connect failed'), null);
+        return;
+      }
+      const remote = (socket as Socket).remoteAddress;
+      if (!remote || !allowed(remote)) {
+        socket.destroy();
+        callback(new BlockedAddressError(host, remote ? [remote] : []), null);
+        return;
+      }
+      callback(null, socket);
+    });
+  };
+
+  return new Agent({ connect, keepAliveTimeout: opts.keepAliveTimeoutMs ?? 4000, keepAliveMaxTimeout: 30_000 });
+}
