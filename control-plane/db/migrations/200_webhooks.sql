@@ -67,6 +67,8 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (endpoint_id, next_att
 CREATE INDEX webhook_deliveries_leased ON webhook_deliveries (endpoint_id) WHERE lease_token IS NOT NULL;
 CREATE INDEX webhook_deliveries_workspace ON webhook_deliveries (workspace_id, id);
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, id);
+-- the dead-letter queue: small, listed and replayed per endpoint, counted for the DLQ-depth metric
+CREATE INDEX webhook_deliveries_dead ON webhook_deliveries (endpoint_id, id) WHERE status = 'dead';
 
 -- One row per attempt, written when the attempt starts (so an attempt cut short by a crash is
 -- still visible) and completed with its outcome.
@@ -82,3 +84,7 @@ CREATE TABLE webhook_attempts (
   response_body  text,                                      -- the first 1 KB
   PRIMARY KEY (delivery_id, attempt)
 );
+
+-- Retention: old dispatched events are purged (their finished deliveries and attempts cascade);
+-- the events table is append-only, so a BRIN index on created_at finds them for almost nothing.
+CREATE INDEX events_created_brin ON events USING brin (created_at);
