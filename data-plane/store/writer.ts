@@ -57,6 +57,7 @@ export class StoreWriter {
   }
 
   meta(): StoreMeta | null {
+    this.#dbs.env.resetReadTxn(); // see stats()
     const m = this.#dbs.meta.get(META_KEY) as StoreMeta | undefined;
     return m && typeof m.seq === 'number' ? m : null;
   }
@@ -79,6 +80,8 @@ export class StoreWriter {
   }
 
   stats(): StoreStats {
+    // a read snapshot taken earlier in this event-loop turn would not show our own latest commit
+    this.#dbs.env.resetReadTxn();
     let bytes = 0;
     try {
       bytes = statSync(this.path).size;

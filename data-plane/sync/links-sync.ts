@@ -149,7 +149,8 @@ export class LinksSync {
 
   async #streamFacts(kv: KV): Promise<StreamFacts> {
     const si = (await kv.status()).streamInfo;
-    return { created: si.created, firstSeq: si.state.first_seq, lastSeq: si.state.last_seq, messages: si.state.messages };
+    const subjects = (si.state as { num_subjects?: number }).num_subjects;
+    return { created: si.created, firstSeq: si.state.first_seq, lastSeq: si.state.last_seq, messages: si.state.messages, subjects: typeof subjects === 'number' ? subjects : null };
   }
 
   /** One watch of the bucket, from planning to the watch ending. Returns true if it got going. */
@@ -189,7 +190,8 @@ export class LinksSync {
   /** Decides which generation this session fills: the served one, or a fresh one to swap in. */
   #chooseTarget(stream: StreamFacts): void {
     const writer = this.#target.writer;
-    const plan = planSync(writer.meta(), stream, this.#o.names.linksBucket, STORE_FORMAT);
+    const { links, domains } = writer.stats();
+    const plan = planSync(writer.meta(), links + domains, stream, this.#o.names.linksBucket, STORE_FORMAT);
     if (plan.kind === 'resume') return;
     const meta = writer.meta();
     if (plan.reason === 'empty_store') return; // an empty generation is simply filled by the replay
