@@ -14,6 +14,7 @@ import { createClickPipeline } from './ingest/index.js';
 import { bootstrapAdminKey } from './keys/key-store.js';
 import { createMetrics } from './metrics.js';
 import { OutboxRelay } from './outbox/relay.js';
+import { startWebhookWorkers } from './webhooks/index.js';
 
 const MAINTENANCE_MS = 10 * 60_000;
 
@@ -44,6 +45,8 @@ async function start(config: ControlPlaneConfig, log: Logger): Promise<void> {
   clicks.maintenance.start();
   if (config.CLICK_INGEST) clicks.ingest.start();
 
+  const webhooks = startWebhookWorkers({ pool, config, log, metrics });
+
   const app = await buildApp({ pool, config, log, metrics, probes: [{ name: 'nats', check: () => nats.connected() }] });
   await app.listen({ port: config.PORT, host: config.HOST });
 
@@ -73,6 +76,8 @@ async function start(config: ControlPlaneConfig, log: Logger): Promise<void> {
     log.debug('http server closed');
     await relay.stop();
     log.debug('relay stopped');
+    await webhooks.stop();
+    log.debug('webhook workers stopped');
     await clicks.ingest.stop();
     await clicks.maintenance.stop();
     log.debug('click ingest stopped');

@@ -11,3 +11,4 @@ export {
 export { SUBSCRIBABLE_EVENT_TYPES, matchesFilter, validateEventFilter } from './event-filter.js';
 export { createSafeAgent, BlockedAddressError, type ResolveAll } from './safe-agent.js';
 export { DELIVERIES_CHANNEL } from './queue.js';
+export { parseDuration, parseSchedule, parseRetryAfter, nextDelay, type RetryPolicy } from './retry-policy.js';
