@@ -40,11 +40,12 @@ export interface SafeAgentOptions {
 
 const unbracket = (h: string): string => (h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h);
 
-export function createSafeAgent(opts: SafeAgentOptions): Agent {
-  const allowed = (address: string): boolean => opts.allowPrivate || isPublicAddress(address);
-  const resolve = opts.resolve ?? systemResolve;
-
-  const lookup = (hostname: string, options: LookupOptions, callback: LookupCallback): void => {
+/**
+ * A `lookup` for net.connect that resolves every address and hands back only allowed ones, so the
+ * address connected to is the address checked.
+ */
+export function safeLookup(allowed: (address: string) => boolean, resolve: ResolveAll = systemResolve) {
+  return (hostname: string, options: LookupOptions, callback: LookupCallback): void => {
     resolve(hostname, (err, addresses) => {
       if (err) return callback(err, []);
       const family = options.family === 4 || options.family === 6 ? options.family : 0;
@@ -54,7 +55,11 @@ export function createSafeAgent(opts: SafeAgentOptions): Agent {
       return callback(null, usable[0]!.address, usable[0]!.family);
     });
   };
+}
 
+export function createSafeAgent(opts: SafeAgentOptions): Agent {
+  const allowed = (address: string): boolean => opts.allowPrivate || isPublicAddress(address);
+  const lookup = safeLookup(allowed, opts.resolve ?? systemResolve);
   const base = buildConnector({ timeout: opts.connectTimeoutMs, lookup: lookup as never });
   const connect: buildConnector.connector = (o, callback) => {
     const host = unbracket(o.hostname);
