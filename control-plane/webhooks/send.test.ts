@@ -3,7 +3,7 @@
  * (numeric spellings, IPv6 forms, names resolving to private addresses), error codes, the 1 KB
  * response cap.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { LookupAddress } from 'node:dns';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +16,7 @@ let server: Server;
 let port: number;
 let connections = 0;
 let requests = 0;
-let respond: (res: import('node:http').ServerResponse) => void = (res) => res.end('ok');
+let respond: (res: ServerResponse) => void = (res) => res.end('ok');
 
 beforeAll(async () => {
   server = createServer((req, res) => {
