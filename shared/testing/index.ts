@@ -2,3 +2,4 @@ export * from './ports.js';
 export * from './pg.js';
 export * from './nats.js';
 export * from './process.js';
+export * from './nats-cluster.js';
