@@ -42,6 +42,8 @@ export const controlPlaneSchema = {
   CLICK_INGEST: { kind: 'bool', default: true, doc: 'run the click ingest worker (NATS → Postgres) in this process' },
   CLICK_INGEST_BATCH: { kind: 'int', default: 20_000, min: 1, max: 500_000, doc: 'most clicks written in one ingest transaction' },
   CLICK_INGEST_FETCH: { kind: 'int', default: 100, min: 1, max: 10_000, doc: 'click batch messages pulled from JetStream at a time' },
+  CLICK_INGEST_CONCURRENCY: { kind: 'int', default: 2, min: 1, max: 32, doc: 'ingest transactions in flight at once in this process' },
+  CLICK_ROLLUP_COMPACT_MS: { kind: 'int', default: 5_000, min: 10, max: 600_000, doc: 'how often rollup increments are folded into the hourly rollups (reads see both either way)' },
   CLICK_RETENTION_DAYS: { kind: 'int', default: 90, min: 1, max: 3650, doc: 'raw clicks (and visitor sets) older than this many days are dropped, a day partition at a time; hourly rollups are kept' },
   CLICK_PARTITIONS_AHEAD_DAYS: { kind: 'int', default: 7, min: 1, max: 60, doc: 'day partitions created ahead of time; clicks dated further ahead are rejected as a dead letter' },
   CLICK_STREAM_REPLICAS: { kind: 'int', default: 1, min: 1, max: 5, doc: 'JetStream replicas of the clicks stream (3 on a NATS cluster)' },

@@ -43,6 +43,7 @@ async function start(config: ControlPlaneConfig, log: Logger): Promise<void> {
 
   const clicks = createClickPipeline({ pool, nats: () => nats.ready, config, log, metrics });
   clicks.maintenance.start();
+  clicks.compactor.start();
   if (config.CLICK_INGEST) clicks.ingest.start();
 
   const webhooks = startWebhookWorkers({ pool, config, log, metrics });
@@ -79,6 +80,7 @@ async function start(config: ControlPlaneConfig, log: Logger): Promise<void> {
     await webhooks.stop();
     log.debug('webhook workers stopped');
     await clicks.ingest.stop();
+    await clicks.compactor.stop();
     await clicks.maintenance.stop();
     log.debug('click ingest stopped');
     await nats.close();

@@ -182,6 +182,27 @@ export interface DecodedClickBatch {
   rejected: RejectedClick[];
 }
 
+/**
+ * A decoded batch kept columnar (what ingest works on: no object per click). Only valid events;
+ * `cols[f][i]` indexes `strings` (0 = null) for STRING_FIELDS[f] of event i.
+ */
+export interface ClickColumns {
+  nodeId: string;
+  batchId: string;
+  n: number;
+  strings: readonly string[];
+  cols: Uint32Array[];
+  /** 16 bytes per event: the UUIDv7 id. */
+  ids: Uint8Array;
+  /** 16 bytes per event: the visitor hash. */
+  hashes: Uint8Array;
+  /** Per event: 1 = bot, 2 = QR. */
+  flags: Uint8Array;
+  /** Per event: occurredAt (the id's timestamp). */
+  times: Float64Array;
+  rejected: RejectedClick[];
+}
+
 function bin(v: unknown, len: number, name: string): Uint8Array {
   if (!(v instanceof Uint8Array) || v.length !== len) throw new ClickCodecError(`field ${name} must be ${len} bytes`);
   return v;
@@ -208,8 +229,8 @@ function badString(f: StringField, s: string): string | null {
   return null;
 }
 
-/** Decodes and validates one message. Throws ClickCodecError if the message as a whole is unusable. */
-export function decodeClickBatch(bytes: Uint8Array): DecodedClickBatch {
+/** Decodes and validates one message into columns. Throws ClickCodecError if the message as a whole is unusable. */
+export function decodeClickColumns(bytes: Uint8Array): ClickColumns {
   let m: Record<string, unknown>;
   try {
     m = packr.unpack(bytes) as Record<string, unknown>;
@@ -230,38 +251,42 @@ export function decodeClickBatch(bytes: Uint8Array): DecodedClickBatch {
   const ids = bin(m.id, 16 * n, 'id');
   const hashes = bin(m.vh, 16 * n, 'vh');
   const flags = bin(m.f, n, 'f');
-  const cols = bin(m.c, K * n * w, 'c');
-  const cv = Buffer.from(cols.buffer, cols.byteOffset, cols.byteLength);
+  const raw = bin(m.c, K * n * w, 'c');
+  // an aligned copy, so the columns can be read as typed arrays
+  const aligned = new Uint8Array(raw.length);
+  aligned.set(raw);
+  const c = w === 2 ? new Uint16Array(aligned.buffer, 0, K * n) : new Uint32Array(aligned.buffer, 0, K * n);
 
   // each (field, string) pair is checked once, however many events share it
   const verdicts: (string | null | undefined)[][] = Array.from({ length: K }, () => []);
-  const utmObjects = new Map<number, Record<string, string>>();
-  const events: ClickEvent[] = [];
+  const cols = Array.from({ length: K }, () => new Uint32Array(n));
+  const outIds = new Uint8Array(16 * n);
+  const outHashes = new Uint8Array(16 * n);
+  const outFlags = new Uint8Array(n);
+  const times = new Float64Array(n);
   const rejected: RejectedClick[] = [];
-  const hex = Buffer.from(hashes.buffer, hashes.byteOffset, hashes.byteLength).toString('hex');
-
+  let k = 0;
   for (let i = 0; i < n; i++) {
-    const idOk = isClickIdBytes(ids, 16 * i);
-    const id = uuidText(ids, 16 * i);
-    if (!idOk) {
-      rejected.push({ index: i, id, reason: 'id is not a UUIDv7' });
+    if (!isClickIdBytes(ids, 16 * i)) {
+      rejected.push({ index: i, id: uuidText(ids, 16 * i), reason: 'id is not a UUIDv7' });
       continue;
     }
-    const vals: (string | null)[] = new Array<string | null>(K);
     let reason: string | null = null;
-    for (let f = 0; f < K && reason === null; f++) {
-      const at = (f * n + i) * w;
-      const idx = w === 2 ? cv.readUInt16LE(at) : cv.readUInt32LE(at);
+    for (let f = 0; f < K; f++) {
+      const idx = c[f * n + i]!;
       const field = STRING_FIELDS[f]!;
       if (idx === 0) {
-        if (REQUIRED.has(field)) reason = `${field} is missing`;
-        vals[f] = null;
+        if (REQUIRED.has(field)) {
+          reason = `${field} is missing`;
+          break;
+        }
+        cols[f]![k] = 0;
         continue;
       }
       const str = strings[idx];
       if (str === undefined) {
         reason = `${field} refers past the string table`;
-        continue;
+        break;
       }
       let verdict = verdicts[f]![idx];
       if (verdict === undefined) {
@@ -269,45 +294,78 @@ export function decodeClickBatch(bytes: Uint8Array): DecodedClickBatch {
         if (verdict === null && REQUIRED.has(field) && str.length === 0) verdict = `${field} is empty`;
         verdicts[f]![idx] = verdict;
       }
-      if (verdict !== null) reason = verdict;
-      vals[f] = str;
+      if (verdict !== null) {
+        reason = verdict;
+        break;
+      }
+      cols[f]![k] = idx;
     }
     if (reason !== null) {
-      rejected.push({ index: i, id, reason });
+      rejected.push({ index: i, id: uuidText(ids, 16 * i), reason });
       continue;
     }
+    for (let b = 0; b < 16; b++) {
+      outIds[16 * k + b] = ids[16 * i + b]!;
+      outHashes[16 * k + b] = hashes[16 * i + b]!;
+    }
+    outFlags[k] = flags[i]!;
+    times[k] = clickIdTime(ids, 16 * i);
+    k++;
+  }
+  return {
+    nodeId: node,
+    batchId: batch,
+    n: k,
+    strings,
+    cols: cols.map((col) => col.subarray(0, k)),
+    ids: outIds.subarray(0, 16 * k),
+    hashes: outHashes.subarray(0, 16 * k),
+    flags: outFlags.subarray(0, k),
+    times: times.subarray(0, k),
+    rejected,
+  };
+}
+
+/** Decodes and validates one message into ClickEvents. Throws ClickCodecError if the message as a whole is unusable. */
+export function decodeClickBatch(bytes: Uint8Array): DecodedClickBatch {
+  const d = decodeClickColumns(bytes);
+  const utmObjects = new Map<number, Record<string, string>>();
+  const hex = Buffer.from(d.hashes.buffer, d.hashes.byteOffset, d.hashes.byteLength).toString('hex');
+  const str = (f: number, i: number): string | null => {
+    const idx = d.cols[f]![i]!;
+    return idx === 0 ? null : d.strings[idx]!;
+  };
+  const events: ClickEvent[] = [];
+  for (let i = 0; i < d.n; i++) {
     let utm: Record<string, string> | null = null;
-    if (vals[13] !== null) {
-      const idx = w === 2 ? cv.readUInt16LE((13 * n + i) * w) : cv.readUInt32LE((13 * n + i) * w);
-      utm = utmObjects.get(idx) ?? null;
-      if (!utm) {
-        utm = JSON.parse(vals[13]!) as Record<string, string>;
-        utmObjects.set(idx, utm);
-      }
+    const u = d.cols[13]![i]!;
+    if (u !== 0) {
+      utm = utmObjects.get(u) ?? null;
+      if (!utm) utmObjects.set(u, (utm = JSON.parse(d.strings[u]!) as Record<string, string>));
     }
     events.push({
       v: CLICK_EVENT_VERSION,
-      id,
-      occurredAt: clickIdTime(ids, 16 * i),
-      linkId: vals[0]!,
-      workspaceId: vals[1]!,
-      domain: vals[2]!,
-      path: vals[3]!,
-      destination: vals[4]!,
-      ruleId: vals[5]!,
-      variantId: vals[6]!,
-      country: vals[7]!,
-      deviceClass: vals[8]!,
-      os: vals[9]!,
-      browser: vals[10]!,
-      referrerHost: vals[11]!,
-      language: vals[12]!,
-      bot: (flags[i]! & 1) !== 0,
-      qr: (flags[i]! & 2) !== 0,
+      id: uuidText(d.ids, 16 * i),
+      occurredAt: d.times[i]!,
+      linkId: str(0, i)!,
+      workspaceId: str(1, i)!,
+      domain: str(2, i)!,
+      path: str(3, i)!,
+      destination: str(4, i)!,
+      ruleId: str(5, i),
+      variantId: str(6, i),
+      country: str(7, i),
+      deviceClass: str(8, i),
+      os: str(9, i),
+      browser: str(10, i),
+      referrerHost: str(11, i),
+      language: str(12, i),
+      bot: (d.flags[i]! & 1) !== 0,
+      qr: (d.flags[i]! & 2) !== 0,
       utm,
-      nodeId: node,
+      nodeId: d.nodeId,
       visitorHash: hex.slice(32 * i, 32 * i + 32),
     });
   }
-  return { batch: { v: CLICK_EVENT_VERSION, nodeId: node, batchId: batch, events }, rejected };
+  return { batch: { v: CLICK_EVENT_VERSION, nodeId: d.nodeId, batchId: d.batchId, events }, rejected: d.rejected };
 }

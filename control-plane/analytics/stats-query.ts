@@ -26,16 +26,18 @@ const iso = (t: number) => new Date(t).toISOString();
 function where(scope: Scope, dim: string, f: StatsFilter): { sql: string; params: unknown[] } {
   const params: unknown[] = [dim, iso(f.range.from), iso(f.range.to)];
   const parts = ['r.dim = $1', 'r.hour >= $2', 'r.hour < $3'];
+  const p = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
   if ('linkId' in scope) {
-    params.push(scope.linkId);
-    parts.unshift(`r.link_id = $${params.length}`);
+    parts.unshift(`r.link_id = ${p(scope.linkId)}`);
   } else {
-    params.push(scope.workspaceId);
-    parts.unshift(`r.workspace_id = $${params.length}`);
-    if (scope.domains) {
-      params.push(scope.domains);
-      parts.push(`r.link_id IN (SELECT id FROM links WHERE workspace_id = r.workspace_id AND domain = ANY($${params.length}))`);
-    }
+    const ws = p(scope.workspaceId);
+    const domains = scope.domains ? ` AND domain = ANY(${p(scope.domains)})` : '';
+    // totals have a workspace index; dimension rows are reached through the workspace's links
+    if (dim === '') parts.unshift(`r.workspace_id = ${ws}`);
+    if (dim !== '' || domains) parts.push(`r.link_id IN (SELECT id FROM links WHERE workspace_id = ${ws}${domains})`);
   }
   if (f.excludeBots) parts.push('NOT r.bot');
   return { sql: parts.join(' AND '), params };
@@ -47,7 +49,7 @@ export async function totalsAndSeries(db: Queryable, scope: Scope, f: StatsFilte
   const { rows } = await db.query<{ bucket: Date; clicks: string; visitors: string }>(
     `SELECT date_bin($${w.params.length}::interval, r.hour, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
             sum(r.clicks) AS clicks, sum(r.visitors) AS visitors
-       FROM click_rollups r WHERE ${w.sql} GROUP BY 1`,
+       FROM click_rollups_live r WHERE ${w.sql} GROUP BY 1`,
     w.params,
   );
   const byBucket = new Map(rows.map((r) => [r.bucket.getTime(), r]));
@@ -68,7 +70,7 @@ export async function topValues(db: Queryable, scope: Scope, dim: string, f: Sta
   w.params.push(limit);
   const { rows } = await db.query<{ value: string; clicks: string; visitors: string }>(
     `SELECT r.value, sum(r.clicks) AS clicks, sum(r.visitors) AS visitors
-       FROM click_rollups r WHERE ${w.sql}
+       FROM click_rollups_live r WHERE ${w.sql}
       GROUP BY r.value ORDER BY sum(r.clicks) DESC, r.value LIMIT $${w.params.length}`,
     w.params,
   );
@@ -90,7 +92,7 @@ export async function topLinks(db: Queryable, auth: AuthContext, f: StatsFilter,
   const { rows } = await db.query<{ link_id: string; clicks: string; visitors: string; domain: string | null; path: string | null; deleted: boolean | null }>(
     `SELECT t.link_id, t.clicks, t.visitors, l.domain, l.path, l.deleted_at IS NOT NULL AS deleted
        FROM (SELECT r.link_id, sum(r.clicks) AS clicks, sum(r.visitors) AS visitors
-               FROM click_rollups r WHERE ${w.sql}
+               FROM click_rollups_live r WHERE ${w.sql}
               GROUP BY r.link_id ORDER BY sum(r.clicks) DESC, r.link_id LIMIT $${w.params.length}) t
        LEFT JOIN links l ON l.id = t.link_id
       ORDER BY t.clicks DESC, t.link_id`,

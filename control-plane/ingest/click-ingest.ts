@@ -19,10 +19,11 @@ import {
 } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import {
-  ClickCodecError, decodeClickBatch, ensureClicksStream, natsNames, type ClickEvent, type ClicksStreamOptions, type Logger,
+  ClickCodecError, decodeClickColumns, ensureClicksStream, natsNames, uuidText, type ClickColumns, type ClicksStreamOptions, type Logger,
 } from '../../shared/index.js';
 import type { Pool } from '../db/pool.js';
 import { acceptedDays, dayOf, PartitionCache, type PartitionWindow } from './click-partitions.js';
+import { ClickSet } from './click-set.js';
 import { storeClicks } from './click-writer.js';
 import type { ClickEventSubscribers } from './event-subscribers.js';
 import type { IngestMetrics } from './ingest-metrics.js';
@@ -37,6 +38,8 @@ export interface ClickIngestOptions {
   stream: Partial<ClicksStreamOptions>;
   maxClicksPerTx: number;
   fetchMessages: number;
+  /** Ingest transactions in flight at once (they never wait on each other's rows for long). */
+  concurrency: number;
   window: PartitionWindow;
   subscribers: ClickEventSubscribers;
   /** Scheme of short URLs in webhook payloads. */
@@ -48,7 +51,10 @@ export interface ClickIngestOptions {
 
 interface Held {
   msg: JsMsg;
-  clicks: ClickEvent[];
+  cols: ClickColumns;
+  /** Per event: 0 = leave out (outside the accepted days); null = keep all. */
+  keep: Uint8Array | null;
+  count: number;
 }
 
 /** SQLSTATE classes that mean "this data cannot be stored" (not "try again later"). */
@@ -60,7 +66,7 @@ const isDataError = (err: unknown): boolean => {
 export class ClickIngest {
   private running = false;
   private loop: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
+  private readonly sleepers = new Set<() => void>();
   private signalStop: () => void = () => undefined;
   private stopSignal: Promise<null> = Promise.resolve(null);
   private readonly partitions = new PartitionCache();
@@ -86,21 +92,19 @@ export class ClickIngest {
   async stop(): Promise<void> {
     this.running = false;
     this.signalStop();
-    this.wake?.();
+    for (const wake of [...this.sleepers]) wake();
     await this.loop;
   }
 
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.wake = null;
-        resolve();
-      }, ms);
-      this.wake = () => {
+      const done = () => {
         clearTimeout(t);
-        this.wake = null;
+        this.sleepers.delete(done);
         resolve();
       };
+      const t = setTimeout(done, ms);
+      this.sleepers.add(done);
     });
   }
 
@@ -193,71 +197,92 @@ export class ClickIngest {
     const window = acceptedDays(this.opts.window);
     const held: Held[] = [];
     for (const msg of msgs) {
-      let decoded;
+      let cols: ClickColumns;
       try {
-        decoded = decodeClickBatch(msg.data);
+        cols = decodeClickColumns(msg.data);
       } catch (err) {
         const reason = err instanceof ClickCodecError ? err.message : String(err);
         if (await this.deadLetter(msg, reason)) msg.ack();
         else msg.nak(1_000);
         continue;
       }
-      const problems = decoded.rejected.map((r) => `event ${r.index}${r.id ? ` (${r.id})` : ''}: ${r.reason}`);
-      const clicks: ClickEvent[] = [];
+      const problems = cols.rejected.map((r) => `event ${r.index}${r.id ? ` (${r.id})` : ''}: ${r.reason}`);
+      let keep: Uint8Array | null = null;
       let expired = 0;
-      for (const c of decoded.batch.events) {
-        const d = dayOf(c.occurredAt);
+      for (let i = 0; i < cols.n; i++) {
+        const d = dayOf(cols.times[i]!);
+        if (d >= window.first && d <= window.last) continue;
+        keep ??= new Uint8Array(cols.n).fill(1);
+        keep[i] = 0;
         if (d < window.first) expired++;
-        else if (d > window.last) problems.push(`event ${c.id}: occurred_at ${new Date(c.occurredAt).toISOString()} is too far in the future`);
-        else clicks.push(c);
+        else problems.push(`event ${uuidText(cols.ids, 16 * i)}: occurred_at ${new Date(cols.times[i]!).toISOString()} is too far in the future`);
       }
       if (expired > 0) {
         this.opts.metrics.clicks.inc({ result: 'expired' }, expired);
-        this.opts.log.warn({ batch: decoded.batch.batchId, node: decoded.batch.nodeId, expired }, 'clicks older than the retention window dropped');
+        this.opts.log.warn({ batch: cols.batchId, node: cols.nodeId, expired }, 'clicks older than the retention window dropped');
       }
       if (problems.length > 0) {
         this.opts.metrics.clicks.inc({ result: 'rejected' }, problems.length);
-        this.opts.log.warn({ batch: decoded.batch.batchId, node: decoded.batch.nodeId, problems: problems.slice(0, 10), count: problems.length }, 'invalid clicks in batch kept as a dead letter');
+        this.opts.log.warn({ batch: cols.batchId, node: cols.nodeId, problems: problems.slice(0, 10), count: problems.length }, 'invalid clicks in batch kept as a dead letter');
         if (!(await this.deadLetter(msg, problems.join('\n'), false))) {
           msg.nak(1_000); // Postgres down: comes back
           continue;
         }
       }
-      held.push({ msg, clicks });
+      let count = cols.n;
+      if (keep) for (let i = 0; i < cols.n; i++) count -= keep[i]! ? 0 : 1;
+      held.push({ msg, cols, keep, count });
     }
+    const groups: Held[][] = [];
     let group: Held[] = [];
     let size = 0;
     for (const h of held) {
-      if (group.length > 0 && size + h.clicks.length > this.opts.maxClicksPerTx) {
-        await this.storeGroup(group);
+      if (group.length > 0 && size + h.count > this.opts.maxClicksPerTx) {
+        groups.push(group);
         group = [];
         size = 0;
       }
       group.push(h);
-      size += h.clicks.length;
+      size += h.count;
     }
-    if (group.length > 0) await this.storeGroup(group);
+    if (group.length > 0) groups.push(group);
+    const inFlight = new Set<Promise<void>>();
+    for (const g of groups) {
+      while (inFlight.size >= Math.max(1, this.opts.concurrency)) await Promise.race(inFlight);
+      const p: Promise<void> = this.storeGroup(g).finally(() => inFlight.delete(p));
+      inFlight.add(p);
+    }
+    await Promise.all(inFlight);
   }
 
   /** Stores the clicks of `group` in one transaction and acks its messages; retries while Postgres is away. */
   private async storeGroup(group: Held[]): Promise<void> {
-    const clicks = group.length === 1 ? group[0]!.clicks : group.flatMap((h) => h.clicks);
+    const set = new ClickSet(
+      group.map((h) => h.cols),
+      (p, i) => {
+        const keep = group[p]!.keep;
+        return keep === null || keep[i] === 1;
+      },
+    );
     let backoff = 200;
     for (;;) {
       try {
         const days = new Set<number>();
-        for (const c of clicks) days.add(dayOf(c.occurredAt));
+        let newest = 0;
+        for (let i = 0; i < set.n; i++) {
+          const t = set.times[i]!;
+          days.add(dayOf(t));
+          if (t > newest) newest = t;
+        }
         await this.partitions.ensure(this.opts.pool, days);
         const subscriptions = await this.opts.subscribers.get();
         const started = performance.now();
-        const r = await storeClicks(this.opts.pool, clicks, { subscriptions, scheme: this.opts.scheme });
+        const r = await storeClicks(this.opts.pool, set, { subscriptions, scheme: this.opts.scheme });
         const m = this.opts.metrics;
         m.txSeconds.observe({ path: r.path }, (performance.now() - started) / 1000);
         m.clicks.inc({ result: 'inserted' }, r.inserted);
         if (r.duplicates > 0) m.clicks.inc({ result: 'duplicate' }, r.duplicates);
         m.messages.inc({ result: 'stored' }, group.length);
-        let newest = 0;
-        for (const c of clicks) if (c.occurredAt > newest) newest = c.occurredAt;
         if (newest > 0) m.lagSeconds.set(Math.max(0, (Date.now() - newest) / 1000));
         this.totals.inserted += r.inserted;
         this.totals.duplicates += r.duplicates;
@@ -280,7 +305,7 @@ export class ClickIngest {
           for (const h of group) h.msg.nak();
           return;
         }
-        this.opts.log.warn({ err, clicks: clicks.length }, 'storing clicks failed; retrying');
+        this.opts.log.warn({ err, clicks: set.n }, 'storing clicks failed; retrying');
         for (const h of group) h.msg.working();
         await this.sleep(backoff);
         backoff = Math.min(backoff * 2, 5_000);

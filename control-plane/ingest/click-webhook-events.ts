@@ -7,6 +7,7 @@
 import type { ClickEvent } from '../../shared/index.js';
 import type { NewEvent } from '../events/emit.js';
 import { shortUrl } from '../links/link-row.js';
+import { F, type ClickSet } from './click-set.js';
 import type { Subscriptions } from './event-subscribers.js';
 
 /** The `data` of click.created / qr.scan.created. */
@@ -34,13 +35,16 @@ export function clickEventData(c: ClickEvent, scheme: string) {
   };
 }
 
-export function clickWebhookEvents(clicks: readonly ClickEvent[], subs: Subscriptions, scheme: string): NewEvent[] {
+/** Events for the clicks `rows` of `set` (ClickEvent objects are built only for subscribed workspaces). */
+export function clickWebhookEvents(set: ClickSet, rows: Int32Array, subs: Subscriptions, scheme: string): NewEvent[] {
   if (subs.size === 0) return [];
   const out: NewEvent[] = [];
-  for (const c of clicks) {
-    if (c.bot) continue;
-    const types = subs.get(c.workspaceId);
+  const ws = set.cols[F.workspace]!;
+  for (const i of rows) {
+    if (set.bot(i)) continue;
+    const types = subs.get(set.strings[ws[i]!]!);
     if (!types) continue;
+    const c = set.toEvent(i);
     const occurredAt = new Date(c.occurredAt);
     const type = c.qr ? 'qr.scan.created' : 'click.created';
     if (types.has(type)) out.push({ workspaceId: c.workspaceId, type, occurredAt, data: clickEventData(c, scheme) });

@@ -1,34 +1,35 @@
 /**
- * Stores a set of clicks in ONE Postgres transaction: raw rows, visitor sets, hourly rollups and
- * webhook events, all counting only the clicks this transaction actually inserted.
+ * Stores the clicks of a ClickSet in ONE Postgres transaction: raw rows, visitor sets, rollup
+ * increments and webhook events, all counting only the clicks this transaction actually inserted.
  *
- * Raw rows go in with one COPY straight into `clicks` (sorted by link, so index inserts stay
- * local). Almost always every click is new; if one is not (a batch redelivered after a crash, or
- * re-sent after the JetStream dedupe window), the COPY fails on the primary key, is rolled back to
- * a savepoint, and the same rows go through a staging table with
- * `INSERT … ON CONFLICT (id, occurred_at) DO NOTHING RETURNING id` instead — so a click is stored,
- * counted and announced exactly once either way.
+ * Raw rows go in with one COPY straight into `clicks`, sorted by link so index inserts stay local.
+ * Almost always every click is new; if one is not (a batch redelivered after a crash, or re-sent
+ * after the JetStream dedupe window), the COPY fails on the primary key, is rolled back to a
+ * savepoint, and the same rows go through a staging table with `INSERT … ON CONFLICT DO NOTHING
+ * RETURNING id` instead — so a click is stored, counted and announced exactly once either way.
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { ClickEvent } from '../../shared/index.js';
 import type { Pool, PoolClient } from '../db/pool.js';
 import { isUniqueViolation } from '../db/tx.js';
 import { emitEvents } from '../events/emit.js';
-import { rollup, type RollupRow } from './click-rollup.js';
 import { dayOf, dayText } from './click-partitions.js';
+import { DIM_NAMES, rollupInto } from './click-rollup.js';
+import { F, type ClickSet } from './click-set.js';
 import { clickWebhookEvents } from './click-webhook-events.js';
-import { copyByteaHex, CopyEscaper, COPY_NULL } from './copy-text.js';
+import { CopyDictionary, CopyWriter } from './copy-text.js';
 import type { Subscriptions } from './event-subscribers.js';
 
 const COLUMNS =
   'id, occurred_at, workspace_id, link_id, domain, path, destination, rule_id, variant_id, country, device, os, browser, referrer_host, language, bot, qr, utm, node_id, visitor_hash';
+/** Text columns in COLUMNS order after (id, occurred_at), as ClickSet fields. */
+const TEXT_FIELDS = [F.workspace, F.link, F.domain, F.path, F.destination, F.rule, F.variant, F.country, F.device, F.os, F.browser, F.referrer, F.language];
 
 export interface StoreResult {
   /** Clicks inserted now. */
   inserted: number;
-  /** Clicks that were already stored (skipped). */
+  /** Clicks that were already stored, or repeated within the set (skipped). */
   duplicates: number;
   /** Webhook event rows written. */
   events: number;
@@ -37,171 +38,167 @@ export interface StoreResult {
   rollupRows: number;
 }
 
-const byLinkThenId = (a: ClickEvent, b: ClickEvent): number =>
-  a.linkId < b.linkId ? -1 : a.linkId > b.linkId ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-
-/** Distinct by id, sorted by (link, id). */
-export function prepareClicks(clicks: readonly ClickEvent[]): ClickEvent[] {
-  const seen = new Map<string, ClickEvent>();
-  for (const c of clicks) if (!seen.has(c.id)) seen.set(c.id, c);
-  return [...seen.values()].sort(byLinkThenId);
-}
-
-/** The rows as COPY text, in chunks of about 256 KB. */
-function copyChunks(clicks: readonly ClickEvent[]): string[] {
-  const esc = new CopyEscaper();
-  const utmText = new Map<Record<string, string>, string>();
-  const chunks: string[] = [];
-  let buf = '';
-  for (const c of clicks) {
-    let utm = COPY_NULL;
-    if (c.utm) {
-      utm = utmText.get(c.utm) ?? esc.text(JSON.stringify(c.utm));
-      utmText.set(c.utm, utm);
-    }
-    buf +=
-      `${c.id}\t${new Date(c.occurredAt).toISOString()}\t${esc.text(c.workspaceId)}\t${esc.text(c.linkId)}\t` +
-      `${esc.text(c.domain)}\t${esc.text(c.path)}\t${esc.text(c.destination)}\t${esc.text(c.ruleId)}\t` +
-      `${esc.text(c.variantId)}\t${esc.text(c.country)}\t${esc.text(c.deviceClass)}\t${esc.text(c.os)}\t` +
-      `${esc.text(c.browser)}\t${esc.text(c.referrerHost)}\t${esc.text(c.language)}\t${c.bot ? 't' : 'f'}\t` +
-      `${c.qr ? 't' : 'f'}\t${utm}\t${esc.text(c.nodeId)}\t${copyByteaHex(c.visitorHash)}\n`;
-    if (buf.length > 256 * 1024) {
-      chunks.push(buf);
-      buf = '';
-    }
-  }
-  if (buf) chunks.push(buf);
-  return chunks;
-}
-
-async function copyInto(client: PoolClient, table: string, chunks: string[]): Promise<void> {
-  await pipeline(Readable.from(chunks), client.query(copyFrom(`COPY ${table} (${COLUMNS}) FROM STDIN`)));
-}
-
-/** Inserts what is new through a staging table; returns the clicks that were inserted. */
-async function mergeInsert(client: PoolClient, clicks: ClickEvent[], chunks: string[]): Promise<ClickEvent[]> {
-  await client.query('CREATE TEMP TABLE IF NOT EXISTS click_stage (LIKE clicks INCLUDING DEFAULTS) ON COMMIT DELETE ROWS');
-  await client.query('TRUNCATE click_stage');
-  await copyInto(client, 'click_stage', chunks);
-  const { rows } = await client.query<{ id: string }>(
-    `INSERT INTO clicks (${COLUMNS}) SELECT ${COLUMNS} FROM click_stage ORDER BY link_id, id
-     ON CONFLICT (id, occurred_at) DO NOTHING RETURNING id`,
-  );
-  const ids = new Set(rows.map((r) => r.id));
-  return clicks.filter((c) => ids.has(c.id));
-}
-
-/**
- * Records (link, day, visitor) and returns, per click, whether it is its visitor's first counted
- * click of the day on that link (the earliest such click of this transaction, when the visitor
- * was not already known).
- */
-async function markFirstVisits(client: PoolClient, clicks: readonly ClickEvent[]): Promise<boolean[]> {
-  const firstIndex = new Map<string, number>();
-  const days = new Map<number, string>();
-  const keys: string[] = new Array<string>(clicks.length);
-  for (let i = 0; i < clicks.length; i++) {
-    const c = clicks[i]!;
-    const d = dayOf(c.occurredAt);
-    let day = days.get(d);
-    if (day === undefined) days.set(d, (day = dayText(d)));
-    const key = `${c.linkId}\u0000${day}\u0000${c.visitorHash}`;
-    keys[i] = key;
-    const prev = firstIndex.get(key);
-    if (prev === undefined || clicks[prev]!.id > c.id) firstIndex.set(key, i);
-  }
-  const triples = [...firstIndex.keys()].sort();
-  const links: string[] = [];
-  const dayList: string[] = [];
-  const hashes: string[] = [];
-  for (const t of triples) {
-    const [l, d, h] = t.split('\u0000') as [string, string, string];
-    links.push(l);
-    dayList.push(d);
-    hashes.push(h);
-  }
-  const { rows } = await client.query<{ link_id: string; day: string; h: string }>(
-    `INSERT INTO click_visitors (link_id, day, visitor_hash)
-     SELECT l, d, decode(h, 'hex') FROM unnest($1::text[], $2::date[], $3::text[]) AS u(l, d, h)
-     ON CONFLICT DO NOTHING
-     RETURNING link_id, to_char(day, 'YYYY-MM-DD') AS day, encode(visitor_hash, 'hex') AS h`,
-    [links, dayList, hashes],
-  );
-  const first = new Array<boolean>(clicks.length).fill(false);
-  for (const r of rows) {
-    const i = firstIndex.get(`${r.link_id}\u0000${r.day}\u0000${r.h}`);
-    if (i !== undefined) first[i] = true;
-  }
-  return first;
-}
-
-async function upsertRollups(client: PoolClient, rows: readonly RollupRow[]): Promise<void> {
-  if (rows.length === 0) return;
-  const hours = new Map<number, string>();
-  const hourText = (h: number) => {
-    let t = hours.get(h);
-    if (t === undefined) hours.set(h, (t = new Date(h).toISOString()));
-    return t;
-  };
-  await client.query(
-    `INSERT INTO click_rollups (link_id, dim, hour, value, bot, workspace_id, clicks, visitors)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::bool[], $6::text[], $7::bigint[], $8::bigint[])
-     ON CONFLICT (link_id, dim, hour, value, bot) DO UPDATE
-       SET clicks = click_rollups.clicks + EXCLUDED.clicks, visitors = click_rollups.visitors + EXCLUDED.visitors`,
-    [
-      rows.map((r) => r.linkId),
-      rows.map((r) => r.dim),
-      rows.map((r) => hourText(r.hour)),
-      rows.map((r) => r.value),
-      rows.map((r) => r.bot),
-      rows.map((r) => r.workspaceId),
-      rows.map((r) => r.clicks),
-      rows.map((r) => r.visitors),
-    ],
-  );
-}
-
 export interface StoreOptions {
   /** Workspaces subscribed to click webhook events (empty: write none). */
   subscriptions: Subscriptions;
   /** Scheme of short URLs in event payloads. */
   scheme: string;
+  /** Told how long each step took (ms): copy, merge, visitors, rollups, events, commit. */
+  onPhase?: (phase: string, ms: number) => void;
 }
 
-/** Stores `clicks` (already validated, partitions ensured) in one transaction. */
-export async function storeClicks(pool: Pool, input: readonly ClickEvent[], opts: StoreOptions): Promise<StoreResult> {
-  const clicks = prepareClicks(input);
-  const dupesInInput = input.length - clicks.length;
-  if (clicks.length === 0) return { inserted: 0, duplicates: dupesInInput, events: 0, path: 'copy', rollupRows: 0 };
-  const chunks = copyChunks(clicks);
+/** The raw rows as COPY text. */
+function copyRows(set: ClickSet, dict: CopyDictionary, rows: Int32Array): Buffer[] {
+  const w = new CopyWriter();
+  const cols = TEXT_FIELDS.map((f) => set.cols[f]!);
+  const utm = set.cols[F.utm]!;
+  const node = set.cols[F.node]!;
+  for (let j = 0; j < rows.length; j++) {
+    const i = rows[j]!;
+    w.uuid(set.ids, 16 * i).tab().isoMs(set.times[i]!);
+    for (const c of cols) w.tab().bytes(dict.get(c[i]!));
+    const fl = set.flags[i]!;
+    w.tab().bool((fl & 1) !== 0).tab().bool((fl & 2) !== 0).tab().bytes(dict.get(utm[i]!)).tab().bytes(dict.get(node[i]!));
+    w.tab().bytea(set.hashes, 16 * i, 16).newline();
+  }
+  return w.finish();
+}
+
+async function copyInto(client: PoolClient, sql: string, chunks: readonly Uint8Array[]): Promise<void> {
+  await pipeline(Readable.from(chunks), client.query(copyFrom(sql)));
+}
+
+/** Connections that already have the staging tables. */
+const staged = new WeakSet<PoolClient>();
+
+async function ensureStaging(client: PoolClient): Promise<void> {
+  if (staged.has(client)) return;
+  await client.query(`CREATE TEMP TABLE IF NOT EXISTS click_stage (LIKE clicks INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`);
+  await client.query(`CREATE TEMP TABLE IF NOT EXISTS click_visitor_stage (i int, l text, d date, h bytea) ON COMMIT DELETE ROWS`);
+  staged.add(client);
+}
+
+/** Inserts what is new through the staging table; returns the rows that were inserted. */
+async function mergeInsert(client: PoolClient, set: ClickSet, rows: Int32Array, chunks: Buffer[]): Promise<Int32Array> {
+  await copyInto(client, `COPY click_stage (${COLUMNS}) FROM STDIN`, chunks);
+  const { rows: ins } = await client.query<{ id: string }>(
+    `INSERT INTO clicks (${COLUMNS}) SELECT ${COLUMNS} FROM click_stage
+     ON CONFLICT (link_id, id, occurred_at) DO NOTHING RETURNING id`,
+  );
+  await client.query('TRUNCATE click_stage');
+  const ids = new Set(ins.map((r) => r.id));
+  return rows.filter((i) => ids.has(set.idText(i)));
+}
+
+/**
+ * Records (link, day, visitor) and returns, per row, 1 if it is its visitor's first counted
+ * click of the day on that link (the earliest such row here, when the visitor was not known yet).
+ */
+async function markFirstVisits(client: PoolClient, set: ClickSet, dict: CopyDictionary, rows: Int32Array): Promise<Uint8Array> {
+  const link = set.cols[F.link]!;
+  const w = new CopyWriter();
+  const days = new Map<number, string>();
+  // rows come grouped by link, in time order: dedupe (day, visitor) within each link's run and
+  // write them sorted, so concurrent transactions lock visitor keys in the same global order
+  const seen = new Map<string, number>();
+  const keys: string[] = [];
+  const flush = () => {
+    keys.sort();
+    for (const k of keys) {
+      const j = seen.get(k)!;
+      const i = rows[j]!;
+      const d = dayOf(set.times[i]!);
+      let day = days.get(d);
+      if (day === undefined) days.set(d, (day = dayText(d)));
+      w.int(j).tab().bytes(dict.get(link[i]!)).tab().ascii(day).tab().bytea(set.hashes, 16 * i, 16).newline();
+    }
+    seen.clear();
+    keys.length = 0;
+  };
+  let cur = -1;
+  for (let j = 0; j < rows.length; j++) {
+    const i = rows[j]!;
+    if (link[i] !== cur) {
+      flush();
+      cur = link[i]!;
+    }
+    const key = String.fromCharCode(dayOf(set.times[i]!) & 0xffff) + set.hashes.toString('latin1', 16 * i, 16 * i + 16);
+    if (!seen.has(key)) {
+      seen.set(key, j);
+      keys.push(key);
+    }
+  }
+  flush();
+  await copyInto(client, 'COPY click_visitor_stage (i, l, d, h) FROM STDIN', w.finish());
+  const { rows: fresh } = await client.query<{ i: number }>(
+    `WITH ins AS (
+       INSERT INTO click_visitors (link_id, day, visitor_hash) SELECT l, d, h FROM click_visitor_stage
+       ON CONFLICT DO NOTHING RETURNING link_id, day, visitor_hash)
+     SELECT s.i FROM ins JOIN click_visitor_stage s ON s.l = ins.link_id AND s.d = ins.day AND s.h = ins.visitor_hash`,
+  );
+  await client.query('TRUNCATE click_visitor_stage');
+  const first = new Uint8Array(rows.length);
+  for (const r of fresh) first[r.i] = 1;
+  return first;
+}
+
+/** Appends the rollup increments of `rows` to click_rollup_deltas; returns how many. */
+async function appendRollupDeltas(client: PoolClient, set: ClickSet, dict: CopyDictionary, rows: Int32Array, first: Uint8Array): Promise<number> {
+  const w = new CopyWriter();
+  const dims = DIM_NAMES.map((d) => Buffer.from(d));
+  const n = rollupInto(set, rows, first, (l, d, hour, v, bot, ws, clicks, visitors) => {
+    w.bytes(dict.get(l)).tab().bytes(dims[d]!).tab().isoMs(hour).tab().bytes(dict.getOrEmpty(v)).tab().bool(bot)
+      .tab().bytes(dict.get(ws)).tab().int(clicks).tab().int(visitors).newline();
+  });
+  if (n > 0) {
+    await copyInto(client, 'COPY click_rollup_deltas (link_id, dim, hour, value, bot, workspace_id, clicks, visitors) FROM STDIN', w.finish());
+  }
+  return n;
+}
+
+/** Stores the clicks of `set` (validated, partitions ensured) in one transaction. */
+export async function storeClicks(pool: Pool, set: ClickSet, opts: StoreOptions): Promise<StoreResult> {
+  let rows = set.ordered();
+  if (rows.length === 0) return { inserted: 0, duplicates: set.n, events: 0, path: 'copy', rollupRows: 0 };
+  const dict = new CopyDictionary(set.strings);
+  const chunks = copyRows(set, dict, rows);
   const client = await pool.connect();
   let failed = false;
+  let mark = performance.now();
+  const phase = (name: string) => {
+    const now = performance.now();
+    opts.onPhase?.(name, now - mark);
+    mark = now;
+  };
   try {
+    await ensureStaging(client);
     await client.query('BEGIN');
     await client.query('SAVEPOINT raw');
-    let inserted: ClickEvent[];
     let path: StoreResult['path'] = 'copy';
     try {
-      await copyInto(client, 'clicks', chunks);
-      inserted = clicks;
+      await copyInto(client, `COPY clicks (${COLUMNS}) FROM STDIN`, chunks);
+      phase('copy');
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
       await client.query('ROLLBACK TO SAVEPOINT raw');
-      inserted = await mergeInsert(client, clicks, chunks);
+      rows = await mergeInsert(client, set, rows, chunks);
       path = 'merge';
+      phase('merge');
     }
     let rollupRows = 0;
     let events = 0;
-    if (inserted.length > 0) {
-      const first = await markFirstVisits(client, inserted);
-      const rows = rollup(inserted, first);
-      rollupRows = rows.length;
-      await upsertRollups(client, rows);
-      const evts = clickWebhookEvents(inserted, opts.subscriptions, opts.scheme);
-      events = (await emitEvents(client, evts)).length;
+    if (rows.length > 0) {
+      const first = await markFirstVisits(client, set, dict, rows);
+      phase('visitors');
+      rollupRows = await appendRollupDeltas(client, set, dict, rows, first);
+      phase('rollups');
+      const evts = clickWebhookEvents(set, rows, opts.subscriptions, opts.scheme);
+      if (evts.length > 0) events = (await emitEvents(client, evts)).length;
+      phase('events');
     }
     await client.query('COMMIT');
-    return { inserted: inserted.length, duplicates: input.length - inserted.length, events, path, rollupRows };
+    phase('commit');
+    return { inserted: rows.length, duplicates: set.n - rows.length, events, path, rollupRows };
   } catch (err) {
     failed = true;
     await client.query('ROLLBACK').catch(() => undefined);

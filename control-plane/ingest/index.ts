@@ -6,6 +6,7 @@ import type { Pool } from '../db/pool.js';
 import type { Metrics } from '../metrics.js';
 import { ClickIngest } from './click-ingest.js';
 import { ClickMaintenance } from './click-maintenance.js';
+import { RollupCompactor } from './rollup-compactor.js';
 import { ClickEventSubscribers } from './event-subscribers.js';
 import { createIngestMetrics } from './ingest-metrics.js';
 
@@ -14,8 +15,10 @@ export { ClickMaintenance } from './click-maintenance.js';
 export { ClickEventSubscribers, CLICK_EVENT_TYPES, type Subscriptions } from './event-subscribers.js';
 export { createIngestMetrics, type IngestMetrics } from './ingest-metrics.js';
 export { acceptedDays, createPartitionsAhead, dropExpiredPartitions, dayOf, dayText, DAY_MS } from './click-partitions.js';
-export { ROLLUP_DIMENSIONS, variantValue, dimensionValues, rollup, type RollupDimension, type RollupRow } from './click-rollup.js';
-export { storeClicks, prepareClicks, type StoreResult } from './click-writer.js';
+export { ROLLUP_DIMENSIONS, variantValue, rollup, type RollupDimension, type RollupRow } from './click-rollup.js';
+export { ClickSet, F as CLICK_FIELDS } from './click-set.js';
+export { storeClicks, type StoreResult } from './click-writer.js';
+export { RollupCompactor } from './rollup-compactor.js';
 export { clickEventData } from './click-webhook-events.js';
 
 /** Wires ingest and partition maintenance from the control plane's config (main.ts and tests). */
@@ -25,7 +28,7 @@ export function createClickPipeline(deps: {
   config: ControlPlaneConfig;
   log: Logger;
   metrics: Metrics;
-}): { ingest: ClickIngest; maintenance: ClickMaintenance } {
+}): { ingest: ClickIngest; maintenance: ClickMaintenance; compactor: RollupCompactor } {
   const { config } = deps;
   const ingest = new ClickIngest({
     pool: deps.pool,
@@ -41,6 +44,7 @@ export function createClickPipeline(deps: {
     },
     maxClicksPerTx: config.CLICK_INGEST_BATCH,
     fetchMessages: config.CLICK_INGEST_FETCH,
+    concurrency: config.CLICK_INGEST_CONCURRENCY,
     window: { retentionDays: config.CLICK_RETENTION_DAYS, aheadDays: config.CLICK_PARTITIONS_AHEAD_DAYS },
     subscribers: new ClickEventSubscribers(deps.pool, config.CLICK_EVENTS_SUBSCRIBERS_TTL_MS),
     scheme: config.SHORT_URL_SCHEME,
@@ -51,5 +55,10 @@ export function createClickPipeline(deps: {
     retentionDays: config.CLICK_RETENTION_DAYS,
     aheadDays: config.CLICK_PARTITIONS_AHEAD_DAYS,
   });
-  return { ingest, maintenance };
+  const compactor = new RollupCompactor({
+    pool: deps.pool,
+    log: deps.log.child({ module: 'rollup-compactor' }),
+    everyMs: config.CLICK_ROLLUP_COMPACT_MS,
+  });
+  return { ingest, maintenance, compactor };
 }

@@ -8,7 +8,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, encodeClickBatch, ensureClicksStream, natsNames, newClickId, type ClickEvent } from '../../shared/index.js';
 import { waitFor } from '../../shared/testing/index.js';
-import { createClickPipeline, ROLLUP_DIMENSIONS, type ClickIngest } from '../ingest/index.js';
+import { createClickPipeline, ROLLUP_DIMENSIONS, type ClickIngest, type RollupCompactor } from '../ingest/index.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import { clickCount, makeClicks, publishClicks, publishRaw, type FixtureLink } from './click-fixtures.js';
 import { createDomain, createHarness, type Harness } from './harness.js';
@@ -32,7 +32,8 @@ const EXPECTED_ROLLUPS = `
 async function rollupDiff(h: Harness): Promise<{ missing: unknown[]; extra: unknown[] }> {
   const q = (sql: string) => h.pool.query(sql).then((r) => r.rows.map((x) => JSON.stringify(x)));
   const want = await q(`SELECT * FROM (${EXPECTED_ROLLUPS}) e ORDER BY 1, 2, 3, 4, 5`);
-  const got = await q(`SELECT link_id, dim, hour, value, bot, clicks::int, visitors::int FROM click_rollups ORDER BY 1, 2, 3, 4, 5`);
+  const got = await q(`SELECT link_id, dim, hour, value, bot, sum(clicks)::int AS clicks, sum(visitors)::int AS visitors
+    FROM click_rollups_live GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`);
   const g = new Set(got);
   const w = new Set(want);
   return { missing: want.filter((x) => !g.has(x)).slice(0, 5), extra: got.filter((x) => !w.has(x)).slice(0, 5) };
@@ -41,13 +42,17 @@ async function rollupDiff(h: Harness): Promise<{ missing: unknown[]; extra: unkn
 describe('click ingest', () => {
   let h: Harness;
   let ingest: ClickIngest;
+  let compactor: RollupCompactor;
   let metrics: Metrics;
   let links: FixtureLink[];
   let workspaceId: string;
   const start = Date.now() - 3 * HOUR;
 
   beforeAll(async () => {
-    h = await createHarness('clkingest', { CLICK_EVENTS_SUBSCRIBERS_TTL_MS: '0', CLICK_DEDUPE_WINDOW_SECONDS: '2', CLICK_INGEST_BATCH: '5000' });
+    // one transaction at a time: "a visitor counts at its first stored click" is then the first by id
+    h = await createHarness('clkingest', {
+      CLICK_EVENTS_SUBSCRIBERS_TTL_MS: '0', CLICK_DEDUPE_WINDOW_SECONDS: '2', CLICK_INGEST_BATCH: '5000', CLICK_INGEST_CONCURRENCY: '1',
+    });
     const domain = await createDomain(h);
     links = [];
     for (const path of ['plain', 'ab-test', 'with-utm', 'other']) {
@@ -61,12 +66,13 @@ describe('click ingest', () => {
     await ensureClicksStream(await jetstreamManager(nc), h.prefix, { duplicateWindowMs: 2000 }, 'own');
     metrics = createMetrics();
     const log = createLogger({ name: 'test-clicks', level: process.env.LP_TEST_LOG ?? 'silent' });
-    ({ ingest } = createClickPipeline({ pool: h.pool, nats: async () => nc, config: h.config, log, metrics }));
+    ({ ingest, compactor } = createClickPipeline({ pool: h.pool, nats: async () => nc, config: h.config, log, metrics }));
     ingest.start();
   });
 
   afterAll(async () => {
     await ingest?.stop();
+    await compactor?.stop();
     await h?.close();
   });
 
@@ -98,10 +104,15 @@ describe('click ingest', () => {
     expect(await counter('inserted')).toBe(20_000);
   });
 
-  it('keeps hourly rollups equal to counts from the raw rows, for every dimension', async () => {
+  it('keeps hourly rollups equal to counts from the raw rows, for every dimension, before and after compaction', async () => {
+    expect(await rollupDiff(h)).toEqual({ missing: [], extra: [] });
+    expect(Number((await h.pool.query('SELECT count(*) AS n FROM click_rollup_deltas')).rows[0].n)).toBeGreaterThan(0);
+    await compactor.drain();
+    expect(Number((await h.pool.query('SELECT count(*) AS n FROM click_rollup_deltas')).rows[0].n)).toBe(0);
     expect(await rollupDiff(h)).toEqual({ missing: [], extra: [] });
     const dims = await h.pool.query<{ dim: string }>('SELECT DISTINCT dim FROM click_rollups ORDER BY 1');
     expect(dims.rows.map((r) => r.dim)).toEqual(['', ...ROLLUP_DIMENSIONS].sort());
+    compactor.start(); // from here on, compaction runs alongside ingest
   });
 
   it('a batch re-sent inside the dedupe window is stored once by JetStream', async () => {
@@ -204,6 +215,7 @@ describe('click ingest', () => {
       language: c.language, qr: false, utm: c.utm, visitor_hash: c.visitorHash, node_id: c.nodeId,
     });
     await h.pool.query(`DELETE FROM clicks WHERE workspace_id = 'ws_other'`);
+    await compactor.drain();
     await h.pool.query(`DELETE FROM click_rollups WHERE workspace_id = 'ws_other'`);
     await h.pool.query(`DELETE FROM click_visitors WHERE link_id = $1`, [other.id]);
     sent = [...sent, ...mine];
@@ -212,5 +224,35 @@ describe('click ingest', () => {
   it('still agrees with the raw rows after all of that', async () => {
     expect(await clickCount(h.pool)).toBe(sent.length);
     expect(await rollupDiff(h)).toEqual({ missing: [], extra: [] });
+  });
+
+  it('with 4 transactions in flight, clicks stay exact and each day counts each visitor once in every dimension', async () => {
+    await ingest.stop();
+    const { nc } = await h.nats();
+    const log = createLogger({ name: 'test-clicks-par', level: process.env.LP_TEST_LOG ?? 'silent' });
+    const par = createClickPipeline({
+      pool: h.pool, nats: async () => nc, config: { ...h.config, CLICK_INGEST_CONCURRENCY: 4, CLICK_INGEST_BATCH: 700 }, log, metrics: createMetrics(),
+    });
+    par.ingest.start();
+    try {
+      const more = makeClicks(12_000, links, { start: start + 21_000 * 500, spacingMs: 30, visitors: 500, seed: 21 });
+      await publishClicks(nc, h.prefix, more, { perBatch: 250, batchIdPrefix: 'par' });
+      sent = [...sent, ...more];
+      await waitFor('parallel clicks', async () => (await clickCount(h.pool)) === sent.length, 60_000, 100);
+    } finally {
+      await par.ingest.stop();
+    }
+    const clicksOff = await h.pool.query(`
+      SELECT r.link_id, r.dim, r.hour, r.value, r.bot, r.clicks, c.clicks AS want FROM
+        (SELECT link_id, dim, hour, value, bot, sum(clicks)::int AS clicks FROM click_rollups_live GROUP BY 1, 2, 3, 4, 5) r
+        FULL JOIN (SELECT link_id, dim, hour, value, bot, clicks FROM (${EXPECTED_ROLLUPS}) e) c USING (link_id, dim, hour, value, bot)
+       WHERE r.clicks IS DISTINCT FROM c.clicks LIMIT 5`);
+    expect(clicksOff.rows).toEqual([]);
+    const visitorsOff = await h.pool.query(`
+      WITH v AS (SELECT link_id, dim, (hour AT TIME ZONE 'UTC')::date AS day, sum(visitors)::int AS visitors
+                   FROM click_rollups_live GROUP BY 1, 2, 3),
+           d AS (SELECT link_id, (occurred_at AT TIME ZONE 'UTC')::date AS day, count(DISTINCT visitor_hash)::int AS n FROM clicks GROUP BY 1, 2)
+      SELECT v.*, d.n FROM v JOIN d USING (link_id, day) WHERE v.visitors <> d.n LIMIT 5`);
+    expect(visitorsOff.rows).toEqual([]);
   });
 });

@@ -1,0 +1,231 @@
+/**
+ * `clicks` scenario (issue 4).
+ *
+ * 1. Ingest: a backlog of click batches is published to a fresh `<prefix>_CLICKS` stream, then a
+ *    real control plane (dist/) is started and drains it into Postgres (raw rows, visitor sets,
+ *    hourly rollups) — clicks/s from its first to its last commit, read from its /metrics. Then
+ *    the row count must be exactly the number sent. Target: ≥ 50 000 clicks/s.
+ * 2. Capture cost (added with the node side): CPU per redirect on a real node with click capture
+ *    on vs off. Target: ≤ 5 % more.
+ *
+ * Run alone: `npx tsx bench/scenarios/clicks.ts [--quick]`.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import pg from 'pg';
+import { ClickBatchWriter, ensureClicksStream, natsNames } from '../../shared/index.js';
+import {
+  cleanupNatsPrefix, createTestDatabase, freePort, startProcess, testPrefix, TEST_NATS_URL, waitFor, waitForHttp,
+} from '../../shared/testing/index.js';
+
+export interface ScenarioResult {
+  rows: Record<string, number | string>[];
+  targets: { name: string; value: number; target: number; op: '<=' | '>=' }[];
+}
+
+const COUNTRIES = ['US', 'US', 'US', 'DE', 'GB', 'FR', 'IN', 'BR', 'JP', 'CA', 'ES', 'IT', 'NL', 'PL', 'SE', 'MX'];
+const DEVICES = ['mobile', 'mobile', 'mobile', 'desktop', 'desktop', 'tablet'];
+const OSES = ['ios', 'android', 'android', 'windows', 'macos', 'linux'];
+const BROWSERS = ['chrome', 'chrome', 'safari', 'safari', 'firefox', 'edge', 'samsung'];
+const REFERRERS = [null, null, 't.co', 'www.google.com', 'www.facebook.com', 'news.ycombinator.com', 'l.instagram.com'];
+
+/** Realistic-ish traffic: links by a Zipf law, visitors that keep their device, repeat clicks. */
+function* traffic(n: number, links: number, seed: number) {
+  let s = seed >>> 0;
+  const rand = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  // Zipf(1) over links via inverse CDF on harmonic numbers
+  const cdf: number[] = [];
+  let acc = 0;
+  for (let i = 1; i <= links; i++) cdf.push((acc += 1 / i));
+  const pickLink = () => {
+    const x = rand() * acc;
+    let lo = 0;
+    let hi = cdf.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cdf[mid]! < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const visitors = Math.max(1, Math.floor(n * 0.6));
+  const now = Date.now();
+  for (let i = 0; i < n; i++) {
+    const link = pickLink();
+    const v = Math.floor(rand() * visitors);
+    const h = (v * 2654435761) >>> 0;
+    yield {
+      at: now - 60_000 + Math.floor((i / n) * 60_000),
+      link,
+      visitor: v,
+      country: COUNTRIES[h % COUNTRIES.length]!,
+      device: DEVICES[(h >>> 4) % DEVICES.length]!,
+      os: OSES[(h >>> 8) % OSES.length]!,
+      browser: BROWSERS[(h >>> 12) % BROWSERS.length]!,
+      referrer: REFERRERS[Math.floor(rand() * REFERRERS.length)]!,
+      variant: link % 10 === 0 ? (h & 1 ? 'a' : 'b') : null,
+      bot: h % 50 === 0,
+      qr: rand() < 0.08,
+    };
+  }
+}
+
+export async function publishBacklog(prefix: string, n: number, links: number): Promise<number> {
+  const nc = await connect({ servers: TEST_NATS_URL });
+  try {
+    await ensureClicksStream(await jetstreamManager(nc), prefix, {}, 'own');
+    const js = jetstream(nc);
+    const subject = natsNames(prefix).clicksSubject('bench-node');
+    const hash = Buffer.alloc(32);
+    let w = new ClickBatchWriter(1000);
+    let batches = 0;
+    const acks: Promise<unknown>[] = [];
+    const flush = async () => {
+      const id = `bench-${batches++}`;
+      acks.push(js.publish(subject, w.finish('bench-node', id), { msgID: id }));
+      w = new ClickBatchWriter(1000);
+      if (acks.length >= 64) await Promise.all(acks.splice(0));
+    };
+    for (const t of traffic(n, links, 7)) {
+      hash.writeUInt32BE(t.visitor, 0);
+      const vh = createHash('sha256').update(hash).digest();
+      const linkId = `ln_01JDBENCH${String(t.link).padStart(16, '0')}`;
+      w.addRaw({
+        occurredAt: t.at, linkId, workspaceId: 'ws_01JDBENCH0000000000000000', domain: 'go.bench.example', path: `p${t.link}`,
+        destination: `https://www.example.com/landing/${t.link}?utm_source=bench`, ruleId: null, variantId: t.variant,
+        country: t.country, deviceClass: t.bot ? 'bot' : t.device, os: t.os, browser: t.browser, referrerHost: t.referrer,
+        language: 'en', bot: t.bot, qr: t.qr, utmJson: '{"source":"bench"}',
+      }, null, vh);
+      if (w.count === 1000) await flush();
+    }
+    if (w.count > 0) await flush();
+    await Promise.all(acks);
+    return batches;
+  } finally {
+    await nc.close();
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+export function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+async function inserted(url: string): Promise<number> {
+  const text = await (await fetch(url)).text();
+  const m = /^linkplane_clicks_ingested_total\{result="inserted"\} (\d+)/m.exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+export interface IngestMeasure {
+  clicksPerSec: number;
+  seconds: number;
+  rows: number;
+  /** CPU µs per click of the control plane process and of its Postgres backends. */
+  cpUsPerClick: number;
+  pgUsPerClick: number;
+}
+
+export async function measureIngest(n: number): Promise<IngestMeasure> {
+  const db = await createTestDatabase('bench_clicks');
+  const prefix = testPrefix('benchclk');
+  const port = await freePort();
+  try {
+    await publishBacklog(prefix, n, 5000);
+    const cp = startProcess('control-plane/main.js', {
+      PORT: String(port), DATABASE_URL: db.url, NATS_PREFIX: prefix, NATS_URL: TEST_NATS_URL, LOG_LEVEL: 'warn',
+      WEBHOOK_WORKERS: '0', JOB_WORKERS: '0',
+    });
+    const admin = new pg.Client({ connectionString: db.url });
+    try {
+      const metrics = `http://127.0.0.1:${port}/metrics`;
+      await waitForHttp(metrics, 200, 60_000);
+      await admin.connect();
+      const backends = async () =>
+        (await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')).rows.map((r) => r.pid);
+      const pgCpu = async () => (await backends()).reduce((a, p) => a + (() => { try { return cpuSeconds(p); } catch { return 0; } })(), 0);
+      let first = 0;
+      let firstCount = 0;
+      let last = 0;
+      let cpAt = 0;
+      let pgAt = 0;
+      await waitFor('ingest', async () => {
+        const k = await inserted(metrics);
+        const t = performance.now();
+        if (k > 0 && first === 0) {
+          first = t;
+          firstCount = k;
+          cpAt = cpuSeconds(cp.child.pid!);
+          pgAt = await pgCpu();
+        }
+        if (k >= n) last = t;
+        return k >= n;
+      }, 600_000, 20);
+      const cpUsed = cpuSeconds(cp.child.pid!) - cpAt;
+      const pgUsed = (await pgCpu()) - pgAt;
+      const seconds = (last - first) / 1000;
+      const measured = n - firstCount; // clicks committed between the first and the last sample
+      const rows = Number((await admin.query<{ n: string }>('SELECT count(*) AS n FROM clicks')).rows[0]!.n);
+      return {
+        clicksPerSec: measured / Math.max(seconds, 0.001),
+        seconds,
+        rows,
+        cpUsPerClick: (cpUsed * 1e6) / Math.max(measured, 1),
+        pgUsPerClick: (pgUsed * 1e6) / Math.max(measured, 1),
+      };
+    } finally {
+      await admin.end().catch(() => undefined);
+      await cp.stop();
+    }
+  } finally {
+    await db.drop().catch(() => undefined);
+    await cleanupNatsPrefix(prefix).catch(() => undefined);
+  }
+}
+
+export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
+  const n = opts.quick ? 100_000 : 500_000;
+  const ingest = await measureIngest(n);
+  return {
+    rows: [
+      { measure: 'ingest: clicks sent', value: n },
+      { measure: 'ingest: rows in Postgres', value: ingest.rows },
+      { measure: 'ingest: seconds', value: Number(ingest.seconds.toFixed(2)) },
+      { measure: 'ingest: clicks/s into Postgres', value: Math.round(ingest.clicksPerSec) },
+      { measure: 'ingest: control-plane CPU µs/click', value: Number(ingest.cpUsPerClick.toFixed(1)) },
+      { measure: 'ingest: Postgres CPU µs/click', value: Number(ingest.pgUsPerClick.toFixed(1)) },
+      { measure: 'machine load (1 min) at the end', value: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]) },
+    ],
+    targets: [
+      { name: 'click ingest clicks/s', value: Math.round(ingest.clicksPerSec), target: 50_000, op: '>=' },
+      { name: 'click ingest lost or duplicated clicks', value: Math.abs(ingest.rows - n), target: 0, op: '<=' },
+    ],
+  };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const quick = process.argv.includes('--quick');
+  run({ quick }).then(
+    (r) => {
+      console.table(r.rows);
+      for (const t of r.targets) {
+        const ok = t.op === '>=' ? t.value >= t.target : t.value <= t.target;
+        console.log(`${ok ? 'ok  ' : 'MISS'} ${t.name}: ${t.value} (target ${t.op} ${t.target})`);
+      }
+      process.exit(0);
+    },
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}

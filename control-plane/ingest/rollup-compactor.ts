@@ -1,0 +1,85 @@
+/**
+ * Folds the rollup increments ingest appends (`click_rollup_deltas`) into `click_rollups`.
+ *
+ * One compactor at a time across control planes (a transaction advisory lock), so only it ever
+ * updates rollup rows: ingest transactions never wait on each other there. Each round moves a
+ * bounded set of delta rows in one statement (DELETE … RETURNING → aggregate → upsert), so a
+ * reader — which sees `click_rollups_live` = rollups + deltas in one snapshot — never counts a
+ * delta twice or misses one.
+ */
+import type { Logger } from '../../shared/index.js';
+import type { Pool } from '../db/pool.js';
+import { withTx } from '../db/tx.js';
+
+const COMPACTOR_LOCK = 1819304813;
+
+export interface RollupCompactorOptions {
+  pool: Pool;
+  log: Logger;
+  everyMs: number;
+  /** Most delta rows folded per round. */
+  batch?: number;
+}
+
+export class RollupCompactor {
+  private timer: NodeJS.Timeout | null = null;
+  private round: Promise<number> | null = null;
+  private stopped = false;
+
+  constructor(private readonly opts: RollupCompactorOptions) {}
+
+  /** One round; returns the delta rows folded (0 if another control plane is compacting). */
+  compactOnce(): Promise<number> {
+    this.round ??= withTx(this.opts.pool, async (tx) => {
+      const { rows } = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [COMPACTOR_LOCK]);
+      if (!rows[0]!.ok) return 0;
+      const r = await tx.query<{ moved: number }>(
+        `WITH moved AS (
+           DELETE FROM click_rollup_deltas
+            WHERE ctid = ANY (ARRAY(SELECT ctid FROM click_rollup_deltas LIMIT $1))
+           RETURNING link_id, dim, hour, value, bot, workspace_id, clicks, visitors),
+         folded AS (
+           INSERT INTO click_rollups (link_id, dim, hour, value, bot, workspace_id, clicks, visitors)
+           SELECT link_id, dim, hour, value, bot, min(workspace_id), sum(clicks), sum(visitors)
+             FROM moved GROUP BY link_id, dim, hour, value, bot
+           ON CONFLICT (link_id, dim, hour, value, bot) DO UPDATE
+             SET clicks = click_rollups.clicks + EXCLUDED.clicks, visitors = click_rollups.visitors + EXCLUDED.visitors
+           RETURNING 1)
+         SELECT (SELECT count(*) FROM moved)::int AS moved, (SELECT count(*) FROM folded)::int AS folded`,
+        [this.opts.batch ?? 200_000],
+      );
+      return r.rows[0]!.moved;
+    }).finally(() => {
+      this.round = null;
+    });
+    return this.round;
+  }
+
+  /** Compacts until the deltas are empty (tests, shutdown). */
+  async drain(): Promise<void> {
+    while ((await this.compactOnce()) > 0);
+  }
+
+  start(): void {
+    this.stopped = false;
+    const tick = async () => {
+      if (this.stopped) return;
+      let folded = 0;
+      try {
+        folded = await this.compactOnce();
+      } catch (err) {
+        this.opts.log.warn({ err }, 'rollup compaction failed; retrying');
+      }
+      // keep going without pause while there is a backlog
+      if (!this.stopped) this.timer = setTimeout(() => void tick(), folded >= (this.opts.batch ?? 200_000) ? 0 : this.opts.everyMs);
+    };
+    this.timer = setTimeout(() => void tick(), this.opts.everyMs);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.round?.catch(() => undefined);
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * Analytics API over clicks that went through the real ingest: every group_by, both intervals and
+ * the workspace views equal counts computed from the raw rows (with some rollups compacted and some
+ * still as deltas); raw clicks page without gaps and export as NDJSON and CSV; scopes, domain
+ * limits and bad parameters answer with the right codes.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger, type ClickEvent } from '../../shared/index.js';
+import { waitFor } from '../../shared/testing/index.js';
+import { createClickPipeline, ROLLUP_DIMENSIONS, type ClickIngest, type RollupCompactor } from '../ingest/index.js';
+import { createMetrics } from '../metrics.js';
+import { clickCount, makeClicks, publishClicks, type FixtureLink } from './click-fixtures.js';
+import { createDomain, createHarness, type Harness } from './harness.js';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+const VALUE_SQL: Record<string, string> = {
+  country: `coalesce(country, '')`,
+  device: `coalesce(device, '')`,
+  os: `coalesce(os, '')`,
+  browser: `coalesce(browser, '')`,
+  referrer: `coalesce(referrer_host, '')`,
+  variant: `CASE WHEN variant_id IS NULL THEN '' WHEN rule_id IS NULL THEN variant_id ELSE rule_id || '/' || variant_id END`,
+  source: `CASE WHEN qr THEN 'qr' ELSE 'click' END`,
+};
+
+/**
+ * Clicks and visitors from the raw rows: a visitor counts at its first click of the (UTC) day on
+ * the link that was stored (earlier transaction first — received_at — then time order within one).
+ */
+const rawSql = (group: string, where: string) => `
+  WITH c AS (
+    SELECT *, row_number() OVER (PARTITION BY link_id, (occurred_at AT TIME ZONE 'UTC')::date, visitor_hash ORDER BY received_at, id) = 1 AS first
+      FROM clicks)
+  SELECT ${group} AS value, count(*)::int AS clicks, (count(*) FILTER (WHERE first))::int AS visitors
+    FROM c WHERE ${where} GROUP BY 1`;
+
+type Row = { value: string | null; clicks: number; visitors: number };
+const ranked = (rows: Row[]) =>
+  rows.map((r) => ({ ...r, value: r.value === '' ? null : r.value }))
+    .sort((a, b) => b.clicks - a.clicks || ((a.value ?? '') < (b.value ?? '') ? -1 : (a.value ?? '') > (b.value ?? '') ? 1 : 0));
+
+describe('analytics API', () => {
+  let h: Harness;
+  let ingest: ClickIngest;
+  let compactor: RollupCompactor;
+  let links: FixtureLink[];
+  let other: FixtureLink;
+  let domainA: string;
+  const end = Math.floor(Date.now() / HOUR) * HOUR - HOUR; // whole hours, in the past
+  const start = end - 30 * HOUR;
+  let sent: ClickEvent[] = [];
+
+  beforeAll(async () => {
+    h = await createHarness('clkapi');
+    domainA = await createDomain(h);
+    const domainB = await createDomain(h);
+    links = [];
+    for (const path of ['plain', 'ab-split', 'with-utm']) {
+      const r = await h.req({ method: 'POST', url: '/v1/links', payload: { domain: domainA, path, destination_url: `https://example.org/${path}` } });
+      links.push({ id: r.json<{ id: string }>().id, workspaceId: '', domain: domainA, path });
+    }
+    const r = await h.req({ method: 'POST', url: '/v1/links', payload: { domain: domainB, path: 'elsewhere', destination_url: 'https://example.org/b' } });
+    other = { id: r.json<{ id: string }>().id, workspaceId: '', domain: domainB, path: 'elsewhere' };
+    const ws = (await h.pool.query<{ workspace_id: string }>('SELECT workspace_id FROM links LIMIT 1')).rows[0]!.workspace_id;
+    for (const l of [...links, other]) l.workspaceId = ws;
+
+    const { nc } = await h.nats();
+    const log = createLogger({ name: 'test-clkapi', level: process.env.LP_TEST_LOG ?? 'silent' });
+    ({ ingest, compactor } = createClickPipeline({ pool: h.pool, nats: async () => nc, config: h.config, log, metrics: createMetrics() }));
+    ingest.start();
+    // first half compacted into click_rollups, second half left as deltas: reads must see both
+    const first = makeClicks(3000, [...links, other], { start, spacingMs: 18_000, visitors: 400, seed: 3 });
+    await publishClicks(nc, h.prefix, first, { batchIdPrefix: 'a' });
+    await waitFor('first half', async () => (await clickCount(h.pool)) === 3000, 30_000, 100);
+    await compactor.drain();
+    const second = makeClicks(3000, [...links, other], { start: start + 1000, spacingMs: 18_000, visitors: 400, seed: 4 });
+    const evil = { ...second[0]!, path: '=HYPERLINK("http://evil.example")', utm: { source: '+cmd' } };
+    second[0] = evil;
+    await publishClicks(nc, h.prefix, second, { batchIdPrefix: 'b' });
+    await waitFor('second half', async () => (await clickCount(h.pool)) === 6000, 30_000, 100);
+    sent = [...first, ...second];
+  });
+
+  afterAll(async () => {
+    await ingest?.stop();
+    await compactor?.stop();
+    await h?.close();
+  });
+
+  const range = () => `from=${new Date(start - DAY).toISOString()}&to=${new Date(end + DAY).toISOString()}`;
+
+  it('has data both compacted and still as deltas', async () => {
+    const n = async (t: string) => Number((await h.pool.query(`SELECT count(*) AS n FROM ${t}`)).rows[0].n);
+    expect(await n('click_rollups')).toBeGreaterThan(0);
+    expect(await n('click_rollup_deltas')).toBeGreaterThan(0);
+  });
+
+  for (const dim of ROLLUP_DIMENSIONS) {
+    it(`group_by=${dim}: groups and hourly series equal the raw rows, for every link`, async () => {
+      for (const link of links) {
+        const from = start - HOUR;
+        const to = end + 2 * HOUR;
+        const r = await h.req({ method: 'GET', url: `/v1/links/${link.id}/stats?group_by=${dim}&interval=hour&from=${new Date(from).toISOString()}&to=${new Date(to).toISOString()}&limit=1000` });
+        expect(r.statusCode, r.body).toBe(200);
+        const body = r.json<{ groups: Row[]; series: ({ start: string } & Row)[]; totals: { clicks: number; visitors: number } }>();
+        const where = `link_id = '${link.id}' AND NOT bot AND occurred_at >= '${new Date(from).toISOString()}' AND occurred_at < '${new Date(to).toISOString()}'`;
+        const want = (await h.pool.query<Row>(rawSql(VALUE_SQL[dim]!, where))).rows;
+        expect(body.groups).toEqual(ranked(want));
+        const hours = (await h.pool.query<Row>(rawSql(`to_char(date_trunc('hour', occurred_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD"T"HH24:00:00.000"Z"')`, where))).rows;
+        const byHour = new Map(hours.map((x) => [x.value, x]));
+        expect(body.series.length).toBe((to - from) / HOUR);
+        for (const s of body.series) {
+          const x = byHour.get(s.start);
+          expect({ start: s.start, clicks: s.clicks, visitors: s.visitors }).toEqual({ start: s.start, clicks: x?.clicks ?? 0, visitors: x?.visitors ?? 0 });
+        }
+        expect(body.totals.clicks).toBe(want.reduce((a, x) => a + x.clicks, 0));
+      }
+    });
+  }
+
+  it('interval=day with bots included equals the raw rows per UTC day (visitors unique per day)', async () => {
+    const link = links[1]!;
+    const r = await h.req({ method: 'GET', url: `/v1/links/${link.id}/stats?interval=day&exclude_bots=false&${range()}` });
+    expect(r.statusCode).toBe(200);
+    const body = r.json<{ series: ({ start: string } & Row)[]; group_by: null; exclude_bots: boolean }>();
+    expect(body.group_by).toBeNull();
+    expect(body.exclude_bots).toBe(false);
+    const want = (await h.pool.query<Row>(rawSql(`to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T00:00:00.000Z"')`, `link_id = '${link.id}'`))).rows;
+    const distinct = (await h.pool.query<{ value: string; n: number }>(
+      `SELECT to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T00:00:00.000Z"') AS value, count(DISTINCT visitor_hash)::int AS n FROM clicks WHERE link_id = $1 GROUP BY 1`, [link.id])).rows;
+    const got = body.series.filter((s) => s.clicks > 0);
+    expect(got.map((s) => ({ value: s.start, clicks: s.clicks, visitors: s.visitors })).sort((a, b) => (a.value < b.value ? -1 : 1)))
+      .toEqual(want.sort((a, b) => ((a.value ?? '') < (b.value ?? '') ? -1 : 1)));
+    for (const d of distinct) expect(got.find((s) => s.start === d.value)!.visitors).toBe(d.n);
+  });
+
+  it('GET /v1/stats?group_by=link ranks the workspace links by clicks', async () => {
+    const r = await h.req({ method: 'GET', url: `/v1/stats?group_by=link&limit=10&${range()}` });
+    expect(r.statusCode).toBe(200);
+    const body = r.json<{ data: { link_id: string; short_url: string; clicks: number; visitors: number; deleted: boolean }[]; totals: Row }>();
+    const want = (await h.pool.query<Row>(rawSql('link_id', 'NOT bot'))).rows;
+    expect(body.data.map((d) => ({ value: d.link_id, clicks: d.clicks, visitors: d.visitors }))).toEqual(ranked(want));
+    const a = body.data.find((d) => d.link_id === links[0]!.id)!;
+    expect(a).toMatchObject({ short_url: `https://${domainA}/plain`, deleted: false });
+    expect(body.totals.clicks).toBe(sent.filter((c) => !c.bot).length);
+  });
+
+  it('GET /v1/stats?group_by=country sums every link of the workspace', async () => {
+    const r = await h.req({ method: 'GET', url: `/v1/stats?group_by=country&limit=100&${range()}` });
+    expect(r.statusCode).toBe(200);
+    const want = (await h.pool.query<Row>(rawSql(VALUE_SQL.country!, 'NOT bot'))).rows;
+    expect(r.json<{ data: Row[] }>().data).toEqual(ranked(want));
+  });
+
+  it('a key limited to one domain sees only its links', async () => {
+    const k = await h.req({ method: 'POST', url: '/v1/keys', payload: { name: 'analyst A', role: 'analyst', domains: [domainA] } });
+    expect(k.statusCode).toBe(201);
+    const key = k.json<{ secret: string }>().secret;
+    const top = await h.req({ method: 'GET', url: `/v1/stats?group_by=link&${range()}`, key });
+    expect(top.statusCode).toBe(200);
+    const ids = top.json<{ data: { link_id: string }[] }>().data.map((d) => d.link_id);
+    expect(ids.sort()).toEqual(links.map((l) => l.id).sort());
+    const countries = await h.req({ method: 'GET', url: `/v1/stats?group_by=country&limit=100&${range()}`, key });
+    const want = (await h.pool.query<Row>(rawSql(VALUE_SQL.country!, `NOT bot AND link_id <> '${other.id}'`))).rows;
+    expect(countries.json<{ data: Row[] }>().data).toEqual(ranked(want));
+    const hidden = await h.req({ method: 'GET', url: `/v1/links/${other.id}/stats`, key });
+    expect(hidden.statusCode).toBe(404);
+    expect(hidden.json()).toMatchObject({ error: { code: 'link_not_found' } });
+  });
+
+  it('needs analytics:read', async () => {
+    const k = await h.req({ method: 'POST', url: '/v1/keys', payload: { name: 'no analytics', role: 'publisher', scopes: ['links:read'] } });
+    const key = k.json<{ secret: string }>().secret;
+    for (const url of [`/v1/links/${links[0]!.id}/stats`, '/v1/stats', `/v1/links/${links[0]!.id}/clicks`]) {
+      const r = await h.req({ method: 'GET', url, key });
+      expect(r.statusCode).toBe(403);
+      expect(r.json()).toMatchObject({ error: { code: 'insufficient_scope', details: { required: 'analytics:read' } } });
+    }
+  });
+
+  const bad: [string, string, number, string, string][] = [
+    ['from after to', `/v1/links/{id}/stats?from=2026-01-02&to=2026-01-01`, 400, 'invalid_range', 'from'],
+    ['too many hours', `/v1/links/{id}/stats?interval=hour&from=2026-01-01&to=2026-03-01`, 400, 'invalid_range', 'from'],
+    ['an unknown group_by', `/v1/links/{id}/stats?group_by=planet`, 400, 'validation_failed', 'group_by'],
+    ['a date that is not one', `/v1/links/{id}/stats?from=yesterday`, 400, 'validation_failed', 'from'],
+    ['an impossible date', `/v1/links/{id}/stats?from=2026-02-31T99:00`, 400, 'validation_failed', 'from'],
+    ['an unknown parameter', `/v1/links/{id}/stats?colour=red`, 400, 'validation_failed', 'colour'],
+    ['a limit too large', `/v1/stats?limit=5000`, 400, 'validation_failed', 'limit'],
+    ['a forged cursor', `/v1/links/{id}/clicks?cursor=eyJ2IjoxLCJjIjoiMSJ9`, 400, 'invalid_cursor', 'cursor'],
+    ['an unknown export format', `/v1/links/{id}/clicks?format=xml`, 400, 'validation_failed', 'format'],
+  ];
+  for (const [name, url, status, code, field] of bad) {
+    it(`${name} → ${status} ${code} naming ${field}`, async () => {
+      const r = await h.req({ method: 'GET', url: url.replace('{id}', links[0]!.id) });
+      expect(r.statusCode, r.body).toBe(status);
+      expect(r.json()).toMatchObject({ error: { code, details: { field } } });
+    });
+  }
+
+  it('an unknown link → 404 link_not_found', async () => {
+    const r = await h.req({ method: 'GET', url: '/v1/links/ln_01JD0000000000000000000000/clicks' });
+    expect(r.statusCode).toBe(404);
+    expect(r.json()).toMatchObject({ error: { code: 'link_not_found' } });
+  });
+
+  it('pages raw clicks newest first without gaps or repeats', async () => {
+    const link = links[0]!;
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const r = await h.req({ method: 'GET', url: `/v1/links/${link.id}/clicks?limit=137${cursor ? `&cursor=${cursor}` : ''}` });
+      expect(r.statusCode).toBe(200);
+      const body = r.json<{ data: { id: string; link_id: string; visitor_hash: string }[]; next_cursor: string | null }>();
+      for (const c of body.data) expect(c.link_id).toBe(link.id);
+      seen.push(...body.data.map((c) => c.id));
+      cursor = body.next_cursor;
+    } while (cursor);
+    const want = sent.filter((c) => c.linkId === link.id).map((c) => c.id).sort().reverse();
+    expect(seen).toEqual(want);
+  });
+
+  it('returns every field of a click, and filters by time and bots', async () => {
+    const c = sent.find((x) => x.linkId === links[2]!.id && !x.bot && x.referrerHost !== null)!;
+    const r = await h.req({ method: 'GET', url: `/v1/links/${c.linkId}/clicks?from=${new Date(c.occurredAt).toISOString()}&to=${new Date(c.occurredAt + 1).toISOString()}&exclude_bots=true` });
+    expect(r.json()).toEqual({
+      data: [{
+        id: c.id, occurred_at: new Date(c.occurredAt).toISOString(), link_id: c.linkId, domain: c.domain, path: c.path,
+        destination: c.destination, rule_id: c.ruleId, variant_id: c.variantId, country: c.country, device: c.deviceClass,
+        os: c.os, browser: c.browser, referrer_host: c.referrerHost, language: c.language, bot: false, qr: c.qr, utm: c.utm,
+        node_id: c.nodeId, visitor_hash: c.visitorHash,
+      }],
+      next_cursor: null,
+    });
+  });
+
+  it('streams an NDJSON export (Accept: application/x-ndjson), oldest first, equal to the JSON items', async () => {
+    const link = links[1]!;
+    const r = await h.req({ method: 'GET', url: `/v1/links/${link.id}/clicks`, headers: { accept: 'application/x-ndjson' } });
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['content-type']).toBe('application/x-ndjson; charset=utf-8');
+    const lines = r.body.trimEnd().split('\n').map((l) => JSON.parse(l) as { id: string });
+    const want = sent.filter((c) => c.linkId === link.id).map((c) => c.id).sort();
+    expect(lines.map((l) => l.id)).toEqual(want);
+    const page = await h.req({ method: 'GET', url: `/v1/links/${link.id}/clicks?limit=1` });
+    const newest = page.json<{ data: unknown[] }>().data[0];
+    expect(lines[lines.length - 1]).toEqual(newest);
+  });
+
+  it('streams a CSV export (format=csv) with a header, and defuses spreadsheet formulas', async () => {
+    const link = sent[3000]!; // the click with the hostile path
+    const r = await h.req({ method: 'GET', url: `/v1/links/${link.linkId}/clicks?format=csv` });
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['content-type']).toBe('text/csv; charset=utf-8');
+    expect(r.headers['content-disposition']).toBe(`attachment; filename="clicks-${link.linkId}.csv"`);
+    const lines = r.body.trimEnd().split('\n');
+    expect(lines[0]).toBe('id,occurred_at,link_id,domain,path,destination,rule_id,variant_id,country,device,os,browser,referrer_host,language,bot,qr,utm_source,utm_medium,utm_campaign,utm_term,utm_content,node_id,visitor_hash');
+    expect(lines.length - 1).toBe(sent.filter((c) => c.linkId === link.linkId).length);
+    const row = lines.find((l) => l.startsWith(link.id))!;
+    expect(row).toContain(`,"'=HYPERLINK(""http://evil.example"")",`);
+    expect(row).toContain(`,'+cmd,`);
+    expect(row.endsWith(`,${link.nodeId},${link.visitorHash}`)).toBe(true);
+  });
+});
