@@ -13,6 +13,7 @@ import { analyticsRoutes } from './http/analytics-routes.js';
 import { domainsRoutes } from './http/domains-routes.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import { idempotencyRoutes } from './http/idempotency-routes.js';
+import { jobsRoutes } from './http/jobs-routes.js';
 import { keysRoutes } from './http/keys-routes.js';
 import { linksRoutes } from './http/links-routes.js';
 import { opsRoutes, type ReadinessProbe } from './http/ops-routes.js';
@@ -91,6 +92,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(linksRoutes(pool, config.SHORT_URL_SCHEME));
   await app.register(qrRoutes(pool, config.SHORT_URL_SCHEME));
   await app.register(idempotencyRoutes(pool));
+  await app.register(jobsRoutes({ pool, config }));
   await app.register(webhooksRoutes(pool, config));
   await app.register(analyticsRoutes(pool, config.SHORT_URL_SCHEME));
   return app;

@@ -7,6 +7,7 @@ import { defineErrors, type ErrorSpec } from '../shared/index.js';
 export const ERROR_CATALOG = {
   validation_failed: { status: 400, message: 'the request is invalid' },
   invalid_json: { status: 400, message: 'the body is not valid JSON' },
+  invalid_csv: { status: 400, message: 'the CSV body is malformed' },
   invalid_cursor: { status: 400, message: 'the cursor is invalid or expired' },
   invalid_range: { status: 400, message: 'the time range is invalid or too large for the interval' },
   invalid_idempotency_key: { status: 400, message: 'Idempotency-Key must be 1–255 visible ASCII characters' },
@@ -17,6 +18,7 @@ export const ERROR_CATALOG = {
   link_not_found: { status: 404, message: 'link not found' },
   domain_not_found: { status: 404, message: 'domain not found' },
   key_not_found: { status: 404, message: 'API key not found' },
+  job_not_found: { status: 404, message: 'job not found' },
   webhook_endpoint_not_found: { status: 404, message: 'webhook endpoint not found' },
   webhook_delivery_not_found: { status: 404, message: 'webhook delivery not found' },
   idempotency_key_not_found: { status: 404, message: 'no stored response for this Idempotency-Key' },
@@ -24,6 +26,7 @@ export const ERROR_CATALOG = {
   external_id_conflict: { status: 409, message: 'a live link already has this external_id' },
   hostname_taken: { status: 409, message: 'the hostname is already registered' },
   domain_in_use: { status: 409, message: 'the domain still has live links' },
+  job_not_cancellable: { status: 409, message: 'the job already finished' },
   idempotency_in_flight: { status: 409, message: 'a request with this Idempotency-Key is still in progress' },
   webhook_endpoint_disabled: { status: 409, message: 'the webhook endpoint is disabled; enable it first' },
   webhook_delivery_in_flight: { status: 409, message: 'the delivery is being sent right now; retry in a moment' },

@@ -10,11 +10,12 @@ import { ensureDatabase } from './db/ensure-database.js';
 import { migrate } from './db/migrate.js';
 import { createPool } from './db/pool.js';
 import { purgeExpired } from './idempotency/store.js';
+import { JobWorkers } from './jobs/index.js';
 import { createClickPipeline } from './ingest/index.js';
 import { bootstrapAdminKey } from './keys/key-store.js';
 import { createMetrics } from './metrics.js';
 import { OutboxRelay } from './outbox/relay.js';
-import { startWebhookWorkers } from './webhooks/index.js';
+import { startWebhookWorkers, webhookSettings } from './webhooks/index.js';
 
 const MAINTENANCE_MS = 10 * 60_000;
 
@@ -40,6 +41,20 @@ async function start(config: ControlPlaneConfig, log: Logger): Promise<void> {
     pollMs: config.RELAY_POLL_MS,
   });
   relay.start();
+
+  const hooks = webhookSettings(config);
+  const jobs = new JobWorkers({
+    pool,
+    log: log.child({ module: 'jobs' }),
+    scheme: config.SHORT_URL_SCHEME,
+    workers: config.JOB_WORKERS,
+    pollMs: config.JOB_POLL_MS,
+    maxAttempts: config.JOB_MAX_ATTEMPTS,
+    retentionDays: config.JOB_RETENTION_DAYS,
+    callbacks: { allowPrivate: hooks.allowPrivate, timeoutMs: hooks.timeoutMs, retry: hooks.policy },
+    registry: metrics.registry,
+  });
+  jobs.start();
 
   const clicks = createClickPipeline({ pool, nats: () => nats.ready, config, log, metrics });
   clicks.maintenance.start();
@@ -75,6 +90,8 @@ async function start(config: ControlPlaneConfig, log: Logger): Promise<void> {
     await app.close();
     clearInterval(sweep);
     log.debug('http server closed');
+    await jobs.stop();
+    log.debug('job workers stopped');
     await relay.stop();
     log.debug('relay stopped');
     await webhooks.stop();

@@ -39,6 +39,9 @@ export function isPublicAddress(ip: string): boolean {
 }
 
 function isIpLiteral(hostname: string): boolean {
+  // A WHATWG-parsed host is an IP literal only as dotted-decimal IPv4 (every IPv4 spelling is
+  // canonicalized to it) or bracketed IPv6: skip ipaddr.js (~45 µs a call) for every other name.
+  if (!hostname.includes(':') && !/^[\d.]+$/.test(hostname)) return false;
   const h = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
   return ipaddr.isValid(h) && (h.includes(':') || ipaddr.IPv4.isValidFourPartDecimal(h));
 }

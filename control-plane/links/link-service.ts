@@ -15,6 +15,7 @@ import { newId } from '../ids.js';
 import type { AuthContext } from '../keys/key-store.js';
 import { delLink, enqueue, putLink, type OutboxEntry } from '../outbox/enqueue.js';
 import { LINK_COLUMNS, toResource, toSource, type LinkRow } from './link-row.js';
+import { newLinkValues, updatedLinkValues, valuesOf } from './link-values.js';
 import { validateRouting, validPath, validUrl } from './validate-link.js';
 
 export interface LinkFields {
@@ -60,6 +61,7 @@ function uniqueTags(tags: string[] | undefined): string[] | undefined {
 
 /** Inserts the row at `path`; null when (domain, path) is taken by a live link. */
 async function insertAt(tx: PoolClient, id: string, domain: DomainRow, path: string, f: LinkFields, auth: AuthContext): Promise<LinkRow | null> {
+  const v = newLinkValues(domain, path, f);
   try {
     await tx.query('SAVEPOINT insert_link');
     const { rows } = await tx.query<LinkRow>(
@@ -68,9 +70,9 @@ async function insertAt(tx: PoolClient, id: string, domain: DomainRow, path: str
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
        ON CONFLICT (domain, path) WHERE deleted_at IS NULL DO NOTHING
        RETURNING ${LINK_COLUMNS}`,
-      [id, auth.workspaceId, domain.id, domain.hostname, path, f.destination_url, f.utm ? JSON.stringify(f.utm) : null,
-        f.routing ? JSON.stringify(f.routing) : null, f.redirect_status ?? null, f.forward_query ?? false, f.tags ?? [],
-        f.expires_at ?? null, f.disabled ?? false, f.status ?? 'live', JSON.stringify(f.metadata ?? {}), f.external_id ?? null, auth.keyId],
+      [id, auth.workspaceId, v.domain_id, v.domain, v.path, v.destination_url, v.utm ? JSON.stringify(v.utm) : null,
+        v.routing ? JSON.stringify(v.routing) : null, v.redirect_status, v.forward_query, v.tags,
+        v.expires_at, v.disabled, v.status, JSON.stringify(v.metadata), v.external_id, auth.keyId],
     );
     await tx.query('RELEASE SAVEPOINT insert_link');
     return rows[0] ?? null;
@@ -102,7 +104,8 @@ async function nextSuffix(db: Queryable, domain: string, path: string): Promise<
   return `${path}-${n}`;
 }
 
-function normalizeFields<T extends Partial<LinkFields>>(f: T): T {
+/** The checks and canonical forms every link write applies (no I/O): metadata size, URL safety, routing, unique tags. */
+export function normalizeFields<T extends Partial<LinkFields>>(f: T): T {
   checkMetadata(f.metadata);
   return {
     ...f,
@@ -164,8 +167,8 @@ export async function updateLink(tx: PoolClient, ctx: LinkContext, id: string, i
   const f = normalizeFields(input);
   const domain = await domainForWrite(tx, auth, f.domain ?? before.domain, true);
   const path = f.path !== undefined ? validPath(f.path) : before.path;
-  const set = <K extends keyof LinkFields>(k: K, current: unknown): unknown => (f[k] !== undefined ? f[k] : current);
-  const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
+  const v = updatedLinkValues(valuesOf(before), domain, path, f);
+  const json = (x: unknown) => (x === null || x === undefined ? null : JSON.stringify(x));
   let row: LinkRow;
   try {
     await tx.query('SAVEPOINT update_link');
@@ -174,11 +177,8 @@ export async function updateLink(tx: PoolClient, ctx: LinkContext, id: string, i
          redirect_status = $8, forward_query = $9, tags = $10, expires_at = $11, disabled = $12, status = $13,
          metadata = $14, external_id = $15, version = version + 1, updated_at = now()
        WHERE id = $1 RETURNING ${LINK_COLUMNS}`,
-      [id, domain.id, domain.hostname, path, set('destination_url', before.destination_url),
-        json(set('utm', before.utm)), json(set('routing', before.routing)), set('redirect_status', before.redirect_status),
-        set('forward_query', before.forward_query), set('tags', before.tags), set('expires_at', before.expires_at),
-        set('disabled', before.disabled), set('status', before.status), JSON.stringify(set('metadata', before.metadata)),
-        set('external_id', before.external_id)],
+      [id, v.domain_id, v.domain, v.path, v.destination_url, json(v.utm), json(v.routing), v.redirect_status,
+        v.forward_query, v.tags, v.expires_at, v.disabled, v.status, JSON.stringify(v.metadata), v.external_id],
     );
     await tx.query('RELEASE SAVEPOINT update_link');
     row = rows[0]!;

@@ -5,16 +5,24 @@
  * - It reads every row still unpublished (not "seq > last"), so a row that commits late with a
  *   lower seq is published on the next round, never skipped. Rows for one key are ordered by the
  *   row lock the writers take, so per-key order is commit order.
- * - Publishes are pipelined (many in flight, one batch at a time); a batch is marked only after
- *   every ack. A crash between publish and mark republishes the batch: KV puts are idempotent.
+ * - Publishes are pipelined: a batch goes out as one stream of messages whose acks are awaited
+ *   together (kv-batch-publisher.ts), and while they come back the next batch is read and the
+ *   previous one marked. A batch is marked only after every ack. A crash between publish and
+ *   mark republishes the batch: KV puts are idempotent.
+ * - While a pipeline runs it reads on from the last seq it sent; when it ends (a short batch, or
+ *   after PIPELINE_ROUNDS batches) the next round reads from the start again, which is where a
+ *   row that committed late with a lower seq is picked up.
  */
 import type { KV } from '@nats-io/kv';
 import type pg from 'pg';
 import { PublishError, type Logger } from '../../shared/index.js';
 import type { Pool } from '../db/pool.js';
 import { OUTBOX_CHANNEL } from './enqueue.js';
+import { KvBatchPublisher } from './kv-batch-publisher.js';
 
 const LEADER_LOCK = 0x6c70_7265; // "lpre"
+/** Batches one pipeline publishes before it starts over from the lowest unpublished seq. */
+const PIPELINE_ROUNDS = 16;
 
 export interface RelayOptions {
   pool: Pool;
@@ -23,6 +31,8 @@ export interface RelayOptions {
   log: Logger;
   batchSize: number;
   pollMs: number;
+  /** How long a batch's acks may take before the batch is retried (default 15 s). */
+  ackTimeoutMs?: number;
   onPublished?: (count: number) => void;
 }
 
@@ -39,6 +49,7 @@ export class OutboxRelay {
   private wake: (() => void) | null = null;
   private leaderClient: pg.PoolClient | null = null;
   private leaderLost = false;
+  private publisher: { kv: KV; pub: KvBatchPublisher } | null = null;
   leader = false;
 
   constructor(private readonly opts: RelayOptions) {}
@@ -54,6 +65,8 @@ export class OutboxRelay {
     this.wake?.();
     await this.loop;
     await this.releaseLeadership();
+    this.publisher?.pub.close();
+    this.publisher = null;
   }
 
   /** Publishes everything pending now (tests and shutdown); returns rows published. */
@@ -61,12 +74,11 @@ export class OutboxRelay {
     const kv = await this.opts.kv();
     let total = 0;
     for (;;) {
-      const n = await this.publishBatch(kv);
-      total += n;
-      if (n < this.opts.batchSize) return total;
+      const r = await this.pump(kv);
+      total += r.published;
+      if (!r.full) return total;
     }
   }
-
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const t = setTimeout(() => {
@@ -132,9 +144,9 @@ export class OutboxRelay {
           continue;
         }
         const kv = await this.opts.kv();
-        const n = await this.publishBatch(kv);
+        const r = await this.pump(kv);
         backoff = 100;
-        if (n < this.opts.batchSize) await this.sleep(this.opts.pollMs);
+        if (!r.full) await this.sleep(this.opts.pollMs);
       } catch (err) {
         this.opts.log.warn({ err }, 'outbox relay round failed; retrying');
         if (this.leaderLost) await this.releaseLeadership();
@@ -144,28 +156,74 @@ export class OutboxRelay {
     }
   }
 
-  private async publishBatch(kv: KV): Promise<number> {
+  private publisherFor(kv: KV): KvBatchPublisher {
+    if (this.publisher?.kv !== kv) {
+      this.publisher?.pub.close();
+      this.publisher = { kv, pub: KvBatchPublisher.for(kv) };
+    }
+    return this.publisher.pub;
+  }
+
+  private async fetch(afterSeq: string | null): Promise<OutboxRow[]> {
     const { rows } = await this.opts.pool.query<OutboxRow>(
-      `SELECT seq, kv_key, op, payload FROM link_outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1`,
-      [this.opts.batchSize],
+      `SELECT seq, kv_key, op, payload FROM link_outbox
+       WHERE published_at IS NULL AND ($2::bigint IS NULL OR seq > $2) ORDER BY seq LIMIT $1`,
+      [this.opts.batchSize, afterSeq],
     );
-    if (rows.length === 0) return 0;
-    // Within a batch only the last entry per key matters; earlier ones are superseded.
-    const last = new Map<string, OutboxRow>();
-    for (const r of rows) {
-      last.delete(r.kv_key);
-      last.set(r.kv_key, r);
-    }
-    if (this.leaderLost) throw new PublishError('lost relay leadership before publishing');
-    try {
-      await Promise.all(
-        [...last.values()].map((r) => (r.op === 'put' ? kv.put(r.kv_key, r.payload ?? new Uint8Array()) : kv.delete(r.kv_key))),
-      );
-    } catch (err) {
-      throw new PublishError(`publishing ${last.size} outbox entries failed`, { cause: err });
-    }
+    return rows;
+  }
+
+  private async mark(rows: OutboxRow[]): Promise<void> {
     await this.opts.pool.query('UPDATE link_outbox SET published_at = now() WHERE seq = ANY($1::bigint[])', [rows.map((r) => r.seq)]);
     this.opts.onPublished?.(rows.length);
-    return rows.length;
+  }
+
+  /**
+   * One pipeline: read a batch, publish it; while its acks come back read the next batch (after
+   * its last seq) and mark the previous one. `full` when it stopped with work possibly left.
+   */
+  private async pump(kv: KV): Promise<{ published: number; full: boolean }> {
+    const pub = this.publisherFor(kv);
+    const timeout = this.opts.ackTimeoutMs ?? 15_000;
+    let published = 0;
+    let marking: Promise<void> = Promise.resolve();
+    let rows = await this.fetch(null);
+    try {
+      for (let round = 1; rows.length > 0; round++) {
+        // within a batch only the last entry per key matters; earlier ones are superseded
+        const last = new Map<string, OutboxRow>();
+        for (const r of rows) {
+          last.delete(r.kv_key);
+          last.set(r.kv_key, r);
+        }
+        if (this.leaderLost) throw new PublishError('lost relay leadership before publishing');
+        const sending = pub.publish(
+          [...last.values()].map((r) => ({ key: r.kv_key, op: r.op, payload: r.payload })),
+          timeout,
+        );
+        const full = rows.length === this.opts.batchSize;
+        const more = full && round < PIPELINE_ROUNDS;
+        const next = more ? this.fetch(rows[rows.length - 1]!.seq) : Promise.resolve<OutboxRow[]>([]);
+        next.catch(() => undefined); // awaited below; don't let it go unhandled if sending fails
+        try {
+          await sending;
+        } catch (err) {
+          throw new PublishError(`publishing ${last.size} outbox entries failed`, { cause: err });
+        }
+        await marking;
+        const done = rows;
+        marking = this.mark(done);
+        published += done.length;
+        if (!more) {
+          await marking;
+          return { published, full };
+        }
+        rows = await next;
+      }
+      await marking;
+      return { published, full: false };
+    } finally {
+      await marking.catch(() => undefined);
+    }
   }
 }

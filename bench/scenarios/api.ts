@@ -1,0 +1,106 @@
+/**
+ * `api`: the control plane under a fixed offered rate of 500 req/s (open loop: requests are sent
+ * on schedule whatever the latency, a slow answer cannot slow the offered rate down), one run per
+ * kind:
+ * - reads: GET /v1/links/{id} (half), GET /v1/links?limit=20 (a quarter), GET /v1/links filtered by
+ *   domain + tag (a quarter), over 2 000 seeded links;
+ * - creates: POST /v1/links with an Idempotency-Key, a new path each;
+ * - updates: PATCH /v1/links/{id} of the seeded links.
+ * Targets (design §5): p95 ≤ 20 ms for reads, ≤ 50 ms for single writes.
+ *
+ * The control plane (dist/, own database, a private nats-server so the relay really publishes)
+ * is pinned to the server core; Postgres runs where the OS puts it.
+ */
+import { startNatsServer } from '../../shared/testing/index.js';
+import { startBenchControlPlane } from '../lib/control-plane.js';
+import { cpuPlan } from '../lib/cpu-pin.js';
+import type { RequestTemplate } from '../lib/http-load.js';
+import { loadRow, measure, type ServerUnderTest } from '../lib/measure.js';
+import type { ScenarioOptions, ScenarioResult } from '../lib/scenario.js';
+
+const HOST = 'go.bench-api.example.com';
+const PREFIX = 'lpbapi';
+const RATE = 500;
+
+export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
+  const seedCount = opts.quick ? 500 : 2000;
+  const nats = await startNatsServer();
+  try {
+    const plan = cpuPlan();
+    const cp = await startBenchControlPlane({ label: 'api', natsUrl: nats.url, prefix: PREFIX, cpus: plan.server });
+    try {
+      const d = await cp.call('POST', '/v1/domains', { hostname: HOST });
+      if (d.status !== 201) throw new Error(`POST /v1/domains → ${d.status} ${JSON.stringify(d.json)}`);
+      const ids: string[] = [];
+      const t0 = performance.now();
+      for (let i = 0; i < seedCount; i += 16) {
+        const batch = await Promise.all(Array.from({ length: Math.min(16, seedCount - i) }, (_, k) => cp.call('POST', '/v1/links', {
+          domain: HOST,
+          path: `seed-${i + k}`,
+          destination_url: `https://www.example.com/seed/${i + k}?ref=bench`,
+          tags: ['bench', `t${(i + k) % 10}`],
+        })));
+        for (const r of batch) {
+          if (r.status !== 201) throw new Error(`seeding: POST /v1/links → ${r.status} ${JSON.stringify(r.json)}`);
+          ids.push(String(r.json.id));
+        }
+      }
+      const seedSeconds = (performance.now() - t0) / 1000;
+      const auth = { authorization: `Bearer ${cp.key}` };
+      const json = { ...auth, 'content-type': 'application/json' };
+      const reads: RequestTemplate[] = [
+        ...ids.map((id) => ({ method: 'GET', path: `/v1/links/${id}`, headers: auth })),
+        ...Array.from({ length: ids.length / 2 }, () => ({ method: 'GET', path: '/v1/links?limit=20', headers: auth })),
+        ...Array.from({ length: ids.length / 2 }, (_, i) => ({ method: 'GET', path: `/v1/links?domain=${HOST}&tag=t${i % 10}&limit=20`, headers: auth })),
+      ];
+      const creates: RequestTemplate[] = [{
+        method: 'POST',
+        path: '/v1/links',
+        headers: { ...json, 'idempotency-key': 'bench-{run}-{seq}' },
+        body: `{"domain":"${HOST}","path":"w-{run}-{seq}","destination_url":"https://www.example.com/w/{seq}?ref=bench","tags":["bench","new"]}`,
+      }];
+      const updates: RequestTemplate[] = ids.map((id) => ({
+        method: 'PATCH',
+        path: `/v1/links/${id}`,
+        headers: json,
+        body: '{"destination_url":"https://www.example.com/u/{seq}?ref=bench"}',
+      }));
+      const server: ServerUnderTest = { name: 'control plane', port: cp.port, pids: () => [cp.proc.pid] };
+      const spec = (requests: RequestTemplate[], expect: number[]) => ({
+        warmupMs: opts.quick ? 1000 : 3000,
+        durationMs: opts.quick ? 4000 : 20_000,
+        connections: 32,
+        mode: { kind: 'open' as const, rate: RATE },
+        requests,
+        expect,
+        timeoutMs: 10_000,
+      });
+      const r = await measure(server, spec(reads, [200]));
+      const c = await measure(server, spec(creates, [201]));
+      const u = await measure(server, spec(updates, [200]));
+      const errors = [r, c, u].reduce((n, x) => n + x.errors + x.timeouts + x.unexpected, 0);
+      return {
+        rows: [
+          loadRow('reads: get by id / list / filtered list', 'control plane', r),
+          loadRow('creates: POST /v1/links + Idempotency-Key', 'control plane', c),
+          loadRow('updates: PATCH /v1/links/{id}', 'control plane', u),
+          { case: `seed ${seedCount} links through the API (16 at a time), s`, value: Math.round(seedSeconds * 10) / 10 },
+        ],
+        notes: [
+          `control plane from dist/ pinned to CPU ${plan.server ?? 'none'}, default settings (pool 20, relay, job and webhook workers on), rate limits raised; Postgres unpinned`,
+          'latency counts from the scheduled send time when a request had to wait for a free connection (no coordinated omission)',
+        ],
+        targets: [
+          { name: 'reads p95 at 500 req/s (ms)', value: r.latencyUs.p95 / 1000, target: 20, op: '<=' },
+          { name: 'creates p95 at 500 req/s (ms)', value: c.latencyUs.p95 / 1000, target: 50, op: '<=' },
+          { name: 'updates p95 at 500 req/s (ms)', value: u.latencyUs.p95 / 1000, target: 50, op: '<=' },
+          { name: 'errors + unexpected statuses', value: errors, target: 0, op: '<=' },
+        ],
+      };
+    } finally {
+      await cp.close();
+    }
+  } finally {
+    await nats.destroy();
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * `redirect`: one redirect node (dist/data-plane, ONE worker thread, pinned to the server core)
+ * serving 1 M links from LMDB, loaded through the KV bucket as the relay writes them.
+ *
+ * - load: 1 M compiled links published to the bucket, a fresh node replays them; times and RSS.
+ * - saturation (closed loop, the generator on the other core): random keys over the 1 M links,
+ *   one hot key, links with geo + device + A/B rules, unknown paths (404 with the fallback page),
+ *   each without pipelining and with pipelining 16 → server CPU µs per request (/proc/<pid>/stat).
+ *   Plain and rule links are measured in alternating rounds; their CPU ratio is a target.
+ * - fixed rate (open loop): 10 000 req/s offered over random keys → p50/p99/p99.9/max.
+ *
+ * Run alone: `npm run bench -- redirect [--quick]`.
+ */
+import { BenchContext } from '../lib/bench-context.js';
+import { cpuPlan } from '../lib/cpu-pin.js';
+import type { PathSet } from '../lib/http-load.js';
+import { loadRow, measure, measureInterleaved, ratio, type RunSpec, type ServerUnderTest } from '../lib/measure.js';
+import type { ScenarioOptions, ScenarioResult } from '../lib/scenario.js';
+
+const MB = 1024 * 1024;
+
+export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
+  const own = opts.context ? null : new BenchContext();
+  const ctx = opts.context ?? own!;
+  try {
+    const fx = await ctx.redirectFixture(opts.quick);
+    const node: ServerUnderTest = { name: 'node', port: fx.node.port, pids: () => [fx.node.pid] };
+    const timing = opts.quick ? { warmupMs: 500, durationMs: 1500 } : { warmupMs: 2000, durationMs: 8000 };
+    const rounds = opts.quick ? 1 : 4;
+    const set = (paths: string[]): PathSet => ({ host: fx.host, paths, headerSets: fx.headerSets });
+    const closed = (pathSet: PathSet, pipelining: number, expect: number[]): RunSpec => ({
+      ...timing,
+      connections: 32,
+      mode: { kind: 'closed', pipelining },
+      requests: [],
+      pathSet,
+      expect,
+    });
+    const plain = set(fx.plainPaths);
+    const rules = set(fx.rulePaths);
+    const hot = set([fx.plainPaths[0]!]);
+    const unknown = set(fx.unknownPaths);
+    const linksLabel = `${fx.count.toLocaleString('en-US')} links`;
+
+    const rows: Record<string, number | string>[] = [];
+    const add = (label: string, r: Parameters<typeof loadRow>[2]) => {
+      rows.push(loadRow(label, 'node', r));
+      return r;
+    };
+
+    // plain vs rules, both pipelining depths, in alternating rounds (the ratio is a target)
+    const [plain1, rules1, plain16, rules16] = await measureInterleaved([
+      { server: node, spec: closed(plain, 1, [302]) },
+      { server: node, spec: closed(rules, 1, [302]) },
+      { server: node, spec: closed(plain, 16, [302]) },
+      { server: node, spec: closed(rules, 16, [302]) },
+    ], rounds);
+    add(`random keys over ${linksLabel}`, plain1!);
+    add(`random keys over ${linksLabel}`, plain16!);
+    add(`geo+device+A/B rules (${fx.ruleCount} links)`, rules1!);
+    add(`geo+device+A/B rules (${fx.ruleCount} links)`, rules16!);
+    add('one hot key', await measure(node, closed(hot, 1, [302])));
+    add('one hot key', await measure(node, closed(hot, 16, [302])));
+    add('unknown paths → 404 page', await measure(node, closed(unknown, 1, [404])));
+    add('unknown paths → 404 page', await measure(node, closed(unknown, 16, [404])));
+
+    // latency at a fixed offered rate
+    const rate = 10_000;
+    const fixed = add(`random keys, fixed rate`, await measure(node, {
+      warmupMs: opts.quick ? 500 : 2000,
+      durationMs: opts.quick ? 3000 : 20_000,
+      connections: 64,
+      mode: { kind: 'open', rate },
+      requests: [],
+      pathSet: plain,
+      expect: [302],
+    }));
+
+    const plan = cpuPlan();
+    const rssAfter = fx.node.rssBytes();
+    const metrics = await fx.node.metrics();
+    const clickCapture = /^linkplane_node_click/m.test(metrics);
+    const errors = [plain1!, rules1!, plain16!, rules16!, fixed].reduce((n, r) => n + r.errors + r.timeouts + r.unexpected, 0);
+    const rulesRatio16 = ratio(rules16!.serverCpuUsPerRequest, plain16!.serverCpuUsPerRequest);
+    const rulesRatio1 = ratio(rules1!.serverCpuUsPerRequest, plain1!.serverCpuUsPerRequest);
+
+    const facts: Record<string, number | string>[] = [
+      { case: `load: ${fx.load.puts.toLocaleString('en-US')} KV puts (compiled links + domain)`, seconds: Math.round(fx.load.publishSeconds * 10) / 10 },
+      { case: 'load: fresh node replays the bucket into LMDB (start → ready)', seconds: Math.round(fx.load.syncSeconds * 10) / 10 },
+      { case: 'node RSS after the replay (MB)', value: Math.round(fx.load.rssAfterSyncBytes / MB) },
+      { case: 'node RSS after every run (MB)', value: Math.round(rssAfter / MB) },
+      { case: 'LMDB file (MB)', value: Math.round(fx.load.lmdbBytes / MB) },
+      { case: 'rules / plain CPU per redirect, no pipelining', value: rulesRatio1 },
+      { case: 'rules / plain CPU per redirect, pipelining 16', value: rulesRatio16 },
+    ];
+    const notes = [
+      `node: WORKERS=1, ${plan.server === null ? 'not pinned' : `pinned to CPU ${plan.server}`}; load generator ${plan.client === null ? 'not pinned' : `on CPU ${plan.client}`}; CPU counted for the whole node process (main thread + worker)`,
+      `${fx.count.toLocaleString('en-US')} plain links + ${fx.ruleCount.toLocaleString('en-US')} rule links in LMDB; saturation runs: ${rounds} alternating rounds per case where compared`,
+      `visitors: ${fx.headerSets.length} header sets (public X-Forwarded-For address + user agent), the same for every case`,
+      `click capture ${clickCapture ? 'is on (node exposes click metrics)' : 'is not wired in this build (no click metrics on the node): the figures exclude it'}`,
+    ];
+    return {
+      rows: [...rows, ...facts],
+      notes,
+      targets: [
+        { name: 'p99 at 10k req/s offered (ms)', value: fixed.latencyUs.p99 / 1000, target: 2, op: '<=' },
+        { name: 'p99.9 at 10k req/s offered (ms)', value: fixed.latencyUs.p999 / 1000, target: 5, op: '<=' },
+        { name: 'offered rate achieved (req/s)', value: Math.round(fixed.rps), target: rate * 0.98, op: '>=' },
+        { name: 'rules / plain CPU per redirect (pipelining 16)', value: rulesRatio16, target: 1.3, op: '<=' },
+        { name: 'node RSS serving the links (MB)', value: Math.round(Math.max(rssAfter, fx.load.rssAfterSyncBytes) / MB), target: 200, op: '<=' },
+        { name: 'errors + unexpected statuses', value: errors, target: 0, op: '<=' },
+      ],
+    };
+  } finally {
+    await own?.close();
+  }
+}

@@ -1,0 +1,389 @@
+/**
+ * One batch, exactly once: claim it (FOR UPDATE SKIP LOCKED), check its items, lock the links
+ * they name, plan, write every link in ONE multi-row upsert, their outbox rows, the item errors,
+ * the results and the job's counters — and commit all of it together. A crash rolls the whole
+ * batch back and another worker claims it again.
+ *
+ * If the one-statement write fails on a data or constraint error (a path taken concurrently, a
+ * value Postgres refuses), the batch runs again item by item, each in a savepoint, so the bad
+ * item gets the error and the others still commit.
+ */
+import { randomBytes } from 'node:crypto';
+import { compileLink, normalizeHostname, randomBase62, type Logger } from '../../shared/index.js';
+import type { Pool, PoolClient } from '../db/pool.js';
+import { canUseDomain } from '../domains/domain-service.js';
+import { DOMAIN_COLUMNS, toSettings, type DomainRow } from '../domains/domain-row.js';
+import { newId } from '../ids.js';
+import { LINK_COLUMNS, shortUrl, toSource, type LinkRow } from '../links/link-row.js';
+import { normalizeFields, type LinkFields } from '../links/link-service.js';
+import { validPath } from '../links/validate-link.js';
+import { delLink, enqueue, putLink, type OutboxEntry } from '../outbox/enqueue.js';
+import { checkItemShape, itemError, itemErrorFrom, type ItemError } from './bulk-item.js';
+import { finishIfComplete, JOB_COLUMNS, jobAuth, type JobRow } from './job-store.js';
+import { planBatch, type CheckedItem, type ItemOutcome } from './plan-batch.js';
+
+export interface BatchContext {
+  pool: Pool;
+  log: Logger;
+  /** Scheme of short URLs in results (SHORT_URL_SCHEME). */
+  scheme: string;
+  /** Failed attempts (errors, not crashes) after which a batch's items are failed. */
+  maxAttempts: number;
+}
+
+interface Claim {
+  job_seq: string;
+  batch_no: number;
+  first_idx: number;
+  end_idx: number;
+  attempts: number;
+}
+
+interface StagedItem {
+  idx: number;
+  item: string;
+}
+
+export interface BatchReport {
+  jobId: string;
+  batchNo: number;
+  succeeded: number;
+  failed: number;
+  mode: 'fast' | 'item_by_item' | 'skipped' | 'given_up';
+  finished: JobRow | null;
+}
+
+/** Postgres errors that belong to an item (bad value, constraint) rather than to the batch. */
+function isItemLevel(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+}
+
+function dbItemError(err: unknown): ItemError {
+  const e = err as { code?: string; constraint?: string; message?: string };
+  if (e.code === '23505' && e.constraint === 'links_external_id_live') return itemError('external_id_conflict', 'external_id', 'a live link already has this external_id');
+  if (e.code === '23505') return itemError('path_conflict', 'path', 'the path is already used on this domain');
+  return itemError('validation_failed', null, `a value was refused: ${e.message ?? 'invalid'}`);
+}
+
+/** Item text → checked item, or its error. Pure. */
+export function checkItem(staged: StagedItem, op: JobRow['operation']): CheckedItem | ItemError {
+  let value: unknown;
+  try {
+    value = JSON.parse(staged.item);
+  } catch {
+    return itemError('invalid_json', null, 'the item is not valid JSON');
+  }
+  const shape = checkItemShape(value, op);
+  if (!shape.ok) return shape.error;
+  const item = shape.item;
+  try {
+    const identityOnly = op === 'disable' || op === 'delete';
+    const fields: Partial<LinkFields> = identityOnly ? {} : normalizeFields(item as Partial<LinkFields>);
+    const path = item.path !== undefined ? validPath(item.path) : null;
+    const domain = item.domain !== undefined ? (normalizeHostname(item.domain) ?? item.domain.toLowerCase()) : null;
+    delete fields.domain;
+    delete fields.path;
+    return { idx: staged.idx, fields, domain, path, externalId: item.external_id ?? null };
+  } catch (err) {
+    const e = itemErrorFrom(err);
+    if (e) return e;
+    throw err;
+  }
+}
+
+const isError = (x: CheckedItem | ItemError): x is ItemError => 'code' in x;
+
+/** `{"a","b"}`: a text[] literal (unnest cannot take an array of arrays). */
+function textArrayLiteral(values: readonly string[]): string {
+  return `{${values.map((v) => `"${v.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
+}
+
+const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
+
+interface Applied {
+  outcomes: ItemOutcome[];
+  written: number;
+}
+
+/** Checks, locks, plans and writes `items` (links + outbox) in `tx`. Throws on database errors. */
+async function applyItems(tx: PoolClient, job: JobRow, items: StagedItem[]): Promise<Applied> {
+  const outcomes: ItemOutcome[] = [];
+  const checked: CheckedItem[] = [];
+  for (const s of items) {
+    const c = checkItem(s, job.operation);
+    if (isError(c)) {
+      let externalId: string | null = null;
+      try {
+        const v = JSON.parse(s.item) as { external_id?: unknown };
+        if (typeof v.external_id === 'string') externalId = v.external_id;
+      } catch {
+        // keep null
+      }
+      outcomes.push({ idx: s.idx, status: 'failed', error: c, externalId });
+    } else checked.push(c);
+  }
+  if (checked.length === 0) return { outcomes, written: 0 };
+
+  const auth = jobAuth(job);
+  const externalIds = [...new Set(checked.flatMap((c) => (c.externalId !== null ? [c.externalId] : [])))];
+  const pairs = checked.filter((c) => c.domain !== null && c.path !== null);
+  const existing = (
+    await tx.query<LinkRow>(
+      `SELECT ${LINK_COLUMNS} FROM links
+       WHERE workspace_id = $1 AND deleted_at IS NULL
+         AND (external_id = ANY($2::text[]) OR (domain, path) IN (SELECT * FROM unnest($3::text[], $4::text[])))
+       ORDER BY id FOR UPDATE`,
+      [job.workspace_id, externalIds, pairs.map((c) => c.domain), pairs.map((c) => c.path)],
+    )
+  ).rows;
+
+  const hostnames = [...new Set([...checked.flatMap((c) => (c.domain !== null ? [c.domain] : [])), ...existing.map((r) => r.domain)])];
+  const domainRows = (
+    await tx.query<DomainRow>(`SELECT ${DOMAIN_COLUMNS} FROM domains WHERE hostname = ANY($1::text[]) AND deleted_at IS NULL FOR SHARE`, [hostnames])
+  ).rows;
+  const byHost = new Map(domainRows.map((d) => [d.hostname, d]));
+  const domains = new Map<string, DomainRow | ItemError>();
+  for (const h of hostnames) {
+    const d = byHost.get(h);
+    if (!d) domains.set(h, itemError('domain_not_found', 'domain', `domain "${h}" is not registered; create it with POST /v1/domains`));
+    else if (d.workspace_id !== job.workspace_id || !canUseDomain(auth, h)) domains.set(h, itemError('domain_not_allowed', 'domain', `the API key may not use domain "${h}"`));
+    else domains.set(h, d);
+  }
+  // a link found by external_id on a domain the key may not use is out of reach
+  const reachable = existing.filter((r) => canUseDomain(auth, r.domain));
+
+  const plan = planBatch({
+    op: job.operation,
+    items: checked,
+    existing: reachable,
+    domains,
+    newId: () => newId('ln'),
+    randomPath: (n) => randomBase62(n, (k) => randomBytes(k)),
+  });
+  outcomes.push(...plan.outcomes);
+  if (plan.writes.length === 0) return { outcomes, written: 0 };
+
+  // updates and deletes first (they may free paths the inserts take), then inserts
+  const writes = [...plan.writes].sort((a, b) => Number(a.before === null) - Number(b.before === null));
+  const v = writes.map((w) => w.values);
+  const { rows } = await tx.query<LinkRow>(
+    `INSERT INTO links AS l (id, workspace_id, domain_id, domain, path, destination_url, utm, routing, redirect_status,
+       forward_query, tags, expires_at, disabled, status, metadata, external_id, created_by, deleted_at)
+     SELECT t.id, $1, t.domain_id, t.domain, t.path, t.destination_url, t.utm, t.routing, t.redirect_status,
+       t.forward_query, t.tags::text[], t.expires_at, t.disabled, t.status, t.metadata, t.external_id, $2,
+       CASE WHEN t.deleted THEN now() END
+     FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::jsonb[], $10::smallint[],
+       $11::boolean[], $12::text[], $13::timestamptz[], $14::boolean[], $15::text[], $16::jsonb[], $17::text[], $18::boolean[])
+       WITH ORDINALITY AS t(id, domain_id, domain, path, destination_url, utm, routing, redirect_status, forward_query,
+       tags, expires_at, disabled, status, metadata, external_id, deleted, n)
+     ORDER BY t.n
+     ON CONFLICT (id) DO UPDATE SET domain_id = EXCLUDED.domain_id, domain = EXCLUDED.domain, path = EXCLUDED.path,
+       destination_url = EXCLUDED.destination_url, utm = EXCLUDED.utm, routing = EXCLUDED.routing,
+       redirect_status = EXCLUDED.redirect_status, forward_query = EXCLUDED.forward_query, tags = EXCLUDED.tags,
+       expires_at = EXCLUDED.expires_at, disabled = EXCLUDED.disabled, status = EXCLUDED.status,
+       metadata = EXCLUDED.metadata, external_id = EXCLUDED.external_id, deleted_at = EXCLUDED.deleted_at,
+       version = l.version + 1, updated_at = now()
+     RETURNING ${LINK_COLUMNS}`,
+    [
+      job.workspace_id, job.api_key_id,
+      writes.map((w) => w.id), v.map((x) => x.domain_id), v.map((x) => x.domain), v.map((x) => x.path),
+      v.map((x) => x.destination_url), v.map((x) => json(x.utm)), v.map((x) => json(x.routing)), v.map((x) => x.redirect_status),
+      v.map((x) => x.forward_query), v.map((x) => textArrayLiteral(x.tags)),
+      v.map((x) => (x.expires_at instanceof Date ? x.expires_at.toISOString() : x.expires_at)), v.map((x) => x.disabled),
+      v.map((x) => x.status), v.map((x) => JSON.stringify(x.metadata)), v.map((x) => x.external_id), writes.map((w) => w.deleted),
+    ],
+  );
+  const stored = new Map(rows.map((r) => [r.id, r]));
+  // removals first, then puts: every key ends in the batch's final state
+  const dels: OutboxEntry[] = [];
+  const puts: OutboxEntry[] = [];
+  for (const w of writes) {
+    const row = stored.get(w.id)!;
+    const b = w.before;
+    if (w.deleted) dels.push(delLink(b!.domain, b!.path));
+    else {
+      if (b && (b.domain !== row.domain || b.path !== row.path)) dels.push(delLink(b.domain, b.path));
+      puts.push(putLink(compileLink(toSource(row), toSettings(byHost.get(row.domain)!))));
+    }
+  }
+  await enqueue(tx, [...dels, ...puts]);
+  return { outcomes, written: rows.length };
+}
+
+/** Item by item, each in a savepoint: the fallback that pins a database error on its item. */
+async function applyOneByOne(tx: PoolClient, job: JobRow, items: StagedItem[]): Promise<Applied> {
+  const outcomes: ItemOutcome[] = [];
+  let written = 0;
+  for (const item of items) {
+    for (let attempt = 1; ; attempt++) {
+      await tx.query('SAVEPOINT bulk_item');
+      try {
+        const r = await applyItems(tx, job, [item]);
+        await tx.query('RELEASE SAVEPOINT bulk_item');
+        outcomes.push(...r.outcomes);
+        written += r.written;
+        break;
+      } catch (err) {
+        await tx.query('ROLLBACK TO SAVEPOINT bulk_item');
+        if (!isItemLevel(err)) throw err;
+        // a path taken by a concurrent commit: planning again sees it
+        if ((err as { code?: string }).code === '23505' && attempt < 3) continue;
+        outcomes.push({ idx: item.idx, status: 'failed', error: dbItemError(err), externalId: null });
+        break;
+      }
+    }
+  }
+  return { outcomes, written };
+}
+
+function resultLine(o: ItemOutcome, scheme: string): string {
+  if (o.status === 'failed') {
+    return JSON.stringify({ index: o.idx, status: 'failed', external_id: o.externalId, error: o.error });
+  }
+  return JSON.stringify({
+    index: o.idx,
+    status: o.status,
+    link_id: o.linkId,
+    short_url: shortUrl(scheme, o.domain, o.path),
+    external_id: o.externalId,
+  });
+}
+
+/** Writes errors, results, the batch's state and the job's counters; finishes the job if this was its last batch. */
+async function completeBatch(tx: PoolClient, claim: Claim, outcomes: ItemOutcome[], scheme: string): Promise<{ succeeded: number; failed: number; job: JobRow }> {
+  outcomes.sort((a, b) => a.idx - b.idx);
+  const failedOnes = outcomes.filter((o): o is Extract<ItemOutcome, { status: 'failed' }> => o.status === 'failed');
+  if (failedOnes.length > 0) {
+    await tx.query(
+      `INSERT INTO job_errors (job_seq, idx, external_id, code, field, message)
+       SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[]) ON CONFLICT DO NOTHING`,
+      [claim.job_seq, failedOnes.map((o) => o.idx), failedOnes.map((o) => o.externalId), failedOnes.map((o) => o.error.code),
+        failedOnes.map((o) => o.error.field), failedOnes.map((o) => o.error.message)],
+    );
+  }
+  const succeeded = outcomes.length - failedOnes.length;
+  const results = outcomes.map((o) => resultLine(o, scheme)).join('\n') + (outcomes.length > 0 ? '\n' : '');
+  await tx.query(
+    `UPDATE job_batches SET state = 'done', succeeded = $3, failed = $4, results = $5, done_at = clock_timestamp() WHERE job_seq = $1 AND batch_no = $2`,
+    [claim.job_seq, claim.batch_no, succeeded, failedOnes.length, results],
+  );
+  const { rows } = await tx.query<JobRow>(
+    `UPDATE jobs SET succeeded = succeeded + $2, failed = failed + $3, batches_done = batches_done + 1,
+       status = CASE WHEN status = 'queued' THEN 'running' ELSE status END, started_at = coalesce(started_at, clock_timestamp())
+     WHERE seq = $1 RETURNING ${JOB_COLUMNS}`,
+    [claim.job_seq, succeeded, failedOnes.length],
+  );
+  return { succeeded, failed: failedOnes.length, job: await finishIfComplete(tx, rows[0]!) };
+}
+
+async function loadItems(tx: PoolClient, claim: Claim): Promise<StagedItem[]> {
+  const { rows } = await tx.query<StagedItem>(
+    'SELECT idx, item FROM job_items WHERE job_seq = $1 AND idx >= $2 AND idx < $3 ORDER BY idx',
+    [claim.job_seq, claim.first_idx, claim.end_idx],
+  );
+  return rows;
+}
+
+/** The next due pending batch (oldest job first), or exactly `only` when given; locked, skipping locked ones. */
+async function claimNext(tx: PoolClient, only: { job_seq: string; batch_no: number } | null): Promise<Claim | null> {
+  const { rows } = await tx.query<Claim>(
+    `SELECT job_seq::text AS job_seq, batch_no, first_idx, end_idx, attempts FROM job_batches
+     WHERE state = 'pending' AND (not_before IS NULL OR not_before <= now())
+       AND ($1::bigint IS NULL OR (job_seq = $1 AND batch_no = $2))
+     ORDER BY job_seq, batch_no LIMIT 1 FOR UPDATE SKIP LOCKED`,
+    [only?.job_seq ?? null, only?.batch_no ?? null],
+  );
+  return rows[0] ?? null;
+}
+
+type Mode = 'fast' | 'item_by_item' | 'given_up';
+
+/** Runs one attempt of the batch in `mode`; throws on a database error (the caller rolls back). */
+async function attempt(tx: PoolClient, ctx: BatchContext, claim: Claim, job: JobRow, mode: Mode): Promise<BatchReport> {
+  const items = await loadItems(tx, claim);
+  let outcomes: ItemOutcome[];
+  if (mode === 'given_up') {
+    const e = itemError('internal_error', null, 'the item could not be processed after several attempts');
+    outcomes = items.map((s) => ({ idx: s.idx, status: 'failed', error: e, externalId: null }));
+  } else if (mode === 'fast') {
+    outcomes = (await applyItems(tx, job, items)).outcomes;
+  } else {
+    outcomes = (await applyOneByOne(tx, job, items)).outcomes;
+  }
+  const done = await completeBatch(tx, claim, outcomes, ctx.scheme);
+  return {
+    jobId: job.id,
+    batchNo: claim.batch_no,
+    succeeded: done.succeeded,
+    failed: done.failed,
+    mode,
+    finished: done.job.finished_at ? done.job : null,
+  };
+}
+
+/**
+ * Claims and runs the next pending batch of any job. Returns null when there is none.
+ * A failing batch is retried with backoff; after `maxAttempts` failures its items fail.
+ */
+export async function runNextBatch(ctx: BatchContext): Promise<BatchReport | null> {
+  let mode: Mode = 'fast';
+  let only: Claim | null = null;
+  for (;;) {
+    const client = await ctx.pool.connect();
+    let claim: Claim | null = null;
+    try {
+      await client.query('BEGIN');
+      claim = await claimNext(client, only);
+      if (!claim) {
+        await client.query('COMMIT');
+        client.release();
+        return null;
+      }
+      const job = (await client.query<JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE seq = $1`, [claim.job_seq])).rows[0]!;
+      if (job.cancel_requested_at || job.finished_at) {
+        await client.query(`UPDATE job_batches SET state = 'skipped' WHERE job_seq = $1 AND batch_no = $2`, [claim.job_seq, claim.batch_no]);
+        const { rows } = await client.query<JobRow>(
+          `UPDATE jobs SET batches_skipped = batches_skipped + 1 WHERE seq = $1 RETURNING ${JOB_COLUMNS}`,
+          [claim.job_seq],
+        );
+        const finished = await finishIfComplete(client, rows[0]!);
+        await client.query('COMMIT');
+        client.release();
+        return { jobId: job.id, batchNo: claim.batch_no, succeeded: 0, failed: 0, mode: 'skipped', finished: finished.finished_at ? finished : null };
+      }
+      if (job.status === 'queued') {
+        // visible progress while the first batch runs (outside this transaction: no lock held)
+        void ctx.pool.query(`UPDATE jobs SET status = 'running', started_at = coalesce(started_at, clock_timestamp()) WHERE seq = $1 AND status = 'queued'`, [job.seq])
+          .catch((err: unknown) => ctx.log.warn({ err }, 'could not mark job running'));
+      }
+      if (claim.attempts >= ctx.maxAttempts) mode = 'given_up';
+      const report = await attempt(client, ctx, claim, job, mode);
+      await client.query('COMMIT');
+      client.release();
+      return report;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release();
+      if (!claim) throw err;
+      if (mode === 'fast' && isItemLevel(err)) {
+        ctx.log.info({ err, job_seq: claim.job_seq, batch: claim.batch_no }, 'batch write refused; running it item by item');
+        mode = 'item_by_item';
+        only = claim;
+        continue;
+      }
+      const attempts = claim.attempts + 1;
+      const backoffMs = Math.min(30_000, 250 * 2 ** (attempts - 1));
+      ctx.log.warn({ err, job_seq: claim.job_seq, batch: claim.batch_no, attempts }, 'batch failed; it will be retried');
+      await ctx.pool
+        .query(
+          `UPDATE job_batches SET attempts = attempts + 1, last_error = $3, not_before = now() + make_interval(secs => $4)
+           WHERE job_seq = $1 AND batch_no = $2 AND state = 'pending'`,
+          [claim.job_seq, claim.batch_no, String((err as Error)?.message ?? err).slice(0, 1000), backoffMs / 1000],
+        )
+        .catch(() => undefined);
+      throw err;
+    }
+  }
+}
+
