@@ -1,10 +1,19 @@
 /** Real processes for tests: the compiled planes (dist/), started, watched, signalled. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { waitFor } from './ports.js';
 
-export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/**
+ * The checkout: the first directory above this file that holds package.json, so it is right both
+ * from source (shared/testing/) and compiled (dist/shared/testing/, as the benches run it).
+ */
+export const REPO_ROOT: string = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+})();
 
 export interface RunningProcess {
   child: ChildProcess;
