@@ -50,6 +50,7 @@ export const controlPlaneSchema = {
   CLICK_INGEST_BATCH: { kind: 'int', default: 20_000, min: 1, max: 500_000, doc: 'most clicks written in one ingest transaction' },
   CLICK_INGEST_FETCH: { kind: 'int', default: 100, min: 1, max: 10_000, doc: 'click batch messages pulled from JetStream at a time' },
   CLICK_INGEST_CONCURRENCY: { kind: 'int', default: 2, min: 1, max: 32, doc: 'ingest transactions in flight at once in this process' },
+  CLICK_INGEST_ACK_WAIT_MS: { kind: 'int', default: 30_000, min: 1_000, max: 3_600_000, doc: 'a click batch not acked this long after delivery (its control plane died) is delivered again' },
   CLICK_ROLLUP_COMPACT_MS: { kind: 'int', default: 5_000, min: 10, max: 600_000, doc: 'how often rollup increments are folded into the hourly rollups (reads see both either way)' },
   CLICK_RETENTION_DAYS: { kind: 'int', default: 90, min: 1, max: 3650, doc: 'raw clicks (and visitor sets) older than this many days are dropped, a day partition at a time; hourly rollups are kept' },
   CLICK_PARTITIONS_AHEAD_DAYS: { kind: 'int', default: 7, min: 1, max: 60, doc: 'day partitions created ahead of time; clicks dated further ahead are rejected as a dead letter' },

@@ -135,8 +135,11 @@ export async function exportClicks(pool: Pool, f: ClickFilter, format: ExportFor
   const release = (err?: unknown) => {
     if (released) return;
     released = true;
+    client.off('error', release);
     client.release(err ? true : undefined);
   };
+  // a connection lost mid-export must not become an uncaught 'error' on the client
+  client.on('error', release);
   stream.once('end', () => release());
   stream.once('error', (err) => release(err));
   stream.once('close', () => release(stream.readableEnded ? undefined : new Error('export aborted')));

@@ -307,7 +307,7 @@ export class ClickIngest {
         }
         this.opts.log.warn({ err, clicks: set.n }, 'storing clicks failed; retrying');
         for (const h of group) h.msg.working();
-        await this.sleep(backoff);
+        await this.sleep(Math.min(backoff, (this.opts.ackWaitMs ?? 60_000) / 2));
         backoff = Math.min(backoff * 2, 5_000);
       }
     }

@@ -4,6 +4,7 @@
  */
 import type { Logger } from '../../shared/index.js';
 import type { Pool, Queryable } from '../db/pool.js';
+import { withClient } from './checkout.js';
 
 export const DAY_MS = 86_400_000;
 const MAINTENANCE_LOCK = 1819304812; // one maintainer at a time across control planes
@@ -55,11 +56,10 @@ export async function createPartitionsAhead(db: Queryable, aheadDays: number, no
  */
 export async function dropExpiredPartitions(pool: Pool, retentionDays: number, now = Date.now(), log?: Logger): Promise<string[]> {
   const cutoff = dayText(dayOf(now) - retentionDays + 1);
-  const client = await pool.connect();
   const dropped: string[] = [];
-  try {
+  await withClient(pool, async (client) => {
     const { rows: lock } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [MAINTENANCE_LOCK]);
-    if (!lock[0]!.ok) return dropped;
+    if (!lock[0]!.ok) return;
     try {
       // a detach cut short by a crash leaves the partition "detach pending": finish it first
       const { rows: pending } = await client.query<{ name: string; parent: string }>(
@@ -92,9 +92,7 @@ export async function dropExpiredPartitions(pool: Pool, retentionDays: number, n
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [MAINTENANCE_LOCK]).catch(() => undefined);
     }
-  } finally {
-    client.release();
-  }
+  });
   if (dropped.length > 0) log?.info({ dropped, retentionDays }, 'expired click partitions dropped');
   return dropped;
 }

@@ -13,6 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Pool, PoolClient } from '../db/pool.js';
 import { isUniqueViolation } from '../db/tx.js';
+import { withClient } from './checkout.js';
 import { emitEvents } from '../events/emit.js';
 import { dayOf, dayText } from './click-partitions.js';
 import { DIM_NAMES, rollupInto } from './click-rollup.js';
@@ -162,49 +163,46 @@ export async function storeClicks(pool: Pool, set: ClickSet, opts: StoreOptions)
   if (rows.length === 0) return { inserted: 0, duplicates: set.n, events: 0, path: 'copy', rollupRows: 0 };
   const dict = new CopyDictionary(set.strings);
   const chunks = copyRows(set, dict, rows);
-  const client = await pool.connect();
-  let failed = false;
   let mark = performance.now();
   const phase = (name: string) => {
     const now = performance.now();
     opts.onPhase?.(name, now - mark);
     mark = now;
   };
-  try {
+  // any failure releases the connection as broken (it may be mid-COPY)
+  return withClient(pool, async (client) => {
     await ensureStaging(client);
     await client.query('BEGIN');
-    await client.query('SAVEPOINT raw');
-    let path: StoreResult['path'] = 'copy';
     try {
-      await copyInto(client, `COPY clicks (${COLUMNS}) FROM STDIN`, chunks);
-      phase('copy');
+      await client.query('SAVEPOINT raw');
+      let path: StoreResult['path'] = 'copy';
+      try {
+        await copyInto(client, `COPY clicks (${COLUMNS}) FROM STDIN`, chunks);
+        phase('copy');
+      } catch (err) {
+        if (!isUniqueViolation(err)) throw err;
+        await client.query('ROLLBACK TO SAVEPOINT raw');
+        rows = await mergeInsert(client, set, rows, chunks);
+        path = 'merge';
+        phase('merge');
+      }
+      let rollupRows = 0;
+      let events = 0;
+      if (rows.length > 0) {
+        const first = await markFirstVisits(client, set, dict, rows);
+        phase('visitors');
+        rollupRows = await appendRollupDeltas(client, set, dict, rows, first);
+        phase('rollups');
+        const evts = clickWebhookEvents(set, rows, opts.subscriptions, opts.scheme);
+        if (evts.length > 0) events = (await emitEvents(client, evts)).length;
+        phase('events');
+      }
+      await client.query('COMMIT');
+      phase('commit');
+      return { inserted: rows.length, duplicates: set.n - rows.length, events, path, rollupRows };
     } catch (err) {
-      if (!isUniqueViolation(err)) throw err;
-      await client.query('ROLLBACK TO SAVEPOINT raw');
-      rows = await mergeInsert(client, set, rows, chunks);
-      path = 'merge';
-      phase('merge');
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
     }
-    let rollupRows = 0;
-    let events = 0;
-    if (rows.length > 0) {
-      const first = await markFirstVisits(client, set, dict, rows);
-      phase('visitors');
-      rollupRows = await appendRollupDeltas(client, set, dict, rows, first);
-      phase('rollups');
-      const evts = clickWebhookEvents(set, rows, opts.subscriptions, opts.scheme);
-      if (evts.length > 0) events = (await emitEvents(client, evts)).length;
-      phase('events');
-    }
-    await client.query('COMMIT');
-    phase('commit');
-    return { inserted: rows.length, duplicates: set.n - rows.length, events, path, rollupRows };
-  } catch (err) {
-    failed = true;
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    // a connection that failed mid-COPY may be unusable: don't put it back in the pool
-    client.release(failed ? true : undefined);
-  }
+  });
 }

@@ -45,6 +45,7 @@ export function createClickPipeline(deps: {
     maxClicksPerTx: config.CLICK_INGEST_BATCH,
     fetchMessages: config.CLICK_INGEST_FETCH,
     concurrency: config.CLICK_INGEST_CONCURRENCY,
+    ackWaitMs: config.CLICK_INGEST_ACK_WAIT_MS,
     window: { retentionDays: config.CLICK_RETENTION_DAYS, aheadDays: config.CLICK_PARTITIONS_AHEAD_DAYS },
     subscribers: new ClickEventSubscribers(deps.pool, config.CLICK_EVENTS_SUBSCRIBERS_TTL_MS),
     scheme: config.SHORT_URL_SCHEME,

@@ -9,7 +9,7 @@
  */
 import type { Logger } from '../../shared/index.js';
 import type { Pool } from '../db/pool.js';
-import { withTx } from '../db/tx.js';
+import { withGuardedTx } from './checkout.js';
 
 const COMPACTOR_LOCK = 1819304813;
 
@@ -30,7 +30,7 @@ export class RollupCompactor {
 
   /** One round; returns the delta rows folded (0 if another control plane is compacting). */
   compactOnce(): Promise<number> {
-    this.round ??= withTx(this.opts.pool, async (tx) => {
+    this.round ??= withGuardedTx(this.opts.pool, async (tx) => {
       const { rows } = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [COMPACTOR_LOCK]);
       if (!rows[0]!.ok) return 0;
       const r = await tx.query<{ moved: number }>(
