@@ -38,7 +38,7 @@ export function dataPlaneSchema() {
       kind: 'list', default: [],
       doc: 'CIDRs of proxies/load balancers whose `X-Forwarded-For` is believed (comma-separated, v4 and v6)',
     },
-    RULE_CACHE_SIZE: { kind: 'int', default: 10_000, min: 0, max: 10_000_000, doc: 'decoded routing rules cached per worker (links without rules need none)' },
+    RULE_CACHE_SIZE: { kind: 'int', default: 10_000, min: 0, max: 10_000_000, doc: 'prepared routing rules cached per worker (links without rules need none)' },
     UA_CACHE_SIZE: { kind: 'int', default: 10_000, min: 0, max: 1_000_000, doc: 'parsed user agents cached per worker' },
     SYNC_BATCH_MAX: { kind: 'int', default: 20_000, min: 1, max: 1_000_000, doc: 'most KV updates applied in one LMDB write transaction' },
     SYNC_FLUSH_MS: { kind: 'int', default: 20, min: 0, max: 10_000, doc: 'longest an update waits to be batched while updates stream in' },

@@ -46,13 +46,17 @@ export const TEMPORARY_MAX_AGE = 30;
 /** Permanent redirects may be kept longer (never past the link's expiry). */
 export const PERMANENT_MAX_AGE = 3600;
 
+const TEMPORARY = `private, max-age=${TEMPORARY_MAX_AGE}`;
+const PERMANENT_SHARED = `public, max-age=${PERMANENT_MAX_AGE}`;
+const PERMANENT_PRIVATE = `private, max-age=${PERMANENT_MAX_AGE}`;
+
 function cacheControl(link: LinkRecord, now: number): string {
   const permanent = link.redirectStatus === 301 || link.redirectStatus === 308;
-  let maxAge = permanent ? PERMANENT_MAX_AGE : TEMPORARY_MAX_AGE;
-  if (link.expiresAt !== null) maxAge = Math.max(0, Math.min(maxAge, Math.floor((link.expiresAt - now) / 1000)));
   // an answer that depends on the visitor (rules, split) must not be shared by caches
-  const scope = permanent && link.routing === null ? 'public' : 'private';
-  return `${scope}, max-age=${maxAge}`;
+  const shared = permanent && link.routing === null;
+  if (link.expiresAt === null) return permanent ? (shared ? PERMANENT_SHARED : PERMANENT_PRIVATE) : TEMPORARY;
+  const maxAge = Math.max(0, Math.min(permanent ? PERMANENT_MAX_AGE : TEMPORARY_MAX_AGE, Math.floor((link.expiresAt - now) / 1000)));
+  return `${shared ? 'public' : 'private'}, max-age=${maxAge}`;
 }
 
 interface Choice {

@@ -20,6 +20,7 @@ export const GAUGES = [
   'started_at',
 ] as const;
 export type GaugeName = (typeof GAUGES)[number];
+const GAUGE_INDEX = Object.fromEntries(GAUGES.map((g, i) => [g, i])) as Record<GaugeName, number>;
 
 /** Statuses counted individually; anything else counts as `other`. */
 export const STATUSES = [200, 301, 302, 307, 308, 404, 405, 410, 500, 503] as const;
@@ -46,11 +47,11 @@ export class SharedState {
   }
 
   set(name: GaugeName, value: number): void {
-    this.slots[GAUGES.indexOf(name)] = value;
+    this.slots[GAUGE_INDEX[name]] = value;
   }
 
   get(name: GaugeName): number {
-    return this.slots[GAUGES.indexOf(name)]!;
+    return this.slots[GAUGE_INDEX[name]]!;
   }
 
   workerBase(index: number): number {

@@ -31,6 +31,7 @@ export class StoreReader {
   /** Values that failed to decode, for the metrics (should stay 0). */
   decodeErrors = 0;
 
+  /** `ruleCacheSize`: prepared rules kept (links with rules or a split). */
   constructor(path: string, ruleCacheSize: number) {
     this.#path = path;
     this.#dbs = StoreReader.#open(path);

@@ -35,31 +35,29 @@ function hasRouting(link: CompiledLink): boolean {
 export function encodeLink(link: CompiledLink, json: Uint8Array, stamp: number): Buffer {
   if (!isSafeLocation(link.destination)) throw new InvalidValueError('destination is not an absolute http(s) URL in printable ASCII');
   if (!REDIRECT_STATUSES.includes(link.redirectStatus)) throw new InvalidValueError(`redirect status ${String(link.redirectStatus)} is not one of ${REDIRECT_STATUSES.join(', ')}`);
-  const dest = Buffer.from(link.destination, 'latin1');
-  const linkId = Buffer.from(String(link.linkId), 'utf8');
-  const ws = Buffer.from(String(link.workspaceId), 'utf8');
-  if (dest.length > 0xffff || linkId.length > 0xff || ws.length > 0xff) throw new InvalidValueError('destination or ids too long');
+  const linkId = String(link.linkId);
+  const ws = String(link.workspaceId);
+  const destLen = link.destination.length; // printable ASCII: one byte per character
+  const idLen = Buffer.byteLength(linkId);
+  const wsLen = Buffer.byteLength(ws);
+  if (destLen > 0xffff || idLen > 0xff || wsLen > 0xff) throw new InvalidValueError('destination or ids too long');
   const routing = hasRouting(link);
-  const tailLength = routing ? json.byteLength : 0;
-  const buf = Buffer.allocUnsafe(HEADER_BYTES + dest.length + linkId.length + ws.length + tailLength);
-  buf.writeUInt8(CODEC_VERSION, 0);
-  buf.writeUInt8(KIND_LINK, 1);
-  buf.writeUInt8(
-    (link.disabled ? FLAG_DISABLED : 0) | (link.status !== 'live' ? FLAG_PENDING : 0) | (link.forwardQuery ? FLAG_FORWARD_QUERY : 0) | (routing ? FLAG_ROUTING : 0),
-    2,
-  );
-  buf.writeUInt8(0, 3);
+  const buf = Buffer.allocUnsafe(HEADER_BYTES + destLen + idLen + wsLen + (routing ? json.byteLength : 0));
+  buf[0] = CODEC_VERSION;
+  buf[1] = KIND_LINK;
+  buf[2] = (link.disabled ? FLAG_DISABLED : 0) | (link.status !== 'live' ? FLAG_PENDING : 0) | (link.forwardQuery ? FLAG_FORWARD_QUERY : 0) | (routing ? FLAG_ROUTING : 0);
+  buf[3] = 0;
   buf.writeUInt16LE(link.redirectStatus, 4);
-  buf.writeUInt16LE(dest.length, 6);
+  buf.writeUInt16LE(destLen, 6);
   buf.writeDoubleLE(stamp, 8);
   buf.writeDoubleLE(typeof link.expiresAt === 'number' ? link.expiresAt : NaN, 16);
-  buf.writeUInt8(linkId.length, 24);
-  buf.writeUInt8(ws.length, 25);
+  buf[24] = idLen;
+  buf[25] = wsLen;
   buf.writeUInt16LE(0, 26);
   let off = HEADER_BYTES;
-  off += dest.copy(buf, off);
-  off += linkId.copy(buf, off);
-  off += ws.copy(buf, off);
+  off += buf.write(link.destination, off, destLen, 'latin1');
+  off += buf.write(linkId, off, idLen, 'utf8');
+  off += buf.write(ws, off, wsLen, 'utf8');
   if (routing) buf.set(json, off);
   return buf;
 }

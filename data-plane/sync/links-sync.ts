@@ -52,6 +52,9 @@ interface Target {
   next: { writer: StoreWriter; name: string } | null;
 }
 
+/** Flush interval while replaying towards the first catch-up. */
+const REPLAY_FLUSH_MS = 250;
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 function isStreamMissing(err: unknown): boolean {
@@ -170,7 +173,10 @@ export class LinksSync {
       resuming ? 'resuming links sync from stored sequence' : 'replaying links bucket',
     );
     if (fromSeq > stream.lastSeq || stream.messages === 0) await this.#caughtUp();
-    const watch = await kv.watch(resuming ? { resumeFromRevision: fromSeq } : {});
+    // always from a sequence, even for a full replay: a last-per-subject consumer over a million
+    // keys takes the server longer to set up than a request timeout; with history 1 the stream
+    // holds only last values and delete markers anyway
+    const watch = await kv.watch({ resumeFromRevision: fromSeq });
     this.#stopWatch = () => watch.stop();
     const monitor = setInterval(() => void this.#monitor(kv, () => watch.stop()), this.#o.monitorMs ?? 2000);
     this.#lastEntryAt = Date.now();
@@ -239,7 +245,9 @@ export class LinksSync {
     if (this.#pending.length >= this.#o.batchMax) {
       this.#flush();
     } else if (this.#timer === null) {
-      const wait = Math.max(0, this.#lastFlushAt + this.#o.flushMs - Date.now());
+      // until the first catch-up nothing is served from these writes yet: fewer, larger commits
+      const interval = this.#ready ? this.#o.flushMs : Math.max(this.#o.flushMs, REPLAY_FLUSH_MS);
+      const wait = Math.max(0, this.#lastFlushAt + interval - Date.now());
       this.#timer = setTimeout(() => this.#flush(), wait);
     }
   }
