@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../shared/testing/index.js';
+import { runAutocannon } from './autocannon-load.js';
 import { httpGet } from './http-probe.js';
 import { mergeResults, runLoad, type LoadSpec } from './http-load.js';
 import { linkCode, plainDestination, plainPath, rulePath, unknownPath, visitorHeaderSets } from './link-dataset.js';
@@ -163,6 +164,33 @@ describe('load generator (closed loop)', () => {
     expect(new Set(keys).size).toBe(keys.length);
     expect(new Set(bodies).size).toBe(bodies.length);
     expect(bodies.every((b) => /^\{"path":"p\d+"\}$/.test(b))).toBe(true);
+  });
+});
+
+describe('autocannon as a second client', () => {
+  it('measures the same closed loop through autocannon\'s programmatic API', async () => {
+    const s = await countingServer();
+    servers.push(s.server);
+    const r = await runAutocannon(spec(s.port, {
+      connections: 2,
+      mode: { kind: 'closed', pipelining: 4 },
+      warmupMs: 0,
+      durationMs: 1000,
+      requests: [],
+      pathSet: { host: 'go.test.example', paths: ['a', 'b', 'c'], headerSets: [{ 'user-agent': 'bench' }] },
+      expect: [302],
+      serverPids: [process.pid],
+    }));
+    expect(r.errors).toBe(0);
+    expect(r.unexpected).toBe(0);
+    expect(r.pipelining).toBe(4);
+    expect(r.completed).toBeGreaterThan(50);
+    // requests still in flight when autocannon stops were answered but not counted
+    expect(s.answered.get(302)! - r.completed).toBeGreaterThanOrEqual(0);
+    expect(s.answered.get(302)! - r.completed).toBeLessThanOrEqual(2 * 4);
+    expect(r.statuses).toEqual({ '302': r.completed });
+    expect(r.latencyUs.p50).toBeGreaterThan(0);
+    expect(r.serverCpuUsPerRequest).toBeGreaterThan(0);
   });
 });
 

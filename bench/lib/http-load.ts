@@ -51,6 +51,8 @@ export interface LoadSpec {
   /** Templates to send (ignored when `pathSet` is given). */
   requests: RequestTemplate[];
   pathSet?: PathSet;
+  /** Which client sends the load: this module (default) or autocannon (closed loop only, a cross-check). */
+  client?: 'raw' | 'autocannon';
   /** `random` (default): each request picks a template at random (seeded); `cycle`: in order. */
   order?: 'random' | 'cycle';
   /** Statuses that count as expected; anything else counts in `unexpected`. Default: any. */

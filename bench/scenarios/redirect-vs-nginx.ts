@@ -70,11 +70,17 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
       const [n1, x1] = await measureInterleaved([{ server: node, spec: closed(1) }, { server: ngx, spec: closed(1) }], rounds);
       const [n16, x16] = await measureInterleaved([{ server: node, spec: closed(16) }, { server: ngx, spec: closed(16) }], rounds);
       const [nf, xf] = await measureInterleaved([{ server: node, spec: open }, { server: ngx, spec: open }], opts.quick ? 1 : 2);
+      // the same comparison with autocannon as the client: the ratios should not depend on the generator
+      const ac = (pipelining: number): RunSpec => ({ ...closed(pipelining), client: 'autocannon', durationMs: Math.round(timing.durationMs / 2) });
+      const [an1, ax1] = await measureInterleaved([{ server: node, spec: ac(1) }, { server: ngx, spec: ac(1) }], opts.quick ? 1 : 2);
+      const [an16, ax16] = await measureInterleaved([{ server: node, spec: ac(16) }, { server: ngx, spec: ac(16) }], opts.quick ? 1 : 2);
       const label = `random keys over ${fx.count.toLocaleString('en-US')} links`;
       const rows: Record<string, number | string>[] = [
         loadRow(label, 'node', n1!), loadRow(label, 'nginx', x1!),
         loadRow(label, 'node', n16!), loadRow(label, 'nginx', x16!),
         loadRow(`${label}, fixed rate`, 'node', nf!), loadRow(`${label}, fixed rate`, 'nginx', xf!),
+        loadRow(`${label}, autocannon client`, 'node', an1!), loadRow(`${label}, autocannon client`, 'nginx', ax1!),
+        loadRow(`${label}, autocannon client`, 'node', an16!), loadRow(`${label}, autocannon client`, 'nginx', ax16!),
       ];
       const cpu1 = ratio(n1!.serverCpuUsPerRequest, x1!.serverCpuUsPerRequest);
       const cpu16 = ratio(n16!.serverCpuUsPerRequest, x16!.serverCpuUsPerRequest);
@@ -84,18 +90,20 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
         { case: 'node / nginx CPU per redirect, no pipelining', value: cpu1 },
         { case: 'node / nginx CPU per redirect, pipelining 16', value: cpu16 },
         { case: `node / nginx p99 at ${rate} req/s offered`, value: p99 },
+        { case: 'node / nginx CPU per redirect, no pipelining (autocannon client)', value: ratio(an1!.serverCpuUsPerRequest, ax1!.serverCpuUsPerRequest) },
+        { case: 'node / nginx CPU per redirect, pipelining 16 (autocannon client)', value: ratio(an16!.serverCpuUsPerRequest, ax16!.serverCpuUsPerRequest) },
         { case: 'nginx: write the map file (s)', value: Math.round(mapSeconds * 10) / 10 },
         { case: 'nginx: start with the map → first 302 (s)', value: Math.round(nginx.startSeconds * 10) / 10 },
         { case: 'RSS (MB): node / nginx master + worker', value: `${Math.round(fx.node.rssBytes() / MB)} / ${Math.round(nginxRss / MB)}` },
       );
-      const errors = [n1!, x1!, n16!, x16!, nf!, xf!].reduce((n, r) => n + r.errors + r.timeouts + r.unexpected, 0);
+      const errors = [n1!, x1!, n16!, x16!, nf!, xf!, an1!, ax1!, an16!, ax16!].reduce((n, r) => n + r.errors + r.timeouts + r.unexpected, 0);
       return {
         rows,
         machine: { nginx: nginxBin.version },
         notes: [
           `nginx ${nginxBin.version}: worker_processes 1, access_log off, keepalive_requests 1e9, map_hash_max_size sized to the map; pinned like the node (CPU ${plan.server ?? 'not pinned'}); CPU counted for master + worker`,
           'nginx answers 302 with its small HTML body; the node answers with an empty body',
-          `CPU ratios compare ${rounds} alternating rounds each (same client, same keys, same header sets)`,
+          `CPU ratios compare ${rounds} alternating rounds each (same client, same keys, same header sets); the autocannon rows repeat the comparison with autocannon (1 000 sampled keys per connection) as a cross-check of the client`,
         ],
         targets: [
           { name: CPU_P1, value: cpu1, target: 1.0, op: '<=' },
