@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { decodeClickBatch } from '../../shared/index.js';
+import { defaultGeoipDb } from '../config.js';
+import { createDeviceDetector } from '../device.js';
+import { loadGeoDatabase, openGeo } from '../geo.js';
+import { parseIp } from '../ip.js';
+import type { ClickFacts } from '../resolve.js';
+import { ClickBuffer } from './click-buffer.js';
+import type { VisitFacts } from './click-sink.js';
+import { visitorHash } from './visitor-hash.js';
+
+const geo = openGeo(loadGeoDatabase(defaultGeoipDb()));
+const device = createDeviceDetector(1000);
+const DAY = 86_400_000;
+const T0 = Date.UTC(2026, 10, 26, 23, 59, 59, 900);
+const SALTS = new Map([[Math.floor(T0 / DAY), Buffer.alloc(32, 1)], [Math.floor(T0 / DAY) + 1, Buffer.alloc(32, 2)]]);
+
+const IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1';
+const GOOGLEBOT = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
+
+function click(i: number, over: Partial<ClickFacts> = {}): ClickFacts {
+  return {
+    linkId: 'ln_01JD0000000000000000000001', workspaceId: 'ws_01JD0000000000000000000001', domain: 'go.example.com',
+    path: 'spring', destination: 'https://example.org/landing?utm_source=news&utm_medium=email', ruleId: null, variantId: null,
+    country: null, os: null, device: null, qr: false, at: T0 + i, ...over,
+  };
+}
+
+const visit = (over: Partial<VisitFacts> = {}): VisitFacts => ({
+  ip: '81.2.69.160', userAgent: IPHONE, referer: 'https://news.ycombinator.com/item?id=42', acceptLanguage: 'de-DE,de;q=0.9,en;q=0.8', ...over,
+});
+
+function buffer(emitted: { bytes: Uint8Array; events: number; id: string }[], opts: Partial<ConstructorParameters<typeof ClickBuffer>[0]> = {}) {
+  return new ClickBuffer({
+    nodeId: 'node-a', geo, device, salts: (d) => SALTS.get(d), maxEvents: 1000, flushMs: 10_000,
+    emit: (bytes, events, id) => emitted.push({ bytes, events, id }), ...opts,
+  });
+}
+
+describe('click buffer', () => {
+  it('never encodes inside capture; ships batches of at most 1 000 on a later tick', async () => {
+    const out: { bytes: Uint8Array; events: number; id: string }[] = [];
+    const b = buffer(out);
+    for (let i = 0; i < 2500; i++) b.capture(click(i), visit());
+    expect(out).toEqual([]); // the request that filled the buffer is not delayed by encoding
+    await new Promise((r) => setImmediate(r));
+    expect(out.map((o) => o.events)).toEqual([1000, 1000, 500]);
+    for (let i = 2500; i < 2510; i++) b.capture(click(i), visit());
+    b.close(); // SIGTERM: the rest goes out now, not after flushMs
+    expect(out.map((o) => o.events)).toEqual([1000, 1000, 500, 10]);
+    const ids = out.flatMap((o) => decodeClickBatch(o.bytes).batch.events.map((e) => e.occurredAt));
+    expect(ids).toEqual(Array.from({ length: 2510 }, (_, i) => T0 + i));
+    expect(new Set(out.map((o) => o.id)).size).toBe(4);
+    expect(b.captured).toBe(2510);
+    expect(b.emitted).toBe(2510);
+  });
+
+  it('flushes a partial batch after flushMs', async () => {
+    const out: { bytes: Uint8Array; events: number; id: string }[] = [];
+    const b = buffer(out, { flushMs: 30 });
+    b.capture(click(1), visit());
+    b.capture(click(2), visit());
+    expect(out).toEqual([]);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(out.map((o) => o.events)).toEqual([2]);
+  });
+
+  it('builds the click event from the decision and the visit: geo, device, referrer host, language, UTM, hash', () => {
+    const out: { bytes: Uint8Array; events: number; id: string }[] = [];
+    const b = buffer(out);
+    b.capture(click(0, { ruleId: 'r1', variantId: 'b', qr: true }), visit());
+    b.capture(click(200), visit({ ip: '8.8.8.8', userAgent: GOOGLEBOT, referer: '', acceptLanguage: '' }));
+    b.capture(click(1, { country: 'FR' }), visit({ ip: '', userAgent: '' }));
+    b.close();
+    const { batch, rejected } = decodeClickBatch(out[0]!.bytes);
+    expect(rejected).toEqual([]);
+    const [a, bot, unknown] = batch.events;
+    expect(a).toMatchObject({
+      occurredAt: T0, linkId: 'ln_01JD0000000000000000000001', ruleId: 'r1', variantId: 'b', country: 'GB', deviceClass: 'mobile',
+      os: 'ios', browser: 'Mobile Safari', referrerHost: 'news.ycombinator.com', language: 'de-de', bot: false, qr: true,
+      utm: { source: 'news', medium: 'email' }, nodeId: 'node-a',
+      visitorHash: visitorHash(SALTS.get(Math.floor(T0 / DAY))!, parseIp('81.2.69.160'), IPHONE).toString('hex'),
+    });
+    // 200 ms later it is the next UTC day: that day's salt
+    expect(bot).toMatchObject({ country: 'US', deviceClass: 'bot', bot: true, referrerHost: null, language: null });
+    expect(bot!.visitorHash).toBe(visitorHash(SALTS.get(Math.floor(T0 / DAY) + 1)!, parseIp('8.8.8.8'), GOOGLEBOT).toString('hex'));
+    expect(unknown).toMatchObject({ country: 'FR', bot: true, deviceClass: 'bot' }); // an empty agent counts as a bot
+  });
+
+  it('puts no raw IP and no full user agent into the batch', () => {
+    const out: { bytes: Uint8Array; events: number; id: string }[] = [];
+    const b = buffer(out);
+    const ips = ['81.2.69.160', '2a00:1450:4001:81c::200e', '192.0.2.33'];
+    for (const [i, addr] of ips.entries()) b.capture(click(i), visit({ ip: addr }));
+    b.close();
+    const raw = Buffer.from(out[0]!.bytes);
+    for (const addr of [...ips, '81.2.69', '2a00:1450', IPHONE, 'AppleWebKit', 'Version/17.0']) expect(raw.includes(addr)).toBe(false);
+  });
+
+  it('hashes with a worker-local salt, and says so, when a day has no shared salt yet', () => {
+    const out: { bytes: Uint8Array; events: number; id: string }[] = [];
+    const missing: number[] = [];
+    const b = buffer(out, { salts: () => undefined, onMissingSalt: (d) => missing.push(d) });
+    b.capture(click(0), visit());
+    b.capture(click(1), visit());
+    b.close();
+    expect(missing).toEqual([Math.floor(T0 / DAY)]);
+    const events = decodeClickBatch(out[0]!.bytes).batch.events;
+    expect(events[0]!.visitorHash).toBe(events[1]!.visitorHash);
+    expect(events[0]!.visitorHash).toMatch(/^[0-9a-f]{32}$/);
+  });
+});

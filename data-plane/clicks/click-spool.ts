@@ -1,0 +1,173 @@
+/**
+ * The node's durable click spool: one file per encoded batch (`<batchId>.<events>.clk`, written to
+ * a temporary name, synced, renamed), so a batch survives a crash or a restart the moment `append`
+ * resolves, and a half-written file is never shipped. The shipper takes files oldest first and
+ * deletes each only after JetStream acknowledged it.
+ *
+ * Bounded by `maxBytes` (CLICK_SPOOL_MAX_MB): while NATS is away the spool grows; past the bound
+ * the oldest batches are deleted, counted (`onDrop`) and logged — redirects never wait for room.
+ */
+import { mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../../shared/index.js';
+
+export interface SpoolEntry {
+  batchId: string;
+  events: number;
+  bytes: number;
+  file: string;
+}
+
+export interface ClickSpoolOptions {
+  dir: string;
+  maxBytes: number;
+  log: Logger;
+  /** Sync each batch to disk before counting it as spooled (default true). */
+  fsync?: boolean;
+  /** Batches deleted unshipped because the spool was full. */
+  onDrop?(events: number, batches: number): void;
+}
+
+const NAME = /^([A-Za-z0-9_-]{1,128})\.(\d{1,9})\.clk$/;
+
+export class ClickSpool {
+  private readonly queue: SpoolEntry[] = [];
+  private readonly inFlight = new Set<string>();
+  private bytes = 0;
+  private events = 0;
+  private waiters: (() => void)[] = [];
+
+  private constructor(private readonly opts: ClickSpoolOptions) {}
+
+  /** Opens (creating) the spool directory and picks up every batch a previous run left. */
+  static open(opts: ClickSpoolOptions): ClickSpool {
+    const spool = new ClickSpool(opts);
+    mkdirSync(opts.dir, { recursive: true });
+    const found: SpoolEntry[] = [];
+    for (const f of readdirSync(opts.dir)) {
+      const file = join(opts.dir, f);
+      if (f.endsWith('.tmp')) {
+        unlinkSync(file); // never renamed: the batch was not acknowledged to anyone as spooled
+        continue;
+      }
+      const m = NAME.exec(f);
+      if (!m) continue;
+      found.push({ batchId: m[1]!, events: Number(m[2]), bytes: statSync(file).size, file });
+    }
+    found.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+    for (const e of found) spool.push(e);
+    if (found.length > 0) opts.log.info({ batches: found.length, events: spool.events, bytes: spool.bytes }, 'click spool has batches from a previous run');
+    return spool;
+  }
+
+  get size(): { batches: number; events: number; bytes: number } {
+    return { batches: this.queue.length, events: this.events, bytes: this.bytes };
+  }
+
+  private push(e: SpoolEntry): void {
+    this.queue.push(e);
+    this.bytes += e.bytes;
+    this.events += e.events;
+  }
+
+  /** Writes a batch durably; resolves once it is on disk. */
+  async append(batchId: string, data: Uint8Array, events: number): Promise<void> {
+    if (!/^[A-Za-z0-9_-]{1,128}$/.test(batchId)) throw new Error(`bad batch id ${JSON.stringify(batchId)}`);
+    const file = join(this.opts.dir, `${batchId}.${events}.clk`);
+    const tmp = `${file}.tmp`;
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(data);
+      if (this.opts.fsync !== false) await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, file);
+    this.push({ batchId, events, bytes: data.byteLength, file });
+    this.enforceBound();
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  private enforceBound(): void {
+    let droppedEvents = 0;
+    let droppedBatches = 0;
+    for (let i = 0; this.bytes > this.opts.maxBytes && i < this.queue.length; ) {
+      const e = this.queue[i]!;
+      if (this.inFlight.has(e.batchId) || this.queue.length === 1) {
+        i++;
+        continue;
+      }
+      this.queue.splice(i, 1);
+      this.bytes -= e.bytes;
+      this.events -= e.events;
+      droppedEvents += e.events;
+      droppedBatches++;
+      try {
+        unlinkSync(e.file);
+      } catch {
+        // already gone
+      }
+    }
+    if (droppedBatches > 0) {
+      this.opts.log.warn(
+        { droppedEvents, droppedBatches, maxBytes: this.opts.maxBytes, spooled: this.size },
+        'click spool full: oldest clicks dropped (NATS unreachable for too long, or CLICK_SPOOL_MAX_MB too small)',
+      );
+      this.opts.onDrop?.(droppedEvents, droppedBatches);
+    }
+  }
+
+  /** Up to `n` of the oldest batches not already being shipped (marked in flight). */
+  take(n: number): SpoolEntry[] {
+    const out: SpoolEntry[] = [];
+    for (const e of this.queue) {
+      if (out.length >= n) break;
+      if (this.inFlight.has(e.batchId)) continue;
+      this.inFlight.add(e.batchId);
+      out.push(e);
+    }
+    return out;
+  }
+
+  read(e: SpoolEntry): Promise<Buffer> {
+    return readFile(e.file);
+  }
+
+  /** The batch is safely in JetStream: forget it. */
+  async done(e: SpoolEntry): Promise<void> {
+    this.inFlight.delete(e.batchId);
+    const i = this.queue.indexOf(e);
+    if (i < 0) return; // dropped meanwhile
+    this.queue.splice(i, 1);
+    this.bytes -= e.bytes;
+    this.events -= e.events;
+    await unlink(e.file).catch(() => undefined);
+  }
+
+  /** Shipping failed: the batch stays, to be taken again. */
+  release(e: SpoolEntry): void {
+    this.inFlight.delete(e.batchId);
+  }
+
+  /** Resolves when a batch is appended (or after `ms`). */
+  waitForBatch(ms: number): Promise<void> {
+    if (this.queue.length > this.inFlight.size) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      const waiters = this.waiters;
+      function done() {
+        clearTimeout(t);
+        const i = waiters.indexOf(done);
+        if (i >= 0) waiters.splice(i, 1);
+        resolve();
+      }
+      waiters.push(done);
+    });
+  }
+
+  /** Wakes anyone waiting (stop). */
+  wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+}
