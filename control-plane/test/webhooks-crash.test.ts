@@ -73,9 +73,10 @@ describe('webhooks across control-plane crashes', () => {
     const first = rx.requests[0]!;
     const eventId = String(first.headers['event-id']);
     expect(first.headers['event-attempt']).toBe('1');
-    // nothing recorded: the delivery is still leased and attempt 1 has no outcome
-    const before = await pool.query(`SELECT d.status, d.attempts, a.finished_at FROM webhook_deliveries d JOIN webhook_attempts a ON a.delivery_id = d.id`);
-    expect(before.rows).toEqual([{ status: 'pending', attempts: 1, finished_at: null }]);
+    // nothing recorded: the delivery is still leased (attempt 1 made) and no attempt has an outcome
+    const before = await pool.query(`SELECT status, attempts, lease_token IS NOT NULL AS leased FROM webhook_deliveries`);
+    expect(before.rows).toEqual([{ status: 'pending', attempts: 1, leased: true }]);
+    expect((await pool.query('SELECT 1 FROM webhook_attempts')).rowCount).toBe(0);
 
     cp = controlPlane();
     await waitFor('redelivery', () => rx.requests.length === 2, 20_000);

@@ -1,9 +1,9 @@
 /**
- * The dispatcher: keeps up to `slots` deliveries in flight. Each tick is one transaction that
- * records the attempts finished since the last tick and leases new due work for the free slots
- * (queue.ts); sends happen outside any transaction. A result arriving wakes the loop (its slot and
- * its endpoint's room are free again); a NOTIFY from the fan-out or a replay wakes it for new
- * work; retries falling due are found by polling.
+ * The dispatcher: keeps up to `slots` deliveries in flight. Two loops, each with its own short
+ * transactions, run side by side: the claimer leases due work for the free slots (queue.ts), the
+ * recorder writes the attempts finished since its last flush. Sends happen outside any
+ * transaction. A flush wakes the claimer (the endpoints' room is free again); a NOTIFY from the
+ * fan-out or a replay wakes it for new work; retries falling due are found by polling.
  */
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../../shared/index.js';
@@ -32,7 +32,7 @@ export interface DispatcherOptions {
   pollMs: number;
   metrics?: WebhookMetrics;
   random?: () => number;
-  /** How long finished attempts are gathered before one transaction records them (default 2 ms). */
+  /** How long finished attempts are gathered before one transaction records them (default 5 ms). */
   coalesceMs?: number;
 }
 
@@ -44,11 +44,12 @@ export class WebhookDispatcher {
   /** A lease outlives the longest possible attempt with room to record it. */
   readonly leaseMs: number;
   private running = false;
-  private loop: Promise<void> | null = null;
+  private loops: Promise<void>[] = [];
   private inflight = 0;
   private results: FinishedAttempt[] = [];
   private claimHint = true;
-  private readonly waker = new Waker();
+  private readonly claimWaker = new Waker();
+  private readonly recordWaker = new Waker();
 
   constructor(private readonly opts: DispatcherOptions) {
     this.leaseMs = 2 * opts.timeoutMs + 1000;
@@ -57,20 +58,21 @@ export class WebhookDispatcher {
   start(): void {
     if (this.running || this.opts.slots <= 0) return;
     this.running = true;
-    this.loop = this.run();
+    this.loops = [this.claimLoop(), this.recordLoop()];
   }
 
   /** Stops leasing, lets in-flight attempts finish (each bounded by the timeout) and records them. */
   async stop(): Promise<void> {
     this.running = false;
-    this.waker.wake();
-    await this.loop;
+    this.claimWaker.wake();
+    this.recordWaker.wake();
+    await Promise.all(this.loops);
   }
 
   /** New work may be due (NOTIFY, replay). */
   wake(): void {
     this.claimHint = true;
-    this.waker.wake();
+    this.claimWaker.wake();
   }
 
   get inFlight(): number {
@@ -94,62 +96,81 @@ export class WebhookDispatcher {
       .finally(() => {
         this.inflight--;
         this.opts.metrics?.inFlight.dec();
-        this.claimHint = true;
-        this.waker.wake();
+        this.recordWaker.wake();
       });
   }
 
-  private async run(): Promise<void> {
+  /** Leases due deliveries for free slots; waits for a flush, a NOTIFY or the poll timer in between. */
+  private async claimLoop(): Promise<void> {
     const { pool, log, metrics } = this.opts;
-    const coalesceMs = this.opts.coalesceMs ?? 2;
     let backoff = 100;
     let nextPoll = 0;
+    while (this.running) {
+      const free = this.opts.slots - this.inflight;
+      if (free <= 0 || !(this.claimHint || Date.now() >= nextPoll)) {
+        await this.claimWaker.wait(free <= 0 ? this.opts.pollMs : nextPoll - Date.now());
+        continue;
+      }
+      this.claimHint = false;
+      const started = performance.now();
+      try {
+        const claimed = await withTx(pool, (tx) =>
+          claimDeliveries(tx, { limit: free, endpointConcurrency: this.opts.endpointConcurrency, leaseMs: this.leaseMs }));
+        backoff = 100;
+        metrics?.tickDuration.observe({ kind: 'claim' }, (performance.now() - started) / 1000);
+        metrics?.tickSize.observe({ kind: 'claimed' }, claimed.length);
+        if (!this.running && claimed.length > 0) log.debug({ n: claimed.length }, 'leased while stopping; sending them');
+        for (const d of claimed) this.send(d);
+        // nothing due: sleep until the poll; otherwise until a flush frees room (or the poll)
+        if (claimed.length === 0) nextPoll = Date.now() + this.opts.pollMs;
+        await this.claimWaker.wait(this.opts.pollMs);
+        if (claimed.length > 0) this.claimHint = true;
+      } catch (err) {
+        this.claimHint = true;
+        log.warn({ err }, 'webhook claim failed; retrying');
+        await delay(backoff);
+        backoff = Math.min(backoff * 2, 5000);
+      }
+    }
+  }
+
+  /** Writes finished attempts in batches; runs until stopped and nothing is left in flight. */
+  private async recordLoop(): Promise<void> {
+    const { pool, log, metrics } = this.opts;
+    const coalesceMs = this.opts.coalesceMs ?? 5;
+    let backoff = 100;
     for (;;) {
-      if (!this.running && this.inflight === 0 && this.results.length === 0) return;
-      const free = this.running ? this.opts.slots - this.inflight : 0;
-      const claim = free > 0 && (this.claimHint || Date.now() >= nextPoll);
-      if (this.results.length === 0 && !claim) {
-        await this.waker.wait(this.running ? nextPoll - Date.now() : 1000);
+      if (this.results.length === 0) {
+        if (!this.running && this.inflight === 0) return;
+        await this.recordWaker.wait(1000);
         if (this.results.length > 0 && this.inflight > 0) await delay(coalesceMs);
         continue;
       }
       const batch = this.results.splice(0, MAX_RECORD_BATCH);
-      this.claimHint = false;
+      const started = performance.now();
       try {
-        const { claimed, summary } = await withTx(pool, async (tx) => {
-          const summary = await recordResults(tx, batch, { policy: this.opts.policy, disableAfterMs: this.opts.disableAfterMs, random: this.opts.random });
-          const claimed = claim ? await claimDeliveries(tx, { limit: free, endpointConcurrency: this.opts.endpointConcurrency, leaseMs: this.leaseMs }) : [];
-          return { claimed, summary };
-        });
+        const summary = await withTx(pool, (tx) =>
+          recordResults(tx, batch, { policy: this.opts.policy, disableAfterMs: this.opts.disableAfterMs, random: this.opts.random }));
         backoff = 100;
-        if (batch.length > 0) {
-          metrics?.deliveries.inc({ status: 'succeeded' }, summary.succeeded);
-          metrics?.deliveries.inc({ status: 'failed' }, summary.failed);
-          metrics?.deliveries.inc({ status: 'dead' }, summary.dead);
-          if (summary.dead > 0) log.info({ dead: summary.dead }, 'webhook deliveries dead-lettered');
-          if (summary.stale > 0) log.warn({ stale: summary.stale }, 'attempts finished after their lease passed to another dispatcher');
-          for (const e of summary.disabledEndpoints) {
-            metrics?.endpointsDisabled.inc({ reason: e.reason });
-            log.warn({ endpoint_id: e.id, reason: e.reason }, 'webhook endpoint disabled');
-          }
+        metrics?.tickDuration.observe({ kind: 'record' }, (performance.now() - started) / 1000);
+        metrics?.tickSize.observe({ kind: 'recorded' }, batch.length);
+        metrics?.deliveries.inc({ status: 'succeeded' }, summary.succeeded);
+        metrics?.deliveries.inc({ status: 'failed' }, summary.failed);
+        metrics?.deliveries.inc({ status: 'dead' }, summary.dead);
+        if (summary.dead > 0) log.info({ dead: summary.dead }, 'webhook deliveries dead-lettered');
+        if (summary.stale > 0) log.warn({ stale: summary.stale }, 'attempts finished after their lease passed to another dispatcher');
+        for (const e of summary.disabledEndpoints) {
+          metrics?.endpointsDisabled.inc({ reason: e.reason });
+          log.warn({ endpoint_id: e.id, reason: e.reason }, 'webhook endpoint disabled');
         }
-        if (claim) {
-          if (claimed.length > 0) this.claimHint = true;
-          else nextPoll = Date.now() + this.opts.pollMs;
-        }
-        for (const d of claimed) this.send(d);
+        this.claimHint = true;
+        this.claimWaker.wake();
       } catch (err) {
         this.results.unshift(...batch);
-        if (claim) this.claimHint = true;
-        log.warn({ err }, 'webhook dispatcher tick failed; retrying');
+        log.warn({ err }, 'recording webhook attempts failed; retrying');
         await delay(backoff);
         backoff = Math.min(backoff * 2, 5000);
-        continue;
       }
-      if (this.results.length === 0) {
-        await this.waker.wait(this.claimHint ? this.opts.pollMs : nextPoll - Date.now());
-      }
-      if (this.results.length > 0 && this.inflight > 0) await delay(coalesceMs);
     }
   }
 }

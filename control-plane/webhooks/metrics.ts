@@ -10,6 +10,8 @@ export interface WebhookMetrics {
   eventsFannedOut: Counter;
   deliveriesCreated: Counter;
   endpointsDisabled: Counter<'reason'>;
+  tickDuration: Histogram<'kind'>;
+  tickSize: Histogram<'kind'>;
 }
 
 function once<T>(registry: Registry, name: string, make: () => T): T {
@@ -58,5 +60,21 @@ export function webhookMetrics(registry: Registry, db?: Queryable): WebhookMetri
       new Counter({ name: 'linkplane_webhook_deliveries_created_total', help: 'Deliveries created by the fan-out', registers })),
     endpointsDisabled: once(registry, 'linkplane_webhook_endpoints_disabled_total', () =>
       new Counter({ name: 'linkplane_webhook_endpoints_disabled_total', help: 'Endpoints disabled automatically (gone: 410; failing: every attempt failed for WEBHOOK_DISABLE_AFTER)', labelNames: ['reason'], registers })),
+    tickDuration: once(registry, 'linkplane_webhook_tick_duration_seconds', () =>
+      new Histogram({
+        name: 'linkplane_webhook_tick_duration_seconds',
+        help: 'Dispatcher transactions: lease due deliveries (kind=claim), record finished attempts (kind=record)',
+        labelNames: ['kind'],
+        buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1],
+        registers,
+      })),
+    tickSize: once(registry, 'linkplane_webhook_tick_size', () =>
+      new Histogram({
+        name: 'linkplane_webhook_tick_size',
+        help: 'Attempts recorded (kind=recorded) and deliveries leased (kind=claimed) per dispatcher transaction',
+        labelNames: ['kind'],
+        buckets: [0, 1, 4, 16, 64, 256, 1024],
+        registers,
+      })),
   };
 }

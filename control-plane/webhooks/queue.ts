@@ -8,6 +8,9 @@
  * takes work for (FOR NO KEY UPDATE SKIP LOCKED, which leaves the deliveries' foreign-key checks
  * alone), counts that endpoint's live leases, and takes at most the remaining room.
  *
+ * An attempt row is written once, when the attempt finished; one cut short by a crash is written
+ * as `interrupted` (from its lease time) when the delivery is leased again.
+ *
  * Lock order, everywhere a transaction touches both: endpoint rows (by id), then deliveries.
  */
 import { randomUUID } from 'node:crypto';
@@ -25,6 +28,8 @@ export interface ClaimedDelivery extends OutgoingDelivery {
   workspaceId: string;
   cycleAttempt: number;
   leaseToken: string;
+  /** The endpoint had a failing streak when this was claimed (a success must clear it). */
+  endpointFailing: boolean;
 }
 
 interface ClaimRow {
@@ -40,6 +45,7 @@ interface ClaimRow {
   data: string;
   url: string;
   secrets: SigningSecret[] | null;
+  endpoint_failing: boolean;
 }
 
 export interface ClaimOptions {
@@ -59,36 +65,45 @@ WITH eps AS (
   ORDER BY e.id
   FOR NO KEY UPDATE OF e SKIP LOCKED
 ), room AS (
+  -- live leases end within leaseMs, so the due index bounds the count
   SELECT eps.id, eps.cap - (SELECT count(*) FROM webhook_deliveries d
-                            WHERE d.endpoint_id = eps.id AND d.lease_token IS NOT NULL AND d.next_attempt_at > now()) AS free
+                            WHERE d.endpoint_id = eps.id AND d.status IN ('pending', 'failed')
+                              AND d.next_attempt_at > now() AND d.next_attempt_at <= now() + $4::int * interval '1 millisecond'
+                              AND d.lease_token IS NOT NULL) AS free
   FROM eps
 ), picked AS (
-  SELECT p.id FROM room CROSS JOIN LATERAL (
-    SELECT d.id, d.next_attempt_at FROM webhook_deliveries d
+  SELECT p.* FROM room CROSS JOIN LATERAL (
+    SELECT d.id, d.next_attempt_at, d.lease_token IS NOT NULL AS lease_expired, d.leased_at AS prev_leased_at
+    FROM webhook_deliveries d
     WHERE d.endpoint_id = room.id AND d.status IN ('pending', 'failed') AND d.next_attempt_at <= now()
     ORDER BY d.next_attempt_at
-    LIMIT GREATEST(room.free, 0)
+    LIMIT LEAST(GREATEST(room.free, 0), $1)
     FOR UPDATE OF d SKIP LOCKED
   ) p
   ORDER BY p.next_attempt_at
   LIMIT $1
 ), upd AS (
   UPDATE webhook_deliveries d
-  SET attempts = d.attempts + 1, cycle_attempts = d.cycle_attempts + 1, lease_token = $3::uuid,
+  SET attempts = d.attempts + 1, cycle_attempts = d.cycle_attempts + 1, lease_token = $3::uuid, leased_at = now(),
       next_attempt_at = now() + $4::int * interval '1 millisecond', updated_at = now()
   FROM picked WHERE d.id = picked.id
-  RETURNING d.id, d.attempts, d.cycle_attempts, d.lease_token, d.endpoint_id, d.workspace_id, d.event_id, d.event_type
+  RETURNING d.id, d.attempts, d.cycle_attempts, d.lease_token, d.endpoint_id, d.workspace_id, d.event_id, d.event_type,
+            picked.lease_expired, picked.prev_leased_at
 ), lost AS (
-  UPDATE webhook_attempts a SET finished_at = now(), error = 'interrupted',
-         error_detail = 'the dispatcher stopped before recording the outcome'
-  FROM upd WHERE a.delivery_id = upd.id AND a.finished_at IS NULL
-), started AS (
-  INSERT INTO webhook_attempts (delivery_id, attempt) SELECT id, attempts FROM upd
+  -- the previous lease ran out without an outcome: that attempt was cut short
+  INSERT INTO webhook_attempts (delivery_id, attempt, started_at, finished_at, error, error_detail)
+  SELECT id, attempts - 1, COALESCE(prev_leased_at, now()), now(), 'interrupted', 'the dispatcher stopped before recording the outcome'
+  FROM upd WHERE lease_expired AND attempts > 1
+  ON CONFLICT (delivery_id, attempt) DO NOTHING
+), eps_used AS (
+  SELECT e.id, e.url, e.failing_since,
+    (SELECT json_agg(json_build_object('id', s.id, 'secret', s.secret) ORDER BY s.created_at DESC)
+     FROM webhook_secrets s WHERE s.endpoint_id = e.id AND (s.expires_at IS NULL OR s.expires_at > now())) AS secrets
+  FROM webhook_endpoints e WHERE e.id IN (SELECT DISTINCT endpoint_id FROM upd)
 )
-SELECT upd.*, ev.occurred_at, ev.data::text AS data, e.url,
-  (SELECT json_agg(json_build_object('id', s.id, 'secret', s.secret) ORDER BY s.created_at DESC)
-   FROM webhook_secrets s WHERE s.endpoint_id = e.id AND (s.expires_at IS NULL OR s.expires_at > now())) AS secrets
-FROM upd JOIN events ev ON ev.id = upd.event_id JOIN webhook_endpoints e ON e.id = upd.endpoint_id`;
+SELECT upd.id, upd.attempts, upd.cycle_attempts, upd.lease_token, upd.endpoint_id, upd.workspace_id, upd.event_id, upd.event_type,
+       ev.occurred_at, ev.data::text AS data, eu.url, eu.secrets, eu.failing_since IS NOT NULL AS endpoint_failing
+FROM upd JOIN events ev ON ev.id = upd.event_id JOIN eps_used eu ON eu.id = upd.endpoint_id`;
 
 /** Leases up to `limit` due deliveries (oldest due first), respecting per-endpoint room. */
 export async function claimDeliveries(tx: PoolClient, opts: ClaimOptions): Promise<ClaimedDelivery[]> {
@@ -96,7 +111,7 @@ export async function claimDeliveries(tx: PoolClient, opts: ClaimOptions): Promi
   // one token per claim: the record step matches (id, token), so a lease that expired and was
   // taken over by another dispatcher is never overwritten by the late original
   const token = randomUUID();
-  const { rows } = await tx.query<ClaimRow>(CLAIM_SQL, [opts.limit, opts.endpointConcurrency, token, opts.leaseMs]);
+  const { rows } = await tx.query<ClaimRow>({ name: 'webhook_claim', text: CLAIM_SQL, values: [opts.limit, opts.endpointConcurrency, token, opts.leaseMs] });
   return rows.map((r) => ({
     deliveryId: r.id,
     endpointId: r.endpoint_id,
@@ -110,6 +125,7 @@ export async function claimDeliveries(tx: PoolClient, opts: ClaimOptions): Promi
     leaseToken: r.lease_token,
     url: r.url,
     secrets: r.secrets ?? [],
+    endpointFailing: r.endpoint_failing,
   }));
 }
 
@@ -178,81 +194,88 @@ export async function recordResults(tx: PoolClient, finished: FinishedAttempt[],
   const random = opts.random ?? Math.random;
   const now = Date.now();
 
-  // 1. endpoint health, endpoint rows locked first (sorted) to keep one lock order
+  // 1. endpoint health, endpoint rows locked first (sorted) to keep one lock order. Skipped in the
+  //    common case: every attempt succeeded on endpoints that had no failing streak when claimed.
   const signal = new Map<string, EndpointSignal>();
+  const streak = new Set<string>();
   const judged = finished.map((f) => {
     const j = judge(f.result, f.delivery.cycleAttempt, opts.policy, random);
     const prev = signal.get(f.delivery.endpointId);
     // a 410 is an instruction and wins; otherwise any success clears the failing streak
     if (prev === undefined || SIGNAL_RANK[j.endpoint] > SIGNAL_RANK[prev]) signal.set(f.delivery.endpointId, j.endpoint);
+    if (f.delivery.endpointFailing) streak.add(f.delivery.endpointId);
     return { ...f, ...j };
   });
-  const endpointIds = [...signal.keys()].sort();
-  const { rows: eps } = await tx.query<{ id: string; enabled: boolean; failing_since: Date | null }>(
-    `SELECT id, enabled, failing_since FROM webhook_endpoints WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE`,
-    [endpointIds],
-  );
-  const health: { id: string; failing_since: Date | null; disable: 'gone' | 'failing' | null }[] = [];
-  for (const e of eps) {
-    const s = signal.get(e.id)!;
-    if (s === 'ok') {
-      if (e.failing_since !== null) health.push({ id: e.id, failing_since: null, disable: null });
-      continue;
-    }
-    const since = e.failing_since ?? new Date(now);
-    const disable = !e.enabled ? null : s === 'gone' ? 'gone' : now - since.getTime() >= opts.disableAfterMs ? 'failing' : null;
-    if (e.failing_since === null || disable) health.push({ id: e.id, failing_since: since, disable });
-  }
-  if (health.length > 0) {
-    await tx.query(
-      `UPDATE webhook_endpoints e
-       SET failing_since = u.failing_since,
-           enabled = CASE WHEN u.disable IS NULL THEN e.enabled ELSE false END,
-           disabled_reason = COALESCE(u.disable, e.disabled_reason),
-           disabled_at = CASE WHEN u.disable IS NULL THEN e.disabled_at ELSE now() END,
-           updated_at = now()
-       FROM unnest($1::text[], $2::timestamptz[], $3::text[]) AS u(id, failing_since, disable)
-       WHERE e.id = u.id`,
-      [health.map((h) => h.id), health.map((h) => h.failing_since), health.map((h) => h.disable)],
+  const endpointIds = [...signal.keys()].filter((id) => signal.get(id) !== 'ok' || streak.has(id)).sort();
+  const disabled: { id: string; reason: 'gone' | 'failing' }[] = [];
+  if (endpointIds.length > 0) {
+    const { rows: eps } = await tx.query<{ id: string; enabled: boolean; failing_since: Date | null }>(
+      `SELECT id, enabled, failing_since FROM webhook_endpoints WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE`,
+      [endpointIds],
     );
+    const health: { id: string; failing_since: Date | null; disable: 'gone' | 'failing' | null }[] = [];
+    for (const e of eps) {
+      const s = signal.get(e.id)!;
+      if (s === 'ok') {
+        if (e.failing_since !== null) health.push({ id: e.id, failing_since: null, disable: null });
+        continue;
+      }
+      const since = e.failing_since ?? new Date(now);
+      const disable = !e.enabled ? null : s === 'gone' ? 'gone' : now - since.getTime() >= opts.disableAfterMs ? 'failing' : null;
+      if (e.failing_since === null || disable) health.push({ id: e.id, failing_since: since, disable });
+    }
+    if (health.length > 0) {
+      await tx.query(
+        `UPDATE webhook_endpoints e
+         SET failing_since = u.failing_since,
+             enabled = CASE WHEN u.disable IS NULL THEN e.enabled ELSE false END,
+             disabled_reason = COALESCE(u.disable, e.disabled_reason),
+             disabled_at = CASE WHEN u.disable IS NULL THEN e.disabled_at ELSE now() END,
+             updated_at = now()
+         FROM unnest($1::text[], $2::timestamptz[], $3::text[]) AS u(id, failing_since, disable)
+         WHERE e.id = u.id`,
+        [health.map((h) => h.id), health.map((h) => h.failing_since), health.map((h) => h.disable)],
+      );
+    }
+    for (const h of health) if (h.disable) disabled.push({ id: h.id, reason: h.disable });
   }
-  const disabled = health.filter((h) => h.disable !== null).map((h) => ({ id: h.id, reason: h.disable! }));
   summary.disabledEndpoints = disabled;
 
-  // 2. the attempts themselves (recorded even when the lease was lost: the request did happen)
+  // 2. the attempts (recorded even when the lease was lost: the request did happen) and the
+  //    deliveries (only where we still hold the lease), in one statement
   const r = judged.map((j) => j.result);
-  await tx.query(
-    `UPDATE webhook_attempts a
-     SET finished_at = u.started_at + u.duration_ms * interval '1 millisecond', duration_ms = u.duration_ms,
-         status_code = u.status_code, error = u.error, error_detail = u.error_detail, response_body = u.response_body
-     FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[])
-       AS u(delivery_id, attempt, started_at, duration_ms, status_code, error, error_detail, response_body)
-     WHERE a.delivery_id = u.delivery_id AND a.attempt = u.attempt`,
-    [
-      judged.map((j) => j.delivery.deliveryId), judged.map((j) => j.delivery.attempt), r.map((x) => x.startedAt),
-      r.map((x) => x.durationMs), r.map((x) => x.statusCode), r.map((x) => x.error), r.map((x) => x.errorDetail?.slice(0, 1000) ?? null),
-      r.map((x) => x.responseBody),
-    ],
-  );
-
-  // 3. the deliveries, only where we still hold the lease
-  const { rows: applied } = await tx.query<DeadRow & { status: string }>(
-    `UPDATE webhook_deliveries d
-     SET status = u.status, lease_token = NULL,
-         next_attempt_at = CASE WHEN u.status = 'failed' THEN now() + u.retry_ms * interval '1 millisecond' ELSE d.next_attempt_at END,
-         last_status_code = u.status_code, last_error = u.error,
-         delivered_at = CASE WHEN u.status = 'succeeded' THEN now() ELSE d.delivered_at END,
-         dead_at = CASE WHEN u.status = 'dead' THEN now() ELSE NULL END,
+  const { rows: applied } = await tx.query<DeadRow & { status: string }>({
+    name: 'webhook_record',
+    text: `WITH r AS (
+       SELECT * FROM unnest($1::text[], $2::int[], $3::uuid[], $4::text[], $5::bigint[], $6::timestamptz[], $7::int[], $8::int[], $9::text[], $10::text[], $11::text[])
+         AS r(id, attempt, token, status, retry_ms, started_at, duration_ms, status_code, error, error_detail, response_body)
+     ), att AS (
+       -- an attempt is written once, when it finished (replacing an 'interrupted' guess if the lease was lost)
+       INSERT INTO webhook_attempts (delivery_id, attempt, started_at, finished_at, duration_ms, status_code, error, error_detail, response_body)
+       SELECT r.id, r.attempt, r.started_at, r.started_at + r.duration_ms * interval '1 millisecond', r.duration_ms, r.status_code,
+              r.error, r.error_detail, r.response_body
+       FROM r WHERE EXISTS (SELECT 1 FROM webhook_deliveries x WHERE x.id = r.id)
+       ON CONFLICT (delivery_id, attempt) DO UPDATE
+       SET started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at, duration_ms = EXCLUDED.duration_ms,
+           status_code = EXCLUDED.status_code, error = EXCLUDED.error, error_detail = EXCLUDED.error_detail, response_body = EXCLUDED.response_body
+     )
+     UPDATE webhook_deliveries d
+     SET status = r.status, lease_token = NULL,
+         next_attempt_at = CASE WHEN r.status = 'failed' THEN now() + r.retry_ms * interval '1 millisecond' ELSE d.next_attempt_at END,
+         last_status_code = r.status_code, last_error = r.error,
+         delivered_at = CASE WHEN r.status = 'succeeded' THEN now() ELSE d.delivered_at END,
+         dead_at = CASE WHEN r.status = 'dead' THEN now() ELSE NULL END,
          updated_at = now()
-     FROM unnest($1::text[], $2::uuid[], $3::text[], $4::bigint[], $5::int[], $6::text[]) AS u(id, token, status, retry_ms, status_code, error)
-     WHERE d.id = u.id AND d.lease_token = u.token
+     FROM r WHERE d.id = r.id AND d.lease_token = r.token
      RETURNING d.id, d.status, d.workspace_id, d.endpoint_id, d.event_id, d.event_type, d.attempts, d.last_status_code, d.last_error,
-               (SELECT url FROM webhook_endpoints WHERE id = d.endpoint_id) AS url`,
-    [
-      judged.map((j) => j.delivery.deliveryId), judged.map((j) => j.delivery.leaseToken), judged.map((j) => j.verdict.status),
-      judged.map((j) => (j.verdict.status === 'failed' ? j.verdict.retryInMs : null)), r.map((x) => x.statusCode), r.map((x) => x.error),
+               CASE WHEN d.status = 'dead' THEN (SELECT url FROM webhook_endpoints WHERE id = d.endpoint_id) END AS url`,
+    values: [
+      judged.map((j) => j.delivery.deliveryId), judged.map((j) => j.delivery.attempt), judged.map((j) => j.delivery.leaseToken),
+      judged.map((j) => j.verdict.status), judged.map((j) => (j.verdict.status === 'failed' ? j.verdict.retryInMs : null)),
+      r.map((x) => x.startedAt), r.map((x) => x.durationMs), r.map((x) => x.statusCode), r.map((x) => x.error),
+      r.map((x) => x.errorDetail?.slice(0, 1000) ?? null), r.map((x) => x.responseBody),
     ],
-  );
+  });
   summary.stale = finished.length - applied.length;
   const events: NewEvent[] = [];
   for (const a of applied) {

@@ -99,9 +99,11 @@ export async function sendDelivery(agent: Dispatcher, d: OutgoingDelivery, opts:
       headers: deliveryHeaders(d, body),
       body,
       dispatcher: agent,
+      // the signal is the deadline; undici's own timers are coarse (they can fire ~100 ms early), so
+      // they only back it up
       signal: AbortSignal.timeout(opts.timeoutMs),
-      headersTimeout: opts.timeoutMs,
-      bodyTimeout: opts.timeoutMs,
+      headersTimeout: opts.timeoutMs + 1000,
+      bodyTimeout: opts.timeoutMs + 1000,
     });
     const responseBody = await readHead(res.body);
     const error = classifyStatus(res.statusCode);
