@@ -159,7 +159,7 @@ export function visitorHeaderSets(n: number, seed = 7): Record<string, string>[]
     const b = Math.floor(rnd() * 256);
     if (isPrivateV4(a, b)) continue;
     const ip = `${a}.${b}.${Math.floor(rnd() * 256)}.${1 + Math.floor(rnd() * 254)}`;
-    const ua = USER_AGENTS[out.length % USER_AGENTS.length]!(out.length % 40);
+    const ua = USER_AGENTS[out.length % USER_AGENTS.length]!(Math.floor(out.length / USER_AGENTS.length) % 40);
     out.push({ 'user-agent': ua, 'x-forwarded-for': ip, accept: '*/*' });
   }
   return out;

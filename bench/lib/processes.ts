@@ -81,11 +81,15 @@ export function startProc(name: string, cmd: string, args: string[], opts: { env
   return proc;
 }
 
-/** `node dist/<script>` (e.g. `data-plane/main.js`) with `env` on top of the current environment. */
+/**
+ * `node dist/<script>` (e.g. `data-plane/main.js`) with `env` on top of the current environment.
+ * BENCH_NODE_ARGS adds node flags (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a plane).
+ */
 export function startPlane(script: string, env: Record<string, string>, cpus: string | null = null): Proc {
   const file = join(REPO_ROOT, 'dist', script);
   if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` first`);
-  return startProc(script.split('/')[0]!, process.execPath, ['--enable-source-maps', file], { env: { LOG_LEVEL: 'warn', ...env }, cpus });
+  const extra = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  return startProc(script.split('/')[0]!, process.execPath, [...extra, '--enable-source-maps', file], { env: { LOG_LEVEL: 'warn', ...env }, cpus });
 }
 
 /** Ends every process still running (interrupted run). */
