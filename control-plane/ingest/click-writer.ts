@@ -15,11 +15,11 @@ import type { Pool, PoolClient } from '../db/pool.js';
 import { isUniqueViolation } from '../db/tx.js';
 import { withClient } from './checkout.js';
 import { emitEvents } from '../events/emit.js';
-import { dayOf, dayText } from './click-partitions.js';
+import { dayOf } from './click-partitions.js';
 import { DIM_NAMES, rollupInto } from './click-rollup.js';
 import { F, type ClickSet } from './click-set.js';
 import { clickWebhookEvents } from './click-webhook-events.js';
-import { CopyDictionary, CopyWriter } from './copy-text.js';
+import { BinaryCopyWriter, FieldDictionary, JsonbDictionary, textField } from './copy-binary.js';
 import type { Subscriptions } from './event-subscribers.js';
 
 const COLUMNS =
@@ -48,19 +48,23 @@ export interface StoreOptions {
   onPhase?: (phase: string, ms: number) => void;
 }
 
-/** The raw rows as COPY text. */
-function copyRows(set: ClickSet, dict: CopyDictionary, rows: Int32Array): Buffer[] {
-  const w = new CopyWriter();
+interface Dicts {
+  text: FieldDictionary;
+  jsonb: JsonbDictionary;
+}
+
+/** The raw rows in binary COPY format (COLUMNS order). */
+function copyRows(set: ClickSet, d: Dicts, rows: Int32Array): Buffer[] {
+  const w = new BinaryCopyWriter();
   const cols = TEXT_FIELDS.map((f) => set.cols[f]!);
   const utm = set.cols[F.utm]!;
   const node = set.cols[F.node]!;
   for (let j = 0; j < rows.length; j++) {
     const i = rows[j]!;
-    w.uuid(set.ids, 16 * i).tab().isoMs(set.times[i]!);
-    for (const c of cols) w.tab().bytes(dict.get(c[i]!));
+    w.row(20).raw(set.ids, 16 * i, 16).timestamp(set.times[i]!);
+    for (const c of cols) w.field(d.text.text(c[i]!));
     const fl = set.flags[i]!;
-    w.tab().bool((fl & 1) !== 0).tab().bool((fl & 2) !== 0).tab().bytes(dict.get(utm[i]!)).tab().bytes(dict.get(node[i]!));
-    w.tab().bytea(set.hashes, 16 * i, 16).newline();
+    w.bool((fl & 1) !== 0).bool((fl & 2) !== 0).field(d.jsonb.get(utm[i]!)).field(d.text.text(node[i]!)).raw(set.hashes, 16 * i, 16);
   }
   return w.finish();
 }
@@ -81,7 +85,7 @@ async function ensureStaging(client: PoolClient): Promise<void> {
 
 /** Inserts what is new through the staging table; returns the rows that were inserted. */
 async function mergeInsert(client: PoolClient, set: ClickSet, rows: Int32Array, chunks: Buffer[]): Promise<Int32Array> {
-  await copyInto(client, `COPY click_stage (${COLUMNS}) FROM STDIN`, chunks);
+  await copyInto(client, `COPY click_stage (${COLUMNS}) FROM STDIN (FORMAT binary)`, chunks);
   const { rows: ins } = await client.query<{ id: string }>(
     `INSERT INTO clicks (${COLUMNS}) SELECT ${COLUMNS} FROM click_stage
      ON CONFLICT (link_id, id, occurred_at) DO NOTHING RETURNING id`,
@@ -95,10 +99,9 @@ async function mergeInsert(client: PoolClient, set: ClickSet, rows: Int32Array, 
  * Records (link, day, visitor) and returns, per row, 1 if it is its visitor's first counted
  * click of the day on that link (the earliest such row here, when the visitor was not known yet).
  */
-async function markFirstVisits(client: PoolClient, set: ClickSet, dict: CopyDictionary, rows: Int32Array): Promise<Uint8Array> {
+async function markFirstVisits(client: PoolClient, set: ClickSet, d: Dicts, rows: Int32Array): Promise<Uint8Array> {
   const link = set.cols[F.link]!;
-  const w = new CopyWriter();
-  const days = new Map<number, string>();
+  const w = new BinaryCopyWriter();
   // rows come grouped by link, in time order: dedupe (day, visitor) within each link's run and
   // write them sorted, so concurrent transactions lock visitor keys in the same global order
   const seen = new Map<string, number>();
@@ -108,10 +111,7 @@ async function markFirstVisits(client: PoolClient, set: ClickSet, dict: CopyDict
     for (const k of keys) {
       const j = seen.get(k)!;
       const i = rows[j]!;
-      const d = dayOf(set.times[i]!);
-      let day = days.get(d);
-      if (day === undefined) days.set(d, (day = dayText(d)));
-      w.int(j).tab().bytes(dict.get(link[i]!)).tab().ascii(day).tab().bytea(set.hashes, 16 * i, 16).newline();
+      w.row(4, 256).int4(j).field(d.text.text(link[i]!)).date(dayOf(set.times[i]!)).raw(set.hashes, 16 * i, 16);
     }
     seen.clear();
     keys.length = 0;
@@ -130,7 +130,7 @@ async function markFirstVisits(client: PoolClient, set: ClickSet, dict: CopyDict
     }
   }
   flush();
-  await copyInto(client, 'COPY click_visitor_stage (i, l, d, h) FROM STDIN', w.finish());
+  await copyInto(client, 'COPY click_visitor_stage (i, l, d, h) FROM STDIN (FORMAT binary)', w.finish());
   const { rows: fresh } = await client.query<{ i: number }>(
     `WITH ins AS (
        INSERT INTO click_visitors (link_id, day, visitor_hash) SELECT l, d, h FROM click_visitor_stage
@@ -144,15 +144,15 @@ async function markFirstVisits(client: PoolClient, set: ClickSet, dict: CopyDict
 }
 
 /** Appends the rollup increments of `rows` to click_rollup_deltas; returns how many. */
-async function appendRollupDeltas(client: PoolClient, set: ClickSet, dict: CopyDictionary, rows: Int32Array, first: Uint8Array): Promise<number> {
-  const w = new CopyWriter();
-  const dims = DIM_NAMES.map((d) => Buffer.from(d));
-  const n = rollupInto(set, rows, first, (l, d, hour, v, bot, ws, clicks, visitors) => {
-    w.bytes(dict.get(l)).tab().bytes(dims[d]!).tab().isoMs(hour).tab().bytes(dict.getOrEmpty(v)).tab().bool(bot)
-      .tab().bytes(dict.get(ws)).tab().int(clicks).tab().int(visitors).newline();
+async function appendRollupDeltas(client: PoolClient, set: ClickSet, d: Dicts, rows: Int32Array, first: Uint8Array): Promise<number> {
+  const w = new BinaryCopyWriter();
+  const dims = DIM_NAMES.map((name) => textField(name));
+  const n = rollupInto(set, rows, first, (l, dim, hour, v, bot, ws, clicks, visitors) => {
+    w.row(8).field(d.text.text(l)).field(dims[dim]!).timestamp(hour).field(d.text.textOrEmpty(v)).bool(bot)
+      .field(d.text.text(ws)).int4(clicks).int4(visitors);
   });
   if (n > 0) {
-    await copyInto(client, 'COPY click_rollup_deltas (link_id, dim, hour, value, bot, workspace_id, clicks, visitors) FROM STDIN', w.finish());
+    await copyInto(client, 'COPY click_rollup_deltas (link_id, dim, hour, value, bot, workspace_id, clicks, visitors) FROM STDIN (FORMAT binary)', w.finish());
   }
   return n;
 }
@@ -161,7 +161,7 @@ async function appendRollupDeltas(client: PoolClient, set: ClickSet, dict: CopyD
 export async function storeClicks(pool: Pool, set: ClickSet, opts: StoreOptions): Promise<StoreResult> {
   let rows = set.ordered();
   if (rows.length === 0) return { inserted: 0, duplicates: set.n, events: 0, path: 'copy', rollupRows: 0 };
-  const dict = new CopyDictionary(set.strings);
+  const dict: Dicts = { text: new FieldDictionary(set.strings), jsonb: new JsonbDictionary(set.strings) };
   const chunks = copyRows(set, dict, rows);
   let mark = performance.now();
   const phase = (name: string) => {
@@ -177,7 +177,7 @@ export async function storeClicks(pool: Pool, set: ClickSet, opts: StoreOptions)
       await client.query('SAVEPOINT raw');
       let path: StoreResult['path'] = 'copy';
       try {
-        await copyInto(client, `COPY clicks (${COLUMNS}) FROM STDIN`, chunks);
+        await copyInto(client, `COPY clicks (${COLUMNS}) FROM STDIN (FORMAT binary)`, chunks);
         phase('copy');
       } catch (err) {
         if (!isUniqueViolation(err)) throw err;
