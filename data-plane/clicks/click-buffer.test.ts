@@ -87,6 +87,20 @@ describe('click buffer', () => {
     expect(unknown).toMatchObject({ country: 'FR', bot: true, deviceClass: 'bot' }); // an empty agent counts as a bot
   });
 
+  it('the same visitor hashes alike within a day and differently on two days', () => {
+    const out: { bytes: Uint8Array; events: number; id: string }[] = [];
+    const b = buffer(out);
+    b.capture(click(-60_000), visit()); // 23:58:59.900, day 1
+    b.capture(click(0), visit()); // 23:59:59.900, day 1
+    b.capture(click(100), visit()); // 00:00:00.000, day 2
+    b.capture(click(3_600_000), visit()); // an hour later, day 2
+    b.close();
+    const h = decodeClickBatch(out[0]!.bytes).batch.events.map((e) => e.visitorHash);
+    expect(h[0]).toBe(h[1]);
+    expect(h[2]).toBe(h[3]);
+    expect(h[1]).not.toBe(h[2]);
+  });
+
   it('puts no raw IP and no full user agent into the batch', () => {
     const out: { bytes: Uint8Array; events: number; id: string }[] = [];
     const b = buffer(out);
