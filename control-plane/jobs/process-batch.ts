@@ -14,7 +14,8 @@ import type { Pool, PoolClient } from '../db/pool.js';
 import { canUseDomain } from '../domains/domain-service.js';
 import { DOMAIN_COLUMNS, toSettings, type DomainRow } from '../domains/domain-row.js';
 import { newId } from '../ids.js';
-import { LINK_COLUMNS, shortUrl, toSource, type LinkRow } from '../links/link-row.js';
+import { LINK_COLUMNS, shortUrl, type LinkRow } from '../links/link-row.js';
+import { linkSource } from '../links/link-values.js';
 import { normalizeFields, type LinkFields } from '../links/link-service.js';
 import { validPath } from '../links/validate-link.js';
 import { delLink, enqueue, putLink, type OutboxEntry } from '../outbox/enqueue.js';
@@ -44,7 +45,21 @@ interface StagedItem {
   item: string;
 }
 
+/** Milliseconds a batch spent in each step (for metrics and profiling). */
+export type BatchPhases = Partial<Record<'load' | 'check' | 'lock' | 'plan' | 'write' | 'outbox' | 'complete' | 'commit', number>>;
+
+class Laps {
+  private t = performance.now();
+  readonly phases: BatchPhases = {};
+  lap(name: keyof BatchPhases): void {
+    const now = performance.now();
+    this.phases[name] = (this.phases[name] ?? 0) + (now - this.t);
+    this.t = now;
+  }
+}
+
 export interface BatchReport {
+  phases?: BatchPhases;
   jobId: string;
   batchNo: number;
   succeeded: number;
@@ -67,7 +82,7 @@ function dbItemError(err: unknown): ItemError {
 }
 
 /** Item text → checked item, or its error. Pure. */
-export function checkItem(staged: StagedItem, op: JobRow['operation']): CheckedItem | ItemError {
+export function checkItem(staged: StagedItem, op: JobRow['operation'], hosts: Map<string, string> = new Map()): CheckedItem | ItemError {
   let value: unknown;
   try {
     value = JSON.parse(staged.item);
@@ -81,7 +96,14 @@ export function checkItem(staged: StagedItem, op: JobRow['operation']): CheckedI
     const identityOnly = op === 'disable' || op === 'delete';
     const fields: Partial<LinkFields> = identityOnly ? {} : normalizeFields(item as Partial<LinkFields>);
     const path = item.path !== undefined ? validPath(item.path) : null;
-    const domain = item.domain !== undefined ? (normalizeHostname(item.domain) ?? item.domain.toLowerCase()) : null;
+    let domain: string | null = null;
+    if (item.domain !== undefined) {
+      domain = hosts.get(item.domain) ?? null;
+      if (domain === null) {
+        domain = normalizeHostname(item.domain) ?? item.domain.toLowerCase();
+        hosts.set(item.domain, domain);
+      }
+    }
     delete fields.domain;
     delete fields.path;
     return { idx: staged.idx, fields, domain, path, externalId: item.external_id ?? null };
@@ -107,11 +129,12 @@ interface Applied {
 }
 
 /** Checks, locks, plans and writes `items` (links + outbox) in `tx`. Throws on database errors. */
-async function applyItems(tx: PoolClient, job: JobRow, items: StagedItem[]): Promise<Applied> {
+async function applyItems(tx: PoolClient, job: JobRow, items: StagedItem[], laps: Laps): Promise<Applied> {
   const outcomes: ItemOutcome[] = [];
   const checked: CheckedItem[] = [];
+  const hosts = new Map<string, string>();
   for (const s of items) {
-    const c = checkItem(s, job.operation);
+    const c = checkItem(s, job.operation, hosts);
     if (isError(c)) {
       let externalId: string | null = null;
       try {
@@ -123,22 +146,32 @@ async function applyItems(tx: PoolClient, job: JobRow, items: StagedItem[]): Pro
       outcomes.push({ idx: s.idx, status: 'failed', error: c, externalId });
     } else checked.push(c);
   }
+  laps.lap('check');
   if (checked.length === 0) return { outcomes, written: 0 };
 
   const auth = jobAuth(job);
   const externalIds = [...new Set(checked.flatMap((c) => (c.externalId !== null ? [c.externalId] : [])))];
   const pairs = checked.filter((c) => c.domain !== null && c.path !== null);
-  const existing = (
-    await tx.query<LinkRow>(
-      `SELECT ${LINK_COLUMNS} FROM links
-       WHERE workspace_id = $1 AND deleted_at IS NULL
-         AND (external_id = ANY($2::text[]) OR (domain, path) IN (SELECT * FROM unnest($3::text[], $4::text[])))
-       ORDER BY id FOR UPDATE`,
-      [job.workspace_id, externalIds, pairs.map((c) => c.domain), pairs.map((c) => c.path)],
-    )
-  ).rows;
+  // Two index-driven lookups (an OR of both in one query makes Postgres scan every link).
+  const existing = new Map<string, LinkRow>();
+  if (externalIds.length > 0) {
+    const r = await tx.query<LinkRow>(
+      `SELECT ${LINK_COLUMNS} FROM links WHERE workspace_id = $1 AND external_id = ANY($2::text[]) AND deleted_at IS NULL ORDER BY id FOR UPDATE`,
+      [job.workspace_id, externalIds],
+    );
+    for (const row of r.rows) existing.set(row.id, row);
+  }
+  if (pairs.length > 0) {
+    const r = await tx.query<LinkRow>(
+      `SELECT l.* FROM unnest($1::text[], $2::text[]) AS t(d, p)
+       JOIN links l ON l.domain = t.d AND l.path = t.p AND l.deleted_at IS NULL
+       WHERE l.workspace_id = $3 ORDER BY l.id FOR UPDATE OF l`,
+      [pairs.map((c) => c.domain), pairs.map((c) => c.path), job.workspace_id],
+    );
+    for (const row of r.rows) existing.set(row.id, row);
+  }
 
-  const hostnames = [...new Set([...checked.flatMap((c) => (c.domain !== null ? [c.domain] : [])), ...existing.map((r) => r.domain)])];
+  const hostnames = [...new Set([...checked.flatMap((c) => (c.domain !== null ? [c.domain] : [])), ...[...existing.values()].map((r) => r.domain)])];
   const domainRows = (
     await tx.query<DomainRow>(`SELECT ${DOMAIN_COLUMNS} FROM domains WHERE hostname = ANY($1::text[]) AND deleted_at IS NULL FOR SHARE`, [hostnames])
   ).rows;
@@ -150,8 +183,9 @@ async function applyItems(tx: PoolClient, job: JobRow, items: StagedItem[]): Pro
     else if (d.workspace_id !== job.workspace_id || !canUseDomain(auth, h)) domains.set(h, itemError('domain_not_allowed', 'domain', `the API key may not use domain "${h}"`));
     else domains.set(h, d);
   }
+  laps.lap('lock');
   // a link found by external_id on a domain the key may not use is out of reach
-  const reachable = existing.filter((r) => canUseDomain(auth, r.domain));
+  const reachable = [...existing.values()].filter((r) => canUseDomain(auth, r.domain));
 
   const plan = planBatch({
     op: job.operation,
@@ -162,12 +196,13 @@ async function applyItems(tx: PoolClient, job: JobRow, items: StagedItem[]): Pro
     randomPath: (n) => randomBase62(n, (k) => randomBytes(k)),
   });
   outcomes.push(...plan.outcomes);
+  laps.lap('plan');
   if (plan.writes.length === 0) return { outcomes, written: 0 };
 
   // updates and deletes first (they may free paths the inserts take), then inserts
   const writes = [...plan.writes].sort((a, b) => Number(a.before === null) - Number(b.before === null));
   const v = writes.map((w) => w.values);
-  const { rows } = await tx.query<LinkRow>(
+  const written = await tx.query(
     `INSERT INTO links AS l (id, workspace_id, domain_id, domain, path, destination_url, utm, routing, redirect_status,
        forward_query, tags, expires_at, disabled, status, metadata, external_id, created_by, deleted_at)
      SELECT t.id, $1, t.domain_id, t.domain, t.path, t.destination_url, t.utm, t.routing, t.redirect_status,
@@ -183,8 +218,7 @@ async function applyItems(tx: PoolClient, job: JobRow, items: StagedItem[]): Pro
        redirect_status = EXCLUDED.redirect_status, forward_query = EXCLUDED.forward_query, tags = EXCLUDED.tags,
        expires_at = EXCLUDED.expires_at, disabled = EXCLUDED.disabled, status = EXCLUDED.status,
        metadata = EXCLUDED.metadata, external_id = EXCLUDED.external_id, deleted_at = EXCLUDED.deleted_at,
-       version = l.version + 1, updated_at = now()
-     RETURNING ${LINK_COLUMNS}`,
+       version = l.version + 1, updated_at = now()`,
     [
       job.workspace_id, job.api_key_id,
       writes.map((w) => w.id), v.map((x) => x.domain_id), v.map((x) => x.domain), v.map((x) => x.path),
@@ -194,32 +228,33 @@ async function applyItems(tx: PoolClient, job: JobRow, items: StagedItem[]): Pro
       v.map((x) => x.status), v.map((x) => JSON.stringify(x.metadata)), v.map((x) => x.external_id), writes.map((w) => w.deleted),
     ],
   );
-  const stored = new Map(rows.map((r) => [r.id, r]));
-  // removals first, then puts: every key ends in the batch's final state
+  laps.lap('write');
+  // The rows are locked since the lookup: their stored state is exactly `values`, version before + 1.
   const dels: OutboxEntry[] = [];
   const puts: OutboxEntry[] = [];
   for (const w of writes) {
-    const row = stored.get(w.id)!;
     const b = w.before;
     if (w.deleted) dels.push(delLink(b!.domain, b!.path));
     else {
-      if (b && (b.domain !== row.domain || b.path !== row.path)) dels.push(delLink(b.domain, b.path));
-      puts.push(putLink(compileLink(toSource(row), toSettings(byHost.get(row.domain)!))));
+      if (b && (b.domain !== w.values.domain || b.path !== w.values.path)) dels.push(delLink(b.domain, b.path));
+      const source = linkSource(w.id, job.workspace_id, b ? b.version + 1 : 1, w.values);
+      puts.push(putLink(compileLink(source, toSettings(byHost.get(w.values.domain)!))));
     }
   }
   await enqueue(tx, [...dels, ...puts]);
-  return { outcomes, written: rows.length };
+  laps.lap('outbox');
+  return { outcomes, written: written.rowCount ?? 0 };
 }
 
 /** Item by item, each in a savepoint: the fallback that pins a database error on its item. */
-async function applyOneByOne(tx: PoolClient, job: JobRow, items: StagedItem[]): Promise<Applied> {
+async function applyOneByOne(tx: PoolClient, job: JobRow, items: StagedItem[], laps: Laps): Promise<Applied> {
   const outcomes: ItemOutcome[] = [];
   let written = 0;
   for (const item of items) {
     for (let attempt = 1; ; attempt++) {
       await tx.query('SAVEPOINT bulk_item');
       try {
-        const r = await applyItems(tx, job, [item]);
+        const r = await applyItems(tx, job, [item], laps);
         await tx.query('RELEASE SAVEPOINT bulk_item');
         outcomes.push(...r.outcomes);
         written += r.written;
@@ -300,19 +335,22 @@ async function claimNext(tx: PoolClient, only: { job_seq: string; batch_no: numb
 type Mode = 'fast' | 'item_by_item' | 'given_up';
 
 /** Runs one attempt of the batch in `mode`; throws on a database error (the caller rolls back). */
-async function attempt(tx: PoolClient, ctx: BatchContext, claim: Claim, job: JobRow, mode: Mode): Promise<BatchReport> {
+async function attempt(tx: PoolClient, ctx: BatchContext, claim: Claim, job: JobRow, mode: Mode, laps: Laps): Promise<BatchReport> {
   const items = await loadItems(tx, claim);
+  laps.lap('load');
   let outcomes: ItemOutcome[];
   if (mode === 'given_up') {
     const e = itemError('internal_error', null, 'the item could not be processed after several attempts');
     outcomes = items.map((s) => ({ idx: s.idx, status: 'failed', error: e, externalId: null }));
   } else if (mode === 'fast') {
-    outcomes = (await applyItems(tx, job, items)).outcomes;
+    outcomes = (await applyItems(tx, job, items, laps)).outcomes;
   } else {
-    outcomes = (await applyOneByOne(tx, job, items)).outcomes;
+    outcomes = (await applyOneByOne(tx, job, items, laps)).outcomes;
   }
   const done = await completeBatch(tx, claim, outcomes, ctx.scheme);
+  laps.lap('complete');
   return {
+    phases: laps.phases,
     jobId: job.id,
     batchNo: claim.batch_no,
     succeeded: done.succeeded,
@@ -358,8 +396,10 @@ export async function runNextBatch(ctx: BatchContext): Promise<BatchReport | nul
           .catch((err: unknown) => ctx.log.warn({ err }, 'could not mark job running'));
       }
       if (claim.attempts >= ctx.maxAttempts) mode = 'given_up';
-      const report = await attempt(client, ctx, claim, job, mode);
+      const laps = new Laps();
+      const report = await attempt(client, ctx, claim, job, mode, laps);
       await client.query('COMMIT');
+      laps.lap('commit');
       client.release();
       return report;
     } catch (err) {

@@ -3,7 +3,7 @@
  * or the current row overlaid with the given fields (undefined keeps, null clears). Shared by
  * the single-link service and bulk jobs so both write exactly the same rows.
  */
-import type { RedirectStatus, RoutingInput, Utm } from '../../shared/index.js';
+import type { LinkSource, RedirectStatus, RoutingInput, Utm } from '../../shared/index.js';
 import type { DomainRow } from '../domains/domain-row.js';
 import type { LinkRow } from './link-row.js';
 import type { LinkFields } from './link-service.js';
@@ -90,6 +90,25 @@ export function updatedLinkValues(current: LinkValues, domain: LinkDomain, path:
     status: keep(f.status, current.status),
     metadata: keep(f.metadata, current.metadata),
     external_id: keep(f.external_id, current.external_id),
+  };
+}
+
+/** The compiler's input for a link stored with `values` (as toSource gives it for a row). */
+export function linkSource(id: string, workspaceId: string, version: number, v: LinkValues): LinkSource {
+  return {
+    id,
+    workspaceId,
+    version,
+    domain: v.domain,
+    path: v.path,
+    destinationUrl: v.destination_url,
+    utm: v.utm,
+    routing: v.routing,
+    redirectStatus: v.redirect_status,
+    forwardQuery: v.forward_query,
+    disabled: v.disabled,
+    expiresAt: v.expires_at,
+    status: v.status,
   };
 }
 

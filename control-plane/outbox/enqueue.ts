@@ -24,13 +24,16 @@ export const delLink = (domain: string, path: string): OutboxEntry => ({ key: li
 export const putDomain = (c: CompiledDomain): OutboxEntry => ({ key: domainKvKey(c.hostname), op: 'put', payload: encodeKvValue(c) });
 export const delDomain = (hostname: string): OutboxEntry => ({ key: domainKvKey(hostname), op: 'del', payload: null });
 
+/** A view of the bytes, without copying (encodeKvValue already returns a Buffer). */
+const asBuffer = (p: Uint8Array): Buffer => (Buffer.isBuffer(p) ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+
 /** One multi-row INSERT for any number of entries, in order. */
 export async function enqueue(db: Queryable, entries: OutboxEntry[]): Promise<void> {
   if (entries.length === 0) return;
   await db.query(
     `INSERT INTO link_outbox (kv_key, op, payload)
      SELECT k, o, p FROM unnest($1::text[], $2::text[], $3::bytea[]) WITH ORDINALITY AS t(k, o, p, n) ORDER BY n`,
-    [entries.map((e) => e.key), entries.map((e) => e.op), entries.map((e) => (e.payload ? Buffer.from(e.payload) : null))],
+    [entries.map((e) => e.key), entries.map((e) => e.op), entries.map((e) => (e.payload ? asBuffer(e.payload) : null))],
   );
   await db.query(`SELECT pg_notify('${OUTBOX_CHANNEL}', '')`);
 }

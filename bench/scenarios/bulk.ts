@@ -1,0 +1,240 @@
+/**
+ * `bulk`: the seed's nightly catalog import at scale — 1 000 000 links (50 000 with --quick) in
+ * one streamed CSV upload (`POST /v1/links/bulk?operation=upsert`, chunked, never held whole)
+ * to a real control plane (dist/, own database), until a real redirect node (dist/, one worker)
+ * serves every one of them. Target (design §5): first request byte → all served ≤ 60 s;
+ * control-plane RSS ≤ 512 MB during it; redirect p99 on the node while it runs ≤ 5 ms.
+ *
+ * Phases (they overlap: the relay publishes while batches commit, the node applies while the
+ * relay publishes): upload (first byte → 202), processing (202 → job finished), publish (job
+ * finished → outbox drained into the KV bucket), node apply (→ the node's applied sequence
+ * reaches the bucket's last sequence). Then 2 000 random links are fetched from the node and
+ * must redirect to their destinations.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import pg from 'pg';
+import { natsNames } from '../../shared/index.js';
+import { startNatsServer } from '../../shared/testing/index.js';
+import { startBenchNode } from '../lib/bench-context.js';
+import { BENCH_ADMIN_KEY, startBenchControlPlane } from '../lib/control-plane.js';
+import { fetchMetrics, httpGet, metricValue, sleep } from '../lib/http-probe.js';
+import { newHistogram, summarize } from '../lib/http-load.js';
+import { cpuSecondsOf, cpuSecondsOfAll, rssBytesOf } from '../lib/proc-stat.js';
+import type { ScenarioOptions, ScenarioResult } from '../lib/scenario.js';
+
+const HOST = 'go.bench-bulk.example.com';
+const PREFIX = 'lpbbulk';
+const HEADER = 'domain,path,destination_url,tags,utm_source,utm_medium,utm_campaign\n';
+const UTM = '?utm_source=catalog&utm_medium=pim&utm_campaign=spring_26';
+
+const row = (i: number) => `${HOST},sku-${i},https://shop.example.com/p/${i},catalog|2026,catalog,pim,spring_26\n`;
+const destination = (i: number) => `https://shop.example.com/p/${i}${UTM}`;
+
+/** The CSV, generated as it is sent (64 KB chunks). */
+function* csvChunks(n: number): Generator<string> {
+  let chunk = HEADER;
+  for (let i = 0; i < n; i++) {
+    chunk += row(i);
+    if (chunk.length >= 65_536) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk) yield chunk;
+}
+
+/** Streams the CSV with chunked encoding; resolves with the 202 body and when the first byte went out. */
+function upload(port: number, n: number): Promise<{ firstByte: number; accepted: number; status: number; body: string; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    let firstByte = 0;
+    let bytes = 0;
+    const req = request({
+      host: '127.0.0.1', port, method: 'POST', path: '/v1/links/bulk?operation=upsert', agent: false,
+      headers: { authorization: `Bearer ${BENCH_ADMIN_KEY}`, 'content-type': 'text/csv', 'transfer-encoding': 'chunked' },
+    }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ firstByte, accepted: performance.now(), status: res.statusCode ?? 0, body, bytes }));
+    });
+    req.on('error', reject);
+    const chunks = csvChunks(n);
+    const pump = () => {
+      for (;;) {
+        const next = chunks.next();
+        if (next.done) return void req.end();
+        if (firstByte === 0) firstByte = performance.now();
+        bytes += next.value.length;
+        if (!req.write(next.value)) return void req.once('drain', pump);
+      }
+    };
+    pump();
+  });
+}
+
+/** Open-loop GETs of one link on the node (`rate`/s) until stopped; latencies in µs. */
+function probeRedirects(port: number, path: string, rate: number) {
+  const h = newHistogram();
+  const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  let errors = 0;
+  let running = true;
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const t0 = performance.now();
+      const req = request({ host: '127.0.0.1', port, path, agent, headers: { host: HOST } }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (res.statusCode === 302) h.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
+          else errors++;
+          resolve();
+        });
+      });
+      req.on('error', () => {
+        errors++;
+        resolve();
+      });
+      req.end();
+    });
+  const loop = (async () => {
+    const every = 1000 / rate;
+    let next = performance.now();
+    const inflight = new Set<Promise<void>>();
+    while (running) {
+      next += every;
+      const p = one();
+      inflight.add(p);
+      void p.then(() => inflight.delete(p));
+      const wait = next - performance.now();
+      if (wait > 0) await sleep(wait);
+    }
+    await Promise.all(inflight);
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      agent.destroy();
+      return { summary: summarize(h), count: h.totalCount, errors };
+    },
+  };
+}
+
+const s = (ms: number) => Math.round(ms / 100) / 10;
+
+export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
+  const n = opts.quick ? 50_000 : 1_000_000;
+  const nats = await startNatsServer();
+  const lmdb = mkdtempSync(join(tmpdir(), 'lp-bench-bulk-'));
+  const names = natsNames(PREFIX);
+  try {
+    const cp = await startBenchControlPlane({ label: 'bulk', natsUrl: nats.url, prefix: PREFIX });
+    const db = new pg.Client({ connectionString: cp.db.url });
+    await db.connect();
+    try {
+      const dom = await cp.call('POST', '/v1/domains', { hostname: HOST });
+      if (dom.status !== 201) throw new Error(`POST /v1/domains → ${dom.status} ${JSON.stringify(dom.json)}`);
+      const canary = await cp.call('POST', '/v1/links', { domain: HOST, path: 'canary', destination_url: 'https://shop.example.com/canary' });
+      if (canary.status !== 201) throw new Error(`POST /v1/links → ${canary.status}`);
+      const node = await startBenchNode({ natsUrl: nats.url, prefix: PREFIX, lmdbPath: lmdb, cpus: null });
+      try {
+        for (let i = 0; (await httpGet({ port: node.port, path: '/canary', host: HOST })).status !== 302; i++) {
+          if (i > 200) throw new Error('the canary link never reached the node');
+          await sleep(50);
+        }
+        // samplers: control-plane RSS and the redirect probe, for the whole run
+        let rssMax = 0;
+        const rssTimer = setInterval(() => (rssMax = Math.max(rssMax, rssBytesOf(cp.proc.pid))), 200);
+        const pgBackends = async () =>
+          (await db.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`)).rows.map((r) => r.pid);
+        const cpu0 = { cp: cpuSecondsOf(cp.proc.pid), node: cpuSecondsOf(node.pid), pg: cpuSecondsOfAll(await pgBackends()) };
+        const probe = probeRedirects(node.port, '/canary', 200);
+
+        const up = await upload(cp.port, n);
+        if (up.status !== 202) throw new Error(`upload → ${up.status} ${up.body.slice(0, 500)}`);
+        const jobId = (JSON.parse(up.body) as { job_id: string }).job_id;
+
+        interface JobView { status: string; counts: { succeeded: number; failed: number } }
+        let processed = 0;
+        let job: JobView = { status: 'unknown', counts: { succeeded: 0, failed: 0 } };
+        while (!processed) {
+          const r = await cp.call('GET', `/v1/jobs/${jobId}`);
+          const status = String(r.json.status);
+          if (['succeeded', 'partially_succeeded', 'failed', 'cancelled'].includes(status)) {
+            processed = performance.now();
+            job = r.json as unknown as JobView;
+          } else await sleep(100);
+        }
+        let published = 0;
+        while (!published) {
+          const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM link_outbox WHERE published_at IS NULL');
+          if (Number(rows[0]!.n) === 0) published = performance.now();
+          else await sleep(100);
+        }
+        const nc = await connect({ servers: nats.url });
+        const lastSeq = (await (await jetstreamManager(nc)).streams.info(names.linksStream)).state.last_seq;
+        await nc.close();
+        let applied = 0;
+        while (!applied) {
+          if (metricValue(await fetchMetrics(node.port), 'linkplane_node_sync_applied_sequence') >= lastSeq) applied = performance.now();
+          else await sleep(50);
+        }
+        const red = await probe.stop();
+        clearInterval(rssTimer);
+        rssMax = Math.max(rssMax, rssBytesOf(cp.proc.pid));
+        // backends that lived through the run (the pool keeps idle ones 30 s): an estimate of Postgres' share
+        const cpu = { cp: cpuSecondsOf(cp.proc.pid) - cpu0.cp, node: cpuSecondsOf(node.pid) - cpu0.node, pg: cpuSecondsOfAll(await pgBackends()) - cpu0.pg };
+
+        // every sampled link is served with its destination
+        let wrong = 0;
+        const samples = 2000;
+        for (let k = 0; k < samples; k++) {
+          const i = Math.floor(Math.random() * n);
+          const r = await httpGet({ port: node.port, path: `/sku-${i}`, host: HOST });
+          if (r.status !== 302 || r.headers.location !== destination(i)) wrong++;
+        }
+        const total = applied - up.firstByte;
+        const server = await db.query<{ upload_ms: string; processing_ms: string }>(
+          `SELECT extract(epoch FROM created_at - upload_started_at) * 1000 AS upload_ms,
+                  extract(epoch FROM finished_at - started_at) * 1000 AS processing_ms FROM jobs WHERE id = $1`,
+          [jobId],
+        );
+        const p99 = red.summary.p99 / 1000;
+        return {
+          rows: [
+            { phase: 'upload (first byte → 202)', 'ends at s': s(up.accepted - up.firstByte), 'took s': s(up.accepted - up.firstByte), 'items/s': Math.round(n / ((up.accepted - up.firstByte) / 1000)) },
+            { phase: 'processing (202 → job finished)', 'ends at s': s(processed - up.firstByte), 'took s': s(processed - up.accepted), 'items/s': Math.round(n / ((processed - up.accepted) / 1000)) },
+            { phase: 'publish (→ outbox drained to KV)', 'ends at s': s(published - up.firstByte), 'took s': s(published - processed), 'items/s': '' },
+            { phase: 'node apply (→ applied seq = KV last seq)', 'ends at s': s(applied - up.firstByte), 'took s': s(applied - published), 'items/s': '' },
+            { phase: 'total: first byte → all served', 'ends at s': s(total), 'took s': s(total), 'items/s': Math.round(n / (total / 1000)) },
+          ],
+          notes: [
+            `${n.toLocaleString('en')} CSV rows (${(up.bytes / 1e6).toFixed(1)} MB, chunked upload); job ${job.status}: ${job.counts.succeeded} succeeded, ${job.counts.failed} failed`,
+            `server-side timings: upload ${Math.round(Number(server.rows[0]!.upload_ms))} ms, processing ${Math.round(Number(server.rows[0]!.processing_ms))} ms`,
+            `CPU: control plane ${cpu.cp.toFixed(1)} s (max RSS ${Math.round(rssMax / 1048576)} MB), its Postgres backends ≈ ${cpu.pg.toFixed(1)} s, node ${cpu.node.toFixed(1)} s; load average ${loadavg()[0]!.toFixed(1)} at the end (2 cores shared with everything else)`,
+            `redirects to a live link during the run: ${red.count} at 200/s, p50 ${(red.summary.p50 / 1000).toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${(red.summary.max / 1000).toFixed(1)} ms, ${red.errors} errors`,
+            `${samples} random links fetched from the node after the run: ${wrong} wrong`,
+          ],
+          targets: [
+            { name: 'first byte → all served (s)', value: total / 1000, target: 60, op: '<=' },
+            { name: 'control-plane RSS (MB)', value: Math.round(rssMax / 1048576), target: 512, op: '<=' },
+            { name: 'redirect p99 during the run (ms)', value: p99, target: 5, op: '<=' },
+            { name: 'sampled links not served right', value: wrong + red.errors, target: 0, op: '<=' },
+          ],
+        };
+      } finally {
+        await node.stop();
+      }
+    } finally {
+      await db.end();
+      await cp.close();
+    }
+  } finally {
+    await nats.destroy();
+    rmSync(lmdb, { recursive: true, force: true });
+  }
+}
