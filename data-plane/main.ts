@@ -27,12 +27,20 @@ try {
   process.exit(1);
 }
 
+// handlers first: the serving threads answer before startNode() returns
+let stopRequested: NodeJS.Signals | null = null;
+let stop: ((signal: NodeJS.Signals) => void) | null = null;
+const onSignal = (signal: NodeJS.Signals) => {
+  if (stopRequested) return;
+  stopRequested = signal;
+  stop?.(signal);
+};
+process.once('SIGTERM', onSignal);
+process.once('SIGINT', onSignal);
+
 try {
   const node = await startNode(config, log);
-  let stopping = false;
-  const shutdown = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
+  stop = (signal) => {
     log.info({ signal }, 'draining');
     node.stop().then(
       () => {
@@ -45,8 +53,7 @@ try {
       },
     );
   };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  if (stopRequested) stop(stopRequested);
 } catch (err) {
   log.fatal({ err }, 'node failed to start');
   process.exitCode = 1;

@@ -1,15 +1,16 @@
 /**
- * One redirect node: the store, the worker threads that serve it, and the sync that fills it.
- * `startNode` wires them from a validated config; `stop()` drains and closes in order.
+ * One redirect node, supervised from the main thread: the sync thread (the store's only writer)
+ * opens the store and keeps it in step with NATS; WORKERS serving threads answer redirects from
+ * it. The supervisor starts them in that order, relays store swaps, restarts a thread that dies,
+ * and on stop drains the servers, then stops the sync.
  */
-import { Worker } from 'node:worker_threads';
-import { connectNats, natsNames, type Logger } from '../shared/index.js';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
+import type { Logger } from '../shared/index.js';
 import type { DataPlaneConfig } from './config.js';
 import { loadGeoDatabase } from './geo.js';
 import { SharedState } from './ops/shared-state.js';
-import { StoreFiles } from './store/store-files.js';
-import { LinksSync, type SyncProgress } from './sync/links-sync.js';
-import type { FromWorker, ToWorker, WorkerInit } from './worker.js';
+import type { FromWorker, ToWorker, WorkerInit } from './serve-worker.js';
+import type { FromSync, SyncInit, ToSync } from './sync-worker.js';
 
 export interface RunningNode {
   port: number;
@@ -17,23 +18,98 @@ export interface RunningNode {
   stop(): Promise<void>;
 }
 
-interface WorkerHandle {
-  index: number;
+interface Thread {
   worker: Worker;
   exited: Promise<number>;
 }
 
+/**
+ * Small young generations: serving threads allocate little per request, and the sync thread's
+ * replays would otherwise grow theirs to V8's maximum and keep it (tens of MB of RSS).
+ */
+const SERVE_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 8 };
+const SYNC_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 6 };
+
+function thread(file: string, workerData: unknown, resourceLimits: ResourceLimits): Thread {
+  const worker = new Worker(new URL(file, import.meta.url), { workerData, resourceLimits });
+  return { worker, exited: new Promise<number>((r) => worker.once('exit', r)) };
+}
+
 export async function startNode(config: DataPlaneConfig, log: Logger): Promise<RunningNode> {
-  const names = natsNames(config.NATS_PREFIX);
   const state = SharedState.create(config.WORKERS);
   state.set('started_at', Math.floor(Date.now() / 1000));
-  const files = StoreFiles.open(config.LMDB_PATH, log.child({ module: 'store' }));
   const geo = loadGeoDatabase(config.GEOIP_DB);
   let stopping = false;
-  let swapId = 0;
-  const swapAcks = new Map<number, { left: Set<number>; done: () => void }>();
+  let storePath = '';
+  const servers: Thread[] = [];
+  const swapAcks = new Map<number, Set<number>>();
 
-  const init = (index: number): WorkerInit => ({
+  // --- the sync thread: opens the store first (serving threads need its path) ---
+  const syncInit: SyncInit = {
+    nodeId: config.NODE_ID,
+    logLevel: config.LOG_LEVEL,
+    natsUrl: config.NATS_URL,
+    natsPrefix: config.NATS_PREFIX,
+    lmdbPath: config.LMDB_PATH,
+    batchMax: config.SYNC_BATCH_MAX,
+    flushMs: config.SYNC_FLUSH_MS,
+    readyWithoutNatsMs: config.READY_WITHOUT_NATS_MS,
+    workers: config.WORKERS,
+    state: state.buffer,
+  };
+  let sync: Thread | undefined;
+  let syncStopped: Promise<void> = Promise.resolve();
+  let storeReady: (path: string) => void = () => {};
+  let storeFailed: (err: Error) => void = () => {};
+  const storeOpened = new Promise<string>((resolve, reject) => {
+    storeReady = resolve;
+    storeFailed = reject;
+  });
+
+  function startSync(): void {
+    const t = thread('./sync-worker.js', syncInit, SYNC_LIMITS);
+    sync = t;
+    let stoppedSignal: () => void = () => {};
+    syncStopped = new Promise<void>((r) => (stoppedSignal = r));
+    t.worker.on('error', (err) => log.error({ err }, 'sync thread error'));
+    t.worker.on('message', (m: FromSync) => {
+      if (m.type === 'store') {
+        // a restarted sync thread may have had to start a fresh generation
+        if (storePath !== '' && m.path !== storePath) {
+          for (const s of servers) s.worker.postMessage({ type: 'swap', id: 0, path: m.path } satisfies ToWorker);
+        }
+        storePath = m.path;
+        storeReady(m.path);
+      } else if (m.type === 'failed') {
+        storeFailed(new Error(m.message));
+      } else if (m.type === 'swap') {
+        swapAcks.set(m.id, new Set(servers.map((_, i) => i)));
+        for (const s of servers) s.worker.postMessage({ type: 'swap', id: m.id, path: m.path } satisfies ToWorker);
+        if (servers.length === 0) sync?.worker.postMessage({ type: 'swapped', id: m.id } satisfies ToSync);
+      } else if (m.type === 'stopped') {
+        stoppedSignal();
+      }
+    });
+    void t.exited.then((code) => {
+      stoppedSignal();
+      if (!stopping) {
+        state.set('nats_connected', 0);
+        log.error({ code }, 'sync thread died: restarting it (serving continues from the store)');
+        setTimeout(startSync, 1000);
+      }
+    });
+  }
+  startSync();
+  try {
+    await storeOpened;
+  } catch (err) {
+    stopping = true;
+    await sync!.worker.terminate();
+    throw err;
+  }
+
+  // --- serving threads ---
+  const serveInit = (index: number): WorkerInit => ({
     index,
     workers: config.WORKERS,
     host: config.HOST,
@@ -43,102 +119,56 @@ export async function startNode(config: DataPlaneConfig, log: Logger): Promise<R
     trustedProxies: [...config.TRUSTED_PROXIES],
     ruleCacheSize: config.RULE_CACHE_SIZE,
     uaCacheSize: config.UA_CACHE_SIZE,
-    storePath: files.currentPath,
+    storePath,
     state: state.buffer,
     geo,
   });
 
-  const handles: WorkerHandle[] = [];
-
-  function spawn(index: number): Promise<number> {
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init(index) });
-    const exited = new Promise<number>((r) => worker.once('exit', r));
-    handles[index] = { index, worker, exited };
-    worker.on('error', (err) => log.error({ err, worker: index }, 'worker thread error'));
+  function startServer(index: number): Promise<number> {
+    const t = thread('./serve-worker.js', serveInit(index), SERVE_LIMITS);
+    servers[index] = t;
+    t.worker.on('error', (err) => log.error({ err, worker: index }, 'serving thread error'));
     return new Promise<number>((resolveListen, reject) => {
-      worker.on('message', (m: FromWorker) => {
+      t.worker.on('message', (m: FromWorker) => {
         if (m.type === 'listening') resolveListen(m.port);
-        else if (m.type === 'failed') reject(new Error(`worker ${index}: ${m.message}`));
-        else if (m.type === 'swapped') {
-          const s = swapAcks.get(m.id);
-          s?.left.delete(index);
-          if (s && s.left.size === 0) s.done();
+        else if (m.type === 'failed') reject(new Error(`serving thread ${index}: ${m.message}`));
+        else if (m.type === 'swapped' && m.id > 0) {
+          const left = swapAcks.get(m.id);
+          left?.delete(index);
+          if (left && left.size === 0) {
+            swapAcks.delete(m.id);
+            sync?.worker.postMessage({ type: 'swapped', id: m.id } satisfies ToSync);
+          }
         }
       });
-      void exited.then((code) => {
-        reject(new Error(`worker ${index} exited with code ${code} before listening`));
+      void t.exited.then((code) => {
+        reject(new Error(`serving thread ${index} exited with code ${code} before listening`));
         if (!stopping) {
-          log.error({ worker: index, code }, 'worker thread died: restarting it');
-          setTimeout(() => void spawn(index).catch((err: unknown) => log.error({ err, worker: index }, 'worker restart failed')), 500);
+          log.error({ worker: index, code }, 'serving thread died: restarting it');
+          setTimeout(() => void startServer(index).catch((err: unknown) => log.error({ err, worker: index }, 'restart failed')), 500);
         }
       });
     });
   }
 
-  let ports: number[];
+  async function stopSync(): Promise<void> {
+    if (!sync) return;
+    sync.worker.postMessage({ type: 'stop' } satisfies ToSync);
+    await Promise.race([syncStopped, new Promise((r) => setTimeout(r, 10_000).unref())]);
+    await sync.worker.terminate();
+  }
+
+  let port: number;
   try {
-    ports = await Promise.all(Array.from({ length: config.WORKERS }, (_, i) => spawn(i)));
+    const ports = await Promise.all(Array.from({ length: config.WORKERS }, (_, i) => startServer(i)));
+    port = ports[0]!;
   } catch (err) {
     stopping = true;
-    await Promise.all(handles.map((h) => h.worker.terminate()));
-    await files.close();
+    await Promise.all(servers.map((s) => s.worker.terminate()));
+    await stopSync();
     throw err;
   }
-  const port = ports[0]!;
-  log.info({ host: config.HOST, port, workers: config.WORKERS, store: files.currentPath }, 'redirect node listening');
-
-  function switchReaders(path: string): Promise<void> {
-    const id = ++swapId;
-    return new Promise<void>((done) => {
-      const live = handles.filter((h) => h.worker.threadId > 0);
-      swapAcks.set(id, { left: new Set(live.map((h) => h.index)), done: () => (swapAcks.delete(id), done()) });
-      for (const h of live) h.worker.postMessage({ type: 'swap', id, path } satisfies ToWorker);
-      if (live.length === 0) done();
-    });
-  }
-
-  const syncLog = log.child({ module: 'links-sync' });
-  let everConnected = false;
-  const nats = connectNats({ servers: config.NATS_URL, name: `linkplane-node-${config.NODE_ID}`, log: log.child({ module: 'nats' }) });
-  const sync = new LinksSync({
-    nats: nats.ready,
-    names,
-    files,
-    log: syncLog,
-    batchMax: config.SYNC_BATCH_MAX,
-    flushMs: config.SYNC_FLUSH_MS,
-    events: {
-      connected(up) {
-        everConnected ||= up;
-        state.set('nats_connected', up ? 1 : 0);
-      },
-      progress(p: SyncProgress) {
-        state.set('applied_seq', p.appliedSeq);
-        state.set('stream_seq', p.streamSeq);
-        state.set('links', p.stats.links);
-        state.set('domains', p.stats.domains);
-        state.set('lmdb_bytes', p.stats.bytes);
-        state.set('applied_entries', p.appliedEntries);
-        state.set('transactions', p.transactions);
-        state.set('rebuilds', p.rebuilds);
-      },
-      ready() {
-        state.set('ready', 1);
-      },
-      switchReaders,
-    },
-  });
-  const running = sync.run();
-
-  const storedSeq = files.current.meta()?.seq ?? 0;
-  const staleTimer = config.READY_WITHOUT_NATS_MS > 0 && storedSeq > 0
-    ? setTimeout(() => {
-        if (!everConnected && state.get('ready') === 0) {
-          log.warn({ storedSeq, afterMs: config.READY_WITHOUT_NATS_MS }, 'NATS unreachable since start: ready with the stored snapshot');
-          state.set('ready', 1);
-        }
-      }, config.READY_WITHOUT_NATS_MS)
-    : null;
+  log.info({ host: config.HOST, port, workers: config.WORKERS, store: storePath }, 'redirect node listening');
 
   return {
     port,
@@ -146,15 +176,11 @@ export async function startNode(config: DataPlaneConfig, log: Logger): Promise<R
     async stop() {
       stopping = true;
       state.set('draining', 1);
-      if (staleTimer) clearTimeout(staleTimer);
-      for (const h of handles) h.worker.postMessage({ type: 'drain', graceMs: config.SHUTDOWN_GRACE_MS } satisfies ToWorker);
-      await sync.stop();
-      await running;
-      await nats.close();
-      const deadline = new Promise<void>((r) => setTimeout(r, config.SHUTDOWN_GRACE_MS + 5000).unref());
-      await Promise.race([Promise.all(handles.map((h) => h.exited)), deadline]);
-      await Promise.all(handles.map((h) => h.worker.terminate()));
-      await files.close();
+      for (const s of servers) s.worker.postMessage({ type: 'drain', graceMs: config.SHUTDOWN_GRACE_MS } satisfies ToWorker);
+      const drained = Promise.all(servers.map((s) => s.exited));
+      await Promise.race([drained, new Promise((r) => setTimeout(r, config.SHUTDOWN_GRACE_MS + 5000).unref())]);
+      await Promise.all(servers.map((s) => s.worker.terminate()));
+      await stopSync();
     },
   };
 }

@@ -8,6 +8,8 @@ export interface NatsNames {
   readonly linksBucket: string;
   /** Stream behind the KV bucket (JetStream's naming: KV_<bucket>). */
   readonly linksStream: string;
+  /** Subject prefix of the bucket's keys (JetStream KV's naming: `$KV.<bucket>.<key>`). */
+  readonly linksKeySubjectPrefix: string;
   /** Click batches from nodes. */
   readonly clicksStream: string;
   /** Subject filter covering every node's click subject. */
@@ -24,6 +26,7 @@ export function natsNames(prefix: string): NatsNames {
     prefix,
     linksBucket: `${prefix}_links`,
     linksStream: `KV_${prefix}_links`,
+    linksKeySubjectPrefix: `$KV.${prefix}_links.`,
     clicksStream: `${prefix}_CLICKS`,
     clicksSubjects: `${prefix}.clicks.>`,
     clicksIngestConsumer: `${prefix}_clicks_ingest`,

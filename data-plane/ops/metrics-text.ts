@@ -39,7 +39,10 @@ export function renderMetrics(state: SharedState, nodeId: string, memory: NodeJS
   line(out, `${P}lmdb_bytes`, 'size of the served LMDB file', 'gauge', [['', g('lmdb_bytes')]]);
   line(out, `${P}rule_decode_errors`, 'stored values a worker could not decode (should be 0)', 'gauge', [['', state.sum(WORKER_OFFSETS.W_DECODE_ERRORS)]]);
   line(out, 'process_resident_memory_bytes', 'resident set size', 'gauge', [['', memory.rss]]);
-  line(out, 'nodejs_heap_used_bytes', 'V8 heap used (the answering thread)', 'gauge', [['', memory.heapUsed]]);
+  line(out, 'nodejs_heap_used_bytes', 'V8 heap used (the answering worker thread)', 'gauge', [['', memory.heapUsed]]);
+  line(out, `${P}sync_heap_used_bytes`, 'V8 heap used by the sync thread', 'gauge', [['', g('sync_heap_used')]]);
+  line(out, `${P}sync_heap_total_bytes`, 'V8 heap reserved by the sync thread', 'gauge', [['', g('sync_heap_total')]]);
+  line(out, `${P}sync_external_bytes`, 'memory outside the V8 heap held by the sync thread (buffers)', 'gauge', [['', g('sync_external')]]);
   line(out, 'process_start_time_seconds', 'start time, seconds since the epoch', 'gauge', [['', g('started_at')]]);
   return `${out.join('\n')}\n`;
 }

@@ -18,6 +18,9 @@ export const GAUGES = [
   'transactions',
   'rebuilds',
   'started_at',
+  'sync_heap_used',
+  'sync_heap_total',
+  'sync_external',
 ] as const;
 export type GaugeName = (typeof GAUGES)[number];
 const GAUGE_INDEX = Object.fromEntries(GAUGES.map((g, i) => [g, i])) as Record<GaugeName, number>;

@@ -6,8 +6,7 @@
  * the client reconnects with backoff, the watch is reopened from the stored sequence, and the
  * node keeps serving what it has meanwhile.
  */
-import { jetstream, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
-import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
+import { DeliverPolicy, jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { SyncError, type Logger, type NatsNames } from '../../shared/index.js';
 import type { StoreFiles } from '../store/store-files.js';
@@ -54,6 +53,10 @@ interface Target {
 
 /** Flush interval while replaying towards the first catch-up. */
 const REPLAY_FLUSH_MS = 250;
+/** Messages the consumer pulls ahead: bounds what sits in memory between NATS and LMDB. */
+const PULL_BATCH = 2000;
+/** JetStream KV's operation header (DEL/PURGE; absent on a put). */
+const KV_OPERATION_HEADER = 'KV-Operation';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
@@ -113,12 +116,10 @@ export class LinksSync {
     if (!nc || this.#stopped) return;
     this.#o.events.connected(!nc.isClosed());
     void this.#watchStatus(nc);
-    const kvm = new Kvm(jetstream(nc));
     let backoff = 250;
     while (!this.#stopped) {
       try {
-        const kv = await kvm.open(this.#o.names.linksBucket);
-        const reachedStream = await this.#session(kv);
+        const reachedStream = await this.#session(nc, await jetstreamManager(nc));
         if (reachedStream) backoff = 250;
       } catch (err) {
         if (this.#stopped) break;
@@ -150,15 +151,15 @@ export class LinksSync {
     }
   }
 
-  async #streamFacts(kv: KV): Promise<StreamFacts> {
-    const si = (await kv.status()).streamInfo;
+  async #streamFacts(jsm: JetStreamManager): Promise<StreamFacts> {
+    const si = await jsm.streams.info(this.#o.names.linksStream);
     const subjects = (si.state as { num_subjects?: number }).num_subjects;
     return { created: si.created, firstSeq: si.state.first_seq, lastSeq: si.state.last_seq, messages: si.state.messages, subjects: typeof subjects === 'number' ? subjects : null };
   }
 
   /** One watch of the bucket, from planning to the watch ending. Returns true if it got going. */
-  async #session(kv: KV): Promise<boolean> {
-    const stream = await this.#streamFacts(kv);
+  async #session(nc: NatsConnection, jsm: JetStreamManager): Promise<boolean> {
+    const stream = await this.#streamFacts(jsm);
     this.#bucketMissingLogged = false;
     this.#chooseTarget(stream);
     const fromSeq = (this.#target.writer.meta()?.seq ?? 0) + 1;
@@ -173,16 +174,25 @@ export class LinksSync {
       resuming ? 'resuming links sync from stored sequence' : 'replaying links bucket',
     );
     if (fromSeq > stream.lastSeq || stream.messages === 0) await this.#caughtUp();
-    // always from a sequence, even for a full replay: a last-per-subject consumer over a million
-    // keys takes the server longer to set up than a request timeout; with history 1 the stream
-    // holds only last values and delete markers anyway
-    const watch = await kv.watch({ resumeFromRevision: fromSeq });
-    this.#stopWatch = () => watch.stop();
-    const monitor = setInterval(() => void this.#monitor(kv, () => watch.stop()), this.#o.monitorMs ?? 2000);
+    // An ordered pull consumer from a sequence: it pulls PULL_BATCH at a time (memory stays bounded
+    // however far behind the node is) and recreates itself after a NATS restart. Even a full replay
+    // starts from a sequence: a last-per-subject consumer over a million keys takes the server
+    // longer to set up than a request timeout, and with history 1 the stream only holds last
+    // values and delete markers anyway.
+    // (no subject filter: the stream only holds the bucket's keys, and `filter_subjects` needs
+    // nats-server 2.10)
+    const consumer = await jetstream(nc).consumers.get(this.#o.names.linksStream, {
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: fromSeq,
+    });
+    const messages = await consumer.consume({ max_messages: PULL_BATCH });
+    const stop = () => void messages.stop();
+    this.#stopWatch = stop;
+    const monitor = setInterval(() => void this.#monitor(jsm, stop), this.#o.monitorMs ?? 2000);
     this.#lastEntryAt = Date.now();
     try {
-      for await (const e of watch) {
-        this.#add(e);
+      for await (const m of messages) {
+        this.#add(m);
         if (this.#stopped) break;
       }
     } finally {
@@ -210,9 +220,9 @@ export class LinksSync {
     if (this.#ready) this.#log.info('serving the previous replica until the rebuild catches up');
   }
 
-  async #monitor(kv: KV, stopWatch: () => void): Promise<void> {
+  async #monitor(jsm: JetStreamManager, stopWatch: () => void): Promise<void> {
     try {
-      const s = await this.#streamFacts(kv);
+      const s = await this.#streamFacts(jsm);
       this.#progress.streamSeq = Math.max(this.#progress.appliedSeq, s.lastSeq);
       this.#o.events.progress(this.#progress);
       if (s.created !== this.#streamCreated || s.lastSeq < this.#progress.appliedSeq) {
@@ -232,16 +242,19 @@ export class LinksSync {
     }
   }
 
-  #add(e: KvWatchEntry): void {
+  #add(m: JsMsg): void {
     if (this.#discarding) return; // a write failed: this watch is being replaced, the next one resumes
     this.#lastEntryAt = Date.now();
-    const r = entryToOp({ key: e.key, operation: e.operation, value: e.value, revision: e.revision });
-    if (r.problem !== null) this.#log.warn({ key: e.key, seq: e.revision, problem: r.problem }, 'KV entry not servable; removed from the store');
+    const key = m.subject.slice(this.#o.names.linksKeySubjectPrefix.length);
+    const op = m.headers?.get(KV_OPERATION_HEADER);
+    const seq = m.seq;
+    const r = entryToOp({ key, operation: op === 'DEL' || op === 'PURGE' ? op : 'PUT', value: m.data, revision: seq });
+    if (r.problem !== null) this.#log.warn({ key, seq, problem: r.problem }, 'KV entry not servable; removed from the store');
     if (r.op !== null) this.#pending.push(r.op);
     this.#pendingCount++;
-    this.#pendingSeq = e.revision;
-    if (e.delta === 0) this.#caughtUpAt = Math.min(this.#caughtUpAt, e.revision);
-    if (e.revision > this.#progress.streamSeq) this.#progress.streamSeq = e.revision;
+    this.#pendingSeq = seq;
+    if (m.info.pending === 0) this.#caughtUpAt = Math.min(this.#caughtUpAt, seq);
+    if (seq > this.#progress.streamSeq) this.#progress.streamSeq = seq;
     if (this.#pending.length >= this.#o.batchMax) {
       this.#flush();
     } else if (this.#timer === null) {

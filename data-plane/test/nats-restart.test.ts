@@ -75,7 +75,7 @@ describe('NATS restart', () => {
     writing = false;
     await writer;
     const lastSeq = await bucket.lastSeq();
-    await waitFor('node converges', async () => (await node!.metric('linkplane_node_sync_applied_sequence')) === lastSeq, 20_000);
+    await waitFor('node converges', async () => (await node!.metric('linkplane_node_sync_applied_sequence')) === lastSeq, 30_000);
     const final = await Promise.all(sources.map((s) => request(node!.port, { path: `/${s.path}` })));
     final.forEach((r, k) => expect(r.headers.location).toBe(latest.get(k)));
     expect(await node.metric('linkplane_node_sync_lag')).toBe(0);
@@ -85,7 +85,7 @@ describe('NATS restart', () => {
   it('a node restarted while NATS is unreachable serves its snapshot and becomes ready after READY_WITHOUT_NATS_MS', async () => {
     await node!.stop();
     await nats.stop();
-    await node!.restart({ READY_WITHOUT_NATS_MS: '1500' });
+    await node!.restart({ READY_WITHOUT_NATS_MS: '6000' });
     expect((await request(node!.port, { path: '/readyz' })).status).toBe(503);
     expect((await request(node!.port, { path: '/k1' })).status).toBe(302);
     await waitFor('stale-ready', async () => (await request(node!.port, { path: '/readyz' })).status === 200, 10_000);
