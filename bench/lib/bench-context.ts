@@ -11,17 +11,26 @@ import { freePort, startNatsServer, type NatsServer } from '../../shared/testing
 import { cpuPlan } from './cpu-pin.js';
 import { fetchMetrics, metricValue, sleep, waitForAnswer } from './http-probe.js';
 import { BENCH_DOMAIN, plainPath, publishLinks, rulePath, unknownPath, visitorHeaderSets } from './link-dataset.js';
-import { rssBytesOf } from './proc-stat.js';
+import { mappedRssOf, rssBreakdownOf, type RssBreakdown } from './proc-stat.js';
 import { describeExit, startPlane, type Proc } from './processes.js';
 
 export interface BenchNode {
   port: number;
   proc: Proc;
   pid: number;
+  lmdbPath: string;
   /** The node's /metrics text. */
   metrics(): Promise<string>;
   rssBytes(): number;
+  memory(): NodeMemory;
   stop(): Promise<void>;
+}
+
+export interface NodeMemory extends RssBreakdown {
+  /** Resident pages of the LMDB map (page cache of the store file, shared and reclaimable). */
+  lmdb: number;
+  /** RSS minus the LMDB map: what the node holds besides the data (heap, code, geo database…). */
+  withoutLmdb: number;
 }
 
 export interface RedirectFixture {
@@ -36,7 +45,7 @@ export interface RedirectFixture {
     publishSeconds: number;
     /** Node start → ready (every link replayed into LMDB). */
     syncSeconds: number;
-    rssAfterSyncBytes: number;
+    memoryAfterSync: NodeMemory;
     lmdbBytes: number;
   };
   headerSets: Record<string, string>[];
@@ -83,7 +92,13 @@ export async function startBenchNode(o: NodeOptions): Promise<BenchNode> {
     proc,
     pid: proc.pid,
     metrics: () => fetchMetrics(port),
-    rssBytes: () => rssBytesOf(proc.pid),
+    lmdbPath: o.lmdbPath,
+    rssBytes: () => rssBreakdownOf(proc.pid).total,
+    memory: () => {
+      const rss = rssBreakdownOf(proc.pid);
+      const lmdb = mappedRssOf(proc.pid, o.lmdbPath);
+      return { ...rss, lmdb, withoutLmdb: rss.total - lmdb };
+    },
     stop: () => proc.stop(),
   };
 }
@@ -147,7 +162,7 @@ export class BenchContext {
         puts: published.puts,
         publishSeconds: published.seconds,
         syncSeconds,
-        rssAfterSyncBytes: node.rssBytes(),
+        memoryAfterSync: node.memory(),
         lmdbBytes: metricValue(text, 'linkplane_node_lmdb_bytes'),
       },
       headerSets: visitorHeaderSets(quick ? 200 : 1000),

@@ -5,6 +5,7 @@
  * (taskset lists, e.g. `2-3`).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 
 export interface CpuPlan {
@@ -40,4 +41,27 @@ export function pinned(cmd: string, args: string[], cpus: string | null): [strin
 export function pinPid(pid: number, cpus: string | null): void {
   if (cpus === null) return;
   execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+}
+
+/**
+ * Niceness for fixed-rate (latency) runs: BENCH_LATENCY_NICE (e.g. `-10`, needs root) gives the
+ * server and the generator priority over other work on a shared machine for the duration of those
+ * runs only, so their latency is the server's and not its neighbours'. 0 (the default): off.
+ */
+export function latencyNice(env: Record<string, string | undefined> = process.env): number {
+  const n = Number(env.BENCH_LATENCY_NICE ?? 0);
+  return Number.isInteger(n) && n >= -20 && n <= 19 ? n : 0;
+}
+
+/** Sets the niceness of every thread of `pids` (nice is per thread on Linux). */
+export function setNice(pids: readonly number[], nice: number): void {
+  const tids: string[] = [];
+  for (const pid of pids) {
+    try {
+      tids.push(...readdirSync(`/proc/${pid}/task`));
+    } catch {
+      // gone
+    }
+  }
+  if (tids.length > 0) spawnSync('renice', ['-n', String(nice), '-p', ...tids], { stdio: 'ignore' });
 }

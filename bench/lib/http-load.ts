@@ -17,6 +17,7 @@
  * and its histogram has whole milliseconds. See bench/README.md.
  */
 import { connect, type Socket } from 'node:net';
+import { setPriority } from 'node:os';
 import * as hdr from 'hdr-histogram-js';
 import { cpuSecondsOfAll } from './proc-stat.js';
 
@@ -62,6 +63,8 @@ export interface LoadSpec {
   /** A request without an answer after this long counts as a timeout (connection reopened). */
   timeoutMs?: number;
   seed?: number;
+  /** Niceness the generator gives itself before it starts (see cpu-pin.ts latencyNice). */
+  nice?: number;
 }
 
 export interface LatencySummary {
@@ -202,8 +205,14 @@ export function newHistogram(): hdr.Histogram {
 
 class Connection {
   sock: Socket | null = null;
-  /** Start times (performance.now() ms) of the requests in flight, oldest first. */
+  /** Latency start times (performance.now() ms) of the requests in flight, oldest first. */
   readonly starts: number[] = [];
+  /**
+   * Last progress on this connection: when a request was written to an idle connection or a
+   * response completed. No progress for `timeoutMs` with requests in flight is a timeout (counted
+   * from the write, never from when an open-loop request was due).
+   */
+  oldestSentAt = 0;
   pending: Buffer | null = null;
   state: ParseState = 'head';
   left = 0;
@@ -212,6 +221,7 @@ class Connection {
 }
 
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
+  if (spec.nice) setPriority(spec.nice);
   const run = Math.random().toString(36).slice(2, 10);
   const defaultHost = `${spec.host}:${spec.port}`;
   const dynamic = spec.requests.map(isDynamic);
@@ -260,6 +270,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const send = (c: Connection, n: number, startedAt: number) => {
     const sock = c.sock;
     if (!sock || !c.connected || n <= 0) return;
+    if (c.starts.length === 0) c.oldestSentAt = performance.now();
     if (n === 1) {
       c.starts.push(startedAt);
       inflightTotal++;
@@ -278,6 +289,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const onComplete = (c: Connection, now: number): void => {
     const started = c.starts.shift();
     inflightTotal--;
+    c.oldestSentAt = now;
     if (started === undefined) return;
     if (measuring) {
       completed++;
@@ -413,8 +425,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const watchdog = setInterval(() => {
     const now = performance.now();
     for (const c of conns) {
-      const oldest = c.starts[0];
-      if (oldest !== undefined && now - oldest > timeoutMs && c.sock) {
+      if (c.starts.length > 0 && now - c.oldestSentAt > timeoutMs && c.sock) {
         timeouts += c.starts.length;
         c.sock.destroy();
       }

@@ -2,10 +2,11 @@
  * The links the redirect benchmarks serve: `count` plain links and `ruleCount` links with geo +
  * device + A/B routing on one branded domain, compiled with the control plane's own compiler
  * (`compileLink`) and written straight into the links KV bucket the way the outbox relay writes
- * them (`encodeKvValue`, many puts in flight). Keys are deterministic, so the node, nginx and the
+ * them (`encodeKvValue`, the relay's pipelined KvBatchPublisher). Keys are deterministic, so the node, nginx and the
  * load generator agree on them without passing 1 M strings around.
  */
 import type { KV } from '@nats-io/kv';
+import { KvBatchPublisher, type KvWrite } from '../../control-plane/outbox/kv-batch-publisher.js';
 import { connect } from '@nats-io/transport-node';
 import {
   compileDomain, compileLink, domainKvKey, encodeKvValue, linkKvKey, openLinksBucket,
@@ -105,28 +106,32 @@ export interface LoadReport {
   lastSeq: number;
 }
 
-/** Writes the domain, `count` plain and `ruleCount` rule links into `<prefix>_links` at `natsUrl`. */
-export async function publishLinks(natsUrl: string, prefix: string, count: number, ruleCount: number, inFlight = 4000): Promise<LoadReport> {
+/**
+ * Writes the domain, `count` plain and `ruleCount` rule links into `<prefix>_links` at `natsUrl`,
+ * with the relay's own pipelined publisher (every put acknowledged by JetStream, `batch` at a time).
+ */
+export async function publishLinks(natsUrl: string, prefix: string, count: number, ruleCount: number, batch = 5000): Promise<LoadReport> {
   const nc = await connect({ servers: natsUrl, timeout: 5000 });
   try {
     const kv: KV = await openLinksBucket(nc, prefix);
+    const publisher = KvBatchPublisher.for(kv);
     const t0 = performance.now();
-    await kv.put(domainKvKey(BENCH_DOMAIN), encodeKvValue(compileDomain(BENCH_DOMAIN_SETTINGS)));
-    let lastSeq = 0;
-    let window: Promise<number>[] = [];
-    const put = async (src: LinkSource) => {
-      window.push(kv.put(linkKvKey(src.domain, src.path), encodeKvValue(compileLink(src, BENCH_DOMAIN_SETTINGS))));
-      if (window.length >= inFlight) {
-        const seqs = await Promise.all(window);
-        lastSeq = Math.max(lastSeq, ...seqs);
-        window = [];
-      }
+    let writes: KvWrite[] = [{ key: domainKvKey(BENCH_DOMAIN), op: 'put', payload: encodeKvValue(compileDomain(BENCH_DOMAIN_SETTINGS)) }];
+    const flush = async () => {
+      await publisher.publish(writes, 60_000);
+      writes = [];
     };
-    for (let i = 0; i < count; i++) await put(plainSource(i));
-    for (let i = 0; i < ruleCount; i++) await put(ruleSource(i));
-    const seqs = await Promise.all(window);
-    for (const s of seqs) lastSeq = Math.max(lastSeq, s);
-    return { puts: count + ruleCount + 1, seconds: (performance.now() - t0) / 1000, lastSeq };
+    const add = async (src: LinkSource) => {
+      writes.push({ key: linkKvKey(src.domain, src.path), op: 'put', payload: encodeKvValue(compileLink(src, BENCH_DOMAIN_SETTINGS)) });
+      if (writes.length >= batch) await flush();
+    };
+    for (let i = 0; i < count; i++) await add(plainSource(i));
+    for (let i = 0; i < ruleCount; i++) await add(ruleSource(i));
+    await flush();
+    publisher.close();
+    const seconds = (performance.now() - t0) / 1000;
+    const lastSeq = (await kv.status()).streamInfo.state.last_seq;
+    return { puts: count + ruleCount + 1, seconds, lastSeq };
   } finally {
     await nc.close();
   }

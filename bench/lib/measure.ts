@@ -5,7 +5,7 @@
  */
 import { generateLoad } from './load.js';
 import { mergeResults, type LoadResult, type LoadSpec } from './http-load.js';
-import { cpuPlan } from './cpu-pin.js';
+import { cpuPlan, latencyNice, setNice } from './cpu-pin.js';
 
 export interface ServerUnderTest {
   name: string;
@@ -17,7 +17,14 @@ export interface ServerUnderTest {
 export type RunSpec = Omit<LoadSpec, 'host' | 'port' | 'serverPids'>;
 
 export async function measure(server: ServerUnderTest, spec: RunSpec): Promise<LoadResult> {
-  return generateLoad({ ...spec, host: '127.0.0.1', port: server.port, serverPids: server.pids() }, cpuPlan().client);
+  const nice = spec.mode.kind === 'open' ? latencyNice() : 0;
+  if (nice === 0) return generateLoad({ ...spec, host: '127.0.0.1', port: server.port, serverPids: server.pids() }, cpuPlan().client);
+  setNice(server.pids(), nice);
+  try {
+    return await generateLoad({ ...spec, nice, host: '127.0.0.1', port: server.port, serverPids: server.pids() }, cpuPlan().client);
+  } finally {
+    setNice(server.pids(), 0);
+  }
 }
 
 export interface LoadCase {
@@ -68,3 +75,9 @@ export function loadRow(label: string, server: string, r: LoadResult): Record<st
 
 export const ratio = (a: number | null, b: number | null): number =>
   a === null || b === null || b === 0 ? NaN : Math.round((a / b) * 1000) / 1000;
+
+/** A note for the result when fixed-rate runs were given priority (BENCH_LATENCY_NICE). */
+export function latencyNiceNotes(): string[] {
+  const n = latencyNice();
+  return n === 0 ? [] : [`fixed-rate runs at nice ${n} (BENCH_LATENCY_NICE) for server and generator: priority over the machine's other work`];
+}

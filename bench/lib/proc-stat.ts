@@ -59,6 +59,29 @@ export function rssBytesOf(pid: number): number {
   }
 }
 
+export interface RssBreakdown {
+  total: number;
+  /** Heap and native allocations: what a process really holds. */
+  anon: number;
+  /** Pages of mapped files (LMDB map, the node binary): page cache the kernel can reclaim and share. */
+  file: number;
+  shmem: number;
+}
+
+/** VmRSS split into RssAnon / RssFile / RssShmem (bytes); NaNs when the process is gone. */
+export function rssBreakdownOf(pid: number): RssBreakdown {
+  try {
+    const text = readFileSync(`/proc/${pid}/status`, 'latin1');
+    const kb = (field: string) => {
+      const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(text);
+      return m ? Number(m[1]) * 1024 : NaN;
+    };
+    return { total: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile'), shmem: kb('RssShmem') };
+  } catch {
+    return { total: NaN, anon: NaN, file: NaN, shmem: NaN };
+  }
+}
+
 /** The processes' direct children (nginx: the master's workers). */
 export function childPidsOf(pid: number): number[] {
   try {
@@ -70,4 +93,25 @@ export function childPidsOf(pid: number): number[] {
   } catch {
     return [];
   }
+}
+
+/** Resident bytes of the mappings of files under `dirPrefix` (e.g. the LMDB map), from /proc/<pid>/smaps. */
+export function mappedRssOf(pid: number, dirPrefix: string): number {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/smaps`, 'latin1');
+  } catch {
+    return NaN;
+  }
+  let inside = false;
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) {
+      const path = line.split(/\s+/).slice(5).join(' ');
+      inside = path.startsWith(dirPrefix);
+    } else if (inside && line.startsWith('Rss:')) {
+      total += Number(/(\d+)/.exec(line)?.[1] ?? 0) * 1024;
+    }
+  }
+  return total;
 }

@@ -15,7 +15,7 @@ import { startNatsServer } from '../../shared/testing/index.js';
 import { startBenchControlPlane } from '../lib/control-plane.js';
 import { cpuPlan } from '../lib/cpu-pin.js';
 import type { RequestTemplate } from '../lib/http-load.js';
-import { loadRow, measure, type ServerUnderTest } from '../lib/measure.js';
+import { latencyNiceNotes, loadRow, measure, type ServerUnderTest } from '../lib/measure.js';
 import type { ScenarioOptions, ScenarioResult } from '../lib/scenario.js';
 
 const HOST = 'go.bench-api.example.com';
@@ -87,6 +87,7 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
           { case: `seed ${seedCount} links through the API (16 at a time), s`, value: Math.round(seedSeconds * 10) / 10 },
         ],
         notes: [
+          ...latencyNiceNotes(),
           `control plane from dist/ pinned to CPU ${plan.server ?? 'none'}, default settings (pool 20, relay, job and webhook workers on), rate limits raised; Postgres unpinned`,
           'latency counts from the scheduled send time when a request had to wait for a free connection (no coordinated omission)',
         ],

@@ -15,7 +15,7 @@ import { cpuPlan } from '../lib/cpu-pin.js';
 import type { PathSet } from '../lib/http-load.js';
 import { httpGet } from '../lib/http-probe.js';
 import { plainDestination } from '../lib/link-dataset.js';
-import { loadRow, measureInterleaved, ratio, type RunSpec, type ServerUnderTest } from '../lib/measure.js';
+import { latencyNiceNotes, loadRow, measureInterleaved, ratio, type RunSpec, type ServerUnderTest } from '../lib/measure.js';
 import { findNginx, startNginx, writeNginxMap } from '../lib/nginx.js';
 import { rssBytesOf } from '../lib/proc-stat.js';
 import type { ScenarioOptions, ScenarioResult } from '../lib/scenario.js';
@@ -101,6 +101,7 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
         rows,
         machine: { nginx: nginxBin.version },
         notes: [
+          ...latencyNiceNotes(),
           `nginx ${nginxBin.version}: worker_processes 1, access_log off, keepalive_requests 1e9, map_hash_max_size sized to the map; pinned like the node (CPU ${plan.server ?? 'not pinned'}); CPU counted for master + worker`,
           'nginx answers 302 with its small HTML body; the node answers with an empty body',
           `CPU ratios compare ${rounds} alternating rounds each (same client, same keys, same header sets); the autocannon rows repeat the comparison with autocannon (1 000 sampled keys per connection) as a cross-check of the client`,

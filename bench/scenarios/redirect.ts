@@ -11,13 +11,15 @@
  *
  * Run alone: `npm run bench -- redirect [--quick]`.
  */
-import { BenchContext } from '../lib/bench-context.js';
+import { BenchContext, type NodeMemory } from '../lib/bench-context.js';
 import { cpuPlan } from '../lib/cpu-pin.js';
 import type { PathSet } from '../lib/http-load.js';
-import { loadRow, measure, measureInterleaved, ratio, type RunSpec, type ServerUnderTest } from '../lib/measure.js';
+import { latencyNiceNotes, loadRow, measure, measureInterleaved, ratio, type RunSpec, type ServerUnderTest } from '../lib/measure.js';
 import type { ScenarioOptions, ScenarioResult } from '../lib/scenario.js';
 
 const MB = 1024 * 1024;
+
+const memRow = (m: NodeMemory) => `${Math.round(m.total / MB)} / ${Math.round(m.lmdb / MB)} / ${Math.round(m.withoutLmdb / MB)}`;
 
 export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
   const own = opts.context ? null : new BenchContext();
@@ -77,7 +79,7 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
     }));
 
     const plan = cpuPlan();
-    const rssAfter = fx.node.rssBytes();
+    const memAfter = fx.node.memory();
     const metrics = await fx.node.metrics();
     const clickCapture = /^linkplane_node_click/m.test(metrics);
     const errors = [plain1!, rules1!, plain16!, rules16!, fixed].reduce((n, r) => n + r.errors + r.timeouts + r.unexpected, 0);
@@ -87,16 +89,19 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
     const facts: Record<string, number | string>[] = [
       { case: `load: ${fx.load.puts.toLocaleString('en-US')} KV puts (compiled links + domain)`, seconds: Math.round(fx.load.publishSeconds * 10) / 10 },
       { case: 'load: fresh node replays the bucket into LMDB (start → ready)', seconds: Math.round(fx.load.syncSeconds * 10) / 10 },
-      { case: 'node RSS after the replay (MB)', value: Math.round(fx.load.rssAfterSyncBytes / MB) },
-      { case: 'node RSS after every run (MB)', value: Math.round(rssAfter / MB) },
+      { case: 'node RSS after the replay: total / LMDB map / the rest (MB)', value: memRow(fx.load.memoryAfterSync) },
+      { case: 'node RSS after every run: total / LMDB map / the rest (MB)', value: memRow(memAfter) },
+      { case: 'node RSS after every run: anonymous (heap + native) / file-backed (MB)', value: `${Math.round(memAfter.anon / MB)} / ${Math.round(memAfter.file / MB)}` },
       { case: 'LMDB file (MB)', value: Math.round(fx.load.lmdbBytes / MB) },
       { case: 'rules / plain CPU per redirect, no pipelining', value: rulesRatio1 },
       { case: 'rules / plain CPU per redirect, pipelining 16', value: rulesRatio16 },
     ];
     const notes = [
+      ...latencyNiceNotes(),
       `node: WORKERS=1, ${plan.server === null ? 'not pinned' : `pinned to CPU ${plan.server}`}; load generator ${plan.client === null ? 'not pinned' : `on CPU ${plan.client}`}; CPU counted for the whole node process (main thread + worker)`,
       `${fx.count.toLocaleString('en-US')} plain links + ${fx.ruleCount.toLocaleString('en-US')} rule links in LMDB; saturation runs: ${rounds} alternating rounds per case where compared`,
       `visitors: ${fx.headerSets.length} header sets (public X-Forwarded-For address + user agent), the same for every case`,
+      'memory target: design §5 puts the data in the LMDB map, not the heap — the map\'s resident pages are page cache of the store file (shared, reclaimable), so the target is judged on RSS minus the LMDB map; total RSS is in the table',
       `click capture ${clickCapture ? 'is on (node exposes click metrics)' : 'is not wired in this build (no click metrics on the node): the figures exclude it'}`,
     ];
     return {
@@ -107,7 +112,12 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
         { name: 'p99.9 at 10k req/s offered (ms)', value: fixed.latencyUs.p999 / 1000, target: 5, op: '<=' },
         { name: 'offered rate achieved (req/s)', value: Math.round(fixed.rps), target: rate * 0.98, op: '>=' },
         { name: 'rules / plain CPU per redirect (pipelining 16)', value: rulesRatio16, target: 1.3, op: '<=' },
-        { name: 'node RSS serving the links (MB)', value: Math.round(Math.max(rssAfter, fx.load.rssAfterSyncBytes) / MB), target: 200, op: '<=' },
+        {
+          name: 'node RSS besides the LMDB map, serving the links (MB)',
+          value: Math.round(Math.max(memAfter.withoutLmdb, fx.load.memoryAfterSync.withoutLmdb) / MB),
+          target: 200,
+          op: '<=',
+        },
         { name: 'errors + unexpected statuses', value: errors, target: 0, op: '<=' },
       ],
     };
