@@ -70,6 +70,8 @@ export function loadRow(label: string, server: string, r: LoadResult): Record<st
     unexpected: r.unexpected,
     'cpu µs/req': r.serverCpuUsPerRequest === null ? '' : Math.round(r.serverCpuUsPerRequest * 100) / 100,
     'client cpu %': Math.round((100 * r.clientCpuSeconds) / r.seconds),
+    // open loop: how late the generator's scheduler ran (p99) — a late client, not a slow server
+    'sched lag ms': r.scheduleLagP99Ms === null ? '' : Math.round(r.scheduleLagP99Ms * 100) / 100,
   };
 }
 
