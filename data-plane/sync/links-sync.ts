@@ -51,6 +51,8 @@ interface Target {
   next: { writer: StoreWriter; name: string } | null;
 }
 
+/** How often a missing links bucket is looked for again (about). */
+const BUCKET_POLL_MS = 1000;
 /** Flush interval while replaying towards the first catch-up. */
 const REPLAY_FLUSH_MS = 250;
 /** Messages the consumer pulls ahead: bounds what sits in memory between NATS and LMDB. */
@@ -125,6 +127,7 @@ export class LinksSync {
         if (this.#stopped) break;
         if (isStreamMissing(err)) {
           this.#bucketMissing();
+          backoff = BUCKET_POLL_MS / 1.5; // look again soon: the control plane creates it when it starts
         } else {
           this.#log.warn({ err: new SyncError('links sync interrupted', { cause: err }) }, 'sync interrupted; retrying');
         }

@@ -1,0 +1,56 @@
+/** A plane started by the all-in-one launcher: its JSON log lines relayed, its exit awaited. */
+import { spawn, type ChildProcess } from 'node:child_process';
+
+export interface Child {
+  name: string;
+  proc: ChildProcess;
+  exited: Promise<number | null>;
+  /** SIGTERM, then SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<number | null>;
+}
+
+const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+
+/**
+ * Starts `node <script>` in its own process group (so Ctrl-C reaches the launcher, which stops the
+ * planes in order) with `env` added to the launcher's environment.
+ */
+export function startChild(name: string, script: string, env: Record<string, string>, opts: { verbose: boolean; baseEnv: NodeJS.ProcessEnv }): Child {
+  const proc = spawn(process.execPath, ['--enable-source-maps', script], {
+    env: { ...opts.baseEnv, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const relay = (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n')) {
+      if (!line) continue;
+      let level = 50;
+      let msg = line;
+      try {
+        const j = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };
+        level = j.level ?? 30;
+        msg = `${j.msg ?? ''}${j.err?.message ? ` (${j.err.message})` : ''}`;
+      } catch {
+        // not JSON (a crash trace, a config error): always shown
+      }
+      if (opts.verbose) process.stdout.write(`[${name}] ${line}\n`);
+      else if (level >= 40) process.stdout.write(`[${name}] ${LEVELS[level] ?? level}: ${msg}\n`);
+    }
+  };
+  proc.stdout!.on('data', relay);
+  proc.stderr!.on('data', relay);
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  return {
+    name,
+    proc,
+    exited,
+    async stop(graceMs = 15_000) {
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
