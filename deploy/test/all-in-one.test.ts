@@ -66,4 +66,24 @@ describe('npm start (all-in-one)', () => {
     expect((await launcher.exited).code).toBe(0);
     launcher = null;
   }, 240_000);
+
+  it('without NATS and without nats-server on PATH it says exactly what to install, exit 1', async () => {
+    const nats = await freePort();
+    const bin = mkdtempSync(join(tmpdir(), 'lp-aio-bin-'));
+    try {
+      // a PATH with node but no nats-server
+      execFileSync('ln', ['-s', process.execPath, join(bin, 'node')]);
+      const p = startProcess('deploy/all-in-one.js', {
+        PATH: bin, DATA_DIR: join(dataDir, 'no-nats'), NATS_URL: `nats://127.0.0.1:${nats}`, DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/postgres',
+      });
+      const { code } = await p.exited;
+      expect(code).toBe(1);
+      const out = p.output.join('\n');
+      expect(out).toContain('nats-server was not found on PATH');
+      expect(out).toContain('brew install nats-server');
+      expect(out).toContain('https://github.com/nats-io/nats-server/releases');
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
+  });
 });
