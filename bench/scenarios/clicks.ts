@@ -3,28 +3,33 @@
  *
  * 1. Ingest: a backlog of click batches is published to a fresh `<prefix>_CLICKS` stream, then a
  *    real control plane (dist/) is started and drains it into Postgres (raw rows, visitor sets,
- *    hourly rollups) — clicks/s from its first to its last commit, read from its /metrics. Then
- *    the row count must be exactly the number sent. Target: ≥ 50 000 clicks/s.
- * 2. Capture cost (added with the node side): CPU per redirect on a real node with click capture
- *    on vs off. Target: ≤ 5 % more.
+ *    rollup increments, compaction) — clicks/s from its first to its last commit, read from its
+ *    /metrics, plus the CPU the control plane and its Postgres backends spent per click. Then the
+ *    row count must be exactly the number sent. Target: ≥ 50 000 clicks/s.
+ * 2. Capture cost: two real nodes over the same links, one with CLICK_CAPTURE=false, one with
+ *    capture on (and shipping to JetStream), saturated in alternating rounds → server CPU µs per
+ *    redirect from /proc, without and with pipelining. Target: capture adds ≤ 5 %.
  *
- * Run alone: `npx tsx bench/scenarios/clicks.ts [--quick]`.
+ * Run alone: `npm run bench -- clicks [--quick]` (or `npx tsx bench/scenarios/clicks.ts`).
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import { ClickBatchWriter, ensureClicksStream, natsNames } from '../../shared/index.js';
 import {
-  cleanupNatsPrefix, createTestDatabase, freePort, startProcess, testPrefix, TEST_NATS_URL, waitFor, waitForHttp,
+  cleanupNatsPrefix, createTestDatabase, freePort, startNatsServer, startProcess, testPrefix, TEST_NATS_URL, waitFor, waitForHttp,
 } from '../../shared/testing/index.js';
+import { startBenchNode } from '../lib/bench-context.js';
+import { cpuPlan } from '../lib/cpu-pin.js';
+import { fetchMetrics, metricValue } from '../lib/http-probe.js';
+import { BENCH_DOMAIN, plainPath, publishLinks, visitorHeaderSets } from '../lib/link-dataset.js';
+import { loadRow, measureInterleaved, type RunSpec, type ServerUnderTest } from '../lib/measure.js';
+import type { ScenarioOptions, ScenarioResult } from '../lib/scenario.js';
 
-export interface ScenarioResult {
-  rows: Record<string, number | string>[];
-  targets: { name: string; value: number; target: number; op: '<=' | '>=' }[];
-}
 
 const COUNTRIES = ['US', 'US', 'US', 'DE', 'GB', 'FR', 'IN', 'BR', 'JP', 'CA', 'ES', 'IT', 'NL', 'PL', 'SE', 'MX'];
 const DEVICES = ['mobile', 'mobile', 'mobile', 'desktop', 'desktop', 'tablet'];
@@ -135,7 +140,7 @@ export interface IngestMeasure {
   pgUsPerClick: number;
 }
 
-export async function measureIngest(n: number): Promise<IngestMeasure> {
+export async function measureIngest(n: number, env: Record<string, string> = {}): Promise<IngestMeasure> {
   const db = await createTestDatabase('bench_clicks');
   const prefix = testPrefix('benchclk');
   const port = await freePort();
@@ -143,7 +148,7 @@ export async function measureIngest(n: number): Promise<IngestMeasure> {
     await publishBacklog(prefix, n, 5000);
     const cp = startProcess('control-plane/main.js', {
       PORT: String(port), DATABASE_URL: db.url, NATS_PREFIX: prefix, NATS_URL: TEST_NATS_URL, LOG_LEVEL: 'warn',
-      WEBHOOK_WORKERS: '0', JOB_WORKERS: '0',
+      WEBHOOK_WORKERS: '0', JOB_WORKERS: '0', ...env,
     });
     const admin = new pg.Client({ connectionString: db.url });
     try {
@@ -192,10 +197,73 @@ export async function measureIngest(n: number): Promise<IngestMeasure> {
   }
 }
 
-export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
+export interface CaptureMeasure {
+  rows: Record<string, number | string>[];
+  /** CPU µs per redirect with capture on / off, without pipelining and with pipelining 16. */
+  off1: number;
+  on1: number;
+  off16: number;
+  on16: number;
+  captured: number;
+}
+
+/** Two nodes over the same links, capture off and on, saturated in alternating rounds. */
+export async function measureCapture(quick: boolean): Promise<CaptureMeasure | { skipped: string }> {
+  const nats = await startNatsServer();
+  const prefix = testPrefix('benchcap');
+  const dirs = ['off', 'on'].map((x) => mkdtempSync(`${tmpdir()}/lp-benchcap-${x}-`));
+  const count = quick ? 20_000 : 100_000;
+  try {
+    await publishLinks(nats.url, prefix, count, 0);
+    const cpus = cpuPlan().server;
+    const off = await startBenchNode({ natsUrl: nats.url, prefix, lmdbPath: dirs[0]!, cpus, env: { CLICK_CAPTURE: 'false' } });
+    const on = await startBenchNode({ natsUrl: nats.url, prefix, lmdbPath: dirs[1]!, cpus, env: { CLICK_CAPTURE: 'true' } });
+    try {
+      if (!(await fetchMetrics(on.port)).includes('linkplane_node_clicks_captured_total')) {
+        return { skipped: 'this node build does not capture clicks yet' };
+      }
+      const pathSet = { host: BENCH_DOMAIN, paths: Array.from({ length: count }, (_, i) => plainPath(i)), headerSets: visitorHeaderSets(quick ? 200 : 1000) };
+      const timing = quick ? { warmupMs: 500, durationMs: 2000 } : { warmupMs: 2000, durationMs: 16_000 };
+      const spec = (pipelining: number): RunSpec => ({ ...timing, connections: 32, mode: { kind: 'closed', pipelining }, requests: [], pathSet, expect: [302] });
+      const server = (name: string, n: typeof off): ServerUnderTest => ({ name, port: n.port, pids: () => [n.pid] });
+      const [o1, c1, o16, c16] = await measureInterleaved([
+        { server: server('capture off', off), spec: spec(1) },
+        { server: server('capture on', on), spec: spec(1) },
+        { server: server('capture off', off), spec: spec(16) },
+        { server: server('capture on', on), spec: spec(16) },
+      ], quick ? 2 : 4);
+      const captured = metricValue(await fetchMetrics(on.port), 'linkplane_node_clicks_captured_total');
+      return {
+        rows: [
+          loadRow('plain links, capture off', 'node', o1!), loadRow('plain links, capture on', 'node', c1!),
+          loadRow('plain links, capture off', 'node', o16!), loadRow('plain links, capture on', 'node', c16!),
+        ],
+        off1: o1!.serverCpuUsPerRequest ?? NaN,
+        on1: c1!.serverCpuUsPerRequest ?? NaN,
+        off16: o16!.serverCpuUsPerRequest ?? NaN,
+        on16: c16!.serverCpuUsPerRequest ?? NaN,
+        captured,
+      };
+    } finally {
+      await off.stop();
+      await on.stop();
+    }
+  } finally {
+    await nats.destroy();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+}
+
+const pct = (on: number, off: number) => Math.round(((on - off) / off) * 1000) / 10;
+
+export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
   const n = opts.quick ? 100_000 : 500_000;
   const ingest = await measureIngest(n);
+  const measured = await measureCapture(opts.quick);
+  const skipped = 'skipped' in measured ? measured.skipped : null;
+  const cap = 'skipped' in measured ? { rows: [], off1: NaN, on1: NaN, off16: NaN, on16: NaN, captured: 0 } : measured;
   return {
+    ...(skipped ? { skipped: [{ name: 'click capture extra CPU per redirect (%)', reason: skipped }] } : {}),
     rows: [
       { measure: 'ingest: clicks sent', value: n },
       { measure: 'ingest: rows in Postgres', value: ingest.rows },
@@ -204,10 +272,20 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
       { measure: 'ingest: control-plane CPU µs/click', value: Number(ingest.cpUsPerClick.toFixed(1)) },
       { measure: 'ingest: Postgres CPU µs/click', value: Number(ingest.pgUsPerClick.toFixed(1)) },
       { measure: 'machine load (1 min) at the end', value: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]) },
+      ...(skipped ? [] : [
+        ...cap.rows,
+        { measure: 'capture: CPU µs/redirect off → on (no pipelining)', value: `${cap.off1.toFixed(2)} → ${cap.on1.toFixed(2)} (+${pct(cap.on1, cap.off1)} %)` },
+        { measure: 'capture: CPU µs/redirect off → on (pipelining 16)', value: `${cap.off16.toFixed(2)} → ${cap.on16.toFixed(2)} (+${pct(cap.on16, cap.off16)} %)` },
+        { measure: 'capture: clicks captured by the node', value: cap.captured },
+      ]),
     ],
     targets: [
       { name: 'click ingest clicks/s', value: Math.round(ingest.clicksPerSec), target: 50_000, op: '>=' },
       { name: 'click ingest lost or duplicated clicks', value: Math.abs(ingest.rows - n), target: 0, op: '<=' },
+      ...(skipped ? [] : [
+        { name: 'click capture extra CPU per redirect (%)', value: pct(cap.on1, cap.off1), target: 5, op: '<=' as const },
+        { name: 'click capture extra CPU per redirect, pipelining 16 (%)', value: pct(cap.on16, cap.off16), target: 5, op: '<=' as const },
+      ]),
     ],
   };
 }
@@ -217,6 +295,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   run({ quick }).then(
     (r) => {
       console.table(r.rows);
+      for (const s of r.skipped ?? []) console.log(`skip ${s.name}: ${s.reason}`);
       for (const t of r.targets) {
         const ok = t.op === '>=' ? t.value >= t.target : t.value <= t.target;
         console.log(`${ok ? 'ok  ' : 'MISS'} ${t.name}: ${t.value} (target ${t.op} ${t.target})`);
