@@ -44,7 +44,8 @@ const log = createLogger({ name: 'data-plane', level: init.logLevel }).child({ m
 try {
   const uws = loadNativeUws();
   const state = new SharedState(init.state, init.workers);
-  const store = new StoreReader(init.storePath, init.ruleCacheSize);
+  // the sync thread bumps `transactions` after every commit: a fresh snapshot is taken only then
+  const store = new StoreReader(init.storePath, init.ruleCacheSize, () => state.get('transactions'));
   const server = buildServer({
     uws,
     store,
@@ -59,6 +60,7 @@ try {
     nodeId: init.nodeId,
     log,
   });
+  setInterval(() => store.releaseIfStale(), 1000).unref();
   port.on('message', (m: ToWorker) => {
     if (m.type === 'swap') {
       store.reopen(m.path).then(

@@ -1,5 +1,8 @@
 /** Opening the node's LMDB environment: one file per generation, three named databases. */
-import { open, type Database, type RootDatabase } from 'lmdb';
+import { open, type Database, type RootDatabase, type Transaction } from 'lmdb';
+
+/** lmdb-js's zero-copy read; its typings omit the options argument (`transaction`). */
+export type FastGet = (key: string, options?: { transaction?: Transaction }) => Buffer | undefined;
 
 export interface StoreDbs {
   env: RootDatabase;
@@ -9,6 +12,8 @@ export interface StoreDbs {
   domains: Database<Buffer, string>;
   /** Sync bookkeeping (StoreMeta). */
   meta: Database<unknown, string>;
+  getLink: FastGet;
+  getDomain: FastGet;
 }
 
 /** Virtual size reserved for the map; the file only grows as data is written. */
@@ -18,10 +23,14 @@ export function openStoreDbs(path: string, readOnly: boolean): StoreDbs {
   // noReadAhead (MDB_NORDAHEAD): lookups are random, read-ahead would only fill RSS; lmdb-js supports it, its typings lack it
   const options = { path, maxDbs: 4, mapSize: MAP_SIZE, noReadAhead: true, readOnly, cache: false };
   const env = open(options);
+  const links = env.openDB<Buffer, string>({ name: 'links', encoding: 'binary', cache: false });
+  const domains = env.openDB<Buffer, string>({ name: 'domains', encoding: 'binary', cache: false });
   return {
     env,
-    links: env.openDB<Buffer, string>({ name: 'links', encoding: 'binary', cache: false }),
-    domains: env.openDB<Buffer, string>({ name: 'domains', encoding: 'binary', cache: false }),
+    links,
+    domains,
     meta: env.openDB<unknown, string>({ name: 'meta', encoding: 'msgpack', cache: false }),
+    getLink: links.getBinaryFast.bind(links) as FastGet,
+    getDomain: domains.getBinaryFast.bind(domains) as FastGet,
   };
 }

@@ -3,7 +3,13 @@
  * decoding at all); a link with rules has its JSON decoded and prepared once per version: the
  * cache is keyed by link and checked against the stamp in the header, so an update is picked up
  * on the next request and a stale entry is never served.
+ *
+ * Snapshots: left to itself, lmdb-js renews a read transaction on every event-loop turn (a timer
+ * and two native calls per turn, i.e. per request without pipelining). When the caller passes
+ * `commits` (a counter the writer bumps after each commit), the reader holds one read
+ * transaction and renews it only when that counter moves: same freshness, no per-turn cost.
  */
+import type { Transaction } from 'lmdb';
 import { StoreError } from '../../shared/index.js';
 import { BoundedCache } from '../bounded-cache.js';
 import type { DomainRecord, LinkRecord } from '../link-record.js';
@@ -28,14 +34,51 @@ export class StoreReader {
   #path: string;
   readonly #rules: BoundedCache<string, CachedRouting>;
   readonly #domains = new BoundedCache<string, CachedDomain>(10_000);
+  readonly #commits: (() => number) | null;
+  #seenCommits = -1;
+  #txn: Transaction | null = null;
+  /** Passed to every read; `transaction` undefined → lmdb-js manages snapshots itself. */
+  readonly #readOptions: { transaction?: Transaction } = {};
   /** Values that failed to decode, for the metrics (should stay 0). */
   decodeErrors = 0;
 
   /** `ruleCacheSize`: prepared rules kept (links with rules or a split). */
-  constructor(path: string, ruleCacheSize: number) {
+  constructor(path: string, ruleCacheSize: number, commits?: () => number) {
     this.#path = path;
     this.#dbs = StoreReader.#open(path);
     this.#rules = new BoundedCache(ruleCacheSize);
+    this.#commits = commits ?? null;
+  }
+
+  /** The read options for this request: a snapshot at least as new as the writer's last commit. */
+  #read(): { transaction?: Transaction } {
+    if (this.#commits === null) return this.#readOptions;
+    const c = this.#commits();
+    if (c !== this.#seenCommits || this.#txn === null) {
+      this.#releaseTxn();
+      this.#dbs.env.resetReadTxn(); // otherwise useReadTransaction may hand back this turn's older snapshot
+      this.#txn = this.#dbs.env.useReadTransaction();
+      this.#readOptions.transaction = this.#txn;
+      this.#seenCommits = c;
+    }
+    return this.#readOptions;
+  }
+
+  /**
+   * Lets go of a snapshot the writer has moved past. An idle worker would otherwise pin it, and
+   * LMDB could not reuse the pages freed since (the file would grow during a replay). Call it
+   * now and then (the serving thread does, every second).
+   */
+  releaseIfStale(): void {
+    if (this.#txn !== null && this.#commits !== null && this.#commits() !== this.#seenCommits) this.#releaseTxn();
+  }
+
+  #releaseTxn(): void {
+    if (this.#txn !== null) {
+      this.#txn.done();
+      this.#txn = null;
+      this.#readOptions.transaction = undefined;
+    }
   }
 
   static #open(path: string): StoreDbs {
@@ -55,7 +98,7 @@ export class StoreReader {
     if (storeKey.length > MAX_KEY_CHARS) return null;
     let buf: Buffer | undefined;
     try {
-      buf = this.#dbs.links.getBinaryFast(storeKey);
+      buf = this.#dbs.getLink(storeKey, this.#read());
     } catch {
       return null;
     }
@@ -81,7 +124,7 @@ export class StoreReader {
     if (host.length === 0 || host.length > 253) return null;
     let buf: Buffer | undefined;
     try {
-      buf = this.#dbs.domains.getBinaryFast(host);
+      buf = this.#dbs.getDomain(host, this.#read());
     } catch {
       return null;
     }
@@ -98,6 +141,7 @@ export class StoreReader {
   /** Switches to another generation of the store (after a rebuild) and closes the old one. */
   async reopen(path: string): Promise<void> {
     const next = StoreReader.#open(path);
+    this.#releaseTxn();
     const old = this.#dbs;
     this.#dbs = next;
     this.#path = path;
@@ -107,6 +151,7 @@ export class StoreReader {
   }
 
   async close(): Promise<void> {
+    this.#releaseTxn();
     await this.#dbs.env.close();
   }
 }
