@@ -6,6 +6,7 @@ import { connect } from '@nats-io/transport-node';
 
 export const NATS_INSTALL_HELP = `nats-server was not found on PATH and no NATS server answers at the configured NATS_URL.
 Install NATS Server 2.9 or newer (JetStream is built in), then run npm start again:
+  - Debian/Ubuntu:    apt-get install nats-server
   - macOS:            brew install nats-server
   - Linux/Windows:    download a release from https://github.com/nats-io/nats-server/releases and put nats-server on PATH
   - with Go:          go install github.com/nats-io/nats-server/v2@latest
