@@ -432,7 +432,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     }
   }, 250);
 
-  const clientCpu0 = process.cpuUsage();
+  let clientCpu0 = process.cpuUsage();
   const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
   let ticker: NodeJS.Timeout | null = null;
   let scheduled = 0;
@@ -466,6 +466,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   await sleep(spec.warmupMs);
   // the measured window: counters start now, server CPU is sampled now
   serverCpu0 = spec.serverPids ? cpuSecondsOfAll(spec.serverPids) : 0;
+  clientCpu0 = process.cpuUsage();
   measureStartedAt = performance.now();
   measuring = true;
   await sleep(spec.durationMs);
