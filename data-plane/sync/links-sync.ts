@@ -103,14 +103,6 @@ export class LinksSync {
     };
   }
 
-  get progress(): SyncProgress {
-    return this.#progress;
-  }
-
-  get isReady(): boolean {
-    return this.#ready;
-  }
-
   /** Runs until stop(). Never throws: failures are logged and retried with backoff. */
   async run(): Promise<void> {
     this.#o.events.progress(this.#progress);
@@ -209,11 +201,10 @@ export class LinksSync {
   /** Decides which generation this session fills: the served one, or a fresh one to swap in. */
   #chooseTarget(stream: StreamFacts): void {
     const writer = this.#target.writer;
-    const { links, domains } = writer.stats();
-    const plan = planSync(writer.meta(), links + domains, stream, this.#o.names.linksBucket, STORE_FORMAT);
-    if (plan.kind === 'resume') return;
     const meta = writer.meta();
-    if (plan.reason === 'empty_store') return; // an empty generation is simply filled by the replay
+    const { links, domains } = writer.stats();
+    const plan = planSync(meta, links + domains, stream, this.#o.names.linksBucket, STORE_FORMAT);
+    if (plan.kind === 'resume' || plan.reason === 'empty_store') return; // an empty generation is simply filled by the replay
     this.#log.warn({ reason: plan.reason, storedSeq: meta?.seq ?? 0, stream }, 'stored replica cannot resume: rebuilding it from the stream');
     if (this.#target.next !== null) void this.#o.files.discard(this.#target.next);
     const next = this.#o.files.createNext();
