@@ -1,5 +1,5 @@
 /**
- * `api`: the control plane under a fixed offered rate of 500 req/s (open loop: requests are sent
+ * `api`: the control plane under a fixed offered rate of 500 req/s (100 with --quick) (open loop: requests are sent
  * on schedule whatever the latency, a slow answer cannot slow the offered rate down), one run per
  * kind:
  * - reads: GET /v1/links/{id} (half), GET /v1/links?limit=20 (a quarter), GET /v1/links filtered by
@@ -20,10 +20,11 @@ import type { ScenarioOptions, ScenarioResult } from '../lib/scenario.js';
 
 const HOST = 'go.bench-api.example.com';
 const PREFIX = 'lpbapi';
-const RATE = 500;
 
 export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
   const seedCount = opts.quick ? 500 : 2000;
+  // quick (CI, a busy machine): a smoke check at a rate any box sustains
+  const rate = opts.quick ? 100 : 500;
   const nats = await startNatsServer();
   try {
     const plan = cpuPlan();
@@ -70,7 +71,7 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
         warmupMs: opts.quick ? 1000 : 2000,
         durationMs: opts.quick ? 4000 : 20_000,
         connections: 32,
-        mode: { kind: 'open' as const, rate: RATE },
+        mode: { kind: 'open' as const, rate },
         requests,
         expect,
         timeoutMs: 10_000,
@@ -101,9 +102,10 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
           `every route warmed up closed-loop (8 connections, ${opts.quick ? 2 : 8} s each) before the measured runs: V8 needs thousands of requests to optimize the request path`,
         ],
         targets: [
-          { name: 'reads p95 at 500 req/s (ms)', value: r.latencyUs.p95 / 1000, target: 20, op: '<=' },
-          { name: 'creates p95 at 500 req/s (ms)', value: c.latencyUs.p95 / 1000, target: 50, op: '<=' },
-          { name: 'updates p95 at 500 req/s (ms)', value: u.latencyUs.p95 / 1000, target: 50, op: '<=' },
+          { name: 'reads p95 (ms)', value: r.latencyUs.p95 / 1000, target: 20, op: '<=' },
+          { name: 'creates p95 (ms)', value: c.latencyUs.p95 / 1000, target: 50, op: '<=' },
+          { name: 'updates p95 (ms)', value: u.latencyUs.p95 / 1000, target: 50, op: '<=' },
+          { name: 'offered rate achieved (%)', value: Math.round((1000 * Math.min(r.rps, c.rps, u.rps)) / rate) / 10, target: 98, op: '>=' },
           { name: 'errors + unexpected statuses', value: errors, target: 0, op: '<=' },
         ],
       };

@@ -70,7 +70,7 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
     const rounds = opts.quick ? 1 : 4;
     const plain: PathSet = { host: fx.host, paths: fx.plainPaths, headerSets: fx.headerSets };
     const closed = (pipelining: number): RunSpec => ({ ...timing, connections: 32, mode: { kind: 'closed', pipelining }, requests: [], pathSet: plain, expect: [302] });
-    const rate = 10_000;
+    const rate = opts.quick ? 2000 : 10_000;
     const open: RunSpec = {
       warmupMs: opts.quick ? 500 : 2000,
       durationMs: opts.quick ? 3000 : 20_000,

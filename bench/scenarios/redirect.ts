@@ -67,7 +67,8 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
     add('unknown paths → 404 page', await measure(node, closed(unknown, 16, [404])));
 
     // latency at a fixed offered rate
-    const rate = 10_000;
+    // quick (CI, a busy machine): a smoke check of the path at a rate any box sustains
+    const rate = opts.quick ? 2000 : 10_000;
     const fixed = add(`random keys, fixed rate`, await measure(node, {
       warmupMs: opts.quick ? 500 : 2000,
       durationMs: opts.quick ? 3000 : 20_000,
@@ -108,9 +109,9 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
       rows: [...rows, ...facts],
       notes,
       targets: [
-        { name: 'p99 at 10k req/s offered (ms)', value: fixed.latencyUs.p99 / 1000, target: 2, op: '<=' },
-        { name: 'p99.9 at 10k req/s offered (ms)', value: fixed.latencyUs.p999 / 1000, target: 5, op: '<=' },
-        { name: 'offered rate achieved (req/s)', value: Math.round(fixed.rps), target: rate * 0.98, op: '>=' },
+        { name: 'p99 at the fixed offered rate (ms)', value: fixed.latencyUs.p99 / 1000, target: 2, op: '<=' },
+        { name: 'p99.9 at the fixed offered rate (ms)', value: fixed.latencyUs.p999 / 1000, target: 5, op: '<=' },
+        { name: 'offered rate achieved (%)', value: Math.round((1000 * fixed.rps) / rate) / 10, target: 98, op: '>=' },
         { name: 'rules / plain CPU per redirect (pipelining 16)', value: rulesRatio16, target: 1.3, op: '<=' },
         {
           name: 'node RSS besides the LMDB map, serving the links (MB)',
