@@ -12,6 +12,7 @@
  *
  * Run alone: `npx tsx bench/scenarios/webhooks.ts [--quick]` (needs `npm run build` first).
  */
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { pathToFileURL } from 'node:url';
@@ -97,6 +98,30 @@ async function insertEvents(pool: pg.Pool, workspaceId: string, n: number): Prom
   return rows.map((r) => r.id);
 }
 
+/** CPU ms (user + system) a process has used so far, from /proc (Linux). */
+function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, in USER_HZ (100)
+  } catch {
+    return 0; // gone
+  }
+}
+
+/** CPU ms of the control plane, its Postgres backends and this process (the receiver). */
+async function cpuSnapshot(pool: pg.Pool, cpPid: number, db: string): Promise<{ cp: number; pg: Map<number, number>; rx: number }> {
+  const { rows } = await pool.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = 'linkplane-control-plane'`, [db]);
+  const u = process.cpuUsage();
+  return { cp: cpuMs(cpPid), pg: new Map(rows.map((r) => [r.pid, cpuMs(r.pid)])), rx: (u.user + u.system) / 1000 };
+}
+
+function cpuSpent(a: Awaited<ReturnType<typeof cpuSnapshot>>, b: Awaited<ReturnType<typeof cpuSnapshot>>) {
+  let pgMs = 0;
+  for (const [pid, ms] of b.pg) pgMs += ms - (a.pg.get(pid) ?? ms);
+  return { cp: b.cp - a.cp, pg: pgMs, rx: b.rx - a.rx };
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -132,7 +157,7 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
     const res = await fetch(`http://127.0.0.1:${port}/v1/webhooks/endpoints`, {
       method: 'POST',
       headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ url: rx.url, events: ['click.*'], max_concurrency: 64 }),
+      body: JSON.stringify({ url: rx.url, events: ['click.*'], max_concurrency: 256 }),
     });
     if (res.status !== 201) throw new Error(`endpoint create: ${res.status} ${await res.text()}`);
     const { rows: ws } = await pool.query<{ id: string }>(`SELECT id FROM workspaces WHERE name = 'default'`);
@@ -142,12 +167,15 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
     await insertEvents(pool, workspaceId, 500);
     await waitFor('warm-up', () => rx.delivered.size >= 500, 60_000, 20);
 
-    // 1. backlog throughput
+    // 1. backlog throughput, and the CPU it cost (throughput depends on what else runs on the machine)
     const before = rx.delivered.size;
+    const cpu0 = await cpuSnapshot(pool, cp.child.pid!, db.name);
     const t0 = performance.now();
     const backlogIds = await insertEvents(pool, workspaceId, backlog);
     await waitFor('backlog delivered', () => backlogIds.every((id) => rx.delivered.has(id)), 300_000, 10);
     const backlogSec = (performance.now() - t0) / 1000;
+    const cpu = cpuSpent(cpu0, await cpuSnapshot(pool, cp.child.pid!, db.name));
+    const cpuPerDelivery = (cpu.cp + cpu.pg + cpu.rx) / backlog;
     const perSec = backlog / backlogSec;
     const extra = rx.delivered.size - before - backlog;
 
@@ -183,6 +211,10 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
         { measure: 'backlog: seconds to deliver all (fan-out + dispatch)', value: Number(backlogSec.toFixed(2)) },
         { measure: 'backlog: deliveries/s (1 endpoint, 64 in flight)', value: Math.round(perSec) },
         { measure: 'backlog: duplicate 2xx deliveries', value: extra },
+        { measure: 'backlog: CPU µs per delivery, control plane', value: Math.round((1000 * cpu.cp) / backlog) },
+        { measure: 'backlog: CPU µs per delivery, Postgres backends', value: Math.round((1000 * cpu.pg) / backlog) },
+        { measure: 'backlog: CPU µs per delivery, receiver', value: Math.round((1000 * cpu.rx) / backlog) },
+        { measure: 'backlog: deliveries/s the 2 cores could carry (2 s of CPU / CPU per delivery)', value: Math.round(2000 / cpuPerDelivery) },
         { measure: `steady ${steady.perSec}/s: event → receiver p50 ms`, value: percentile(lat, 50) },
         { measure: `steady ${steady.perSec}/s: event → receiver p99 ms`, value: percentile(lat, 99) },
         { measure: `10% failures, ${chaos.perSec}/s: events`, value: chaosIds.length },

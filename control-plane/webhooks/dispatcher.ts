@@ -1,14 +1,13 @@
 /**
- * The dispatcher: keeps up to `slots` deliveries in flight. Two loops, each with its own short
- * transactions, run side by side: the claimer leases due work for the free slots (queue.ts), the
- * recorder writes the attempts finished since its last flush. Sends happen outside any
- * transaction. A flush wakes the claimer (the endpoints' room is free again); a NOTIFY from the
+ * The dispatcher: keeps up to `slots` deliveries in flight. Two loops run side by side, each on
+ * its own Postgres connection (synchronous_commit off, see queue.ts): the claimer leases due work
+ * for the free slots, the recorder writes the attempts finished since its last flush. Sends
+ * happen outside any transaction. A flush wakes the claimer (the endpoints' room is free again); a NOTIFY from the
  * fan-out or a replay wakes it for new work; retries falling due are found by polling.
  */
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../../shared/index.js';
-import type { Pool } from '../db/pool.js';
-import { withTx } from '../db/tx.js';
+import type { Pool, PoolClient } from '../db/pool.js';
 import type { WebhookMetrics } from './metrics.js';
 import type { AttemptResult } from './outcome.js';
 import { claimDeliveries, recordResults, type ClaimedDelivery, type FinishedAttempt } from './queue.js';
@@ -48,8 +47,11 @@ export class WebhookDispatcher {
   private inflight = 0;
   private results: FinishedAttempt[] = [];
   private claimHint = true;
+  /** The last claim filled every free slot: more may be due as soon as a slot frees. */
+  private slotBound = false;
   private readonly claimWaker = new Waker();
   private readonly recordWaker = new Waker();
+  private readonly conns: Record<'claim' | 'record', PoolClient | null> = { claim: null, record: null };
 
   constructor(private readonly opts: DispatcherOptions) {
     this.leaseMs = 2 * opts.timeoutMs + 1000;
@@ -67,6 +69,37 @@ export class WebhookDispatcher {
     this.claimWaker.wake();
     this.recordWaker.wake();
     await Promise.all(this.loops);
+    for (const which of ['claim', 'record'] as const) {
+      const c = this.conns[which];
+      this.conns[which] = null;
+      if (c) {
+        await c.query('RESET synchronous_commit').catch(() => undefined);
+        c.release();
+      }
+    }
+  }
+
+  /** The loop's own connection; queue writes on it do not wait for the WAL flush (queue.ts). */
+  private async conn(which: 'claim' | 'record'): Promise<PoolClient> {
+    const held = this.conns[which];
+    if (held) return held;
+    const c = await this.opts.pool.connect();
+    c.on('error', () => undefined); // surfaces on the next query, which drops the connection
+    try {
+      await c.query('SET synchronous_commit TO off');
+    } catch (err) {
+      c.release(err as Error);
+      throw err;
+    }
+    this.conns[which] = c;
+    return c;
+  }
+
+  /** After a failed query: destroy the connection (a new one is taken next time). */
+  private dropConn(which: 'claim' | 'record', err: unknown): void {
+    const c = this.conns[which];
+    this.conns[which] = null;
+    c?.release(err instanceof Error ? err : new Error(String(err)));
   }
 
   /** New work may be due (NOTIFY, replay). */
@@ -97,12 +130,14 @@ export class WebhookDispatcher {
         this.inflight--;
         this.opts.metrics?.inFlight.dec();
         this.recordWaker.wake();
+        // a free slot is work for the claimer only if slots (not endpoint room or an empty queue) limited it
+        if (this.slotBound) this.wake();
       });
   }
 
   /** Leases due deliveries for free slots; waits for a flush, a NOTIFY or the poll timer in between. */
   private async claimLoop(): Promise<void> {
-    const { pool, log, metrics } = this.opts;
+    const { log, metrics } = this.opts;
     let backoff = 100;
     let nextPoll = 0;
     while (this.running) {
@@ -114,18 +149,19 @@ export class WebhookDispatcher {
       this.claimHint = false;
       const started = performance.now();
       try {
-        const claimed = await withTx(pool, (tx) =>
-          claimDeliveries(tx, { limit: free, endpointConcurrency: this.opts.endpointConcurrency, leaseMs: this.leaseMs }));
+        const claimed = await claimDeliveries(await this.conn('claim'), { limit: free, endpointConcurrency: this.opts.endpointConcurrency, leaseMs: this.leaseMs });
         backoff = 100;
         metrics?.tickDuration.observe({ kind: 'claim' }, (performance.now() - started) / 1000);
         metrics?.tickSize.observe({ kind: 'claimed' }, claimed.length);
         if (!this.running && claimed.length > 0) log.debug({ n: claimed.length }, 'leased while stopping; sending them');
+        this.slotBound = claimed.length === free;
         for (const d of claimed) this.send(d);
         // nothing due: sleep until the poll; otherwise until a flush frees room (or the poll)
         if (claimed.length === 0) nextPoll = Date.now() + this.opts.pollMs;
         await this.claimWaker.wait(this.opts.pollMs);
         if (claimed.length > 0) this.claimHint = true;
       } catch (err) {
+        this.dropConn('claim', err);
         this.claimHint = true;
         log.warn({ err }, 'webhook claim failed; retrying');
         await delay(backoff);
@@ -136,7 +172,7 @@ export class WebhookDispatcher {
 
   /** Writes finished attempts in batches; runs until stopped and nothing is left in flight. */
   private async recordLoop(): Promise<void> {
-    const { pool, log, metrics } = this.opts;
+    const { log, metrics } = this.opts;
     const coalesceMs = this.opts.coalesceMs ?? 5;
     let backoff = 100;
     for (;;) {
@@ -149,8 +185,9 @@ export class WebhookDispatcher {
       const batch = this.results.splice(0, MAX_RECORD_BATCH);
       const started = performance.now();
       try {
-        const summary = await withTx(pool, (tx) =>
-          recordResults(tx, batch, { policy: this.opts.policy, disableAfterMs: this.opts.disableAfterMs, random: this.opts.random }));
+        const summary = await recordResults(await this.conn('record'), batch, {
+          policy: this.opts.policy, disableAfterMs: this.opts.disableAfterMs, random: this.opts.random,
+        });
         backoff = 100;
         metrics?.tickDuration.observe({ kind: 'record' }, (performance.now() - started) / 1000);
         metrics?.tickSize.observe({ kind: 'recorded' }, batch.length);
@@ -166,6 +203,7 @@ export class WebhookDispatcher {
         this.claimHint = true;
         this.claimWaker.wake();
       } catch (err) {
+        this.dropConn('record', err);
         this.results.unshift(...batch);
         log.warn({ err }, 'recording webhook attempts failed; retrying');
         await delay(backoff);

@@ -9,7 +9,7 @@ import type { Pool } from '../db/pool.js';
 import { withTx } from '../db/tx.js';
 import { newId } from '../ids.js';
 import type { WebhookMetrics } from './metrics.js';
-import { DELIVERIES_CHANNEL } from './queue.js';
+import { DELIVERIES_CHANNEL, relaxedCommit } from './queue.js';
 import { Waker } from './waker.js';
 
 interface PairRow {
@@ -22,6 +22,7 @@ interface PairRow {
 /** One batch: returns how many events were dispatched and deliveries created. */
 export async function fanOutBatch(pool: Pool, batchSize: number): Promise<{ events: number; deliveries: number }> {
   return withTx(pool, async (tx) => {
+    await relaxedCommit(tx); // a lost commit leaves the events undispatched: fanned out again
     const { rows } = await tx.query<PairRow>(
       `WITH batch AS (
          SELECT id, workspace_id, type FROM events

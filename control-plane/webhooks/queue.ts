@@ -6,22 +6,37 @@
  *
  * Per-endpoint concurrency holds across every control plane: a claim locks the endpoint rows it
  * takes work for (FOR NO KEY UPDATE SKIP LOCKED, which leaves the deliveries' foreign-key checks
- * alone), counts that endpoint's live leases, and takes at most the remaining room.
+ * alone), counts that endpoint's live leases, and takes at most the remaining room
+ * (`webhook_claim()`, migration 202).
  *
  * An attempt row is written once, when the attempt finished; one cut short by a crash is written
  * as `interrupted` (from its lease time) when the delivery is leased again.
  *
  * Lock order, everywhere a transaction touches both: endpoint rows (by id), then deliveries.
+ *
+ * Queue writes commit without waiting for the WAL flush (the dispatcher's connections run with
+ * synchronous_commit off; the fan-out uses `relaxedCommit`): if Postgres itself crashed right
+ * after, the lost commit is a lease or an outcome that never happened, so the delivery is simply
+ * sent again — duplicates are allowed (at-least-once), losses are not possible.
+ *
+ * The hot path is one statement per step (a claim; a record of attempts that all succeeded or
+ * will be retried, on healthy endpoints): a statement is its own transaction, so no BEGIN/COMMIT
+ * round trips. Anything touching endpoint health or dead letters runs as a full transaction.
  */
 import { randomUUID } from 'node:crypto';
 import type { SigningSecret } from '../../shared/index.js';
-import type { PoolClient } from '../db/pool.js';
+import type { PoolClient, Queryable } from '../db/pool.js';
 import { emitEvents, type NewEvent } from '../events/emit.js';
-import { judge, type AttemptResult, type EndpointSignal } from './outcome.js';
+import { judge, type AttemptResult, type EndpointSignal, type Verdict } from './outcome.js';
 import type { RetryPolicy } from './retry-policy.js';
 import type { OutgoingDelivery } from './send.js';
 
 export const DELIVERIES_CHANNEL = 'linkplane_webhook_deliveries';
+
+/** For queue transactions only (see above): the commit does not wait for the WAL flush. */
+export async function relaxedCommit(tx: PoolClient): Promise<void> {
+  await tx.query('SET LOCAL synchronous_commit TO off');
+}
 
 export interface ClaimedDelivery extends OutgoingDelivery {
   endpointId: string;
@@ -44,7 +59,8 @@ interface ClaimRow {
   occurred_at: Date;
   data: string;
   url: string;
-  secrets: SigningSecret[] | null;
+  /** JSON text, the same for every row of an endpoint: parsed once. */
+  secrets: string | null;
   endpoint_failing: boolean;
 }
 
@@ -55,63 +71,28 @@ export interface ClaimOptions {
   leaseMs: number;
 }
 
-const CLAIM_SQL = `
-WITH eps AS (
-  SELECT e.id, COALESCE(e.max_concurrency, $2::int) AS cap
-  FROM webhook_endpoints e
-  WHERE e.enabled AND e.deleted_at IS NULL
-    AND EXISTS (SELECT 1 FROM webhook_deliveries d
-                WHERE d.endpoint_id = e.id AND d.status IN ('pending', 'failed') AND d.next_attempt_at <= now())
-  ORDER BY e.id
-  FOR NO KEY UPDATE OF e SKIP LOCKED
-), room AS (
-  -- live leases end within leaseMs, so the due index bounds the count
-  SELECT eps.id, eps.cap - (SELECT count(*) FROM webhook_deliveries d
-                            WHERE d.endpoint_id = eps.id AND d.status IN ('pending', 'failed')
-                              AND d.next_attempt_at > now() AND d.next_attempt_at <= now() + $4::int * interval '1 millisecond'
-                              AND d.lease_token IS NOT NULL) AS free
-  FROM eps
-), picked AS (
-  SELECT p.* FROM room CROSS JOIN LATERAL (
-    SELECT d.id, d.next_attempt_at, d.lease_token IS NOT NULL AS lease_expired, d.leased_at AS prev_leased_at
-    FROM webhook_deliveries d
-    WHERE d.endpoint_id = room.id AND d.status IN ('pending', 'failed') AND d.next_attempt_at <= now()
-    ORDER BY d.next_attempt_at
-    LIMIT LEAST(GREATEST(room.free, 0), $1)
-    FOR UPDATE OF d SKIP LOCKED
-  ) p
-  ORDER BY p.next_attempt_at
-  LIMIT $1
-), upd AS (
-  UPDATE webhook_deliveries d
-  SET attempts = d.attempts + 1, cycle_attempts = d.cycle_attempts + 1, lease_token = $3::uuid, leased_at = now(),
-      next_attempt_at = now() + $4::int * interval '1 millisecond', updated_at = now()
-  FROM picked WHERE d.id = picked.id
-  RETURNING d.id, d.attempts, d.cycle_attempts, d.lease_token, d.endpoint_id, d.workspace_id, d.event_id, d.event_type,
-            picked.lease_expired, picked.prev_leased_at
-), lost AS (
-  -- the previous lease ran out without an outcome: that attempt was cut short
-  INSERT INTO webhook_attempts (delivery_id, attempt, started_at, finished_at, error, error_detail)
-  SELECT id, attempts - 1, COALESCE(prev_leased_at, now()), now(), 'interrupted', 'the dispatcher stopped before recording the outcome'
-  FROM upd WHERE lease_expired AND attempts > 1
-  ON CONFLICT (delivery_id, attempt) DO NOTHING
-), eps_used AS (
-  SELECT e.id, e.url, e.failing_since,
-    (SELECT json_agg(json_build_object('id', s.id, 'secret', s.secret) ORDER BY s.created_at DESC)
-     FROM webhook_secrets s WHERE s.endpoint_id = e.id AND (s.expires_at IS NULL OR s.expires_at > now())) AS secrets
-  FROM webhook_endpoints e WHERE e.id IN (SELECT DISTINCT endpoint_id FROM upd)
-)
-SELECT upd.id, upd.attempts, upd.cycle_attempts, upd.lease_token, upd.endpoint_id, upd.workspace_id, upd.event_id, upd.event_type,
-       ev.occurred_at, ev.data::text AS data, eu.url, eu.secrets, eu.failing_since IS NOT NULL AS endpoint_failing
-FROM upd JOIN events ev ON ev.id = upd.event_id JOIN eps_used eu ON eu.id = upd.endpoint_id`;
-
-/** Leases up to `limit` due deliveries (oldest due first), respecting per-endpoint room. */
-export async function claimDeliveries(tx: PoolClient, opts: ClaimOptions): Promise<ClaimedDelivery[]> {
+/**
+ * Leases up to `limit` due deliveries (oldest due first), respecting per-endpoint room: one call of
+ * `webhook_claim()` (migration 202), which locks the endpoints first and counts their leases with a
+ * snapshot taken after the locks were granted.
+ */
+export async function claimDeliveries(tx: Queryable, opts: ClaimOptions): Promise<ClaimedDelivery[]> {
   if (opts.limit <= 0) return [];
   // one token per claim: the record step matches (id, token), so a lease that expired and was
   // taken over by another dispatcher is never overwritten by the late original
   const token = randomUUID();
-  const { rows } = await tx.query<ClaimRow>({ name: 'webhook_claim', text: CLAIM_SQL, values: [opts.limit, opts.endpointConcurrency, token, opts.leaseMs] });
+  const { rows } = await tx.query<ClaimRow>({
+    name: 'webhook_claim',
+    text: 'SELECT * FROM webhook_claim($1::int, $2::int, $3::uuid, $4::int)',
+    values: [opts.limit, opts.endpointConcurrency, token, opts.leaseMs],
+  });
+  const parsed = new Map<string, SigningSecret[]>();
+  const secretsOf = (text: string | null): SigningSecret[] => {
+    if (text === null) return [];
+    let s = parsed.get(text);
+    if (!s) parsed.set(text, (s = JSON.parse(text) as SigningSecret[]));
+    return s;
+  };
   return rows.map((r) => ({
     deliveryId: r.id,
     endpointId: r.endpoint_id,
@@ -124,7 +105,7 @@ export async function claimDeliveries(tx: PoolClient, opts: ClaimOptions): Promi
     cycleAttempt: r.cycle_attempts,
     leaseToken: r.lease_token,
     url: r.url,
-    secrets: r.secrets ?? [],
+    secrets: secretsOf(r.secrets),
     endpointFailing: r.endpoint_failing,
   }));
 }
@@ -182,23 +163,75 @@ function failedEvent(r: DeadRow, reason: string): NewEvent {
   };
 }
 
+const RECORD_SQL = `WITH r AS (
+       SELECT * FROM unnest($1::text[], $2::int[], $3::uuid[], $4::text[], $5::bigint[], $6::timestamptz[], $7::int[], $8::int[], $9::text[], $10::text[], $11::text[])
+         AS r(id, attempt, token, status, retry_ms, started_at, duration_ms, status_code, error, error_detail, response_body)
+     ), att AS (
+       -- an attempt is written once, when it finished (replacing an 'interrupted' guess if the lease was lost)
+       INSERT INTO webhook_attempts (delivery_id, attempt, started_at, finished_at, duration_ms, status_code, error, error_detail, response_body)
+       SELECT r.id, r.attempt, r.started_at, r.started_at + r.duration_ms * interval '1 millisecond', r.duration_ms, r.status_code,
+              r.error, r.error_detail, r.response_body
+       FROM r WHERE EXISTS (SELECT 1 FROM webhook_deliveries x WHERE x.id = r.id)
+       ON CONFLICT (delivery_id, attempt) DO UPDATE
+       SET started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at, duration_ms = EXCLUDED.duration_ms,
+           status_code = EXCLUDED.status_code, error = EXCLUDED.error, error_detail = EXCLUDED.error_detail, response_body = EXCLUDED.response_body
+     )
+     UPDATE webhook_deliveries d
+     SET status = r.status, lease_token = NULL,
+         next_attempt_at = CASE WHEN r.status = 'failed' THEN now() + r.retry_ms * interval '1 millisecond' ELSE d.next_attempt_at END,
+         last_status_code = r.status_code, last_error = r.error,
+         delivered_at = CASE WHEN r.status = 'succeeded' THEN now() ELSE d.delivered_at END,
+         dead_at = CASE WHEN r.status = 'dead' THEN now() ELSE NULL END,
+         updated_at = now()
+     FROM r WHERE d.id = r.id AND d.lease_token = r.token
+     RETURNING d.id, d.status, d.workspace_id, d.endpoint_id, d.event_id, d.event_type, d.attempts, d.last_status_code, d.last_error,
+               CASE WHEN d.status = 'dead' THEN (SELECT url FROM webhook_endpoints WHERE id = d.endpoint_id) END AS url`;
+
 /**
  * Writes finished attempts, moves each delivery on (succeeded / failed + next time / dead),
  * tracks endpoint health (410 → disabled; failing for `disableAfterMs` → disabled, its queue
- * dead-lettered) and emits `webhook.delivery.failed` for every delivery that died — all in the
- * caller's transaction.
+ * dead-lettered) and emits `webhook.delivery.failed` for every delivery that died — atomically.
+ * `client` must not be inside a transaction: this opens one when it needs more than one statement.
  */
-export async function recordResults(tx: PoolClient, finished: FinishedAttempt[], opts: RecordOptions): Promise<RecordSummary> {
+export async function recordResults(client: PoolClient, finished: FinishedAttempt[], opts: RecordOptions): Promise<RecordSummary> {
   const summary: RecordSummary = { succeeded: 0, failed: 0, dead: 0, stale: 0, disabledEndpoints: [] };
   if (finished.length === 0) return summary;
-  const random = opts.random ?? Math.random;
-  const now = Date.now();
+  const judged = judgeAll(finished, opts);
+  const simple = judged.endpointIds.length === 0 && judged.list.every((j) => j.verdict.status !== 'dead');
+  if (simple) {
+    const applied = await writeOutcomes(client, judged.list);
+    summary.stale = finished.length - applied.length;
+    for (const a of applied) {
+      if (a.status === 'succeeded') summary.succeeded++;
+      else summary.failed++;
+    }
+    return summary;
+  }
+  await client.query('BEGIN');
+  try {
+    const r = await recordInTransaction(client, judged, opts);
+    await client.query('COMMIT');
+    return r;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
 
-  // 1. endpoint health, endpoint rows locked first (sorted) to keep one lock order. Skipped in the
-  //    common case: every attempt succeeded on endpoints that had no failing streak when claimed.
+type Judged = FinishedAttempt & { verdict: Verdict; endpoint: EndpointSignal };
+
+interface JudgedBatch {
+  list: Judged[];
+  signal: Map<string, EndpointSignal>;
+  /** Endpoints whose health row must be looked at: a failure, or a success clearing a streak. */
+  endpointIds: string[];
+}
+
+function judgeAll(finished: FinishedAttempt[], opts: RecordOptions): JudgedBatch {
+  const random = opts.random ?? Math.random;
   const signal = new Map<string, EndpointSignal>();
   const streak = new Set<string>();
-  const judged = finished.map((f) => {
+  const list = finished.map((f) => {
     const j = judge(f.result, f.delivery.cycleAttempt, opts.policy, random);
     const prev = signal.get(f.delivery.endpointId);
     // a 410 is an instruction and wins; otherwise any success clears the failing streak
@@ -207,15 +240,39 @@ export async function recordResults(tx: PoolClient, finished: FinishedAttempt[],
     return { ...f, ...j };
   });
   const endpointIds = [...signal.keys()].filter((id) => signal.get(id) !== 'ok' || streak.has(id)).sort();
+  return { list, signal, endpointIds };
+}
+
+/** The attempts and the deliveries, in one statement (RECORD_SQL); returns the deliveries it moved on. */
+async function writeOutcomes(db: Queryable, judged: Judged[]): Promise<(DeadRow & { status: string })[]> {
+  const r = judged.map((j) => j.result);
+  const { rows } = await db.query<DeadRow & { status: string }>({
+    name: 'webhook_record',
+    text: RECORD_SQL,
+    values: [
+      judged.map((j) => j.delivery.deliveryId), judged.map((j) => j.delivery.attempt), judged.map((j) => j.delivery.leaseToken),
+      judged.map((j) => j.verdict.status), judged.map((j) => (j.verdict.status === 'failed' ? j.verdict.retryInMs : null)),
+      r.map((x) => x.startedAt), r.map((x) => x.durationMs), r.map((x) => x.statusCode), r.map((x) => x.error),
+      r.map((x) => x.errorDetail?.slice(0, 1000) ?? null), r.map((x) => x.responseBody),
+    ],
+  });
+  return rows;
+}
+
+async function recordInTransaction(tx: PoolClient, judged: JudgedBatch, opts: RecordOptions): Promise<RecordSummary> {
+  const summary: RecordSummary = { succeeded: 0, failed: 0, dead: 0, stale: 0, disabledEndpoints: [] };
+  const now = Date.now();
+
+  // 1. endpoint health, endpoint rows locked first (sorted) to keep one lock order
   const disabled: { id: string; reason: 'gone' | 'failing' }[] = [];
-  if (endpointIds.length > 0) {
+  if (judged.endpointIds.length > 0) {
     const { rows: eps } = await tx.query<{ id: string; enabled: boolean; failing_since: Date | null }>(
       `SELECT id, enabled, failing_since FROM webhook_endpoints WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE`,
-      [endpointIds],
+      [judged.endpointIds],
     );
     const health: { id: string; failing_since: Date | null; disable: 'gone' | 'failing' | null }[] = [];
     for (const e of eps) {
-      const s = signal.get(e.id)!;
+      const s = judged.signal.get(e.id)!;
       if (s === 'ok') {
         if (e.failing_since !== null) health.push({ id: e.id, failing_since: null, disable: null });
         continue;
@@ -241,42 +298,9 @@ export async function recordResults(tx: PoolClient, finished: FinishedAttempt[],
   }
   summary.disabledEndpoints = disabled;
 
-  // 2. the attempts (recorded even when the lease was lost: the request did happen) and the
-  //    deliveries (only where we still hold the lease), in one statement
-  const r = judged.map((j) => j.result);
-  const { rows: applied } = await tx.query<DeadRow & { status: string }>({
-    name: 'webhook_record',
-    text: `WITH r AS (
-       SELECT * FROM unnest($1::text[], $2::int[], $3::uuid[], $4::text[], $5::bigint[], $6::timestamptz[], $7::int[], $8::int[], $9::text[], $10::text[], $11::text[])
-         AS r(id, attempt, token, status, retry_ms, started_at, duration_ms, status_code, error, error_detail, response_body)
-     ), att AS (
-       -- an attempt is written once, when it finished (replacing an 'interrupted' guess if the lease was lost)
-       INSERT INTO webhook_attempts (delivery_id, attempt, started_at, finished_at, duration_ms, status_code, error, error_detail, response_body)
-       SELECT r.id, r.attempt, r.started_at, r.started_at + r.duration_ms * interval '1 millisecond', r.duration_ms, r.status_code,
-              r.error, r.error_detail, r.response_body
-       FROM r WHERE EXISTS (SELECT 1 FROM webhook_deliveries x WHERE x.id = r.id)
-       ON CONFLICT (delivery_id, attempt) DO UPDATE
-       SET started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at, duration_ms = EXCLUDED.duration_ms,
-           status_code = EXCLUDED.status_code, error = EXCLUDED.error, error_detail = EXCLUDED.error_detail, response_body = EXCLUDED.response_body
-     )
-     UPDATE webhook_deliveries d
-     SET status = r.status, lease_token = NULL,
-         next_attempt_at = CASE WHEN r.status = 'failed' THEN now() + r.retry_ms * interval '1 millisecond' ELSE d.next_attempt_at END,
-         last_status_code = r.status_code, last_error = r.error,
-         delivered_at = CASE WHEN r.status = 'succeeded' THEN now() ELSE d.delivered_at END,
-         dead_at = CASE WHEN r.status = 'dead' THEN now() ELSE NULL END,
-         updated_at = now()
-     FROM r WHERE d.id = r.id AND d.lease_token = r.token
-     RETURNING d.id, d.status, d.workspace_id, d.endpoint_id, d.event_id, d.event_type, d.attempts, d.last_status_code, d.last_error,
-               CASE WHEN d.status = 'dead' THEN (SELECT url FROM webhook_endpoints WHERE id = d.endpoint_id) END AS url`,
-    values: [
-      judged.map((j) => j.delivery.deliveryId), judged.map((j) => j.delivery.attempt), judged.map((j) => j.delivery.leaseToken),
-      judged.map((j) => j.verdict.status), judged.map((j) => (j.verdict.status === 'failed' ? j.verdict.retryInMs : null)),
-      r.map((x) => x.startedAt), r.map((x) => x.durationMs), r.map((x) => x.statusCode), r.map((x) => x.error),
-      r.map((x) => x.errorDetail?.slice(0, 1000) ?? null), r.map((x) => x.responseBody),
-    ],
-  });
-  summary.stale = finished.length - applied.length;
+  // 2. the attempts and the deliveries
+  const applied = await writeOutcomes(tx, judged.list);
+  summary.stale = judged.list.length - applied.length;
   const events: NewEvent[] = [];
   for (const a of applied) {
     if (a.status === 'succeeded') summary.succeeded++;
@@ -287,7 +311,7 @@ export async function recordResults(tx: PoolClient, finished: FinishedAttempt[],
     }
   }
 
-  // 4. an endpoint disabled by its failures takes its queue to the dead-letter state with it
+  // 3. an endpoint disabled by its failures takes its queue to the dead-letter state with it
   if (disabled.length > 0) {
     const { rows } = await tx.query<DeadRow>(
       `UPDATE webhook_deliveries d
@@ -301,7 +325,7 @@ export async function recordResults(tx: PoolClient, finished: FinishedAttempt[],
     for (const row of rows) events.push(failedEvent(row, 'endpoint_disabled'));
   }
 
-  // 5. dead letters are announced, except failures of the announcement itself (no loops)
+  // 4. dead letters are announced, except failures of the announcement itself (no loops)
   await emitEvents(tx, events.filter((e) => (e.data as { event_type: string }).event_type !== 'webhook.delivery.failed'));
   return summary;
 }
