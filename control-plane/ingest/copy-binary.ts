@@ -5,7 +5,8 @@
  * needs no escaping, and JS writes no hex either.
  *
  * Format: signature, flags, header extension length; per row a 16-bit field count, then per field
- * a 32-bit length (-1 = NULL) and the bytes; a 16-bit -1 trailer.
+ * a 32-bit length (-1 = NULL) and the bytes; a 16-bit -1 trailer. (Measured here: TypedArray.set
+ * beats a JS byte loop even for 10-byte values.)
  */
 
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
@@ -65,16 +66,8 @@ export class BinaryCopyWriter {
 
   /** A pre-encoded field (textField / jsonbField / NULL). */
   field(f: Uint8Array): this {
-    const n = f.length;
-    if (n > 48) {
-      this.buf.set(f, this.pos);
-      this.pos += n;
-      return this;
-    }
-    const b = this.buf;
-    let p = this.pos;
-    for (let i = 0; i < n; i++) b[p++] = f[i]!;
-    this.pos = p;
+    this.buf.set(f, this.pos);
+    this.pos += f.length;
     return this;
   }
 
@@ -89,12 +82,10 @@ export class BinaryCopyWriter {
   }
 
   /** `n` raw bytes from `src` at `off` (uuid: 16, bytea). */
-  raw(src: Uint8Array, off: number, n: number): this {
+  raw(src: Buffer, off: number, n: number): this {
     this.len(n);
-    const b = this.buf;
-    let p = this.pos;
-    for (let i = 0; i < n; i++) b[p++] = src[off + i]!;
-    this.pos = p;
+    src.copy(this.buf, this.pos, off, off + n);
+    this.pos += n;
     return this;
   }
 
