@@ -1,5 +1,5 @@
 /**
- * `api`: the control plane under a fixed offered rate of 500 req/s (100 with --quick) (open loop: requests are sent
+ * `api`: the control plane under a fixed offered rate of 500 req/s (50 with --quick) (open loop: requests are sent
  * on schedule whatever the latency, a slow answer cannot slow the offered rate down), one run per
  * kind:
  * - reads: GET /v1/links/{id} (half), GET /v1/links?limit=20 (a quarter), GET /v1/links filtered by
@@ -22,9 +22,9 @@ const HOST = 'go.bench-api.example.com';
 const PREFIX = 'lpbapi';
 
 export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
-  const seedCount = opts.quick ? 500 : 2000;
+  const seedCount = opts.quick ? 300 : 2000;
   // quick (CI, a busy machine): a smoke check at a rate any box sustains
-  const rate = opts.quick ? 100 : 500;
+  const rate = opts.quick ? 50 : 500;
   const nats = await startNatsServer();
   try {
     const plan = cpuPlan();
@@ -69,7 +69,7 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
       const server: ServerUnderTest = { name: 'control plane', port: cp.port, pids: () => [cp.proc.pid] };
       const spec = (requests: RequestTemplate[], expect: number[]) => ({
         warmupMs: opts.quick ? 1000 : 2000,
-        durationMs: opts.quick ? 4000 : 20_000,
+        durationMs: opts.quick ? 3000 : 20_000,
         connections: 32,
         mode: { kind: 'open' as const, rate },
         requests,

@@ -66,14 +66,14 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
       }
     }
 
-    const timing = opts.quick ? { warmupMs: 500, durationMs: 1500 } : { warmupMs: 2000, durationMs: 8000 };
+    const timing = opts.quick ? { warmupMs: 300, durationMs: 1000 } : { warmupMs: 2000, durationMs: 8000 };
     const rounds = opts.quick ? 1 : 4;
     const plain: PathSet = { host: fx.host, paths: fx.plainPaths, headerSets: fx.headerSets };
     const closed = (pipelining: number): RunSpec => ({ ...timing, connections: 32, mode: { kind: 'closed', pipelining }, requests: [], pathSet: plain, expect: [302] });
     const rate = opts.quick ? 2000 : 10_000;
     const open: RunSpec = {
-      warmupMs: opts.quick ? 500 : 2000,
-      durationMs: opts.quick ? 3000 : 20_000,
+      warmupMs: opts.quick ? 300 : 2000,
+      durationMs: opts.quick ? 2000 : 20_000,
       connections: 64,
       mode: { kind: 'open', rate },
       requests: [],
