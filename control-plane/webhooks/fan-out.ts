@@ -40,16 +40,23 @@ export async function fanOutBatch(pool: Pool, batchSize: number): Promise<{ even
     if (rows.length === 0) return { events: 0, deliveries: 0 };
     const eventIds = [...new Set(rows.map((r) => r.event_id))];
     const pairs = rows.filter((r): r is PairRow & { endpoint_id: string } => r.endpoint_id !== null);
-    if (pairs.length > 0) {
-      await tx.query(
-        `INSERT INTO webhook_deliveries (id, workspace_id, endpoint_id, event_id, event_type)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::text[])
-         ON CONFLICT (event_id, endpoint_id) DO NOTHING`,
-        [pairs.map(() => newId('whd')), pairs.map((p) => p.workspace_id), pairs.map((p) => p.endpoint_id), pairs.map((p) => p.event_id), pairs.map((p) => p.type)],
-      );
-      await tx.query(`SELECT pg_notify('${DELIVERIES_CHANNEL}', '')`);
-    }
-    await tx.query('UPDATE events SET dispatched_at = now() WHERE id = ANY($1::uuid[])', [eventIds]);
+    // deliveries, the events marked dispatched, and a wake-up for the dispatchers: one statement
+    await tx.query({
+      name: 'webhook_fan_out',
+      text: `WITH ins AS (
+               INSERT INTO webhook_deliveries (id, workspace_id, endpoint_id, event_id, event_type)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::text[])
+               ON CONFLICT (event_id, endpoint_id) DO NOTHING
+               RETURNING 1
+             ), done AS (
+               UPDATE events SET dispatched_at = now() WHERE id = ANY($6::uuid[])
+             )
+             SELECT pg_notify('${DELIVERIES_CHANNEL}', '') WHERE EXISTS (SELECT 1 FROM ins)`,
+      values: [
+        pairs.map(() => newId('whd')), pairs.map((p) => p.workspace_id), pairs.map((p) => p.endpoint_id), pairs.map((p) => p.event_id),
+        pairs.map((p) => p.type), eventIds,
+      ],
+    });
     return { events: eventIds.length, deliveries: pairs.length };
   });
 }
