@@ -153,7 +153,6 @@ export class WebhookDispatcher {
         backoff = 100;
         metrics?.tickDuration.observe({ kind: 'claim' }, (performance.now() - started) / 1000);
         metrics?.tickSize.observe({ kind: 'claimed' }, claimed.length);
-        if (!this.running && claimed.length > 0) log.debug({ n: claimed.length }, 'leased while stopping; sending them');
         this.slotBound = claimed.length === free;
         for (const d of claimed) this.send(d);
         // nothing due: sleep until the poll; otherwise until a flush frees room (or the poll)
