@@ -60,8 +60,12 @@ interface Held {
 /** SQLSTATE classes that mean "this data cannot be stored" (not "try again later"). */
 const isDataError = (err: unknown): boolean => {
   const code = (err as { code?: unknown })?.code;
-  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23') || code.startsWith('54'));
 };
+
+/** A day partition went missing under us (dropped by hand?): recreate it rather than reject clicks. */
+const isMissingPartition = (err: unknown): boolean =>
+  (err as { code?: unknown })?.code === '23514' && /no partition of relation/i.test((err as Error).message ?? '');
 
 export class ClickIngest {
   private running = false;
@@ -291,6 +295,11 @@ export class ClickIngest {
         if (r.path === 'merge') this.opts.log.info({ inserted: r.inserted, duplicates: r.duplicates }, 'redelivered clicks skipped');
         return;
       } catch (err) {
+        if (isMissingPartition(err) && backoff < 1_000) {
+          for (let i = 0; i < set.n; i++) this.partitions.forget(dayOf(set.times[i]!));
+          backoff *= 2;
+          continue;
+        }
         if (isDataError(err)) {
           if (group.length > 1) {
             for (const h of group) await this.storeGroup([h]);

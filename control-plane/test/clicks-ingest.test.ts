@@ -176,6 +176,26 @@ describe('click ingest', () => {
     expect(await counter('rejected')).toBe(2);
   });
 
+  it('recreates a day partition that disappeared after ingest had seen it', async () => {
+    const { nc } = await h.nats();
+    const day = Math.floor(Date.now() / 86_400_000) + 3;
+    const first = makeClicks(5, links, { start: day * 86_400_000 + 1_000, seed: 15 });
+    await publishClicks(nc, h.prefix, first, { batchIdPrefix: 'future-a' });
+    sent = [...sent, ...first];
+    await waitFor('future clicks', async () => (await clickCount(h.pool)) === sent.length, 30_000, 100);
+    const suffix = new Date(day * 86_400_000).toISOString().slice(0, 10).replace(/-/g, '');
+    await h.pool.query(`DELETE FROM clicks WHERE occurred_at >= $1`, [new Date(day * 86_400_000)]);
+    await h.pool.query(`DELETE FROM click_rollup_deltas WHERE hour >= $1`, [new Date(day * 86_400_000)]);
+    await h.pool.query(`DELETE FROM click_rollups WHERE hour >= $1`, [new Date(day * 86_400_000)]);
+    await h.pool.query(`DROP TABLE clicks_p${suffix}, click_visitors_p${suffix}`);
+    sent = sent.filter((c) => !first.includes(c));
+    const again = makeClicks(5, links, { start: day * 86_400_000 + 2_000, seed: 16 });
+    await publishClicks(nc, h.prefix, again, { batchIdPrefix: 'future-b' });
+    sent = [...sent, ...again];
+    await waitFor('clicks after the partition came back', async () => (await clickCount(h.pool)) === sent.length, 30_000, 100);
+    expect((await h.pool.query('SELECT count(*)::int AS n FROM click_dead_letters WHERE msg_id LIKE $1', ['future-b%'])).rows[0].n).toBe(0);
+  });
+
   it('drops clicks older than the retention window, counted', async () => {
     const { nc } = await h.nats();
     const old = makeClicks(10, links, { start: Date.now() - 200 * 86_400_000, seed: 12 });
