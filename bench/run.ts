@@ -20,6 +20,8 @@ import { describeTarget, judge, loadTargets } from './lib/targets.js';
 
 /** Run order: the redirect scenarios share one 1 M-link node, so they go first and together. */
 export const SCENARIOS = ['redirect', 'redirect-vs-nginx', 'propagation', 'api', 'clicks', 'bulk', 'webhooks'] as const;
+/** Scenarios that use the shared redirect fixture (released once none of them is left to run). */
+const REDIRECT_FIXTURE_USERS = new Set(['redirect', 'redirect-vs-nginx']);
 
 type ScenarioModule = { run(opts: ScenarioOptions): Promise<ScenarioResult> };
 
@@ -65,7 +67,8 @@ async function main(): Promise<number> {
   const records: ScenarioRecord[] = [];
   let failed = false;
   try {
-    for (const name of wanted) {
+    for (const [index, name] of wanted.entries()) {
+      if (!wanted.slice(index).some((n) => REDIRECT_FIXTURE_USERS.has(n))) await ctx.releaseRedirectFixture();
       const file = scenarioFile(name);
       console.log(`\n=== ${name}${quick ? ' (quick)' : ''} ===`);
       if (!existsSync(fileURLToPath(file))) {

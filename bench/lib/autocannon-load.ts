@@ -7,7 +7,7 @@
  */
 import autocannon from 'autocannon';
 import * as hdr from 'hdr-histogram-js';
-import { newHistogram, prng, summarize, type LoadResult, type LoadSpec } from './http-load.js';
+import { newHistogram, prng, summarize, worstWindows, type LoadResult, type LoadSpec } from './http-load.js';
 import { cpuSecondsOfAll } from './proc-stat.js';
 
 /** autocannon builds every request of the list for every connection: keep the list short. */
@@ -40,16 +40,21 @@ export async function runAutocannon(spec: LoadSpec): Promise<LoadResult> {
   const expect = spec.expect ? new Set(spec.expect) : null;
   let completed = 0;
   let unexpected = 0;
+  const windowMax: number[] = [];
+  let t0 = 0;
   const instance = autocannon({ ...base, duration: spec.durationMs / 1000 });
   instance.on('response', (_client: unknown, status: number, _bytes: number, responseTimeMs: number) => {
     completed++;
-    hist.recordValue(Math.max(1, Math.round(responseTimeMs * 1000)));
+    const us = Math.max(1, Math.round(responseTimeMs * 1000));
+    hist.recordValue(us);
+    const w = Math.floor((performance.now() - t0) / 100);
+    if (w >= 0 && !(us <= (windowMax[w] ?? 0))) windowMax[w] = us;
     statuses.set(status, (statuses.get(status) ?? 0) + 1);
     if (expect && !expect.has(status)) unexpected++;
   });
   const cpu0 = spec.serverPids ? cpuSecondsOfAll(spec.serverPids) : 0;
   const client0 = process.cpuUsage();
-  const t0 = performance.now();
+  t0 = performance.now();
   const result = await instance;
   const seconds = (performance.now() - t0) / 1000;
   const cpu1 = spec.serverPids ? cpuSecondsOfAll(spec.serverPids) : 0;
@@ -74,5 +79,6 @@ export async function runAutocannon(spec: LoadSpec): Promise<LoadResult> {
     clientCpuSeconds: (client.user + client.system) / 1e6,
     scheduleLagP99Ms: null,
     backlogAtEnd: 0,
+    worstWindows: worstWindows(windowMax),
   };
 }

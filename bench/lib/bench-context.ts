@@ -108,6 +108,8 @@ export class BenchContext {
   #redirect: Promise<RedirectFixture> | null = null;
   #redirectQuick: boolean | null = null;
   readonly #cleanups: (() => Promise<void>)[] = [];
+  /** Cleanups of the redirect fixture alone, so it can be released before the run ends. */
+  readonly #redirectCleanups: (() => Promise<void>)[] = [];
 
   constructor() {
     this.root = mkdtempSync(join(tmpdir(), 'lp-bench-'));
@@ -134,13 +136,13 @@ export class BenchContext {
     const count = quick ? 20_000 : 1_000_000;
     const ruleCount = quick ? 500 : 5_000;
     const nats: NatsServer = await startNatsServer();
-    this.onClose(() => nats.destroy());
+    this.#redirectCleanups.push(() => nats.destroy());
     const prefix = BENCH_PREFIX;
     const published = await publishLinks(nats.url, prefix, count, ruleCount);
     const lmdbPath = this.scratch('node-lmdb');
     const t0 = performance.now();
     const node = await startBenchNode({ natsUrl: nats.url, prefix, lmdbPath, cpus: cpuPlan().server, readyTimeoutMs: 900_000 });
-    this.onClose(() => node.stop());
+    this.#redirectCleanups.push(() => node.stop());
     // ready means caught up with the stream as it was at start; confirm every link is there
     let text = '';
     for (let i = 0; i < 100; i++) {
@@ -172,7 +174,23 @@ export class BenchContext {
     };
   }
 
+  /** Stops the redirect fixture's node and nats-server (no later scenario needs them). */
+  async releaseRedirectFixture(): Promise<void> {
+    const pending = this.#redirect;
+    this.#redirect = null;
+    this.#redirectQuick = null;
+    if (pending) await pending.catch(() => undefined);
+    for (const fn of this.#redirectCleanups.splice(0).reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        process.stderr.write(`bench cleanup: ${String(err)}\n`);
+      }
+    }
+  }
+
   async close(): Promise<void> {
+    await this.releaseRedirectFixture();
     for (const fn of this.#cleanups.reverse()) {
       try {
         await fn();
@@ -181,7 +199,6 @@ export class BenchContext {
       }
     }
     this.#cleanups.length = 0;
-    this.#redirect = null;
     rmSync(this.root, { recursive: true, force: true });
   }
 }

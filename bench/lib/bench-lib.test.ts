@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../shared/testing/index.js';
 import { runAutocannon } from './autocannon-load.js';
 import { httpGet } from './http-probe.js';
-import { mergeResults, runLoad, type LoadSpec } from './http-load.js';
+import { mergeResults, runLoad, worstWindows, type LoadSpec } from './http-load.js';
 import { linkCode, plainDestination, plainPath, rulePath, unknownPath, visitorHeaderSets } from './link-dataset.js';
 import { findNginx, startNginx, writeNginxMap } from './nginx.js';
 import { cpuSecondsOf, mappedRssOf, parseStatTicks, rssBreakdownOf, rssBytesOf } from './proc-stat.js';
@@ -207,6 +207,13 @@ describe('load generator (open loop)', () => {
     expect(r.completed).toBeGreaterThanOrEqual(980);
     expect(r.completed).toBeLessThanOrEqual(1020);
     expect(r.scheduleLagP99Ms).not.toBeNull();
+    expect(r.worstWindows).toHaveLength(3);
+    expect(r.worstWindows[0]!.maxMs).toBeCloseTo(r.latencyUs.max / 1000, 0);
+  });
+
+  it('finds the slowest 100 ms windows', () => {
+    expect(worstWindows([500, undefined, 90_000, 1200, 3000])).toEqual([{ atS: 0.2, maxMs: 90 }, { atS: 0.4, maxMs: 3 }, { atS: 0.3, maxMs: 1.2 }]);
+    expect(worstWindows([])).toEqual([]);
   });
 
   it('counts latency from when a request was due when every connection is busy (no coordinated omission)', async () => {

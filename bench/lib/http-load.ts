@@ -101,6 +101,11 @@ export interface LoadResult {
   scheduleLagP99Ms: number | null;
   /** Open loop: requests still waiting for a connection when the window closed. */
   backlogAtEnd: number;
+  /**
+   * The three 100 ms windows (by completion time, seconds into the measured window) with the
+   * slowest answer: a tail made of one stall shows here as one bad window.
+   */
+  worstWindows: { atS: number; maxMs: number }[];
 }
 
 const CRLF = Buffer.from('\r\n');
@@ -167,7 +172,9 @@ export function mergeResults(results: readonly LoadResult[]): LoadResult {
   let clientCpuSeconds = 0;
   let serverCpuSeconds: number | null = 0;
   let lag: number | null = null;
+  const windows: { atS: number; maxMs: number }[] = [];
   for (const r of results) {
+    windows.push(...r.worstWindows);
     hist.add(hdr.decodeFromCompressedBase64(r.histogram));
     for (const [k, v] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
     completed += r.completed;
@@ -196,6 +203,7 @@ export function mergeResults(results: readonly LoadResult[]): LoadResult {
     clientCpuSeconds,
     scheduleLagP99Ms: lag,
     backlogAtEnd,
+    worstWindows: windows.sort((a, b) => b.maxMs - a.maxMs).slice(0, 3),
   };
 }
 
@@ -286,6 +294,8 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     sock.uncork();
   };
 
+  let measureStartedAt = 0;
+  const windowMax: number[] = [];
   const onComplete = (c: Connection, now: number): void => {
     const started = c.starts.shift();
     inflightTotal--;
@@ -293,7 +303,10 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     if (started === undefined) return;
     if (measuring) {
       completed++;
-      hist.recordValue(Math.max(1, Math.round((now - started) * 1000)));
+      const us = Math.max(1, Math.round((now - started) * 1000));
+      hist.recordValue(us);
+      const w = Math.floor((now - measureStartedAt) / 100);
+      if (w >= 0 && !(us <= (windowMax[w] ?? 0))) windowMax[w] = us;
       statuses.set(c.status, (statuses.get(c.status) ?? 0) + 1);
       if (expect && !expect.has(c.status)) unexpected++;
     }
@@ -437,7 +450,6 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   let ticker: NodeJS.Timeout | null = null;
   let scheduled = 0;
   let t0 = 0;
-  let measureStartedAt = 0;
   let serverCpu0 = 0;
 
   if (spec.mode.kind === 'closed') {
@@ -504,5 +516,14 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     clientCpuSeconds: (clientCpu.user + clientCpu.system) / 1e6,
     scheduleLagP99Ms: spec.mode.kind === 'open' && lagHist.totalCount > 0 ? lagHist.getValueAtPercentile(99) / 1000 : null,
     backlogAtEnd,
+    worstWindows: worstWindows(windowMax),
   };
+}
+
+export function worstWindows(windowMax: readonly (number | undefined)[], keep = 3): { atS: number; maxMs: number }[] {
+  return windowMax
+    .map((us, i) => ({ atS: i / 10, maxMs: (us ?? 0) / 1000 }))
+    .filter((w) => w.maxMs > 0)
+    .sort((a, b) => b.maxMs - a.maxMs)
+    .slice(0, keep);
 }

@@ -83,3 +83,9 @@ export function latencyNiceNotes(): string[] {
   const n = latencyNice();
   return n === 0 ? [] : [`fixed-rate runs at nice ${n} (BENCH_LATENCY_NICE) for server and generator: priority over the machine's other work`];
 }
+
+/** "worst 100 ms windows: 12.3 s 850 ms, …" for a fixed-rate row: whether a tail is one stall or spread out. */
+export function worstWindowsNote(label: string, r: LoadResult): string {
+  const w = r.worstWindows.map((x) => `${Math.round(x.maxMs * 10) / 10} ms at ${x.atS.toFixed(1)} s`).join(', ');
+  return `${label}: slowest answers by 100 ms window: ${w || 'none'}; generator scheduling lag p99 ${r.scheduleLagP99Ms ?? '-'} ms`;
+}

@@ -15,7 +15,7 @@ import { startNatsServer } from '../../shared/testing/index.js';
 import { startBenchControlPlane } from '../lib/control-plane.js';
 import { cpuPlan } from '../lib/cpu-pin.js';
 import type { RequestTemplate } from '../lib/http-load.js';
-import { latencyNiceNotes, loadRow, measure, type ServerUnderTest } from '../lib/measure.js';
+import { latencyNiceNotes, loadRow, measure, worstWindowsNote, type ServerUnderTest } from '../lib/measure.js';
 import type { ScenarioOptions, ScenarioResult } from '../lib/scenario.js';
 
 const HOST = 'go.bench-api.example.com';
@@ -97,6 +97,9 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
         ],
         notes: [
           ...latencyNiceNotes(),
+          worstWindowsNote('reads', r),
+          worstWindowsNote('creates', c),
+          worstWindowsNote('updates', u),
           `control plane from dist/ pinned to CPU ${plan.server ?? 'none'}, default settings (pool 20, relay, job and webhook workers on), rate limits raised; Postgres unpinned`,
           'latency counts from the scheduled send time when a request had to wait for a free connection (no coordinated omission)',
           `every route warmed up closed-loop (8 connections, ${opts.quick ? 2 : 8} s each) before the measured runs: V8 needs thousands of requests to optimize the request path`,

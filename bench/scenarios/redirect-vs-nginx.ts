@@ -18,7 +18,7 @@ import { cpuPlan } from '../lib/cpu-pin.js';
 import type { LoadResult, PathSet } from '../lib/http-load.js';
 import { httpGet } from '../lib/http-probe.js';
 import { plainDestination } from '../lib/link-dataset.js';
-import { latencyNiceNotes, loadRow, measureInterleaved, ratio, type RunSpec, type ServerUnderTest } from '../lib/measure.js';
+import { latencyNiceNotes, loadRow, measureInterleaved, ratio, worstWindowsNote, type RunSpec, type ServerUnderTest } from '../lib/measure.js';
 import { findNginx, startNginx, writeNginxMap } from '../lib/nginx.js';
 import { rssBytesOf } from '../lib/proc-stat.js';
 import type { ScenarioOptions, ScenarioResult } from '../lib/scenario.js';
@@ -120,6 +120,9 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
       machine: { nginx: nginxBin.version },
       notes: [
         ...latencyNiceNotes(),
+        worstWindowsNote(`node at ${rate} req/s`, nf!),
+        worstWindowsNote(`nginx at ${rate} req/s`, xf!),
+        worstWindowsNote(`bare uWS + LMDB at ${rate} req/s`, bf!),
         `nginx ${nginxBin.version}: worker_processes 1, access_log off, keepalive_requests 1e9, map_hash_max_size sized to the map; pinned like the node (CPU ${plan.server ?? 'not pinned'}); CPU counted for master + worker`,
         'bare uWS + LMDB: uWebSockets.js on the main thread, one LMDB get of host + url, 302 with the stored destination (no rules, metrics, clicks or fallback pages): the floor of this stack',
         'nginx answers 302 with its small HTML body; the node and the bare server with an empty body',

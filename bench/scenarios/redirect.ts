@@ -14,7 +14,7 @@
 import { BenchContext, type NodeMemory } from '../lib/bench-context.js';
 import { cpuPlan } from '../lib/cpu-pin.js';
 import type { PathSet } from '../lib/http-load.js';
-import { latencyNiceNotes, loadRow, measure, measureInterleaved, ratio, type RunSpec, type ServerUnderTest } from '../lib/measure.js';
+import { latencyNiceNotes, loadRow, measure, measureInterleaved, ratio, worstWindowsNote, type RunSpec, type ServerUnderTest } from '../lib/measure.js';
 import type { ScenarioOptions, ScenarioResult } from '../lib/scenario.js';
 
 const MB = 1024 * 1024;
@@ -99,6 +99,7 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
     ];
     const notes = [
       ...latencyNiceNotes(),
+      worstWindowsNote(`fixed rate ${rate} req/s`, fixed),
       `node: WORKERS=1, ${plan.server === null ? 'not pinned' : `pinned to CPU ${plan.server}`}; load generator ${plan.client === null ? 'not pinned' : `on CPU ${plan.client}`}; CPU counted for the whole node process (main thread + worker)`,
       `${fx.count.toLocaleString('en-US')} plain links + ${fx.ruleCount.toLocaleString('en-US')} rule links in LMDB; saturation runs: ${rounds} alternating rounds per case where compared`,
       `visitors: ${fx.headerSets.length} header sets (public X-Forwarded-For address + user agent), the same for every case`,
