@@ -1,5 +1,6 @@
 /**
- * The outbox relay: publishes link_outbox rows to the KV bucket in seq order and marks them.
+ * The outbox relay: publishes link_outbox rows to the KV bucket in seq order, then deletes them
+ * (a row still in the table is unpublished; `published_at` stays NULL).
  *
  * - One leader among all control planes (a session advisory lock), so publishes never interleave.
  * - It reads every row still unpublished (not "seq > last"), so a row that commits late with a
@@ -7,8 +8,8 @@
  *   row lock the writers take, so per-key order is commit order.
  * - Publishes are pipelined: a batch goes out as one stream of messages whose acks are awaited
  *   together (kv-batch-publisher.ts), and while they come back the next batch is read and the
- *   previous one marked. A batch is marked only after every ack. A crash between publish and
- *   mark republishes the batch: KV puts are idempotent.
+ *   previous one deleted. A batch is deleted only after every ack. A crash between publish and
+ *   delete republishes the batch: KV puts are idempotent.
  * - While a pipeline runs it reads on from the last seq it sent; when it ends (a short batch, or
  *   after PIPELINE_ROUNDS batches) the next round reads from the start again, which is where a
  *   row that committed late with a lower seq is picked up.
@@ -173,8 +174,9 @@ export class OutboxRelay {
     return rows;
   }
 
+  /** Published rows are deleted: 3–4× cheaper than an UPDATE (no new row version, no index entries). */
   private async mark(rows: OutboxRow[]): Promise<void> {
-    await this.opts.pool.query('UPDATE link_outbox SET published_at = now() WHERE seq = ANY($1::bigint[])', [rows.map((r) => r.seq)]);
+    await this.opts.pool.query('DELETE FROM link_outbox WHERE seq = ANY($1::bigint[])', [rows.map((r) => r.seq)]);
     this.opts.onPublished?.(rows.length);
   }
 
