@@ -190,7 +190,7 @@ export class ClickIngest {
     const now = Date.now();
     if (now - this.lastPendingSample < 5_000) return;
     this.lastPendingSample = now;
-    void consumer.info(true).then(
+    void consumer.info(false).then(
       (i) => this.opts.metrics.pending.set(i.num_pending),
       () => undefined,
     );
