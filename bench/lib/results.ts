@@ -43,10 +43,10 @@ export function readResult(scenario: string, quick: boolean): ScenarioRecord | n
   return JSON.parse(readFileSync(path, 'utf8')) as ScenarioRecord;
 }
 
-function targetLine(t: JudgedTarget): string {
+function targetLine(scenario: string, t: JudgedTarget): string {
   const value = t.value === null || Number.isNaN(t.value) ? 'not measured' : String(Math.round(t.value * 1000) / 1000);
   const mark = t.verdict === 'met' ? '✅ met' : t.verdict === 'skipped' ? '⏭ skipped' : '❌ **missed**';
-  return `| ${t.name} | ${value} | ${t.op} ${t.target} | ${mark}${t.note ? ` (${t.note})` : ''} |`;
+  return `| ${scenario} | ${t.name} | ${value} | ${t.op} ${t.target} | ${mark}${t.note ? ` (${t.note})` : ''} |`;
 }
 
 export function summaryMarkdown(records: readonly ScenarioRecord[]): string {
@@ -55,8 +55,8 @@ export function summaryMarkdown(records: readonly ScenarioRecord[]): string {
   if (m) {
     out.push(`Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGB} GB, Linux ${m.kernel}, Node ${m.node}; server pinned to CPU ${m.serverCpus ?? '—'}, load generator to CPU ${m.clientCpus ?? '—'}.`, '');
   }
-  out.push('| target | measured | target | verdict |', '|---|---:|---:|---|');
-  for (const r of records) for (const t of r.targets) out.push(targetLine(t));
+  out.push('| scenario | target | measured | target | verdict |', '|---|---|---:|---:|---|');
+  for (const r of records) for (const t of r.targets) out.push(targetLine(r.scenario, t));
   for (const r of records) {
     out.push('', `#### ${r.scenario}`, '', `Run ${r.startedAt}, ${Math.round(r.seconds)} s, load average ${r.machine.loadAtStart} → ${r.machine.loadAtEnd ?? '?'}.`, '');
     if (r.error) out.push(`**Failed:** ${r.error}`, '');
