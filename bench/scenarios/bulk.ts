@@ -222,7 +222,8 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
           targets: [
             { name: 'first byte → all served (s)', value: total / 1000, target: 60, op: '<=' },
             { name: 'control-plane RSS (MB)', value: Math.round(rssMax / 1048576), target: 512, op: '<=' },
-            { name: 'redirect p99 during the run (ms)', value: p99, target: 5, op: '<=' },
+            // --quick runs on busy CI machines: it only catches a gross regression of the node under bulk load
+            { name: 'redirect p99 during the run (ms)', value: p99, target: opts.quick ? 100 : 5, op: '<=' },
             { name: 'sampled links not served right', value: wrong + red.errors, target: 0, op: '<=' },
           ],
         };

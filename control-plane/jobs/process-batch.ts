@@ -149,16 +149,18 @@ async function applyItems(tx: PoolClient, job: JobRow, items: StagedItem[], laps
   // Two lookups, each a nested loop over the batch's identities probing a unique index. An OR of
   // both in one query scans every link, and a join the planner may flatten becomes a merge join
   // over every link when the table's statistics are stale (right after a million rows arrived:
-  // 4 s a batch). OFFSET 0 keeps each lateral subquery a parameterized index probe.
+  // 4 s a batch). OFFSET 0 keeps each lateral subquery a parameterized index probe; the
+  // external_id probe names no workspace_id, so no workspace index can be picked for it (migration
+  // 301), and rows of other workspaces are dropped here.
   const existing = new Map<string, LinkRow>();
   if (externalIds.length > 0) {
     const r = await tx.query<LinkRow>(
-      `SELECT l.* FROM unnest($2::text[]) AS e(x)
-       CROSS JOIN LATERAL (SELECT * FROM links WHERE workspace_id = $1 AND external_id = e.x AND deleted_at IS NULL OFFSET 0) l
+      `SELECT l.* FROM unnest($1::text[]) AS e(x)
+       CROSS JOIN LATERAL (SELECT * FROM links WHERE external_id = e.x AND external_id IS NOT NULL AND deleted_at IS NULL OFFSET 0) l
        ORDER BY l.id FOR UPDATE OF l`,
-      [job.workspace_id, externalIds],
+      [externalIds],
     );
-    for (const row of r.rows) existing.set(row.id, row);
+    for (const row of r.rows) if (row.workspace_id === job.workspace_id) existing.set(row.id, row);
   }
   if (pairs.length > 0) {
     const r = await tx.query<LinkRow>(
