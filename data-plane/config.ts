@@ -47,10 +47,25 @@ export function dataPlaneSchema() {
       doc: 'a node that has a synced store but cannot reach NATS this long after start reports ready anyway (0: never)',
     },
     SHUTDOWN_GRACE_MS: { kind: 'int', default: 1000, min: 0, max: 60_000, doc: 'on SIGTERM: how long open connections may finish requests' },
+    CLICK_CAPTURE: { kind: 'bool', default: true, doc: 'capture clicks and ship them to `<prefix>_CLICKS` (false: redirects only, no analytics)' },
+    CLICK_DIR: { kind: 'string', doc: 'directory of the durable click spool and the visitor salts; default `<LMDB_PATH>/clicks`' },
+    CLICK_SPOOL_MAX_MB: {
+      kind: 'int', default: 256, min: 1, max: 1_000_000,
+      doc: 'most disk the click spool uses while NATS is away; past it the oldest batches are dropped (counted in /metrics)',
+    },
+    CLICK_BATCH_MAX: { kind: 'int', default: 1000, min: 1, max: 10_000, doc: 'clicks per batch a worker ships (a batch also leaves every CLICK_FLUSH_MS)' },
+    CLICK_FLUSH_MS: { kind: 'int', default: 250, min: 1, max: 60_000, doc: 'longest a click waits in a worker before its batch is spooled' },
+    CLICK_STOP_FLUSH_MS: {
+      kind: 'int', default: 5000, min: 0, max: 600_000,
+      doc: 'on SIGTERM: how long the node keeps shipping spooled clicks; what is left ships after the next start',
+    },
   } as const satisfies ConfigSchema;
 }
 
-export type DataPlaneConfig = Omit<ConfigOf<ReturnType<typeof dataPlaneSchema>>, 'LMDB_PATH'> & { readonly LMDB_PATH: string };
+export type DataPlaneConfig = Omit<ConfigOf<ReturnType<typeof dataPlaneSchema>>, 'LMDB_PATH' | 'CLICK_DIR'> & {
+  readonly LMDB_PATH: string;
+  readonly CLICK_DIR: string;
+};
 
 export function loadDataPlaneConfig(env?: Record<string, string | undefined>): DataPlaneConfig {
   const problems: string[] = [];
@@ -68,5 +83,7 @@ export function loadDataPlaneConfig(env?: Record<string, string | undefined>): D
     if (!existsSync(cfg.GEOIP_DB)) problems.push(`GEOIP_DB=${JSON.stringify(cfg.GEOIP_DB)} does not exist`);
   }
   if (problems.length > 0 || !cfg) throw new ConfigError(problems);
-  return { ...cfg, LMDB_PATH: cfg.LMDB_PATH ?? join('.data', `node-${cfg.NODE_ID}`) };
+  const lmdbPath = cfg.LMDB_PATH ?? join('.data', `node-${cfg.NODE_ID}`);
+  // inside the store directory: the store only ever touches its own gen-*.mdb files there
+  return { ...cfg, LMDB_PATH: lmdbPath, CLICK_DIR: cfg.CLICK_DIR ?? join(lmdbPath, 'clicks') };
 }

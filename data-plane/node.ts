@@ -2,10 +2,13 @@
  * One redirect node, supervised from the main thread: the sync thread (the store's only writer)
  * opens the store and keeps it in step with NATS; WORKERS serving threads answer redirects from
  * it. The supervisor starts them in that order, relays store swaps, restarts a thread that dies,
- * and on stop drains the servers, then stops the sync.
+ * and on stop drains the servers, then stops the sync. With CLICK_CAPTURE on, it also owns the
+ * click spool and shipper (node-clicks.ts): serving threads post encoded click batches here.
  */
 import { Worker, type ResourceLimits } from 'node:worker_threads';
-import type { Logger } from '../shared/index.js';
+import { connectNats, type Logger, type NatsHandle } from '../shared/index.js';
+import { NodeClicks } from './clicks/node-clicks.js';
+import { saltsMessage } from './clicks/worker-clicks.js';
 import type { DataPlaneConfig } from './config.js';
 import { loadGeoDatabase } from './geo.js';
 import { SharedState } from './ops/shared-state.js';
@@ -108,6 +111,41 @@ export async function startNode(config: DataPlaneConfig, log: Logger): Promise<R
     throw err;
   }
 
+  // --- click capture: spool + shipper on this thread, salts shared with the serving threads ---
+  let clicksNats: NatsHandle | null = null;
+  let clicks: NodeClicks | null = null;
+  let clickGauges: NodeJS.Timeout | null = null;
+  if (config.CLICK_CAPTURE) {
+    const nats = connectNats({ servers: config.NATS_URL, name: `linkplane-node-${config.NODE_ID}-clicks`, log: log.child({ module: 'click-nats' }) });
+    clicksNats = nats;
+    clicks = new NodeClicks({
+      dir: config.CLICK_DIR,
+      maxBytes: config.CLICK_SPOOL_MAX_MB * 1024 * 1024,
+      prefix: config.NATS_PREFIX,
+      nodeId: config.NODE_ID,
+      nats: () => nats.ready,
+      log,
+      onSalts: (salts) => {
+        const m = saltsMessage(salts);
+        for (const s of servers) s.worker.postMessage(m satisfies ToWorker);
+      },
+    });
+    clicks.start();
+    const c = clicks;
+    const publishGauges = () => {
+      state.set('clicks_spooled', c.counters.spooled);
+      state.set('clicks_shipped', c.counters.shipped);
+      state.set('clicks_dropped', c.counters.dropped);
+      state.set('click_ship_errors', c.counters.shipErrors);
+      const size = c.spool.size;
+      state.set('click_spool_events', size.events);
+      state.set('click_spool_bytes', size.bytes);
+    };
+    publishGauges();
+    clickGauges = setInterval(publishGauges, 500);
+    clickGauges.unref();
+  }
+
   // --- serving threads ---
   const serveInit = (index: number): WorkerInit => ({
     index,
@@ -122,6 +160,9 @@ export async function startNode(config: DataPlaneConfig, log: Logger): Promise<R
     storePath,
     state: state.buffer,
     geo,
+    clicks: clicks === null
+      ? null
+      : { maxEvents: config.CLICK_BATCH_MAX, flushMs: config.CLICK_FLUSH_MS, salts: saltsMessage(clicks.salts.current).salts },
   });
 
   function startServer(index: number): Promise<number> {
@@ -130,7 +171,10 @@ export async function startNode(config: DataPlaneConfig, log: Logger): Promise<R
     t.worker.on('error', (err) => log.error({ err, worker: index }, 'serving thread error'));
     return new Promise<number>((resolveListen, reject) => {
       t.worker.on('message', (m: FromWorker) => {
-        if (m.type === 'listening') resolveListen(m.port);
+        if (m.type === 'clicks') {
+          state.set('clicks_received', state.get('clicks_received') + m.events);
+          clicks?.accept(m.batchId, m.data, m.events);
+        } else if (m.type === 'listening') resolveListen(m.port);
         else if (m.type === 'failed') reject(new Error(`serving thread ${index}: ${m.message}`));
         else if (m.type === 'swapped' && m.id > 0) {
           const left = swapAcks.get(m.id);
@@ -151,6 +195,16 @@ export async function startNode(config: DataPlaneConfig, log: Logger): Promise<R
     });
   }
 
+  async function stopClicks(): Promise<void> {
+    if (!clicks) return;
+    try {
+      await clicks.stop(config.CLICK_STOP_FLUSH_MS);
+    } finally {
+      if (clickGauges) clearInterval(clickGauges);
+      await clicksNats?.close().catch(() => undefined);
+    }
+  }
+
   async function stopSync(): Promise<void> {
     if (!sync) return;
     sync.worker.postMessage({ type: 'stop' } satisfies ToSync);
@@ -165,6 +219,7 @@ export async function startNode(config: DataPlaneConfig, log: Logger): Promise<R
   } catch (err) {
     stopping = true;
     await Promise.all(servers.map((s) => s.worker.terminate()));
+    await stopClicks();
     await stopSync();
     throw err;
   }
@@ -180,6 +235,8 @@ export async function startNode(config: DataPlaneConfig, log: Logger): Promise<R
       const drained = Promise.all(servers.map((s) => s.exited));
       await Promise.race([drained, new Promise((r) => setTimeout(r, config.SHUTDOWN_GRACE_MS + 5000).unref())]);
       await Promise.all(servers.map((s) => s.worker.terminate()));
+      // every batch the workers flushed on drain has been received (messages precede 'exit')
+      await stopClicks();
       await stopSync();
     },
   };

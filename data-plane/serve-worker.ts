@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../shared/index.js';
 import { noopClickSink } from './clicks/click-sink.js';
+import { createWorkerClicks, type ClicksMessage, type SaltsMessage } from './clicks/worker-clicks.js';
 import { createDeviceDetector } from './device.js';
 import { openGeo } from './geo.js';
 import { parseCidr, type Cidr } from './ip.js';
@@ -27,10 +28,13 @@ export interface WorkerInit {
   storePath: string;
   state: SharedArrayBuffer;
   geo: SharedArrayBuffer;
+  /** Click capture settings, or null when CLICK_CAPTURE is off. */
+  clicks: { maxEvents: number; flushMs: number; salts: [number, Uint8Array][] } | null;
 }
 
-export type ToWorker = { type: 'swap'; id: number; path: string } | { type: 'drain'; graceMs: number };
+export type ToWorker = { type: 'swap'; id: number; path: string } | { type: 'drain'; graceMs: number } | SaltsMessage;
 export type FromWorker =
+  | ClicksMessage
   | { type: 'listening'; port: number }
   | { type: 'failed'; message: string }
   | { type: 'swapped'; id: number }
@@ -46,15 +50,29 @@ try {
   const state = new SharedState(init.state, init.workers);
   // the sync thread bumps `transactions` after every commit: a fresh snapshot is taken only then
   const store = new StoreReader(init.storePath, init.ruleCacheSize, () => state.get('transactions'));
+  const facts = {
+    geo: openGeo(init.geo),
+    device: createDeviceDetector(init.uaCacheSize),
+    trustedProxies: init.trustedProxies.map(parseCidr).filter((c): c is Cidr => c !== null),
+  };
+  const clicks = init.clicks === null
+    ? null
+    : createWorkerClicks({
+      port,
+      nodeId: init.nodeId,
+      geo: facts.geo,
+      device: facts.device,
+      trustedProxies: facts.trustedProxies,
+      initialSalts: init.clicks.salts,
+      maxEvents: init.clicks.maxEvents,
+      flushMs: init.clicks.flushMs,
+      log: log.child({ module: 'click-buffer' }),
+    });
   const server = buildServer({
     uws,
     store,
-    facts: {
-      geo: openGeo(init.geo),
-      device: createDeviceDetector(init.uaCacheSize),
-      trustedProxies: init.trustedProxies.map(parseCidr).filter((c): c is Cidr => c !== null),
-    },
-    sink: noopClickSink,
+    facts,
+    sink: clicks?.buffer ?? noopClickSink,
     state,
     recorder: new RequestRecorder(state, init.index),
     nodeId: init.nodeId,
@@ -67,8 +85,12 @@ try {
         () => post({ type: 'swapped', id: m.id }),
         (err: unknown) => log.error({ err }, 'could not switch store generation'),
       );
+    } else if (m.type === 'salts') {
+      clicks?.setSalts(m);
     } else if (m.type === 'drain') {
       void server.drain(m.graceMs).then(async () => {
+        // the last clicks go out before 'drained': the main thread spools them before it stops
+        clicks?.buffer.close();
         await store.close().catch(() => undefined);
         post({ type: 'drained' });
         port.close();

@@ -6,8 +6,8 @@
  */
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { requestHost, requestPathToLinkPath, storeKey, type Logger } from '../shared/index.js';
-import type { ClickSink } from './clicks/click-sink.js';
-import { gatherFacts, plainFacts, requestIp, type FactDeps } from './facts.js';
+import type { ClickSink, VisitFacts } from './clicks/click-sink.js';
+import { gatherFacts, plainFacts, type FactDeps } from './facts.js';
 import type { UwsModule } from './native-uws.js';
 import { renderMetrics } from './ops/metrics-text.js';
 import type { RequestRecorder, SharedState } from './ops/shared-state.js';
@@ -44,6 +44,7 @@ function peerAddress(res: HttpResponse): string {
 export function buildServer(deps: ServerDeps): RedirectServer {
   const { uws, store, state, recorder, sink, log } = deps;
   const now = deps.now ?? Date.now;
+  const trustsProxies = deps.facts.trustedProxies.length > 0;
   const app = uws.App();
   let listenSocket: us_listen_socket | null = null;
 
@@ -98,18 +99,20 @@ export function buildServer(deps: ServerDeps): RedirectServer {
       }
       const d = decide(res, req, url);
       recorder.latency(performance.now() - t0);
-      answered = true;
-      respond(res, d, head, close);
-      recorder.status(d.status);
-      if (d.kind === 'redirect' && !head && sink.enabled) {
-        const ip = requestIp(req, peerAddress(res), deps.facts);
-        sink.capture(d.click, {
-          ip: ip?.text ?? '',
+      // copied before answering: the request and response must not be read after the answer
+      const visit: VisitFacts | null = d.kind === 'redirect' && !head && sink.enabled
+        ? {
+          peer: peerAddress(res),
+          forwardedFor: trustsProxies ? req.getHeader('x-forwarded-for') : '',
           userAgent: req.getHeader('user-agent'),
           referer: req.getHeader('referer'),
           acceptLanguage: req.getHeader('accept-language'),
-        });
-      }
+        }
+        : null;
+      answered = true;
+      respond(res, d, head, close);
+      recorder.status(d.status);
+      if (visit !== null && d.kind === 'redirect') sink.capture(d.click, visit);
     } catch (err) {
       recorder.status(500);
       log.error({ err, requestId: safeHeader(req, 'x-request-id') }, 'request failed');

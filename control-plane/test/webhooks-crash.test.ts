@@ -55,11 +55,14 @@ describe('webhooks across control-plane crashes', () => {
     await waitForHttp(`http://127.0.0.1:${port}/readyz`);
     let victim: RunningProcess | null = cp;
     const rx = await startReceiver((_req, res) => {
-      res.writeHead(200);
-      res.end('got it');
-      // the answer is on the wire; the dispatcher dies before it can write the outcome
-      victim?.signal('SIGKILL');
+      // freeze the dispatcher first: killing it right after answering raced with a fast dispatcher
+      // on a busy machine, which sometimes read the answer and committed the outcome first
+      const v = victim;
       victim = null;
+      v?.signal('SIGSTOP');
+      res.writeHead(200);
+      // the answer is on the wire; the dispatcher dies before it can write the outcome
+      res.end('got it', () => v?.signal('SIGKILL'));
     });
     receivers.push(rx);
     const ep = await api('POST', '/v1/webhooks/endpoints', { url: rx.url, events: ['link.created'] });

@@ -3,7 +3,7 @@ import { decodeClickBatch } from '../../shared/index.js';
 import { defaultGeoipDb } from '../config.js';
 import { createDeviceDetector } from '../device.js';
 import { loadGeoDatabase, openGeo } from '../geo.js';
-import { parseIp } from '../ip.js';
+import { parseCidr, parseIp } from '../ip.js';
 import type { ClickFacts } from '../resolve.js';
 import { ClickBuffer } from './click-buffer.js';
 import type { VisitFacts } from './click-sink.js';
@@ -27,7 +27,7 @@ function click(i: number, over: Partial<ClickFacts> = {}): ClickFacts {
 }
 
 const visit = (over: Partial<VisitFacts> = {}): VisitFacts => ({
-  ip: '81.2.69.160', userAgent: IPHONE, referer: 'https://news.ycombinator.com/item?id=42', acceptLanguage: 'de-DE,de;q=0.9,en;q=0.8', ...over,
+  peer: '81.2.69.160', forwardedFor: '', userAgent: IPHONE, referer: 'https://news.ycombinator.com/item?id=42', acceptLanguage: 'de-DE,de;q=0.9,en;q=0.8', ...over,
 });
 
 function buffer(emitted: { bytes: Uint8Array; events: number; id: string }[], opts: Partial<ConstructorParameters<typeof ClickBuffer>[0]> = {}) {
@@ -69,8 +69,8 @@ describe('click buffer', () => {
     const out: { bytes: Uint8Array; events: number; id: string }[] = [];
     const b = buffer(out);
     b.capture(click(0, { ruleId: 'r1', variantId: 'b', qr: true }), visit());
-    b.capture(click(200), visit({ ip: '8.8.8.8', userAgent: GOOGLEBOT, referer: '', acceptLanguage: '' }));
-    b.capture(click(1, { country: 'FR' }), visit({ ip: '', userAgent: '' }));
+    b.capture(click(200), visit({ peer: '8.8.8.8', userAgent: GOOGLEBOT, referer: '', acceptLanguage: '' }));
+    b.capture(click(1, { country: 'FR' }), visit({ peer: '', userAgent: '' }));
     b.close();
     const { batch, rejected } = decodeClickBatch(out[0]!.bytes);
     expect(rejected).toEqual([]);
@@ -101,11 +101,24 @@ describe('click buffer', () => {
     expect(h[1]).not.toBe(h[2]);
   });
 
+  it('takes the client IP from X-Forwarded-For only when the peer is a trusted proxy', () => {
+    const out: { bytes: Uint8Array; events: number; id: string }[] = [];
+    const b = buffer(out, { trustedProxies: [parseCidr('10.0.0.0/8')!] });
+    b.capture(click(0), visit({ peer: '10.1.2.3', forwardedFor: '8.8.8.8, 81.2.69.160' }));
+    b.capture(click(1), visit({ peer: '192.0.2.9', forwardedFor: '81.2.69.160' }));
+    b.close();
+    const [proxied, direct] = decodeClickBatch(out[0]!.bytes).batch.events;
+    expect(proxied!.country).toBe('GB');
+    expect(proxied!.visitorHash).toBe(visitorHash(SALTS.get(Math.floor(T0 / DAY))!, parseIp('81.2.69.160'), IPHONE).toString('hex'));
+    expect(direct!.country).toBeNull(); // 192.0.2.9 (TEST-NET) has no country; its XFF is not believed
+    expect(direct!.visitorHash).toBe(visitorHash(SALTS.get(Math.floor(T0 / DAY))!, parseIp('192.0.2.9'), IPHONE).toString('hex'));
+  });
+
   it('puts no raw IP and no full user agent into the batch', () => {
     const out: { bytes: Uint8Array; events: number; id: string }[] = [];
     const b = buffer(out);
     const ips = ['81.2.69.160', '2a00:1450:4001:81c::200e', '192.0.2.33'];
-    for (const [i, addr] of ips.entries()) b.capture(click(i), visit({ ip: addr }));
+    for (const [i, addr] of ips.entries()) b.capture(click(i), visit({ peer: addr }));
     b.close();
     const raw = Buffer.from(out[0]!.bytes);
     for (const addr of [...ips, '81.2.69', '2a00:1450', IPHONE, 'AppleWebKit', 'Version/17.0']) expect(raw.includes(addr)).toBe(false);

@@ -9,9 +9,10 @@
 import { randomBytes } from 'node:crypto';
 import { ClickBatchWriter, newClickId, CLICK_BATCH_MAX_BYTES } from '../../shared/index.js';
 import { BoundedCache } from '../bounded-cache.js';
+import { clientIp } from '../client-ip.js';
 import type { DeviceDetector } from '../device.js';
 import type { Geo } from '../geo.js';
-import { parseIp } from '../ip.js';
+import type { Cidr } from '../ip.js';
 import { preferredLanguage } from '../language.js';
 import type { ClickFacts } from '../resolve.js';
 import type { ClickSink, VisitFacts } from './click-sink.js';
@@ -24,6 +25,8 @@ export interface ClickBufferOptions {
   geo: Geo;
   device: DeviceDetector;
   salts: SaltSource;
+  /** Proxies whose X-Forwarded-For is believed (the node's TRUSTED_PROXIES). */
+  trustedProxies?: readonly Cidr[];
   /** Receives each encoded batch (also the message's Nats-Msg-Id: `batchId`). */
   emit(batch: Uint8Array, events: number, batchId: string): void;
   maxEvents?: number;
@@ -121,7 +124,7 @@ export class ClickBuffer implements ClickSink {
   }
 
   private add(w: ClickBatchWriter, c: ClickFacts, v: VisitFacts): void {
-    const ip = v.ip.length > 0 ? parseIp(v.ip) : null;
+    const ip = v.peer.length > 0 ? clientIp(v.peer, v.forwardedFor, this.opts.trustedProxies ?? []) : null;
     const net = truncatedIp(ip);
     let country = c.country;
     if (country === null && ip !== null) {

@@ -1,15 +1,21 @@
 /**
- * The seam where click capture plugs in (the clicks issue builds the buffer, spool and shipper).
- * The redirect is written first; then the handler hands the decision's click facts, plus the raw
- * visit facts only a sink needs (read from the request only when the sink is enabled), to
- * `capture`, which must return at once and never throw.
+ * The seam where click capture plugs in (click-buffer.ts is the real sink). The handler copies the
+ * raw visit facts out of the request (only when the sink is enabled), writes the redirect, then
+ * hands the decision's click facts and the visit facts to `capture`, which must return at once and
+ * never throw.
  */
 import type { ClickFacts } from '../resolve.js';
 
-/** Raw facts of the visit, copied out of the request (uWS requests die with the handler). */
+/**
+ * Raw facts of the visit, copied out of the request before the answer is written (uWS requests
+ * and responses must not be touched after that). Nothing is parsed here: the buffer resolves the
+ * client IP (TRUSTED_PROXIES) and everything else later, off the request path.
+ */
 export interface VisitFacts {
-  /** Client IP as the node determined it (TRUSTED_PROXIES applied), or the peer address. */
-  ip: string;
+  /** The TCP peer's address as text. */
+  peer: string;
+  /** The raw `X-Forwarded-For` header ('' when no proxy is trusted). */
+  forwardedFor: string;
   userAgent: string;
   referer: string;
   acceptLanguage: string;

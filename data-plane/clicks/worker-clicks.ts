@@ -7,6 +7,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from '../../shared/index.js';
 import type { DeviceDetector } from '../device.js';
 import type { Geo } from '../geo.js';
+import type { Cidr } from '../ip.js';
 import { ClickBuffer } from './click-buffer.js';
 
 /** Main → worker: the current salts (UTC day → 32 bytes). */
@@ -32,6 +33,7 @@ export function createWorkerClicks(opts: {
   nodeId: string;
   geo: Geo;
   device: DeviceDetector;
+  trustedProxies: readonly Cidr[];
   initialSalts: [number, Uint8Array][];
   maxEvents: number;
   flushMs: number;
@@ -42,6 +44,7 @@ export function createWorkerClicks(opts: {
     nodeId: opts.nodeId,
     geo: opts.geo,
     device: opts.device,
+    trustedProxies: opts.trustedProxies,
     salts: (day) => salts.get(day),
     maxEvents: opts.maxEvents,
     flushMs: opts.flushMs,

@@ -38,6 +38,13 @@ export function renderMetrics(state: SharedState, nodeId: string, memory: NodeJS
   line(out, `${P}domains`, 'domains in the served store', 'gauge', [['', g('domains')]]);
   line(out, `${P}lmdb_bytes`, 'size of the served LMDB file', 'gauge', [['', g('lmdb_bytes')]]);
   line(out, `${P}rule_decode_errors`, 'stored values a worker could not decode (should be 0)', 'gauge', [['', state.sum(WORKER_OFFSETS.W_DECODE_ERRORS)]]);
+  line(out, `${P}clicks_received_total`, 'clicks the serving threads captured and handed to the spool', 'counter', [['', g('clicks_received')]]);
+  line(out, `${P}clicks_spooled_total`, 'clicks written to the durable local spool', 'counter', [['', g('clicks_spooled')]]);
+  line(out, `${P}clicks_shipped_total`, 'clicks acknowledged by JetStream (and removed from the spool)', 'counter', [['', g('clicks_shipped')]]);
+  line(out, `${P}clicks_dropped_total`, 'spooled clicks dropped because the spool reached CLICK_SPOOL_MAX_MB', 'counter', [['', g('clicks_dropped')]]);
+  line(out, `${P}click_ship_errors_total`, 'failed shipping rounds (NATS away, stream full); the batches stay spooled', 'counter', [['', g('click_ship_errors')]]);
+  line(out, `${P}click_spool_events`, 'clicks waiting in the spool', 'gauge', [['', g('click_spool_events')]]);
+  line(out, `${P}click_spool_bytes`, 'bytes the spool holds on disk', 'gauge', [['', g('click_spool_bytes')]]);
   line(out, 'process_resident_memory_bytes', 'resident set size', 'gauge', [['', memory.rss]]);
   line(out, 'nodejs_heap_used_bytes', 'V8 heap used (the answering worker thread)', 'gauge', [['', memory.heapUsed]]);
   line(out, `${P}sync_heap_used_bytes`, 'V8 heap used by the sync thread', 'gauge', [['', g('sync_heap_used')]]);

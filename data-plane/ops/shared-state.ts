@@ -21,6 +21,13 @@ export const GAUGES = [
   'sync_heap_used',
   'sync_heap_total',
   'sync_external',
+  'clicks_received',
+  'clicks_spooled',
+  'clicks_shipped',
+  'clicks_dropped',
+  'click_ship_errors',
+  'click_spool_events',
+  'click_spool_bytes',
 ] as const;
 export type GaugeName = (typeof GAUGES)[number];
 const GAUGE_INDEX = Object.fromEntries(GAUGES.map((g, i) => [g, i])) as Record<GaugeName, number>;
