@@ -15,9 +15,13 @@ export interface NewEvent {
 export async function emitEvents(db: Queryable, events: NewEvent[]): Promise<string[]> {
   if (events.length === 0) return [];
   const ids = events.map(() => randomUUID());
+  // the NOTIFY rides in the INSERT's statement: one round trip per write instead of two
   await db.query(
-    `INSERT INTO events (id, workspace_id, type, occurred_at, data)
-     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[])`,
+    `WITH ins AS (
+       INSERT INTO events (id, workspace_id, type, occurred_at, data)
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[])
+     )
+     SELECT pg_notify('${EVENTS_CHANNEL}', '')`,
     [
       ids,
       events.map((e) => e.workspaceId),
@@ -26,6 +30,5 @@ export async function emitEvents(db: Queryable, events: NewEvent[]): Promise<str
       events.map((e) => JSON.stringify(e.data)),
     ],
   );
-  await db.query(`SELECT pg_notify('${EVENTS_CHANNEL}', '')`);
   return ids;
 }

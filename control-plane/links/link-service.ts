@@ -151,13 +151,21 @@ export async function createLink(tx: PoolClient, ctx: LinkContext, input: Create
   return row;
 }
 
+/**
+ * One link by id: looked up through the primary key alone, the workspace and liveness checked on
+ * the row. With `workspace_id = $2 AND deleted_at IS NULL` in the WHERE clause, a table without
+ * fresh statistics (a new database, right after a bulk import) was read through the partial
+ * (workspace_id, updated_at) index instead — every link of the workspace scanned per GET or
+ * PATCH, ~1.5 ms of Postgres CPU at 2 000 links and growing with the table.
+ */
+export const LINK_BY_ID_SQL = `SELECT ${LINK_COLUMNS} FROM links WHERE id = $1`;
+
 export async function getLink(db: Queryable, auth: AuthContext, id: string, lock = false): Promise<LinkRow> {
-  const { rows } = await db.query<LinkRow>(
-    `SELECT ${LINK_COLUMNS} FROM links WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL${lock ? ' FOR UPDATE' : ''}`,
-    [id, auth.workspaceId],
-  );
+  const { rows } = await db.query<LinkRow>(lock ? `${LINK_BY_ID_SQL} FOR UPDATE` : LINK_BY_ID_SQL, [id]);
   const row = rows[0];
-  if (!row || !canUseDomain(auth, row.domain)) throw errors.link_not_found({ id });
+  if (!row || row.deleted_at !== null || row.workspace_id !== auth.workspaceId || !canUseDomain(auth, row.domain)) {
+    throw errors.link_not_found({ id });
+  }
   return row;
 }
 
