@@ -8,10 +8,14 @@
  *   each without pipelining and with pipelining 16 → server CPU µs per request (/proc/<pid>/stat).
  *   Plain and rule links are measured in alternating rounds; their CPU ratio is a target.
  * - fixed rate (open loop): 10 000 req/s offered over random keys → p50/p99/p99.9/max.
+ * - click capture cost: a second node on a copy of the store with CLICK_CAPTURE=false, measured in
+ *   alternating rounds against the first (capture on) → extra CPU per redirect, %.
  *
  * Run alone: `npm run bench -- redirect [--quick]`.
  */
-import { BenchContext, type NodeMemory } from '../lib/bench-context.js';
+import { cpSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { BenchContext, startBenchNode, type NodeMemory } from '../lib/bench-context.js';
 import { cpuPlan } from '../lib/cpu-pin.js';
 import type { PathSet } from '../lib/http-load.js';
 import { latencyNiceNotes, loadRow, measure, measureInterleaved, ratio, worstWindowsNote, type RunSpec, type ServerUnderTest } from '../lib/measure.js';
@@ -81,6 +85,33 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
 
     const plan = cpuPlan();
     const memAfter = fx.node.memory();
+
+    // click capture cost: the same replica (copied, so no replay), capture off, alternating rounds
+    const offPath = ctx.scratch('node-lmdb-no-capture');
+    for (const f of readdirSync(fx.node.lmdbPath)) {
+      if (f !== 'clicks' && !f.endsWith('-lock')) cpSync(join(fx.node.lmdbPath, f), join(offPath, f), { recursive: true });
+    }
+    const offNode = await startBenchNode({ natsUrl: fx.natsUrl, prefix: fx.prefix, lmdbPath: offPath, cpus: plan.server, env: { CLICK_CAPTURE: 'false' } });
+    let captureCost: { on1: number; off1: number; on16: number; off16: number };
+    try {
+      const off: ServerUnderTest = { name: 'node, CLICK_CAPTURE=false', port: offNode.port, pids: () => [offNode.pid] };
+      const [on1, off1, on16, off16] = await measureInterleaved([
+        { server: node, spec: closed(plain, 1, [302]) },
+        { server: off, spec: closed(plain, 1, [302]) },
+        { server: node, spec: closed(plain, 16, [302]) },
+        { server: off, spec: closed(plain, 16, [302]) },
+      ], rounds);
+      rows.push(loadRow(`random keys, click capture on`, 'node', on1!), loadRow(`random keys, click capture off`, 'node', off1!));
+      rows.push(loadRow(`random keys, click capture on`, 'node', on16!), loadRow(`random keys, click capture off`, 'node', off16!));
+      captureCost = {
+        on1: on1!.serverCpuUsPerRequest ?? NaN, off1: off1!.serverCpuUsPerRequest ?? NaN,
+        on16: on16!.serverCpuUsPerRequest ?? NaN, off16: off16!.serverCpuUsPerRequest ?? NaN,
+      };
+      if ([on1!, off1!, on16!, off16!].some((r) => r.errors + r.timeouts + r.unexpected > 0)) throw new Error('capture-cost runs had errors');
+    } finally {
+      await offNode.stop();
+    }
+    const capturePct = (on: number, off: number) => Math.round(1000 * (on / off - 1)) / 10;
     const metrics = await fx.node.metrics();
     const clickCapture = /^linkplane_node_click/m.test(metrics);
     const errors = [plain1!, rules1!, plain16!, rules16!, fixed].reduce((n, r) => n + r.errors + r.timeouts + r.unexpected, 0);
@@ -96,6 +127,8 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
       { case: 'LMDB file (MB)', value: Math.round(fx.load.lmdbBytes / MB) },
       { case: 'rules / plain CPU per redirect, no pipelining', value: rulesRatio1 },
       { case: 'rules / plain CPU per redirect, pipelining 16', value: rulesRatio16 },
+      { case: 'click capture: extra CPU per redirect, no pipelining (%)', value: capturePct(captureCost.on1, captureCost.off1) },
+      { case: 'click capture: extra CPU per redirect, pipelining 16 (%)', value: capturePct(captureCost.on16, captureCost.off16) },
     ];
     const notes = [
       ...latencyNiceNotes(),
@@ -104,7 +137,7 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
       `${fx.count.toLocaleString('en-US')} plain links + ${fx.ruleCount.toLocaleString('en-US')} rule links in LMDB; saturation runs: ${rounds} alternating rounds per case where compared`,
       `visitors: ${fx.headerSets.length} header sets (public X-Forwarded-For address + user agent), the same for every case`,
       'memory target: design §5 puts the data in the LMDB map, not the heap — the map\'s resident pages are page cache of the store file (shared, reclaimable), so the target is judged on RSS minus the LMDB map; total RSS is in the table',
-      `click capture ${clickCapture ? 'is on (node exposes click metrics)' : 'is not wired in this build (no click metrics on the node): the figures exclude it'}`,
+      `click capture ${clickCapture ? 'is on in every case but "click capture off" (clicks are hashed, spooled and shipped to the private NATS; no ingest runs here)' : 'is not wired in this build (no click metrics on the node): the figures exclude it'}`,
     ];
     return {
       rows: [...rows, ...facts],
@@ -120,6 +153,7 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
           target: 200,
           op: '<=',
         },
+        { name: 'click capture: extra CPU per redirect (%)', value: capturePct(captureCost.on1, captureCost.off1), target: 5, op: '<=' },
         { name: 'errors + unexpected statuses', value: errors, target: 0, op: '<=' },
       ],
     };

@@ -38,21 +38,44 @@ function buffer(emitted: { bytes: Uint8Array; events: number; id: string }[], op
 }
 
 describe('click buffer', () => {
-  it('never encodes inside capture; ships batches of at most 1 000 on a later tick', async () => {
+  it('never encodes inside capture; encodes a few dozen per tick; ships full batches of 1 000 at once', async () => {
     const out: { bytes: Uint8Array; events: number; id: string }[] = [];
     const b = buffer(out);
     for (let i = 0; i < 2500; i++) b.capture(click(i), visit());
     expect(out).toEqual([]); // the request that filled the buffer is not delayed by encoding
     await new Promise((r) => setImmediate(r));
-    expect(out.map((o) => o.events)).toEqual([1000, 1000, 500]);
+    expect(out).toEqual([]); // one tick encodes a chunk, not a batch: requests interleave
+    const ticks = await new Promise<number>((resolve) => {
+      let n = 1;
+      const tick = () => (out.length === 2 ? resolve(n) : (n++, setImmediate(tick)));
+      setImmediate(tick);
+    });
+    expect(ticks).toBeGreaterThanOrEqual(2000 / 64 - 1);
+    expect(out.map((o) => o.events)).toEqual([1000, 1000]);
     for (let i = 2500; i < 2510; i++) b.capture(click(i), visit());
     b.close(); // SIGTERM: the rest goes out now, not after flushMs
-    expect(out.map((o) => o.events)).toEqual([1000, 1000, 500, 10]);
+    expect(out.map((o) => o.events)).toEqual([1000, 1000, 510]);
     const ids = out.flatMap((o) => decodeClickBatch(o.bytes).batch.events.map((e) => e.occurredAt));
     expect(ids).toEqual(Array.from({ length: 2510 }, (_, i) => T0 + i));
-    expect(new Set(out.map((o) => o.id)).size).toBe(4);
+    expect(new Set(out.map((o) => o.id)).size).toBe(3);
     expect(b.captured).toBe(2510);
     expect(b.emitted).toBe(2510);
+  });
+
+  it('a partial batch leaves flushMs after its oldest click, also when clicks keep arriving', async () => {
+    const out: { bytes: Uint8Array; events: number; id: string }[] = [];
+    const b = buffer(out, { flushMs: 60 });
+    const t0 = Date.now();
+    const feeder = setInterval(() => b.capture(click(Date.now() - t0), visit()), 5);
+    await new Promise((r) => setTimeout(r, 200));
+    clearInterval(feeder);
+    b.close();
+    // a batch about every 60 ms, never one that grew for the whole 200 ms
+    expect(out.length).toBeGreaterThanOrEqual(3);
+    for (const o of out.slice(0, -1)) {
+      const at = decodeClickBatch(o.bytes).batch.events.map((e) => e.occurredAt);
+      expect(at.at(-1)! - at[0]!).toBeLessThan(60 + 25);
+    }
   });
 
   it('flushes a partial batch after flushMs', async () => {

@@ -1,9 +1,10 @@
 /**
  * The per-worker click buffer: the ClickSink a redirect hands its click to, after the response is
  * written. `capture` only keeps references (the strings the handler already copied out of the
- * request); every 250 ms or 1 000 clicks — on a later tick, never inside a request — the buffer
- * turns them into click events (visitor hash, country, device, referrer host, language, UTM) and
- * hands one encoded batch to `emit` (the main thread spools and ships it). Raw IPs and user agents
+ * request); on later ticks, never inside a request and a few dozen at a time, the buffer turns them
+ * into click events (visitor hash, country, device, referrer host, language, UTM) and hands each
+ * encoded batch — 1 000 clicks, or fewer once the oldest waited 250 ms — to `emit` (the main
+ * thread spools and ships it). Raw IPs and user agents
  * never leave this module: they go into the hash and are dropped.
  */
 import { randomBytes } from 'node:crypto';
@@ -37,11 +38,20 @@ export interface ClickBufferOptions {
 
 const DAY_MS = 86_400_000;
 
+/** Clicks encoded per turn of the event loop: encoding costs a few µs per click, and requests wait meanwhile. */
+const ENCODE_CHUNK = 64;
+
 export class ClickBuffer implements ClickSink {
   readonly enabled = true;
   private clicks: ClickFacts[] = [];
   private visits: VisitFacts[] = [];
+  /** The next click of `clicks` to encode. */
+  private next = 0;
+  /** The batch being filled, once a click of it was encoded. */
+  private writer: ClickBatchWriter | null = null;
+  /** The oldest click not yet emitted must leave by then: the batch goes out partial. */
   private timer: NodeJS.Timeout | null = null;
+  private due = false;
   private immediate: NodeJS.Immediate | null = null;
   private readonly maxEvents: number;
   private readonly flushMs: number;
@@ -65,43 +75,80 @@ export class ClickBuffer implements ClickSink {
     this.clicks.push(click);
     this.visits.push(visit);
     this.captured++;
-    if (this.clicks.length >= this.maxEvents) {
-      this.immediate ??= setImmediate(() => {
-        this.immediate = null;
-        this.flush();
-      });
-    } else if (this.timer === null) {
-      this.timer = setTimeout(() => {
-        this.timer = null;
-        this.flush();
-      }, this.flushMs);
-    }
+    // a chunk at a time: one turn per click would spin the event loop (pending immediates make it poll without waiting)
+    if (this.clicks.length - this.next >= ENCODE_CHUNK) this.immediate ??= setImmediate(this.step);
+    this.timer ??= setTimeout(this.expire, this.flushMs);
   }
 
-  /** Encodes and emits everything buffered now (timer, size, drain on SIGTERM). */
-  flush(): void {
+  private readonly expire = (): void => {
+    this.timer = null;
+    this.due = true;
+    this.immediate ??= setImmediate(this.step);
+  };
+
+  /**
+   * One turn of background encoding: at most ENCODE_CHUNK clicks, so requests arriving meanwhile
+   * wait a fraction of a millisecond, never the few ms a whole batch takes. A full batch is emitted
+   * at once; a partial one when its oldest click has waited flushMs.
+   */
+  private readonly step = (): void => {
+    this.immediate = null;
+    this.encode(ENCODE_CHUNK);
+    const left = this.clicks.length - this.next;
+    if (left >= ENCODE_CHUNK || (this.due && left > 0)) {
+      this.immediate = setImmediate(this.step);
+      return;
+    }
+    if (left === 0) {
+      this.clicks = [];
+      this.visits = [];
+      this.next = 0;
+    } else if (this.next >= 1024) {
+      this.clicks = this.clicks.slice(this.next);
+      this.visits = this.visits.slice(this.next);
+      this.next = 0;
+    }
+    if (this.due) {
+      this.due = false;
+      this.sendWriter();
+    }
+  };
+
+  /** Encodes up to `limit` pending clicks, emitting every batch that fills up. */
+  private encode(limit: number): void {
+    const end = Math.min(this.clicks.length, this.next + limit);
+    for (let i = this.next; i < end; i++) {
+      this.writer ??= new ClickBatchWriter(this.maxEvents);
+      this.add(this.writer, this.clicks[i]!, this.visits[i]!);
+      if (this.writer.count >= this.maxEvents || this.writer.bytes >= CLICK_BATCH_MAX_BYTES) this.sendWriter();
+    }
+    this.next = end;
+  }
+
+  private sendWriter(): void {
+    const w = this.writer;
+    this.writer = null;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    const clicks = this.clicks;
-    const visits = this.visits;
-    if (clicks.length === 0) return;
+    if (w !== null && w.count > 0) this.send(w);
+    // clicks still waiting start a new batch: they may wait flushMs from now at most
+    if (this.next < this.clicks.length) this.timer = setTimeout(this.expire, this.flushMs);
+  }
+
+  /** Encodes and emits everything buffered, now (tests; drain on SIGTERM). */
+  flush(): void {
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = null;
+    this.encode(Infinity);
     this.clicks = [];
     this.visits = [];
-    let w = new ClickBatchWriter(Math.min(clicks.length, this.maxEvents));
-    for (let i = 0; i < clicks.length; i++) {
-      this.add(w, clicks[i]!, visits[i]!);
-      if (w.count >= this.maxEvents || w.bytes >= CLICK_BATCH_MAX_BYTES) {
-        this.send(w);
-        w = new ClickBatchWriter(Math.min(clicks.length - i, this.maxEvents));
-      }
-    }
-    if (w.count > 0) this.send(w);
+    this.next = 0;
+    this.due = false;
+    this.sendWriter();
   }
 
   /** Flushes and stops the timers (the worker is going away). */
   close(): void {
-    if (this.immediate) clearImmediate(this.immediate);
-    this.immediate = null;
     this.flush();
   }
 
@@ -140,7 +187,7 @@ export class ClickBuffer implements ClickSink {
     if (referrer === undefined) this.referrers.set(v.referer, (referrer = referrerHost(v.referer)));
     let utm = this.utms.get(c.destination);
     if (utm === undefined) this.utms.set(c.destination, (utm = utmSnapshot(c.destination)));
-    const hash = this.hasher.hash(Math.floor(c.at / DAY_MS), ip, ua)!;
+    const hash = this.hasher.hashNet(Math.floor(c.at / DAY_MS), net, ua)!;
     w.addRaw(
       {
         occurredAt: c.at,
