@@ -41,10 +41,11 @@ function fallbackUrls(input: DomainInput): Partial<Record<'not_found_url' | 'exp
 /** A live domain of the caller's workspace that the key may use, else 403/404. */
 export async function domainForWrite(db: Queryable, auth: AuthContext, hostname: string, lock = false): Promise<DomainRow> {
   const host = normalizeHostname(hostname) ?? hostname.toLowerCase();
-  const { rows } = await db.query<DomainRow>(
-    `SELECT ${DOMAIN_COLUMNS} FROM domains WHERE hostname = $1 AND deleted_at IS NULL${lock ? ' FOR SHARE' : ''}`,
-    [host],
-  );
+  const { rows } = await db.query<DomainRow>({
+    name: lock ? 'domain_by_hostname_for_share' : 'domain_by_hostname',
+    text: `SELECT ${DOMAIN_COLUMNS} FROM domains WHERE hostname = $1 AND deleted_at IS NULL${lock ? ' FOR SHARE' : ''}`,
+    values: [host],
+  });
   const row = rows[0];
   if (!row) throw errors.domain_not_found({ field: 'domain', hostname: host }, `domain "${host}" is not registered; create it with POST /v1/domains`);
   if (row.workspace_id !== auth.workspaceId || !canUseDomain(auth, row.hostname)) {

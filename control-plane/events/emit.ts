@@ -16,19 +16,20 @@ export async function emitEvents(db: Queryable, events: NewEvent[]): Promise<str
   if (events.length === 0) return [];
   const ids = events.map(() => randomUUID());
   // the NOTIFY rides in the INSERT's statement: one round trip per write instead of two
-  await db.query(
-    `WITH ins AS (
+  await db.query({
+    name: 'events_emit',
+    text: `WITH ins AS (
        INSERT INTO events (id, workspace_id, type, occurred_at, data)
        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[])
      )
      SELECT pg_notify('${EVENTS_CHANNEL}', '')`,
-    [
+    values: [
       ids,
       events.map((e) => e.workspaceId),
       events.map((e) => e.type),
       events.map((e) => e.occurredAt ?? new Date()),
       events.map((e) => JSON.stringify(e.data)),
     ],
-  );
+  });
   return ids;
 }

@@ -40,8 +40,9 @@ export async function reserve(
   db: Queryable,
   r: { workspaceId: string; key: string; apiKeyId: string; method: string; path: string; hash: Buffer },
 ): Promise<ReserveResult> {
-  const ins = await db.query(
-    `INSERT INTO idempotency_keys AS k (workspace_id, idem_key, api_key_id, method, path, request_hash, state, locked_until, expires_at)
+  const ins = await db.query({
+    name: 'idempotency_reserve',
+    text: `INSERT INTO idempotency_keys AS k (workspace_id, idem_key, api_key_id, method, path, request_hash, state, locked_until, expires_at)
      VALUES ($1, $2, $3, $4, $5, $6, 'in_flight', now() + make_interval(secs => $7), now() + make_interval(hours => $8))
      ON CONFLICT (workspace_id, idem_key) DO UPDATE SET
        api_key_id = EXCLUDED.api_key_id, method = EXCLUDED.method, path = EXCLUDED.path,
@@ -51,8 +52,8 @@ export async function reserve(
      WHERE k.expires_at < now()
         OR (k.state = 'in_flight' AND k.locked_until < now() AND k.request_hash = EXCLUDED.request_hash)
      RETURNING 1`,
-    [r.workspaceId, r.key, r.apiKeyId, r.method, r.path, r.hash, LEASE_SECONDS, IDEMPOTENCY_TTL_HOURS],
-  );
+    values: [r.workspaceId, r.key, r.apiKeyId, r.method, r.path, r.hash, LEASE_SECONDS, IDEMPOTENCY_TTL_HOURS],
+  });
   if (ins.rowCount === 1) return { kind: 'reserved' };
   const { rows } = await db.query<Row>(
     `SELECT request_hash, state, response_status, response_headers, response_body
@@ -70,12 +71,13 @@ export async function reserve(
 }
 
 export async function complete(db: Queryable, res: Reservation, response: StoredResponse): Promise<void> {
-  await db.query(
-    `UPDATE idempotency_keys SET state = 'completed', response_status = $3, response_headers = $4,
+  await db.query({
+    name: 'idempotency_complete',
+    text: `UPDATE idempotency_keys SET state = 'completed', response_status = $3, response_headers = $4,
        response_body = $5, completed_at = now(), locked_until = NULL
      WHERE workspace_id = $1 AND idem_key = $2 AND state = 'in_flight'`,
-    [res.workspaceId, res.key, response.status, JSON.stringify(response.headers), response.body],
-  );
+    values: [res.workspaceId, res.key, response.status, JSON.stringify(response.headers), response.body],
+  });
 }
 
 /** Frees a reservation whose request failed with a server error, so a retry can run. */

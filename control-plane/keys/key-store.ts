@@ -80,10 +80,12 @@ export async function revokeKey(db: Queryable, workspaceId: string, id: string):
 }
 
 export async function authenticate(db: Queryable, secret: string): Promise<AuthContext | null> {
-  const { rows } = await db.query<ApiKeyRow>(
-    `SELECT ${COLUMNS} FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL`,
-    [hashSecret(secret)],
-  );
+  // every authenticated request runs this: a named statement, parsed and planned once per connection
+  const { rows } = await db.query<ApiKeyRow>({
+    name: 'api_key_by_secret',
+    text: `SELECT ${COLUMNS} FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL`,
+    values: [hashSecret(secret)],
+  });
   const row = rows[0];
   if (!row) return null;
   return {

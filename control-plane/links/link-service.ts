@@ -64,16 +64,17 @@ async function insertAt(tx: PoolClient, id: string, domain: DomainRow, path: str
   const v = newLinkValues(domain, path, f);
   try {
     await tx.query('SAVEPOINT insert_link');
-    const { rows } = await tx.query<LinkRow>(
-      `INSERT INTO links (id, workspace_id, domain_id, domain, path, destination_url, utm, routing, redirect_status,
+    const { rows } = await tx.query<LinkRow>({
+      name: 'link_insert',
+      text: `INSERT INTO links (id, workspace_id, domain_id, domain, path, destination_url, utm, routing, redirect_status,
          forward_query, tags, expires_at, disabled, status, metadata, external_id, created_by)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
        ON CONFLICT (domain, path) WHERE deleted_at IS NULL DO NOTHING
        RETURNING ${LINK_COLUMNS}`,
-      [id, auth.workspaceId, v.domain_id, v.domain, v.path, v.destination_url, v.utm ? JSON.stringify(v.utm) : null,
+      values: [id, auth.workspaceId, v.domain_id, v.domain, v.path, v.destination_url, v.utm ? JSON.stringify(v.utm) : null,
         v.routing ? JSON.stringify(v.routing) : null, v.redirect_status, v.forward_query, v.tags,
         v.expires_at, v.disabled, v.status, JSON.stringify(v.metadata), v.external_id, auth.keyId],
-    );
+    });
     await tx.query('RELEASE SAVEPOINT insert_link');
     return rows[0] ?? null;
   } catch (err) {
@@ -161,7 +162,9 @@ export async function createLink(tx: PoolClient, ctx: LinkContext, input: Create
 export const LINK_BY_ID_SQL = `SELECT ${LINK_COLUMNS} FROM links WHERE id = $1`;
 
 export async function getLink(db: Queryable, auth: AuthContext, id: string, lock = false): Promise<LinkRow> {
-  const { rows } = await db.query<LinkRow>(lock ? `${LINK_BY_ID_SQL} FOR UPDATE` : LINK_BY_ID_SQL, [id]);
+  const { rows } = await db.query<LinkRow>(
+    lock ? { name: 'link_by_id_for_update', text: `${LINK_BY_ID_SQL} FOR UPDATE`, values: [id] } : { name: 'link_by_id', text: LINK_BY_ID_SQL, values: [id] },
+  );
   const row = rows[0];
   if (!row || row.deleted_at !== null || row.workspace_id !== auth.workspaceId || !canUseDomain(auth, row.domain)) {
     throw errors.link_not_found({ id });
@@ -180,14 +183,15 @@ export async function updateLink(tx: PoolClient, ctx: LinkContext, id: string, i
   let row: LinkRow;
   try {
     await tx.query('SAVEPOINT update_link');
-    const { rows } = await tx.query<LinkRow>(
-      `UPDATE links SET domain_id = $2, domain = $3, path = $4, destination_url = $5, utm = $6, routing = $7,
+    const { rows } = await tx.query<LinkRow>({
+      name: 'link_update',
+      text: `UPDATE links SET domain_id = $2, domain = $3, path = $4, destination_url = $5, utm = $6, routing = $7,
          redirect_status = $8, forward_query = $9, tags = $10, expires_at = $11, disabled = $12, status = $13,
          metadata = $14, external_id = $15, version = version + 1, updated_at = now()
        WHERE id = $1 RETURNING ${LINK_COLUMNS}`,
-      [id, v.domain_id, v.domain, v.path, v.destination_url, json(v.utm), json(v.routing), v.redirect_status,
+      values: [id, v.domain_id, v.domain, v.path, v.destination_url, json(v.utm), json(v.routing), v.redirect_status,
         v.forward_query, v.tags, v.expires_at, v.disabled, v.status, JSON.stringify(v.metadata), v.external_id],
-    );
+    });
     await tx.query('RELEASE SAVEPOINT update_link');
     row = rows[0]!;
   } catch (err) {

@@ -30,12 +30,13 @@ const asBuffer = (p: Uint8Array): Buffer => (Buffer.isBuffer(p) ? p : Buffer.fro
 /** One multi-row INSERT for any number of entries, in order, and the NOTIFY in the same statement (one round trip). */
 export async function enqueue(db: Queryable, entries: OutboxEntry[]): Promise<void> {
   if (entries.length === 0) return;
-  await db.query(
-    `WITH ins AS (
+  await db.query({
+    name: 'link_outbox_enqueue',
+    text: `WITH ins AS (
        INSERT INTO link_outbox (kv_key, op, payload)
        SELECT k, o, p FROM unnest($1::text[], $2::text[], $3::bytea[]) WITH ORDINALITY AS t(k, o, p, n) ORDER BY n
      )
      SELECT pg_notify('${OUTBOX_CHANNEL}', '')`,
-    [entries.map((e) => e.key), entries.map((e) => e.op), entries.map((e) => (e.payload ? asBuffer(e.payload) : null))],
-  );
+    values: [entries.map((e) => e.key), entries.map((e) => e.op), entries.map((e) => (e.payload ? asBuffer(e.payload) : null))],
+  });
 }
