@@ -71,7 +71,7 @@ describe('links: lookup by id', () => {
     }
   });
 
-  it('answers the link of the caller, 404 for a deleted link or another workspace', async () => {
+  it('answers the link of the caller, 404 for a deleted link or another workspace, 409 for conflicts', async () => {
     const id = ids[42]!;
     const get = await h.req({ method: 'GET', url: `/v1/links/${id}` });
     expect(get.statusCode).toBe(200);
@@ -98,6 +98,30 @@ describe('links: lookup by id', () => {
       `SELECT destination_url, deleted_at, version FROM links WHERE id = 'ln_OTHERWS0000000000000000000'`,
     );
     expect(other.rows[0]).toEqual({ destination_url: 'https://www.example.com/x', deleted_at: null, version: 1 });
+
+    // conflicts end the request cleanly, with or without a savepoint, and change nothing
+    const a = await h.req({ method: 'POST', url: '/v1/links', payload: { domain, path: 'conf-a', destination_url: 'https://www.example.com/a', external_id: 'ext-a' } });
+    const b = await h.req({ method: 'POST', url: '/v1/links', payload: { domain, path: 'conf-b', destination_url: 'https://www.example.com/b', external_id: 'ext-b' } });
+    expect([a.statusCode, b.statusCode]).toEqual([201, 201]);
+    const dupExt = await h.req({ method: 'POST', url: '/v1/links', payload: { domain, path: 'conf-c', destination_url: 'https://www.example.com/c', external_id: 'ext-a' } });
+    expect(dupExt.statusCode).toBe(409);
+    expect(dupExt.json().error).toMatchObject({ code: 'external_id_conflict', details: { field: 'external_id' } });
+    const patchExt = await h.req({ method: 'PATCH', url: `/v1/links/${b.json().id}`, payload: { external_id: 'ext-a', destination_url: 'https://www.example.com/b2' } });
+    expect(patchExt.statusCode).toBe(409);
+    expect(patchExt.json().error).toMatchObject({ code: 'external_id_conflict', details: { field: 'external_id' } });
+    const patchPath = await h.req({ method: 'PATCH', url: `/v1/links/${b.json().id}`, payload: { path: 'conf-a' } });
+    expect(patchPath.statusCode).toBe(409);
+    expect(patchPath.json().error).toMatchObject({ code: 'path_conflict', details: { field: 'path', path: 'conf-a', existing_link_id: a.json().id } });
+    const after = await h.pool.query<{ path: string; external_id: string; destination_url: string; version: number }>(
+      `SELECT path, external_id, destination_url, version FROM links WHERE path LIKE 'conf-%' ORDER BY path`,
+    );
+    expect(after.rows).toEqual([
+      { path: 'conf-a', external_id: 'ext-a', destination_url: 'https://www.example.com/a', version: 1 },
+      { path: 'conf-b', external_id: 'ext-b', destination_url: 'https://www.example.com/b', version: 1 },
+    ]);
+    const moved = await h.req({ method: 'PATCH', url: `/v1/links/${b.json().id}`, payload: { path: 'conf-d' } });
+    expect(moved.statusCode).toBe(200);
+    expect(moved.json()).toMatchObject({ path: 'conf-d', version: 2 });
 
     // deleted: 404 for reads and writes
     const del = await h.req({ method: 'DELETE', url: `/v1/links/${id}` });
