@@ -9,13 +9,18 @@
  * Targets (design §5): p95 ≤ 20 ms for reads, ≤ 50 ms for single writes.
  *
  * The control plane (dist/, own database, a private nats-server so the relay really publishes)
- * is pinned to the server core; Postgres runs where the OS puts it.
+ * is pinned to the server core; Postgres runs where the OS puts it. Besides the control plane's
+ * CPU per request (the table), the CPU of the database's Postgres backends per request is
+ * reported: on this machine it is the larger share (a note per case).
  */
+import pg from 'pg';
+import { cpuSecondsOfAll } from '../lib/proc-stat.js';
 import { startNatsServer } from '../../shared/testing/index.js';
 import { startBenchControlPlane } from '../lib/control-plane.js';
 import { cpuPlan } from '../lib/cpu-pin.js';
 import type { RequestTemplate } from '../lib/http-load.js';
 import { latencyNiceNotes, loadRow, measure, worstWindowsNote, type ServerUnderTest } from '../lib/measure.js';
+import type { LoadResult } from '../lib/http-load.js';
 import type { ScenarioOptions, ScenarioResult } from '../lib/scenario.js';
 
 const HOST = 'go.bench-api.example.com';
@@ -84,9 +89,34 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
       await warm(reads);
       await warm(creates);
       await warm(updates);
-      const r = await measure(server, spec(reads, [200]));
-      const c = await measure(server, spec(creates, [201]));
-      const u = await measure(server, spec(updates, [200]));
+      // CPU of the bench database's Postgres backends around one run (backends that appear during
+      // it count whole); per request over the warm-up and the measured window together
+      const admin = new pg.Client({ connectionString: cp.db.url });
+      await admin.connect();
+      const backends = async () =>
+        (await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')).rows.map((x) => x.pid);
+      const pgCpu: number[] = [];
+      const withPg = async (run: () => Promise<LoadResult>): Promise<LoadResult> => {
+        const before = await backends();
+        const cpu0 = cpuSecondsOfAll(before);
+        const x = await run();
+        const born = (await backends()).filter((pid) => !before.includes(pid));
+        const s = spec([], []);
+        const sent = x.completed * ((s.warmupMs + s.durationMs) / s.durationMs);
+        pgCpu.push(sent > 0 ? ((cpuSecondsOfAll(before) - cpu0 + cpuSecondsOfAll(born)) * 1e6) / sent : NaN);
+        return x;
+      };
+      let r: LoadResult;
+      let c: LoadResult;
+      let u: LoadResult;
+      try {
+        r = await withPg(() => measure(server, spec(reads, [200])));
+        c = await withPg(() => measure(server, spec(creates, [201])));
+        u = await withPg(() => measure(server, spec(updates, [200])));
+      } finally {
+        await admin.end();
+      }
+      const [pgR, pgC, pgU] = pgCpu.map((v) => Math.round(v));
       const errors = [r, c, u].reduce((n, x) => n + x.errors + x.timeouts + x.unexpected, 0);
       return {
         rows: [
@@ -94,6 +124,7 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
           loadRow('creates: POST /v1/links + Idempotency-Key', 'control plane', c),
           loadRow('updates: PATCH /v1/links/{id}', 'control plane', u),
           { case: `seed ${seedCount} links through the API (16 at a time), s`, value: Math.round(seedSeconds * 10) / 10 },
+          { case: 'Postgres backends CPU µs/req ≈ reads / creates / updates', value: `${pgR} / ${pgC} / ${pgU}` },
         ],
         notes: [
           ...latencyNiceNotes(),
