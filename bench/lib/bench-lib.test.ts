@@ -18,6 +18,7 @@ import { mergeResults, runLoad, worstWindows, type LoadSpec } from './http-load.
 import { linkCode, plainDestination, plainPath, rulePath, unknownPath, visitorHeaderSets } from './link-dataset.js';
 import { findNginx, startNginx, writeNginxMap } from './nginx.js';
 import { cpuSecondsOf, mappedRssOf, parseStatTicks, rssBreakdownOf, rssBytesOf } from './proc-stat.js';
+import { summaryMarkdown, type ScenarioRecord } from './results.js';
 import { met } from './scenario.js';
 import { groupRows, markdownTable, textTable } from './table.js';
 import { judge, loadTargets, type TargetsFile } from './targets.js';
@@ -402,5 +403,30 @@ describe.skipIf(findNginx() === null)('nginx yardstick', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('summary.md', () => {
+  const record = (scenario: string, cpuModel: string, loadAtStart: number): ScenarioRecord => ({
+    scenario, quick: false, startedAt: '2026-11-27T04:00:00.000Z', seconds: 10.4,
+    machine: { cores: 2, cpuModel, cpuMHz: 2000, memoryGB: 24, kernel: '6.1', node: 'v20', loadAtStart, loadAtEnd: 1, serverCpus: '1', clientCpus: '0' },
+    rows: [], targets: [{ name: 'x (ms)', value: 3, target: 5, op: '<=', verdict: 'met', source: 'targets.json' }], notes: [],
+  });
+
+  it('names one machine once, and each scenario\'s machine when the result files come from several', () => {
+    const one = summaryMarkdown([record('a', 'AMD EPYC', 0.5), record('b', 'AMD EPYC', 0.7)]);
+    expect(one.split('\n').slice(0, 2)).toEqual([
+      'Machine: 2 cores (AMD EPYC), 24 GB, Linux 6.1, Node v20; server pinned to CPU 1, load generator to CPU 0.', '',
+    ]);
+    expect(one).toContain('Run 2026-11-27T04:00:00.000Z, 10 s, load average 0.5 → 1.');
+    const two = summaryMarkdown([record('a', 'AMD EPYC', 0.5), record('b', 'Intel Xeon', 0.7)]);
+    expect(two.split('\n').slice(0, 4)).toEqual([
+      "Machines (scenarios run at different times; each one's is named under its run):",
+      '- 2 cores (AMD EPYC), 24 GB, Linux 6.1, Node v20; server pinned to CPU 1, load generator to CPU 0',
+      '- 2 cores (Intel Xeon), 24 GB, Linux 6.1, Node v20; server pinned to CPU 1, load generator to CPU 0',
+      '',
+    ]);
+    expect(two).toContain('Run 2026-11-27T04:00:00.000Z on Intel Xeon, 10 s, load average 0.7 → 1.');
+    expect(two).toContain('| b | x (ms) | 3 | <= 5 | ✅ met |');
   });
 });

@@ -49,16 +49,20 @@ function targetLine(scenario: string, t: JudgedTarget): string {
   return `| ${scenario} | ${t.name} | ${value} | ${t.op} ${t.target} | ${mark}${t.note ? ` (${t.note})` : ''} |`;
 }
 
+const machineLine = (m: ScenarioRecord['machine']): string =>
+  `${m.cores} cores (${m.cpuModel}), ${m.memoryGB} GB, Linux ${m.kernel}, Node ${m.node}; server pinned to CPU ${m.serverCpus ?? '—'}, load generator to CPU ${m.clientCpus ?? '—'}`;
+
 export function summaryMarkdown(records: readonly ScenarioRecord[]): string {
   const out: string[] = [];
-  const m = records[0]?.machine;
-  if (m) {
-    out.push(`Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGB} GB, Linux ${m.kernel}, Node ${m.node}; server pinned to CPU ${m.serverCpus ?? '—'}, load generator to CPU ${m.clientCpus ?? '—'}.`, '');
-  }
+  // result files are kept per scenario, so scenarios re-run later may come from another machine
+  const machines = [...new Set(records.map((r) => machineLine(r.machine)))];
+  if (machines.length === 1) out.push(`Machine: ${machines[0]}.`, '');
+  else if (machines.length > 1) out.push('Machines (scenarios run at different times; each one\'s is named under its run):', ...machines.map((l) => `- ${l}`), '');
   out.push('| scenario | target | measured | target | verdict |', '|---|---|---:|---:|---|');
   for (const r of records) for (const t of r.targets) out.push(targetLine(r.scenario, t));
   for (const r of records) {
-    out.push('', `#### ${r.scenario}`, '', `Run ${r.startedAt}, ${Math.round(r.seconds)} s, load average ${r.machine.loadAtStart} → ${r.machine.loadAtEnd ?? '?'}.`, '');
+    const on = machines.length > 1 ? ` on ${r.machine.cpuModel}` : '';
+    out.push('', `#### ${r.scenario}`, '', `Run ${r.startedAt}${on}, ${Math.round(r.seconds)} s, load average ${r.machine.loadAtStart} → ${r.machine.loadAtEnd ?? '?'}.`, '');
     if (r.error) out.push(`**Failed:** ${r.error}`, '');
     for (const group of groupRows(r.rows)) out.push(markdownTable(group), '');
     for (const n of r.notes) out.push(`- ${n}`);
