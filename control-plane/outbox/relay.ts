@@ -48,6 +48,8 @@ export class OutboxRelay {
   private running = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
+  /** A NOTIFY arrived since the current round started: its row may have committed after the round read. */
+  private notified = false;
   private leaderClient: pg.PoolClient | null = null;
   private leaderLost = false;
   private publisher: { kv: KV; pub: KvBatchPublisher } | null = null;
@@ -81,6 +83,8 @@ export class OutboxRelay {
     }
   }
   private sleep(ms: number): Promise<void> {
+    // stop() may have come while a round ran (its wake-up found no sleeper)
+    if (!this.running) return Promise.resolve();
     return new Promise((resolve) => {
       const t = setTimeout(() => {
         this.wake = null;
@@ -108,7 +112,10 @@ export class OutboxRelay {
       client.on('error', () => {
         this.leaderLost = true;
       });
-      client.on('notification', () => this.wake?.());
+      client.on('notification', () => {
+        this.notified = true;
+        this.wake?.();
+      });
       await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
       this.leaderClient = client;
       this.leader = true;
@@ -145,9 +152,11 @@ export class OutboxRelay {
           continue;
         }
         const kv = await this.opts.kv();
+        this.notified = false;
         const r = await this.pump(kv);
         backoff = 100;
-        if (!r.full) await this.sleep(this.opts.pollMs);
+        // a wake-up that came while the round ran was for a row the round may have missed: go again
+        if (!r.full && !this.notified) await this.sleep(this.opts.pollMs);
       } catch (err) {
         this.opts.log.warn({ err }, 'outbox relay round failed; retrying');
         if (this.leaderLost) await this.releaseLeadership();

@@ -65,6 +65,21 @@ describe('outbox relay', () => {
     await relay.stop();
   });
 
+  it('a change committed while a round is publishing is not left for the poll interval (no lost wake-up)', async () => {
+    // poll once a minute: only the NOTIFY can bring each change out in time
+    const relay = await h.relay({ pollMs: 60_000 });
+    relay.start();
+    await waitFor('leader', () => relay.leader, 5000);
+    for (let burst = 0; burst < 30; burst++) {
+      // the first commit wakes the relay; the second lands while its round is reading or publishing
+      await withTx(h.pool, (tx) => enqueue(tx, [putLink(compiled(`burst-${burst}-a`, `https://example.org/${burst}/a`))]));
+      await new Promise((r) => setTimeout(r, burst % 4));
+      await withTx(h.pool, (tx) => enqueue(tx, [putLink(compiled(`burst-${burst}-b`, `https://example.org/${burst}/b`))]));
+      await waitFor(`burst ${burst} published`, async () => (await kvDestination(h, `burst-${burst}-b`)) === `https://example.org/${burst}/b`, 3000, 10);
+    }
+    await relay.stop();
+  });
+
   it('per-key order: the last of 200 rapid updates wins', async () => {
     const relay = await h.relay({ batchSize: 37, pollMs: 5 });
     relay.start();
