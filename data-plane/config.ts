@@ -53,6 +53,10 @@ export function dataPlaneSchema() {
       kind: 'int', default: 256, min: 1, max: 1_000_000,
       doc: 'most disk the click spool uses while NATS is away; past it the oldest batches are dropped (counted in /metrics)',
     },
+    CLICK_BACKLOG_MAX_MB: {
+      kind: 'int', default: 64, min: 1, max: 4096,
+      doc: 'most memory of click batches handed over and not yet spooled; a node saturated past it drops clicks (counted) rather than grow',
+    },
     CLICK_BATCH_MAX: { kind: 'int', default: 1000, min: 1, max: 10_000, doc: 'clicks per batch a worker ships (a batch also leaves every CLICK_FLUSH_MS)' },
     CLICK_FLUSH_MS: { kind: 'int', default: 250, min: 1, max: 60_000, doc: 'longest a click waits in a worker before its batch is spooled' },
     CLICK_STOP_FLUSH_MS: {

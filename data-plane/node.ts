@@ -121,6 +121,7 @@ export async function startNode(config: DataPlaneConfig, log: Logger): Promise<R
     clicks = new NodeClicks({
       dir: config.CLICK_DIR,
       maxBytes: config.CLICK_SPOOL_MAX_MB * 1024 * 1024,
+      backlogBytes: config.CLICK_BACKLOG_MAX_MB * 1024 * 1024,
       prefix: config.NATS_PREFIX,
       nodeId: config.NODE_ID,
       nats: () => nats.ready,
@@ -135,7 +136,9 @@ export async function startNode(config: DataPlaneConfig, log: Logger): Promise<R
     const publishGauges = () => {
       state.set('clicks_spooled', c.counters.spooled);
       state.set('clicks_shipped', c.counters.shipped);
-      state.set('clicks_dropped', c.counters.dropped);
+      state.set('clicks_dropped', c.counters.dropped + c.backlog.droppedEvents);
+      state.set('clicks_backlog_dropped', c.backlog.droppedEvents);
+      state.set('click_backlog_bytes', c.backlog.bytes);
       state.set('click_ship_errors', c.counters.shipErrors);
       const size = c.spool.size;
       state.set('click_spool_events', size.events);
@@ -162,7 +165,13 @@ export async function startNode(config: DataPlaneConfig, log: Logger): Promise<R
     geo,
     clicks: clicks === null
       ? null
-      : { maxEvents: config.CLICK_BATCH_MAX, flushMs: config.CLICK_FLUSH_MS, salts: saltsMessage(clicks.salts.current).salts },
+      : {
+        maxEvents: config.CLICK_BATCH_MAX,
+        flushMs: config.CLICK_FLUSH_MS,
+        salts: saltsMessage(clicks.salts.current).salts,
+        backlog: clicks.backlog.buffer,
+        backlogMaxBytes: config.CLICK_BACKLOG_MAX_MB * 1024 * 1024,
+      },
   });
 
   function startServer(index: number): Promise<number> {

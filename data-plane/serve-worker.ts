@@ -5,6 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../shared/index.js';
+import { ClickBacklog } from './clicks/click-backlog.js';
 import { noopClickSink } from './clicks/click-sink.js';
 import { createWorkerClicks, type ClicksMessage, type SaltsMessage } from './clicks/worker-clicks.js';
 import { createDeviceDetector } from './device.js';
@@ -29,7 +30,7 @@ export interface WorkerInit {
   state: SharedArrayBuffer;
   geo: SharedArrayBuffer;
   /** Click capture settings, or null when CLICK_CAPTURE is off. */
-  clicks: { maxEvents: number; flushMs: number; salts: [number, Uint8Array][] } | null;
+  clicks: { maxEvents: number; flushMs: number; salts: [number, Uint8Array][]; backlog: SharedArrayBuffer; backlogMaxBytes: number } | null;
 }
 
 export type ToWorker = { type: 'swap'; id: number; path: string } | { type: 'drain'; graceMs: number } | SaltsMessage;
@@ -66,6 +67,7 @@ try {
       initialSalts: init.clicks.salts,
       maxEvents: init.clicks.maxEvents,
       flushMs: init.clicks.flushMs,
+      backlog: new ClickBacklog(init.clicks.backlog, Math.floor(init.clicks.backlogMaxBytes / 1024)),
       log: log.child({ module: 'click-buffer' }),
     });
   const server = buildServer({

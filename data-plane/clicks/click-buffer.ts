@@ -38,7 +38,7 @@ export interface ClickBufferOptions {
 
 const DAY_MS = 86_400_000;
 
-/** Clicks encoded per turn of the event loop: encoding costs a few µs per click, and requests wait meanwhile. */
+/** Clicks encoded per turn of the event loop (at least): encoding costs a few µs per click, and requests wait meanwhile. */
 const ENCODE_CHUNK = 64;
 
 export class ClickBuffer implements ClickSink {
@@ -71,6 +71,11 @@ export class ClickBuffer implements ClickSink {
     this.hasher = new VisitorHasher((day) => opts.salts(day) ?? this.localSalt(day));
   }
 
+  /** Clicks this buffer holds in memory, encoded or not (bounded under any load). */
+  get held(): number {
+    return this.clicks.length;
+  }
+
   capture(click: ClickFacts, visit: VisitFacts): void {
     this.clicks.push(click);
     this.visits.push(visit);
@@ -93,12 +98,12 @@ export class ClickBuffer implements ClickSink {
    */
   private readonly step = (): void => {
     this.immediate = null;
-    this.encode(ENCODE_CHUNK);
+    // at least a quarter of what waits: when a turn brings more clicks than a chunk (pipelined
+    // requests at saturation), the queue drains instead of growing without bound
+    this.encode(Math.max(ENCODE_CHUNK, Math.ceil((this.clicks.length - this.next) / 4)));
     const left = this.clicks.length - this.next;
-    if (left >= ENCODE_CHUNK || (this.due && left > 0)) {
-      this.immediate = setImmediate(this.step);
-      return;
-    }
+    // let go of what was encoded (under steady load the queue is never empty: without this the
+    // arrays kept every click since start)
     if (left === 0) {
       this.clicks = [];
       this.visits = [];
@@ -107,6 +112,10 @@ export class ClickBuffer implements ClickSink {
       this.clicks = this.clicks.slice(this.next);
       this.visits = this.visits.slice(this.next);
       this.next = 0;
+    }
+    if (left >= ENCODE_CHUNK || (this.due && left > 0)) {
+      this.immediate = setImmediate(this.step);
+      return;
     }
     if (this.due) {
       this.due = false;

@@ -6,6 +6,7 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../../shared/index.js';
+import { ClickBacklog } from './click-backlog.js';
 import { ClickShipper } from './click-shipper.js';
 import { ClickSpool } from './click-spool.js';
 import { VisitorSalts } from './visitor-salts.js';
@@ -19,6 +20,8 @@ export interface NodeClicksOptions {
   log: Logger;
   saltReplicas?: number;
   fsync?: boolean;
+  /** Most bytes of batches posted by the serving threads and not yet spooled (default 64 MB). */
+  backlogBytes?: number;
   /** New salts for the workers. */
   onSalts(salts: ReadonlyMap<number, Uint8Array>): void;
 }
@@ -34,12 +37,15 @@ export interface ClickCounters {
 export class NodeClicks {
   readonly spool: ClickSpool;
   readonly salts: VisitorSalts;
+  /** Shared with the serving threads (pass `backlog.buffer` to them). */
+  readonly backlog: ClickBacklog;
   private readonly shipper: ClickShipper;
   private readonly pending = new Set<Promise<void>>();
   readonly counters: ClickCounters = { spooled: 0, shipped: 0, dropped: 0, shipErrors: 0 };
 
   constructor(private readonly opts: NodeClicksOptions) {
     const log = opts.log;
+    this.backlog = ClickBacklog.create(opts.backlogBytes ?? 64 * 1024 * 1024);
     this.spool = ClickSpool.open({
       dir: `${opts.dir}/spool`,
       maxBytes: opts.maxBytes,
@@ -74,11 +80,16 @@ export class NodeClicks {
 
   /** A worker's batch: spool it (durable once the promise resolves). */
   accept(batchId: string, data: Uint8Array, events: number): void {
+    const bytes = data.byteLength;
     const p = this.spool.append(batchId, data, events).then(
       () => {
         this.counters.spooled += events;
+        this.backlog.done(bytes);
       },
-      (err: unknown) => this.opts.log.error({ err, batchId, events }, 'could not spool a click batch'),
+      (err: unknown) => {
+        this.backlog.done(bytes);
+        this.opts.log.error({ err, batchId, events }, 'could not spool a click batch');
+      },
     );
     this.pending.add(p);
     void p.finally(() => this.pending.delete(p));

@@ -8,6 +8,7 @@ import type { Logger } from '../../shared/index.js';
 import type { DeviceDetector } from '../device.js';
 import type { Geo } from '../geo.js';
 import type { Cidr } from '../ip.js';
+import type { ClickBacklog } from './click-backlog.js';
 import { ClickBuffer } from './click-buffer.js';
 
 /** Main → worker: the current salts (UTC day → 32 bytes). */
@@ -37,8 +38,11 @@ export function createWorkerClicks(opts: {
   initialSalts: [number, Uint8Array][];
   maxEvents: number;
   flushMs: number;
+  /** Shared with the main thread: bytes posted and not yet spooled (see click-backlog.ts). */
+  backlog: ClickBacklog;
   log: Logger;
 }): { buffer: ClickBuffer; setSalts(m: SaltsMessage): void } {
+  let droppedLogged = 0;
   let salts = new Map(opts.initialSalts);
   const buffer = new ClickBuffer({
     nodeId: opts.nodeId,
@@ -52,6 +56,17 @@ export function createWorkerClicks(opts: {
       // a copy of its own: the encoder's output is a view of msgpackr's reused buffer, and a Node
       // Buffer's slice() is a view too — transferring that detached msgpackr's buffer, which then
       // reallocated and regrew on every batch (measured: ~1 µs per click)
+      if (!opts.backlog.tryAdd(data.byteLength, events)) {
+        const now = Date.now();
+        if (now - droppedLogged > 10_000) {
+          droppedLogged = now;
+          opts.log.warn(
+            { events, backlogBytes: opts.backlog.bytes, droppedEvents: opts.backlog.droppedEvents },
+            'click backlog full: clicks dropped (the node is saturated and cannot spool them as fast as it serves)',
+          );
+        }
+        return;
+      }
       const copy = Uint8Array.prototype.slice.call(data);
       opts.port.postMessage({ type: 'clicks', batchId, events, data: copy } satisfies ClicksMessage, [copy.buffer as ArrayBuffer]);
     },

@@ -41,7 +41,9 @@ export function renderMetrics(state: SharedState, nodeId: string, memory: NodeJS
   line(out, `${P}clicks_received_total`, 'clicks the serving threads captured and handed to the spool', 'counter', [['', g('clicks_received')]]);
   line(out, `${P}clicks_spooled_total`, 'clicks written to the durable local spool', 'counter', [['', g('clicks_spooled')]]);
   line(out, `${P}clicks_shipped_total`, 'clicks acknowledged by JetStream (and removed from the spool)', 'counter', [['', g('clicks_shipped')]]);
-  line(out, `${P}clicks_dropped_total`, 'spooled clicks dropped because the spool reached CLICK_SPOOL_MAX_MB', 'counter', [['', g('clicks_dropped')]]);
+  line(out, `${P}clicks_dropped_total`, 'clicks dropped: the spool reached CLICK_SPOOL_MAX_MB, or the node was saturated past CLICK_BACKLOG_MAX_MB', 'counter', [['', g('clicks_dropped')]]);
+  line(out, `${P}clicks_backlog_dropped_total`, 'of those, dropped by a saturated node before reaching the spool (CLICK_BACKLOG_MAX_MB)', 'counter', [['', g('clicks_backlog_dropped')]]);
+  line(out, `${P}click_backlog_bytes`, 'click batches handed over by the serving threads and not yet on disk', 'gauge', [['', g('click_backlog_bytes')]]);
   line(out, `${P}click_ship_errors_total`, 'failed shipping rounds (NATS away, stream full); the batches stay spooled', 'counter', [['', g('click_ship_errors')]]);
   line(out, `${P}click_spool_events`, 'clicks waiting in the spool', 'gauge', [['', g('click_spool_events')]]);
   line(out, `${P}click_spool_bytes`, 'bytes the spool holds on disk', 'gauge', [['', g('click_spool_bytes')]]);

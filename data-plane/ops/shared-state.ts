@@ -28,6 +28,8 @@ export const GAUGES = [
   'click_ship_errors',
   'click_spool_events',
   'click_spool_bytes',
+  'clicks_backlog_dropped',
+  'click_backlog_bytes',
 ] as const;
 export type GaugeName = (typeof GAUGES)[number];
 const GAUGE_INDEX = Object.fromEntries(GAUGES.map((g, i) => [g, i])) as Record<GaugeName, number>;

@@ -1,0 +1,52 @@
+/**
+ * The bound on click batches between the serving threads and the spool. A saturated node's serving
+ * threads can produce batches faster than the main thread (sharing the same cores) spools them;
+ * without a bound those batches pile up in memory. Serving threads add a batch's bytes when they
+ * post it, the main thread subtracts them once the batch is on disk; a serving thread that would
+ * take the backlog past its bound drops the batch instead (counted: `clicks_dropped_total`,
+ * reason `backlog`), so memory stays bounded and redirects never wait. Atomics on one shared
+ * Int32Array: several writers.
+ */
+const BYTES_KB = 0;
+const DROPPED_EVENTS = 1;
+const DROPPED_BATCHES = 2;
+
+export class ClickBacklog {
+  readonly #a: Int32Array;
+
+  constructor(readonly buffer: SharedArrayBuffer, private readonly maxKb: number) {
+    this.#a = new Int32Array(buffer);
+  }
+
+  static create(maxBytes: number): ClickBacklog {
+    return new ClickBacklog(new SharedArrayBuffer(3 * 4), Math.max(1, Math.floor(maxBytes / 1024)));
+  }
+
+  /** Serving thread: true if the batch may be posted (and is now counted), false if it must be dropped. */
+  tryAdd(bytes: number, events: number): boolean {
+    const kb = Math.ceil(bytes / 1024);
+    const after = Atomics.add(this.#a, BYTES_KB, kb) + kb;
+    if (after <= this.maxKb) return true;
+    Atomics.sub(this.#a, BYTES_KB, kb);
+    Atomics.add(this.#a, DROPPED_EVENTS, events);
+    Atomics.add(this.#a, DROPPED_BATCHES, 1);
+    return false;
+  }
+
+  /** Main thread: the batch is on disk (or failed): its bytes leave the backlog. */
+  done(bytes: number): void {
+    Atomics.sub(this.#a, BYTES_KB, Math.ceil(bytes / 1024));
+  }
+
+  get bytes(): number {
+    return Atomics.load(this.#a, BYTES_KB) * 1024;
+  }
+
+  get droppedEvents(): number {
+    return Atomics.load(this.#a, DROPPED_EVENTS);
+  }
+
+  get droppedBatches(): number {
+    return Atomics.load(this.#a, DROPPED_BATCHES);
+  }
+}
