@@ -15,3 +15,4 @@ export * from './webhook-verify.js';
 export * from './click-id.js';
 export * from './click-codec.js';
 export * from './clicks-stream.js';
+export * from './waker.js';

@@ -16,7 +16,7 @@
  */
 import type { KV } from '@nats-io/kv';
 import type pg from 'pg';
-import { PublishError, type Logger } from '../../shared/index.js';
+import { PublishError, Waker, type Logger } from '../../shared/index.js';
 import type { Pool } from '../db/pool.js';
 import { OUTBOX_CHANNEL } from './enqueue.js';
 import { KvBatchPublisher } from './kv-batch-publisher.js';
@@ -47,9 +47,8 @@ interface OutboxRow {
 export class OutboxRelay {
   private running = false;
   private loop: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
-  /** A NOTIFY arrived since the current round started: its row may have committed after the round read. */
-  private notified = false;
+  /** Cut short by a NOTIFY or stop(); one that comes while a round runs is kept, so the next wait returns at once. */
+  private readonly waker = new Waker();
   private leaderClient: pg.PoolClient | null = null;
   private leaderLost = false;
   private publisher: { kv: KV; pub: KvBatchPublisher } | null = null;
@@ -65,7 +64,7 @@ export class OutboxRelay {
 
   async stop(): Promise<void> {
     this.running = false;
-    this.wake?.();
+    this.waker.wake();
     await this.loop;
     await this.releaseLeadership();
     this.publisher?.pub.close();
@@ -82,22 +81,6 @@ export class OutboxRelay {
       if (!r.full) return total;
     }
   }
-  private sleep(ms: number): Promise<void> {
-    // stop() may have come while a round ran (its wake-up found no sleeper)
-    if (!this.running) return Promise.resolve();
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.wake = null;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(t);
-        this.wake = null;
-        resolve();
-      };
-    });
-  }
-
   private async acquireLeadership(): Promise<boolean> {
     if (this.leaderClient && !this.leaderLost) return true;
     await this.releaseLeadership();
@@ -112,10 +95,7 @@ export class OutboxRelay {
       client.on('error', () => {
         this.leaderLost = true;
       });
-      client.on('notification', () => {
-        this.notified = true;
-        this.wake?.();
-      });
+      client.on('notification', () => this.waker.wake());
       await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
       this.leaderClient = client;
       this.leader = true;
@@ -148,19 +128,18 @@ export class OutboxRelay {
     while (this.running) {
       try {
         if (!(await this.acquireLeadership())) {
-          await this.sleep(1000);
+          await this.waker.wait(1000);
           continue;
         }
         const kv = await this.opts.kv();
-        this.notified = false;
         const r = await this.pump(kv);
         backoff = 100;
-        // a wake-up that came while the round ran was for a row the round may have missed: go again
-        if (!r.full && !this.notified) await this.sleep(this.opts.pollMs);
+        // a NOTIFY that came while the round ran may be for a row it missed: the wait returns at once
+        if (!r.full) await this.waker.wait(this.opts.pollMs);
       } catch (err) {
         this.opts.log.warn({ err }, 'outbox relay round failed; retrying');
         if (this.leaderLost) await this.releaseLeadership();
-        await this.sleep(backoff);
+        await this.waker.wait(backoff);
         backoff = Math.min(backoff * 2, 5000);
       }
     }

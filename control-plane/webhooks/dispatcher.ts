@@ -6,14 +6,13 @@
  * fan-out or a replay wakes it for new work; retries falling due are found by polling.
  */
 import type { Dispatcher } from 'undici';
-import type { Logger } from '../../shared/index.js';
+import { Waker, type Logger } from '../../shared/index.js';
 import type { Pool, PoolClient } from '../db/pool.js';
 import type { WebhookMetrics } from './metrics.js';
 import type { AttemptResult } from './outcome.js';
 import { claimDeliveries, recordResults, type ClaimedDelivery, type FinishedAttempt } from './queue.js';
 import type { RetryPolicy } from './retry-policy.js';
 import { sendDelivery } from './send.js';
-import { Waker } from './waker.js';
 
 export interface DispatcherOptions {
   pool: Pool;

@@ -4,13 +4,12 @@
  * transaction. Set-based and batched (click events arrive by the thousand); every control plane
  * runs one, and SKIP LOCKED gives each its own batch.
  */
-import type { Logger } from '../../shared/index.js';
+import { Waker, type Logger } from '../../shared/index.js';
 import type { Pool } from '../db/pool.js';
 import { withTx } from '../db/tx.js';
 import { newId } from '../ids.js';
 import type { WebhookMetrics } from './metrics.js';
 import { DELIVERIES_CHANNEL, relaxedCommit } from './queue.js';
-import { Waker } from './waker.js';
 
 interface PairRow {
   event_id: string;
