@@ -170,7 +170,6 @@ export async function startNode(config: DataPlaneConfig, log: Logger): Promise<R
         flushMs: config.CLICK_FLUSH_MS,
         salts: saltsMessage(clicks.salts.current).salts,
         backlog: clicks.backlog.buffer,
-        backlogMaxBytes: config.CLICK_BACKLOG_MAX_MB * 1024 * 1024,
       },
   });
 

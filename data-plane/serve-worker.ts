@@ -30,7 +30,7 @@ export interface WorkerInit {
   state: SharedArrayBuffer;
   geo: SharedArrayBuffer;
   /** Click capture settings, or null when CLICK_CAPTURE is off. */
-  clicks: { maxEvents: number; flushMs: number; salts: [number, Uint8Array][]; backlog: SharedArrayBuffer; backlogMaxBytes: number } | null;
+  clicks: { maxEvents: number; flushMs: number; salts: [number, Uint8Array][]; backlog: SharedArrayBuffer } | null;
 }
 
 export type ToWorker = { type: 'swap'; id: number; path: string } | { type: 'drain'; graceMs: number } | SaltsMessage;
@@ -67,7 +67,7 @@ try {
       initialSalts: init.clicks.salts,
       maxEvents: init.clicks.maxEvents,
       flushMs: init.clicks.flushMs,
-      backlog: new ClickBacklog(init.clicks.backlog, Math.floor(init.clicks.backlogMaxBytes / 1024)),
+      backlog: new ClickBacklog(init.clicks.backlog),
       log: log.child({ module: 'click-buffer' }),
     });
   const server = buildServer({

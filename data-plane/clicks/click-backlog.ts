@@ -10,23 +10,27 @@
 const BYTES_KB = 0;
 const DROPPED_EVENTS = 1;
 const DROPPED_BATCHES = 2;
+const MAX_KB = 3;
 
 export class ClickBacklog {
   readonly #a: Int32Array;
 
-  constructor(readonly buffer: SharedArrayBuffer, private readonly maxKb: number) {
+  /** A view of a backlog made by `create` (its bound travels in the buffer). */
+  constructor(readonly buffer: SharedArrayBuffer) {
     this.#a = new Int32Array(buffer);
   }
 
   static create(maxBytes: number): ClickBacklog {
-    return new ClickBacklog(new SharedArrayBuffer(3 * 4), Math.max(1, Math.floor(maxBytes / 1024)));
+    const b = new ClickBacklog(new SharedArrayBuffer(4 * 4));
+    Atomics.store(b.#a, MAX_KB, Math.max(1, Math.floor(maxBytes / 1024)));
+    return b;
   }
 
   /** Serving thread: true if the batch may be posted (and is now counted), false if it must be dropped. */
   tryAdd(bytes: number, events: number): boolean {
     const kb = Math.ceil(bytes / 1024);
     const after = Atomics.add(this.#a, BYTES_KB, kb) + kb;
-    if (after <= this.maxKb) return true;
+    if (after <= Atomics.load(this.#a, MAX_KB)) return true;
     Atomics.sub(this.#a, BYTES_KB, kb);
     Atomics.add(this.#a, DROPPED_EVENTS, events);
     Atomics.add(this.#a, DROPPED_BATCHES, 1);

@@ -61,7 +61,7 @@ describe('worker click capture → main thread', () => {
     const wc = createWorkerClicks({
       port: port1, nodeId: 'node-a', geo, device: createDeviceDetector(100), trustedProxies: [],
       initialSalts: [], maxEvents: 100, flushMs: 10_000,
-      backlog: new ClickBacklog(main.buffer, 100), log: createLogger({ name: 'test', level: 'silent' }),
+      backlog: new ClickBacklog(main.buffer), log: createLogger({ name: 'test', level: 'silent' }),
     });
     const posted: ClicksMessage[] = [];
     port2.on('message', (m: ClicksMessage) => posted.push(m));
