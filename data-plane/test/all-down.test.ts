@@ -4,14 +4,12 @@
  * Postgres exactly once. Everything here is private (a temporary Postgres cluster, a private
  * nats-server), since all of it is stopped.
  */
-import { Agent, request as httpRequest } from 'node:http';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  freePort, sleep, startNatsServer, startProcess, startTempCluster, testPrefix, waitFor, waitForHttp,
-  type NatsServer, type RunningProcess, type TempCluster,
+  sleep, startNatsServer, startTempCluster, testPrefix, waitFor, type NatsServer, type TempCluster,
 } from '../../shared/testing/index.js';
-import { startTestNode, type TestNode } from './harness.js';
+import { request, startTestControlPlane, startTestNode, type TestControlPlane, type TestNode } from './harness.js';
 
 const prefix = testPrefix('down');
 const KEY = 'lp_all_down_admin_secret_0123456789abcdefgh';
@@ -19,48 +17,22 @@ const HOST = 'go.all-down.example.com';
 
 let nats: NatsServer;
 let pgc: TempCluster;
-let cp: RunningProcess;
-let cpPort: number;
+let cp: TestControlPlane;
 let node: TestNode;
-const agent = new Agent({ keepAlive: true, maxSockets: 8 });
 
-function startControlPlane(): RunningProcess {
-  return startProcess('control-plane/main.js', {
-    PORT: String(cpPort), DATABASE_URL: pgc.url, NATS_URL: nats.url, NATS_PREFIX: prefix, BOOTSTRAP_ADMIN_KEY: KEY, LOG_LEVEL: 'warn',
-  });
-}
-
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`http://127.0.0.1:${cpPort}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-}
-
-function get(path: string): Promise<{ status: number; location: string | undefined }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port: node.port, path, agent, headers: { host: HOST, 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/125.0' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const api = (method: string, path: string, body?: unknown) => cp.call(method, path, body);
+const get = async (path: string) => {
+  const r = await request(node.port, { host: HOST, path, headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/125.0' } });
+  return { status: r.status, location: r.headers.location };
+};
 
 beforeAll(async () => {
   [nats, pgc] = await Promise.all([startNatsServer(), startTempCluster()]);
-  cpPort = await freePort();
-  cp = startControlPlane();
-  await waitForHttp(`http://127.0.0.1:${cpPort}/readyz`, 200, 60_000);
+  cp = await startTestControlPlane({ databaseUrl: pgc.url, natsUrl: nats.url, prefix, key: KEY });
   node = await startTestNode({ natsUrl: nats.url, prefix, env: { WORKERS: '1' } });
 }, 120_000);
 
 afterAll(async () => {
-  agent.destroy();
   await node?.destroy();
   await cp?.stop();
   await nats?.destroy();
@@ -78,8 +50,7 @@ describe('Postgres, NATS and the control plane all down', () => {
     }
     await waitFor('links served', async () => (await get('/d18')).status === 302 && (await get('/d19')).status === 410, 10_000, 20);
 
-    cp.signal('SIGKILL');
-    await cp.exited;
+    await cp.kill();
     await pgc.stop('immediate');
     await nats.stop('SIGKILL');
 
@@ -100,8 +71,7 @@ describe('Postgres, NATS and the control plane all down', () => {
     // everything back: the spooled clicks are shipped and stored, once each
     await pgc.start();
     await nats.start();
-    cp = startControlPlane();
-    await waitForHttp(`http://127.0.0.1:${cpPort}/readyz`, 200, 60_000);
+    await cp.restart();
     const pool = new pg.Pool({ connectionString: pgc.url, max: 1 });
     try {
       const count = async () => Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM clicks WHERE link_id = ANY($1)', [ids])).rows[0]!.n);

@@ -14,10 +14,9 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { natsNames } from '../../shared/index.js';
 import {
-  createTestDatabase, freePort, sleep, startNatsServer, startProcess, testPrefix, waitFor, waitForHttp,
-  type NatsServer, type RunningProcess, type TestDatabase,
+  createTestDatabase, sleep, startNatsServer, testPrefix, waitFor, type NatsServer, type TestDatabase,
 } from '../../shared/testing/index.js';
-import { startTestNode, type TestNode } from './harness.js';
+import { startTestControlPlane, startTestNode, type TestControlPlane, type TestNode } from './harness.js';
 
 const prefix = testPrefix('clk');
 const KEY = 'lp_clicks_e2e_admin_secret_0123456789abcdef';
@@ -28,8 +27,7 @@ const N = 50_000;
 let nats: NatsServer;
 let db: TestDatabase;
 let pool: pg.Pool;
-let cpPort: number;
-let cp: RunningProcess;
+let cp: TestControlPlane;
 let node: TestNode;
 
 /** Visitors: what each sends, and the dimensions the stored click must show. */
@@ -63,22 +61,7 @@ const VISITOR_IPS = ['8.8.8.8', '81.2.69.160', '2001:4860:4860::8888'];
 
 const linkIds = new Map<string, string>();
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`http://127.0.0.1:${cpPort}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-}
-
-function startControlPlane(): RunningProcess {
-  return startProcess('control-plane/main.js', {
-    PORT: String(cpPort), DATABASE_URL: db.url, NATS_URL: nats.url, NATS_PREFIX: prefix, BOOTSTRAP_ADMIN_KEY: KEY,
-    RATE_LIMIT_BURST: '100000', RATE_LIMIT_PER_SEC: '100000', LOG_LEVEL: 'warn', CLICK_INGEST_ACK_WAIT_MS: '3000',
-  });
-}
+const api = (method: string, path: string, body?: unknown) => cp.call(method, path, body);
 
 /** Links `<name>-0 … <name>-4`, forwarding the query (so `?n=` lands in the stored destination). */
 async function createLinks(name: string): Promise<string[]> {
@@ -194,9 +177,7 @@ beforeAll(async () => {
   nats = await startNatsServer();
   db = await createTestDatabase('clicks_e2e');
   pool = new pg.Pool({ connectionString: db.url, max: 2 });
-  cpPort = await freePort();
-  cp = startControlPlane();
-  await waitForHttp(`http://127.0.0.1:${cpPort}/readyz`, 200, 60_000);
+  cp = await startTestControlPlane({ databaseUrl: db.url, natsUrl: nats.url, prefix, key: KEY, env: { CLICK_INGEST_ACK_WAIT_MS: '3000' } });
   expect((await api('POST', '/v1/domains', { hostname: HOST })).status).toBe(201);
   node = await startTestNode({ natsUrl: nats.url, prefix, env: { TRUSTED_PROXIES: '127.0.0.1', WORKERS: '2', CLICK_STOP_FLUSH_MS: '3000' } });
 }, 120_000);
@@ -270,11 +251,9 @@ describe('clicks: node → NATS → ingest → Postgres', () => {
   it('the ingest (control plane) killed -9 in the middle and restarted: exactly N rows', async () => {
     const ids = await createLinks('ingestkill');
     const first = await send('ingestkill', 0, N / 2);
-    cp.signal('SIGKILL');
-    await cp.exited;
+    await cp.kill();
     const during = await send('ingestkill', N / 2, N);
-    cp = startControlPlane();
-    await waitForHttp(`http://127.0.0.1:${cpPort}/readyz`, 200, 60_000);
+    await cp.restart();
     await waitForRows(ids, N, 90_000);
     await checkRows('ingestkill', ids, new Map([...first, ...during]));
   }, 180_000);

@@ -7,28 +7,18 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  cleanupNatsPrefix, createTestDatabase, freePort, sleep, startProcess, TEST_NATS_URL, testPrefix, waitFor, waitForHttp,
-  type RunningProcess, type TestDatabase,
+  cleanupNatsPrefix, createTestDatabase, sleep, TEST_NATS_URL, testPrefix, waitFor, waitForHttp, type TestDatabase,
 } from '../../shared/testing/index.js';
-import { request, startTestNode, type TestNode } from './harness.js';
+import { request, startTestControlPlane, startTestNode, type TestControlPlane, type TestNode } from './harness.js';
 
 const prefix = testPrefix('dpe2e');
 const KEY = 'lp_e2e_admin_secret_for_data_plane_tests_01';
 const HOST = 'go.e2e.example.com';
 let db: TestDatabase;
-let cp: RunningProcess;
-let api: string;
+let cp: TestControlPlane;
 let node: TestNode;
 
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`${api}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-}
+const call = (method: string, path: string, body?: unknown) => cp.call(method, path, body);
 
 async function served(path: string, status: number, location: string | undefined, host = HOST): Promise<number> {
   const t0 = performance.now();
@@ -46,13 +36,7 @@ function percentile(xs: number[], p: number): number {
 
 beforeAll(async () => {
   db = await createTestDatabase('dp_e2e');
-  const port = await freePort();
-  api = `http://127.0.0.1:${port}`;
-  cp = startProcess('control-plane/main.js', {
-    PORT: String(port), DATABASE_URL: db.url, NATS_URL: TEST_NATS_URL, NATS_PREFIX: prefix, BOOTSTRAP_ADMIN_KEY: KEY,
-    RATE_LIMIT_BURST: '100000', RATE_LIMIT_PER_SEC: '100000', LOG_LEVEL: 'warn',
-  });
-  await waitForHttp(`${api}/readyz`, 200, 60_000);
+  cp = await startTestControlPlane({ databaseUrl: db.url, natsUrl: TEST_NATS_URL, prefix, key: KEY });
   expect((await call('POST', '/v1/domains', { hostname: HOST })).status).toBe(201);
   node = await startTestNode({ natsUrl: TEST_NATS_URL, prefix, env: { TRUSTED_PROXIES: '127.0.0.1', WORKERS: '1' } });
 }, 120_000);

@@ -181,3 +181,62 @@ export async function waitForAnswer(port: number, path: string, status: number, 
   }, timeoutMs, 5);
   return performance.now() - t0;
 }
+
+export interface ApiReply {
+  status: number;
+  json: Record<string, unknown>;
+}
+
+/** A real control plane (dist/control-plane/main.js) for end-to-end tests, with an admin key. */
+export interface TestControlPlane {
+  port: number;
+  proc: RunningProcess;
+  /** One call with the admin key; a JSON body when given. */
+  call(method: string, path: string, body?: unknown): Promise<ApiReply>;
+  /** Starts it again on the same port and database (after `kill` or `stop`), ready. */
+  restart(): Promise<void>;
+  kill(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startTestControlPlane(opts: {
+  databaseUrl: string;
+  natsUrl: string;
+  prefix: string;
+  key: string;
+  env?: Record<string, string>;
+}): Promise<TestControlPlane> {
+  const port = await freePort();
+  const launch = async () => {
+    const p = startProcess('control-plane/main.js', {
+      PORT: String(port), DATABASE_URL: opts.databaseUrl, NATS_URL: opts.natsUrl, NATS_PREFIX: opts.prefix, BOOTSTRAP_ADMIN_KEY: opts.key,
+      RATE_LIMIT_BURST: '100000', RATE_LIMIT_PER_SEC: '100000', LOG_LEVEL: 'warn', ...opts.env,
+    });
+    await waitForHttp(`http://127.0.0.1:${port}/readyz`, 200, 60_000);
+    return p;
+  };
+  const cp: TestControlPlane = {
+    port,
+    proc: await launch(),
+    async call(method, path, body) {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${opts.key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+    },
+    async restart() {
+      cp.proc = await launch();
+    },
+    async kill() {
+      cp.proc.signal('SIGKILL');
+      await cp.proc.exited;
+    },
+    async stop() {
+      await cp.proc.stop();
+    },
+  };
+  return cp;
+}
