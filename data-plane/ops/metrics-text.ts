@@ -8,6 +8,19 @@ function line(out: string[], name: string, help: string, type: string, samples: 
   for (const [labels, v] of samples) out.push(`${name}${labels} ${Number.isFinite(v) ? v : 0}`);
 }
 
+/** Click capture: each a gauge slot the main thread keeps current. */
+const CLICK_METRICS: [name: string, gauge: GaugeName, type: 'counter' | 'gauge', help: string][] = [
+  ['clicks_received_total', 'clicks_received', 'counter', 'clicks the serving threads captured and handed to the spool'],
+  ['clicks_spooled_total', 'clicks_spooled', 'counter', 'clicks written to the durable local spool'],
+  ['clicks_shipped_total', 'clicks_shipped', 'counter', 'clicks acknowledged by JetStream (and removed from the spool)'],
+  ['clicks_dropped_total', 'clicks_dropped', 'counter', 'clicks dropped: the spool reached CLICK_SPOOL_MAX_MB, or the node was saturated past CLICK_BACKLOG_MAX_MB'],
+  ['clicks_backlog_dropped_total', 'clicks_backlog_dropped', 'counter', 'of those, dropped by a saturated node before reaching the spool (CLICK_BACKLOG_MAX_MB)'],
+  ['click_backlog_bytes', 'click_backlog_bytes', 'gauge', 'click batches handed over by the serving threads and not yet on disk'],
+  ['click_ship_errors_total', 'click_ship_errors', 'counter', 'failed shipping rounds (NATS away, stream full); the batches stay spooled'],
+  ['click_spool_events', 'click_spool_events', 'gauge', 'clicks waiting in the spool'],
+  ['click_spool_bytes', 'click_spool_bytes', 'gauge', 'bytes the spool holds on disk'],
+];
+
 export function renderMetrics(state: SharedState, nodeId: string, memory: NodeJS.MemoryUsage): string {
   const out: string[] = [];
   const g = (n: GaugeName) => state.get(n);
@@ -38,15 +51,7 @@ export function renderMetrics(state: SharedState, nodeId: string, memory: NodeJS
   line(out, `${P}domains`, 'domains in the served store', 'gauge', [['', g('domains')]]);
   line(out, `${P}lmdb_bytes`, 'size of the served LMDB file', 'gauge', [['', g('lmdb_bytes')]]);
   line(out, `${P}rule_decode_errors`, 'stored values a worker could not decode (should be 0)', 'gauge', [['', state.sum(WORKER_OFFSETS.W_DECODE_ERRORS)]]);
-  line(out, `${P}clicks_received_total`, 'clicks the serving threads captured and handed to the spool', 'counter', [['', g('clicks_received')]]);
-  line(out, `${P}clicks_spooled_total`, 'clicks written to the durable local spool', 'counter', [['', g('clicks_spooled')]]);
-  line(out, `${P}clicks_shipped_total`, 'clicks acknowledged by JetStream (and removed from the spool)', 'counter', [['', g('clicks_shipped')]]);
-  line(out, `${P}clicks_dropped_total`, 'clicks dropped: the spool reached CLICK_SPOOL_MAX_MB, or the node was saturated past CLICK_BACKLOG_MAX_MB', 'counter', [['', g('clicks_dropped')]]);
-  line(out, `${P}clicks_backlog_dropped_total`, 'of those, dropped by a saturated node before reaching the spool (CLICK_BACKLOG_MAX_MB)', 'counter', [['', g('clicks_backlog_dropped')]]);
-  line(out, `${P}click_backlog_bytes`, 'click batches handed over by the serving threads and not yet on disk', 'gauge', [['', g('click_backlog_bytes')]]);
-  line(out, `${P}click_ship_errors_total`, 'failed shipping rounds (NATS away, stream full); the batches stay spooled', 'counter', [['', g('click_ship_errors')]]);
-  line(out, `${P}click_spool_events`, 'clicks waiting in the spool', 'gauge', [['', g('click_spool_events')]]);
-  line(out, `${P}click_spool_bytes`, 'bytes the spool holds on disk', 'gauge', [['', g('click_spool_bytes')]]);
+  for (const [name, gauge, type, help] of CLICK_METRICS) line(out, `${P}${name}`, help, type, [['', g(gauge)]]);
   line(out, 'process_resident_memory_bytes', 'resident set size', 'gauge', [['', memory.rss]]);
   line(out, 'nodejs_heap_used_bytes', 'V8 heap used (the answering worker thread)', 'gauge', [['', memory.heapUsed]]);
   line(out, `${P}sync_heap_used_bytes`, 'V8 heap used by the sync thread', 'gauge', [['', g('sync_heap_used')]]);
