@@ -31,10 +31,11 @@ export function requestIp(req: HeaderSource, peer: string, deps: FactDeps): Ip |
   return clientIp(peer, deps.trustedProxies.length > 0 ? req.getHeader('x-forwarded-for') : '', deps.trustedProxies);
 }
 
-export function gatherFacts(req: HeaderSource, peer: string, query: string, needs: Needs, deps: FactDeps): RequestFacts {
+/** `peer` is called only when a condition needs the client IP (reading it from uWS is not free). */
+export function gatherFacts(req: HeaderSource, peer: () => string, query: string, needs: Needs, deps: FactDeps): RequestFacts {
   const facts = plainFacts(query);
   const wantIp = needs.ip || needs.country || needs.visitor;
-  const ip = wantIp ? requestIp(req, peer, deps) : null;
+  const ip = wantIp ? requestIp(req, peer(), deps) : null;
   facts.ip = ip;
   if (needs.country && ip !== null) facts.country = deps.geo.country(ip);
   const ua = needs.userAgent || needs.visitor ? req.getHeader('user-agent') : '';
@@ -44,6 +45,6 @@ export function gatherFacts(req: HeaderSource, peer: string, query: string, need
     facts.device = d.device;
   }
   if (needs.language) facts.language = preferredLanguage(req.getHeader('accept-language'));
-  if (needs.visitor) facts.visitor = visitorHash(ip?.text ?? peer, ua);
+  if (needs.visitor) facts.visitor = visitorHash(ip?.text ?? peer(), ua);
   return facts;
 }

@@ -45,15 +45,20 @@ export function buildServer(deps: ServerDeps): RedirectServer {
   const { uws, store, state, recorder, sink, log } = deps;
   const now = deps.now ?? Date.now;
   const trustsProxies = deps.facts.trustedProxies.length > 0;
+  // the current request's peer address, read from uWS at most once (handlers run synchronously);
+  // rules that need the client IP and click capture share it
+  let peer: string | null = null;
+  let peerRes: HttpResponse | null = null;
+  const peerOf = (): string => (peer ??= peerAddress(peerRes!));
   const app = uws.App();
   let listenSocket: us_listen_socket | null = null;
 
-  function decide(res: HttpResponse, req: HttpRequest, url: string): Decision {
+  function decide(req: HttpRequest, url: string): Decision {
     const host = requestHost(req.getHeader('host'));
     const path = requestPathToLinkPath(url);
     const link = path !== null && host.length > 0 ? store.link(storeKey(host, path)) : null;
     const query = req.getQuery() ?? '';
-    const facts = link?.routing ? gatherFacts(req, peerAddress(res), query, link.routing.needs, deps.facts) : plainFacts(query);
+    const facts = link?.routing ? gatherFacts(req, peerOf, query, link.routing.needs, deps.facts) : plainFacts(query);
     const at = now();
     const d = resolve({ host, path, link, domain: null }, facts, at);
     // fallbacks need the domain's settings: looked up only when the answer is not a redirect
@@ -80,6 +85,8 @@ export function buildServer(deps: ServerDeps): RedirectServer {
 
   app.any('/*', (res, req) => {
     const t0 = performance.now();
+    peer = null;
+    peerRes = res;
     const close = state.get('draining') === 1;
     let answered = false;
     try {
@@ -97,12 +104,12 @@ export function buildServer(deps: ServerDeps): RedirectServer {
         recorder.status(ops(res, url, head, close));
         return;
       }
-      const d = decide(res, req, url);
+      const d = decide(req, url);
       recorder.latency(performance.now() - t0);
       // copied before answering: the request and response must not be read after the answer
       const visit: VisitFacts | null = d.kind === 'redirect' && !head && sink.enabled
         ? {
-          peer: peerAddress(res),
+          peer: peerOf(),
           forwardedFor: trustsProxies ? req.getHeader('x-forwarded-for') : '',
           userAgent: req.getHeader('user-agent'),
           referer: req.getHeader('referer'),
