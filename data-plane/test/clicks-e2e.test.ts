@@ -57,7 +57,7 @@ const VISITORS = [
     want: { country: 'US', device: 'bot', os: null, browser: null, referrer_host: null, language: null, bot: true },
   },
 ] as const;
-const VISITOR_IPS = ['8.8.8.8', '81.2.69.160', '2001:4860:4860::8888'];
+const VISITOR_IPS = VISITORS.map((v) => v.headers['x-forwarded-for']);
 
 const linkIds = new Map<string, string>();
 
