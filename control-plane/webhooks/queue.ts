@@ -7,7 +7,7 @@
  * Per-endpoint concurrency holds across every control plane: a claim locks the endpoint rows it
  * takes work for (FOR NO KEY UPDATE SKIP LOCKED, which leaves the deliveries' foreign-key checks
  * alone), counts that endpoint's live leases, and takes at most the remaining room
- * (`webhook_claim()`, migration 202).
+ * (`webhook_claim()`, migrations 202 and 203: the lease count uses the time the locks were granted).
  *
  * An attempt row is written once, when the attempt finished; one cut short by a crash is written
  * as `interrupted` (from its lease time) when the delivery is leased again.
@@ -73,7 +73,7 @@ export interface ClaimOptions {
 
 /**
  * Leases up to `limit` due deliveries (oldest due first), respecting per-endpoint room: one call of
- * `webhook_claim()` (migration 202), which locks the endpoints first and counts their leases with a
+ * `webhook_claim()` (migrations 202, 203), which locks the endpoints first and counts their leases with a
  * snapshot taken after the locks were granted.
  */
 export async function claimDeliveries(tx: Queryable, opts: ClaimOptions): Promise<ClaimedDelivery[]> {
