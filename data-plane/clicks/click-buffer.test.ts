@@ -129,6 +129,29 @@ describe('click buffer', () => {
     expect(unknown).toMatchObject({ country: 'FR', bot: true, deviceClass: 'bot' }); // an empty agent counts as a bot
   });
 
+  it('UTM snapshots: per destination query (shared by a campaign\'s links), none without utm_ parameters', () => {
+    const out: { bytes: Uint8Array; events: number; id: string }[] = [];
+    const b = buffer(out);
+    const dests = [
+      'https://example.org/a?utm_source=news&utm_medium=email',
+      'https://example.org/b?utm_source=news&utm_medium=email',
+      'https://example.org/c?utm_source=ads&utm_campaign=spring%20sale#top',
+      'https://example.org/d?ref=utm_source',
+      'https://example.org/utm_source=x',
+      'https://example.org/a?utm_source=news&utm_medium=email',
+    ];
+    dests.forEach((destination, i) => b.capture(click(i, { destination }), visit()));
+    b.close();
+    expect(decodeClickBatch(out[0]!.bytes).batch.events.map((e) => e.utm)).toEqual([
+      { source: 'news', medium: 'email' },
+      { source: 'news', medium: 'email' },
+      { source: 'ads', campaign: 'spring sale' },
+      null,
+      null,
+      { source: 'news', medium: 'email' },
+    ]);
+  });
+
   it('the same visitor hashes alike within a day and differently on two days', () => {
     const out: { bytes: Uint8Array; events: number; id: string }[] = [];
     const b = buffer(out);

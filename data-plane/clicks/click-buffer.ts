@@ -19,7 +19,7 @@ import type { ClickFacts } from '../resolve.js';
 import type { ClickSink, VisitFacts } from './click-sink.js';
 import { referrerHost } from './referrer.js';
 import { utmSnapshot } from './utm-snapshot.js';
-import { truncatedIp, VisitorHasher, type SaltSource } from './visitor-hash.js';
+import { networkKey, VisitorHasher, type SaltSource } from './visitor-hash.js';
 
 export interface ClickBufferOptions {
   nodeId: string;
@@ -57,7 +57,7 @@ export class ClickBuffer implements ClickSink {
   private readonly flushMs: number;
   private readonly hasher: VisitorHasher;
   private readonly localSalts = new Map<number, Buffer>();
-  private readonly countries = new BoundedCache<string, string | null>(20_000);
+  private readonly countries = new BoundedCache<number, string | null>(20_000);
   private readonly languages = new BoundedCache<string, string | null>(2_000);
   private readonly referrers = new BoundedCache<string, string | null>(10_000);
   private readonly utms = new BoundedCache<string, string | null>(10_000);
@@ -179,9 +179,22 @@ export class ClickBuffer implements ClickSink {
     return s;
   }
 
+  /**
+   * The UTM snapshot of a destination, cached by its query string: links of one campaign differ in
+   * their path but share their utm_* parameters, so the cache hits where a cache by URL would not.
+   */
+  private utmOf(destination: string): string | null {
+    const q = destination.indexOf('?');
+    if (q < 0 || destination.indexOf('utm_', q) < 0) return null;
+    const query = destination.slice(q);
+    let utm = this.utms.get(query);
+    if (utm === undefined) this.utms.set(query, (utm = utmSnapshot(query)));
+    return utm;
+  }
+
   private add(w: ClickBatchWriter, c: ClickFacts, v: VisitFacts): void {
     const ip = v.peer.length > 0 ? clientIp(v.peer, v.forwardedFor, this.opts.trustedProxies ?? []) : null;
-    const net = truncatedIp(ip);
+    const net = networkKey(ip);
     let country = c.country;
     if (country === null && ip !== null) {
       const cached = this.countries.get(net);
@@ -190,13 +203,17 @@ export class ClickBuffer implements ClickSink {
     }
     const ua = v.userAgent;
     const d = this.opts.device(ua);
-    let language = this.languages.get(v.acceptLanguage);
-    if (language === undefined) this.languages.set(v.acceptLanguage, (language = preferredLanguage(v.acceptLanguage)));
-    let referrer = this.referrers.get(v.referer);
-    if (referrer === undefined) this.referrers.set(v.referer, (referrer = referrerHost(v.referer)));
-    let utm = this.utms.get(c.destination);
-    if (utm === undefined) this.utms.set(c.destination, (utm = utmSnapshot(c.destination)));
-    const hash = this.hasher.hashNet(Math.floor(c.at / DAY_MS), net, ua)!;
+    let language: string | null | undefined = null;
+    if (v.acceptLanguage.length > 0) {
+      language = this.languages.get(v.acceptLanguage);
+      if (language === undefined) this.languages.set(v.acceptLanguage, (language = preferredLanguage(v.acceptLanguage)));
+    }
+    let referrer: string | null | undefined = null;
+    if (v.referer.length > 0) {
+      referrer = this.referrers.get(v.referer);
+      if (referrer === undefined) this.referrers.set(v.referer, (referrer = referrerHost(v.referer)));
+    }
+    const hash = this.hasher.hashNet(Math.floor(c.at / DAY_MS), ip, net, ua)!;
     w.addRaw(
       {
         occurredAt: c.at,
@@ -215,7 +232,7 @@ export class ClickBuffer implements ClickSink {
         language: language !== null && language.length <= 35 ? language : null,
         bot: d.bot,
         qr: c.qr,
-        utmJson: utm,
+        utmJson: this.utmOf(c.destination),
       },
       null,
       hash,

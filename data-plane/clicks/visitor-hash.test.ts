@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseIp } from '../ip.js';
-import { truncatedIp, VisitorHasher, visitorHash } from './visitor-hash.js';
+import { networkKey, truncatedIp, VisitorHasher, visitorHash } from './visitor-hash.js';
 
 const ip = (s: string) => parseIp(s)!;
 
@@ -18,6 +18,15 @@ describe('visitor hash', () => {
     it(`truncates ${addr} to ${net}`, () => expect(truncatedIp(ip(addr))).toBe(net));
   }
   it('an unknown address truncates to nothing', () => expect(truncatedIp(null)).toBe(''));
+
+  it('the network key is one number per truncated network: equal exactly when the truncations are', () => {
+    const addrs = [...truncations.map(([a]) => a), '203.0.113.1', '203.0.114.77', '0.0.1.0', '::1', '::ffff:0.0.1.0', '2001:db8:1234:ffff::9', '2001:db8:1235::1', 'ffff:ffff:ffff::1'];
+    for (const a of addrs) {
+      for (const b of addrs) expect(networkKey(ip(a)) === networkKey(ip(b)), `${a} vs ${b}`).toBe(truncatedIp(ip(a)) === truncatedIp(ip(b)));
+      expect(Number.isSafeInteger(networkKey(ip(a)))).toBe(true);
+    }
+    expect(networkKey(null)).toBe(-1);
+  });
 
   const salt = Buffer.alloc(32, 7);
   const ua = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148';

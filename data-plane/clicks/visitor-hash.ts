@@ -20,6 +20,17 @@ export function truncatedIp(ip: Ip | null): string {
   return `${(a >>> 16).toString(16)}:${(a & 0xffff).toString(16)}:${(b >>> 16).toString(16)}::/48`;
 }
 
+/**
+ * The same network as a number, for cache keys (no string built per click): the /24 of an IPv4
+ * address below 2^24, the /48 of an IPv6 address at 2^24 and above (48 bits: exact in a double),
+ * -1 when the address is unknown.
+ */
+export function networkKey(ip: Ip | null): number {
+  if (ip === null) return -1;
+  if (!ip.v6) return ip.w[0] >>> 8;
+  return 0x100_0000 + ip.w[0] * 0x1_0000 + (ip.w[1] >>> 16);
+}
+
 export const VISITOR_HASH_BYTES = 16;
 
 /** HMAC-SHA256(salt, truncated IP + "\n" + user agent), first 16 bytes. */
@@ -33,11 +44,11 @@ export type SaltSource = (day: number) => Uint8Array | undefined;
 /**
  * Hashes with a small cache: the same visitor (network + agent) clicking again the same day costs
  * two map lookups — by agent (the request's own string, whose hash V8 has already computed for
- * the device cache), then by network — and no string building. The cache holds hashes only; it is
+ * the device cache), then by network (a number: `networkKey`) — and no string building. The cache holds hashes only; it is
  * emptied when the day changes.
  */
 export class VisitorHasher {
-  private cache: BoundedCache<string, Map<string, Buffer>>;
+  private cache: BoundedCache<string, Map<number, Buffer>>;
   private day = -1;
 
   constructor(private readonly salts: SaltSource, private readonly cacheSize = 20_000) {
@@ -46,11 +57,11 @@ export class VisitorHasher {
 
   /** The hash for a click on `day`, or null when this worker has no salt for that day yet. */
   hash(day: number, ip: Ip | null, userAgent: string): Buffer | null {
-    return this.hashNet(day, truncatedIp(ip), userAgent);
+    return this.hashNet(day, ip, networkKey(ip), userAgent);
   }
 
-  /** The same, from the network already truncated (`truncatedIp`). */
-  hashNet(day: number, net: string, userAgent: string): Buffer | null {
+  /** The same, with the network's key already computed (`networkKey(ip)`: the caller keys its own caches by it). */
+  hashNet(day: number, ip: Ip | null, net: number, userAgent: string): Buffer | null {
     if (day !== this.day) {
       this.day = day;
       this.cache = new BoundedCache(this.cacheSize);
@@ -62,7 +73,7 @@ export class VisitorHasher {
     if (byNet === undefined) this.cache.set(ua, (byNet = new Map()));
     let h = byNet.get(net);
     if (h === undefined) {
-      h = createHmac('sha256', salt).update(`${net}\n${ua}`).digest().subarray(0, VISITOR_HASH_BYTES);
+      h = createHmac('sha256', salt).update(`${truncatedIp(ip)}\n${ua}`).digest().subarray(0, VISITOR_HASH_BYTES);
       if (byNet.size >= 64) byNet.clear();
       byNet.set(net, h);
     }
