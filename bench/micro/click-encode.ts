@@ -4,7 +4,7 @@
  * visitors, every string freshly allocated as uWS hands them out), encoded in chunks between
  * event-loop turns, each batch copied as the worker does before posting it.
  *
- *   npx tsx bench/micro/click-encode.ts [clicks] [on|off]
+ *   npx tsx bench/micro/click-encode.ts [clicks] [on|off] [links]
  *
  * Prints CPU µs per click over three runs; `off` runs the same loop without capturing (the
  * harness's own cost), so capture costs on − off. Compare both in one sitting.
@@ -31,7 +31,7 @@ const visitors = visitorHeaderSets(200);
 const fresh = (s: string) => Buffer.from(s, 'latin1').toString('latin1');
 const N = Number(process.argv[2] ?? 300000);
 const capture = process.argv[3] !== 'off';
-const LINKS = 1_000_000;
+const LINKS = Number(process.argv[4] ?? 1_000_000);
 async function run(n: number) {
   const t0 = process.cpuUsage();
   for (let i = 0; i < n; i++) {
