@@ -65,6 +65,19 @@ describe('click batch codec', () => {
     expect(batch).toEqual(batchOf(events));
   });
 
+  it('a link whose path, domain or workspace changed within a batch keeps each event\'s own values', () => {
+    const same = { linkId: 'ln_01JD0000000000000000000009' };
+    const events = [
+      click(0, same),
+      click(1, { ...same, path: 'renamed' }),
+      click(2, { ...same, path: 'renamed', domain: 'moved.example.com' }),
+      click(3, { ...same, path: 'renamed', domain: 'moved.example.com', workspaceId: 'ws_01JD0000000000000000000001' }),
+      click(4, same),
+    ];
+    const { batch } = decodeClickBatch(encodeClickBatch(batchOf(events)));
+    expect(batch.events.map((e) => [e.linkId, e.workspaceId, e.domain, e.path])).toEqual(events.map((e) => [e.linkId, e.workspaceId, e.domain, e.path]));
+  });
+
   it('is compact: repeated strings are stored once', () => {
     const events = Array.from({ length: 1000 }, (_, i) => click(i));
     const bytes = encodeClickBatch(batchOf(events));

@@ -54,6 +54,8 @@ export class ClickBatchWriter {
   private readonly strings: string[] = [''];
   private readonly index = new Map<string, number>();
   private readonly cols: number[][] = Array.from({ length: K }, () => []);
+  /** linkId → an earlier event of this batch for that link (its workspace, domain and path are reused). */
+  private readonly byLink = new Map<string, number>();
   private ids: Buffer;
   private hashes: Buffer;
   private flags: Buffer;
@@ -99,6 +101,33 @@ export class ClickBatchWriter {
   }
 
   /**
+   * The link's four columns. A link clicked again in the batch usually has the same workspace,
+   * domain and path: comparing them with the earlier event's strings is cheaper than looking each
+   * fresh string up (hashing it); a renamed link simply misses.
+   */
+  private linkStrings(linkId: string, workspaceId: string, domain: string, path: string): void {
+    const c = this.cols;
+    const row = this.byLink.get(linkId);
+    if (row !== undefined) {
+      const ws = c[1]![row]!;
+      const dom = c[2]![row]!;
+      const p = c[3]![row]!;
+      if (this.strings[ws] === workspaceId && this.strings[dom] === domain && this.strings[p] === path) {
+        c[0]!.push(c[0]![row]!);
+        c[1]!.push(ws);
+        c[2]!.push(dom);
+        c[3]!.push(p);
+        return;
+      }
+    }
+    this.byLink.set(linkId, this.n);
+    this.str(0, linkId);
+    this.str(1, workspaceId);
+    this.str(2, domain);
+    this.str(3, path);
+  }
+
+  /**
    * Adds one click. `id`: 16 bytes of a UUIDv7 (or null: one is generated for `occurredAt`).
    * `visitorHash`: 16+ bytes (only the first 16 are kept). `utmJson`: the UTM snapshot as JSON text.
    */
@@ -113,10 +142,7 @@ export class ClickBatchWriter {
     else writeClickId(e.occurredAt, this.ids, 16 * n);
     this.hashes.set(visitorHash.subarray(0, 16), 16 * n);
     this.flags[n] = (e.bot ? 1 : 0) | (e.qr ? 2 : 0);
-    this.str(0, e.linkId);
-    this.str(1, e.workspaceId);
-    this.str(2, e.domain);
-    this.str(3, e.path);
+    this.linkStrings(e.linkId, e.workspaceId, e.domain, e.path);
     this.str(4, e.destination);
     this.str(5, e.ruleId);
     this.str(6, e.variantId);
