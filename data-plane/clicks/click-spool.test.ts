@@ -74,6 +74,32 @@ describe('click spool and shipper', () => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
+  it('keeps the newest batches in memory up to memoryBytes: those are read without their file, the rest from disk', async () => {
+    const dir = newDir();
+    const [a, b, c] = [batch(3, 1), batch(3, 2), batch(3, 3)];
+    const spool = ClickSpool.open({ dir, maxBytes: 1 << 20, log, memoryBytes: a.bytes.byteLength + b.bytes.byteLength });
+    for (const x of [a, b, c]) await spool.append(x.id, x.bytes, 3);
+    const [ea, eb, ec] = spool.take(3);
+    // every batch is on disk all the same (a crash loses nothing)
+    expect(readdirSync(dir).sort()).toEqual([a, b, c].map((x) => `${x.id}.3.clk`).sort());
+    for (const e of [ea!, eb!]) rmSync(e.file);
+    expect(Buffer.from(await spool.read(ea!))).toEqual(Buffer.from(a.bytes));
+    expect(Buffer.from(await spool.read(eb!))).toEqual(Buffer.from(b.bytes));
+    expect(Buffer.from(await spool.read(ec!))).toEqual(Buffer.from(c.bytes)); // past the budget: from its file
+    await spool.done(ea!);
+    // the budget freed by a shipped batch is used again
+    const d = batch(3, 4);
+    await spool.append(d.id, d.bytes, 3);
+    const [ed] = spool.take(1);
+    rmSync(ed!.file);
+    expect(Buffer.from(await spool.read(ed!))).toEqual(Buffer.from(d.bytes));
+    // a batch found at start is read from disk
+    const again = ClickSpool.open({ dir, maxBytes: 1 << 20, log });
+    const found = again.take(10);
+    expect(found.map((e) => e.batchId)).toEqual([c.id]);
+    expect(Buffer.from(await again.read(found[0]!))).toEqual(Buffer.from(c.bytes));
+  });
+
   it('ships every batch once, deletes it after its PubAck; keeps them on disk while NATS is down', async () => {
     const dir = newDir();
     const spool = ClickSpool.open({ dir, maxBytes: 50 * 1024 * 1024, log });

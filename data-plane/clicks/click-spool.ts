@@ -6,6 +6,11 @@
  *
  * Bounded by `maxBytes` (CLICK_SPOOL_MAX_MB): while NATS is away the spool grows; past the bound
  * the oldest batches are deleted, counted (`onDrop`) and logged — redirects never wait for room.
+ *
+ * A batch appended by this process keeps its bytes in memory too (up to `memoryBytes` of them), so
+ * shipping it does not read the file back: in the steady state a batch is written and synced once,
+ * shipped from memory and unlinked. Batches past that budget, and those found at start, are read
+ * from their file.
  */
 import { mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
@@ -17,6 +22,8 @@ export interface SpoolEntry {
   events: number;
   bytes: number;
   file: string;
+  /** The batch's bytes while they are also kept in memory. */
+  data?: Uint8Array;
 }
 
 export interface ClickSpoolOptions {
@@ -25,6 +32,8 @@ export interface ClickSpoolOptions {
   log: Logger;
   /** Sync each batch to disk before counting it as spooled (default true). */
   fsync?: boolean;
+  /** Most bytes of spooled batches also kept in memory for shipping (default 16 MB). */
+  memoryBytes?: number;
   /** Batches deleted unshipped because the spool was full. */
   onDrop?(events: number, batches: number): void;
 }
@@ -36,6 +45,8 @@ export class ClickSpool {
   private readonly inFlight = new Set<string>();
   private bytes = 0;
   private events = 0;
+  /** Bytes of queued batches whose data is kept in memory. */
+  private held = 0;
   private waiters: (() => void)[] = [];
 
   private constructor(private readonly opts: ClickSpoolOptions) {}
@@ -69,6 +80,13 @@ export class ClickSpool {
     this.queue.push(e);
     this.bytes += e.bytes;
     this.events += e.events;
+    if (e.data) this.held += e.bytes;
+  }
+
+  private forget(e: SpoolEntry): void {
+    this.bytes -= e.bytes;
+    this.events -= e.events;
+    if (e.data) this.held -= e.bytes;
   }
 
   /** Writes a batch durably; resolves once it is on disk. */
@@ -84,7 +102,8 @@ export class ClickSpool {
       await fh.close();
     }
     await rename(tmp, file);
-    this.push({ batchId, events, bytes: data.byteLength, file });
+    const keep = this.held + data.byteLength <= (this.opts.memoryBytes ?? 16 * 1024 * 1024);
+    this.push({ batchId, events, bytes: data.byteLength, file, ...(keep ? { data } : {}) });
     this.enforceBound();
     for (const w of this.waiters.splice(0)) w();
   }
@@ -99,8 +118,7 @@ export class ClickSpool {
         continue;
       }
       this.queue.splice(i, 1);
-      this.bytes -= e.bytes;
-      this.events -= e.events;
+      this.forget(e);
       droppedEvents += e.events;
       droppedBatches++;
       try {
@@ -130,8 +148,9 @@ export class ClickSpool {
     return out;
   }
 
-  read(e: SpoolEntry): Promise<Buffer> {
-    return readFile(e.file);
+  /** The batch's bytes: from memory when kept, else from its file. */
+  read(e: SpoolEntry): Promise<Uint8Array> {
+    return e.data ? Promise.resolve(e.data) : readFile(e.file);
   }
 
   /** The batch is safely in JetStream: forget it. */
@@ -140,8 +159,7 @@ export class ClickSpool {
     const i = this.queue.indexOf(e);
     if (i < 0) return; // dropped meanwhile
     this.queue.splice(i, 1);
-    this.bytes -= e.bytes;
-    this.events -= e.events;
+    this.forget(e);
     await unlink(e.file).catch(() => undefined);
   }
 
