@@ -7,7 +7,7 @@
  * Bounded by `maxBytes` (CLICK_SPOOL_MAX_MB): while NATS is away the spool grows; past the bound
  * the oldest batches are deleted, counted (`onDrop`) and logged — redirects never wait for room.
  *
- * A batch appended by this process keeps its bytes in memory too (up to `memoryBytes` of them), so
+ * A batch appended by this process keeps its bytes in memory too (up to `memoryBytes` of them, 4 MB by default), so
  * shipping it does not read the file back: in the steady state a batch is written and synced once,
  * shipped from memory and unlinked. Batches past that budget, and those found at start, are read
  * from their file.
@@ -32,7 +32,7 @@ export interface ClickSpoolOptions {
   log: Logger;
   /** Sync each batch to disk before counting it as spooled (default true). */
   fsync?: boolean;
-  /** Most bytes of spooled batches also kept in memory for shipping (default 16 MB). */
+  /** Most bytes of spooled batches also kept in memory for shipping (default 4 MB: enough to ship from memory at any steady rate). */
   memoryBytes?: number;
   /** Batches deleted unshipped because the spool was full. */
   onDrop?(events: number, batches: number): void;
@@ -102,7 +102,7 @@ export class ClickSpool {
       await fh.close();
     }
     await rename(tmp, file);
-    const keep = this.held + data.byteLength <= (this.opts.memoryBytes ?? 16 * 1024 * 1024);
+    const keep = this.held + data.byteLength <= (this.opts.memoryBytes ?? 4 * 1024 * 1024);
     this.push({ batchId, events, bytes: data.byteLength, file, ...(keep ? { data } : {}) });
     this.enforceBound();
     for (const w of this.waiters.splice(0)) w();
