@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { clientIp } from './client-ip.js';
-import { cidrContains, parseCidr, parseIp, type Cidr } from './ip.js';
+import { cidrContains, ipFromBytes, parseCidr, parseIp, type Cidr } from './ip.js';
 
 const cidrs = (...s: string[]): Cidr[] => s.map((c) => parseCidr(c)!);
 
@@ -51,6 +51,29 @@ describe('parseIp / parseCidr', () => {
   });
 });
 
+describe('ipFromBytes (uWS getRemoteAddress)', () => {
+  const cases: [number[], string | null][] = [
+    [[203, 0, 113, 5], '203.0.113.5'],
+    [[0, 0, 0, 0], '0.0.0.0'],
+    [[255, 255, 255, 255], '255.255.255.255'],
+    [[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, 127, 0, 0, 1], '127.0.0.1'],
+    [[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], '2001:db8::1'],
+    [[0x2a, 0x00, 0x14, 0x50, 0x40, 0x01, 0x08, 0x1c, 0, 0, 0, 0, 0, 0, 0x20, 0x0e], '2a00:1450:4001:81c::200e'],
+    [[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], '::1'],
+    [[0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 255, 255, 1, 2, 3, 4], '::1:ffff:102:304'],
+    [[], null],
+    [[1, 2, 3], null],
+    [[1, 2, 3, 4, 5, 6, 7, 8], null],
+  ];
+  for (const [bytes, text] of cases) {
+    it(`[${bytes.join(',')}] → ${text}: the same address parseIp gives for its text`, () => {
+      const ip = ipFromBytes(Uint8Array.from(bytes));
+      expect(ip?.text ?? null).toBe(text);
+      if (text !== null) expect(ip).toEqual(parseIp(text));
+    });
+  }
+});
+
 describe('clientIp with TRUSTED_PROXIES', () => {
   const lb = cidrs('10.0.0.0/8', 'fd00::/8');
   const cases: { peer: string; xff: string; trusted: Cidr[]; expect: string | null }[] = [
@@ -71,7 +94,7 @@ describe('clientIp with TRUSTED_PROXIES', () => {
   ];
   for (const c of cases) {
     it(`peer ${c.peer}, X-Forwarded-For ${JSON.stringify(c.xff)} → ${c.expect}`, () => {
-      expect(clientIp(c.peer, c.xff, c.trusted)?.text ?? null).toBe(c.expect);
+      expect(clientIp(parseIp(c.peer), c.xff, c.trusted)?.text ?? null).toBe(c.expect);
     });
   }
 });

@@ -15,8 +15,7 @@ function stripPort(s: string): string {
   return colon > 0 && colon === s.lastIndexOf(':') ? s.slice(0, colon) : s;
 }
 
-export function clientIp(peer: string, forwardedFor: string, trusted: readonly Cidr[]): Ip | null {
-  const peerIp = parseIp(peer);
+export function clientIp(peerIp: Ip | null, forwardedFor: string, trusted: readonly Cidr[]): Ip | null {
   if (trusted.length === 0 || !peerIp || !anyCidrContains(trusted, peerIp) || forwardedFor.length === 0) return peerIp;
   let candidate: Ip = peerIp;
   let end = forwardedFor.length;

@@ -27,12 +27,12 @@ export function plainFacts(query: string): RequestFacts {
   return { query, ip: null, country: null, os: null, device: null, language: null, visitor: 0 };
 }
 
-export function requestIp(req: HeaderSource, peer: string, deps: FactDeps): Ip | null {
+export function requestIp(req: HeaderSource, peer: Ip | null, deps: FactDeps): Ip | null {
   return clientIp(peer, deps.trustedProxies.length > 0 ? req.getHeader('x-forwarded-for') : '', deps.trustedProxies);
 }
 
-/** `peer` is called only when a condition needs the client IP (reading it from uWS is not free). */
-export function gatherFacts(req: HeaderSource, peer: () => string, query: string, needs: Needs, deps: FactDeps): RequestFacts {
+/** `peer` (the TCP peer's address) is called only when a condition needs the client IP (reading it from uWS is not free). */
+export function gatherFacts(req: HeaderSource, peer: () => Ip | null, query: string, needs: Needs, deps: FactDeps): RequestFacts {
   const facts = plainFacts(query);
   const wantIp = needs.ip || needs.country || needs.visitor;
   const ip = wantIp ? requestIp(req, peer(), deps) : null;
@@ -45,6 +45,6 @@ export function gatherFacts(req: HeaderSource, peer: () => string, query: string
     facts.device = d.device;
   }
   if (needs.language) facts.language = preferredLanguage(req.getHeader('accept-language'));
-  if (needs.visitor) facts.visitor = visitorHash(ip?.text ?? peer(), ua);
+  if (needs.visitor) facts.visitor = visitorHash(ip?.text ?? '', ua);
   return facts;
 }

@@ -64,6 +64,27 @@ export function parseIp(raw: string): Ip | null {
   return { v6: true, w: v6Words(addr.parts), text: addr.toString() };
 }
 
+/**
+ * An address from its raw bytes, as uWS's `getRemoteAddress()` gives them: 4 bytes (IPv4) or 16
+ * (IPv6; an IPv4-mapped one counts as IPv4). Reading the bytes costs less than having uWS format
+ * the text and parsing it back. Null for any other length.
+ */
+export function ipFromBytes(b: Uint8Array): Ip | null {
+  if (b.length === 4) return v4FromBytes(b, 0);
+  if (b.length !== 16) return null;
+  let mapped = b[10] === 0xff && b[11] === 0xff;
+  for (let i = 0; i < 10 && mapped; i++) mapped = b[i] === 0;
+  if (mapped) return v4FromBytes(b, 12);
+  const parts: number[] = [];
+  for (let i = 0; i < 16; i += 2) parts.push((b[i]! << 8) | b[i + 1]!);
+  return { v6: true, w: v6Words(parts), text: new ipaddr.IPv6(parts).toString() };
+}
+
+function v4FromBytes(b: Uint8Array, at: number): Ip {
+  const [x, y, z, t] = [b[at]!, b[at + 1]!, b[at + 2]!, b[at + 3]!];
+  return { v6: false, w: [((x << 24) | (y << 16) | (z << 8) | t) >>> 0, 0, 0, 0], text: `${x}.${y}.${z}.${t}` };
+}
+
 /** `10.0.0.0/8`, `2001:db8::/32`, or a bare address (/32, /128); null if invalid. */
 export function parseCidr(raw: string): Cidr | null {
   const s = raw.trim();

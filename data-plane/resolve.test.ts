@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CompiledLink, Needs } from '../shared/index.js';
 import { gatherFacts, plainFacts } from './facts.js';
+import { parseIp } from './ip.js';
 import type { DomainRecord } from './link-record.js';
 import { resolve, type Decision } from './resolve.js';
 import { UA, compiled, compiledDomain, domainRecord, realFactDeps, record } from './test/fixtures.js';
@@ -26,7 +27,7 @@ function visit(link: CompiledLink | null, v: Visit = {}): Decision {
   const headers: Record<string, string> = { 'user-agent': v.ua ?? UA.windows, 'accept-language': v.lang ?? '' };
   const req = { getHeader: (h: string) => headers[h] ?? '' };
   const query = v.query ?? '';
-  const facts = rec?.routing ? gatherFacts(req, () => v.ip ?? '203.0.113.7', query, rec.routing.needs, deps) : plainFacts(query);
+  const facts = rec?.routing ? gatherFacts(req, () => parseIp(v.ip ?? '203.0.113.7'), query, rec.routing.needs, deps) : plainFacts(query);
   return resolve(
     { host: v.host ?? 'go.example.com', path: v.path === undefined ? (link?.path ?? 'x') : v.path, link: rec, domain: v.domain ?? null },
     facts,
@@ -184,7 +185,7 @@ describe('resolve: rules with real GeoLite2 lookups and real user agents', () =>
     const seen: string[] = [];
     const req = { getHeader: (h: string) => (seen.push(h), '') };
     const rec = record(compiled({ routing: { rules: [{ when: { query: { a: 'b' } }, url: 'https://example.com/q' }] } }));
-    gatherFacts(req, () => '8.8.8.8', 'a=b', rec.routing!.needs, deps);
+    gatherFacts(req, () => parseIp('8.8.8.8'), 'a=b', rec.routing!.needs, deps);
     expect(seen).toEqual([]);
     expect(record(compiled()).routing).toBeNull();
     expect(NO_NEEDS.country).toBe(false);
@@ -265,9 +266,9 @@ describe('resolve: client IP in CIDRs, query parameters', () => {
     const rec = record(link);
     const headers: Record<string, string> = { 'x-forwarded-for': '10.9.9.9' };
     const req = { getHeader: (h: string) => headers[h] ?? '' };
-    const untrusted = gatherFacts(req, () => '192.0.2.1', '', rec.routing!.needs, deps);
+    const untrusted = gatherFacts(req, () => parseIp('192.0.2.1'), '', rec.routing!.needs, deps);
     expect(resolve({ host: 'go.example.com', path: 'p', link: rec, domain: null }, untrusted, NOW)).toMatchObject({ click: { ruleId: null } });
-    const trusted = gatherFacts(req, () => '192.0.2.1', '', rec.routing!.needs, { ...deps, trustedProxies: [{ v6: false, net: [0xc0000200, 0, 0, 0], mask: [0xffffff00, 0, 0, 0] }] });
+    const trusted = gatherFacts(req, () => parseIp('192.0.2.1'), '', rec.routing!.needs, { ...deps, trustedProxies: [{ v6: false, net: [0xc0000200, 0, 0, 0], mask: [0xffffff00, 0, 0, 0] }] });
     expect(resolve({ host: 'go.example.com', path: 'p', link: rec, domain: null }, trusted, NOW)).toMatchObject({ click: { ruleId: 'office' } });
   });
 });

@@ -12,7 +12,7 @@
 import { ClickBuffer } from '../../data-plane/clicks/click-buffer.js';
 import { createDeviceDetector } from '../../data-plane/device.js';
 import { openGeo, loadGeoDatabase } from '../../data-plane/geo.js';
-import { parseCidr } from '../../data-plane/ip.js';
+import { ipFromBytes, parseCidr } from '../../data-plane/ip.js';
 import { visitorHeaderSets } from '../lib/link-dataset.js';
 import { defaultGeoipDb } from '../../data-plane/config.js';
 
@@ -39,7 +39,7 @@ async function run(n: number) {
     const v = visitors[i % 200]!;
     const click = { linkId: fresh(`lnk_01ABCDEFGHJKMNPQRS${k.toString().padStart(7, '0')}`), workspaceId: fresh('ws_01ABCDEFGHJKMNPQRSTVWXYZ00'), domain: fresh('go.bench.example'), path: fresh(`k${k}`),
       destination: fresh(`https://www.example.com/landing/${k}?utm_source=newsletter&utm_medium=email&utm_campaign=bench`), ruleId: null, variantId: null, country: null, os: null, device: null, qr: false, at: Date.now() };
-    const visit = { peer: fresh('127.0.0.1'), forwardedFor: fresh(v['x-forwarded-for']!), userAgent: fresh(v['user-agent']!), referer: '', acceptLanguage: fresh('en-US,en;q=0.9') };
+    const visit = { peer: ipFromBytes(new Uint8Array([127, 0, 0, 1])), forwardedFor: fresh(v['x-forwarded-for']!), userAgent: fresh(v['user-agent']!), referer: '', acceptLanguage: fresh('en-US,en;q=0.9') };
     if (capture) buf.capture(click, visit);
     if (i % 32 === 31) await new Promise((r) => setImmediate(r));
   }

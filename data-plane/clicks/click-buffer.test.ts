@@ -26,8 +26,9 @@ function click(i: number, over: Partial<ClickFacts> = {}): ClickFacts {
   };
 }
 
-const visit = (over: Partial<VisitFacts> = {}): VisitFacts => ({
-  peer: '81.2.69.160', forwardedFor: '', userAgent: IPHONE, referer: 'https://news.ycombinator.com/item?id=42', acceptLanguage: 'de-DE,de;q=0.9,en;q=0.8', ...over,
+/** `peer` as text for readability ('' = uWS gave no address). */
+const visit = ({ peer = '81.2.69.160', ...over }: Partial<Omit<VisitFacts, 'peer'>> & { peer?: string } = {}): VisitFacts => ({
+  peer: parseIp(peer), forwardedFor: '', userAgent: IPHONE, referer: 'https://news.ycombinator.com/item?id=42', acceptLanguage: 'de-DE,de;q=0.9,en;q=0.8', ...over,
 });
 
 function buffer(emitted: { bytes: Uint8Array; events: number; id: string }[], opts: Partial<ConstructorParameters<typeof ClickBuffer>[0]> = {}) {

@@ -193,7 +193,7 @@ export class ClickBuffer implements ClickSink {
   }
 
   private add(w: ClickBatchWriter, c: ClickFacts, v: VisitFacts): void {
-    const ip = v.peer.length > 0 ? clientIp(v.peer, v.forwardedFor, this.opts.trustedProxies ?? []) : null;
+    const ip = clientIp(v.peer, v.forwardedFor, this.opts.trustedProxies ?? []);
     const net = networkKey(ip);
     let country = c.country;
     if (country === null && ip !== null) {

@@ -4,6 +4,7 @@
  * hands the decision's click facts and the visit facts to `capture`, which must return at once and
  * never throw.
  */
+import type { Ip } from '../ip.js';
 import type { ClickFacts } from '../resolve.js';
 
 /**
@@ -12,8 +13,8 @@ import type { ClickFacts } from '../resolve.js';
  * client IP (TRUSTED_PROXIES) and everything else later, off the request path.
  */
 export interface VisitFacts {
-  /** The TCP peer's address as text. */
-  peer: string;
+  /** The TCP peer's address (null when uWS gave none that parses). */
+  peer: Ip | null;
   /** The raw `X-Forwarded-For` header ('' when no proxy is trusted). */
   forwardedFor: string;
   userAgent: string;

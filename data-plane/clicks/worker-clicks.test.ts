@@ -2,6 +2,7 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { createLogger, decodeClickBatch } from '../../shared/index.js';
 import { defaultGeoipDb } from '../config.js';
+import { parseIp } from '../ip.js';
 import { createDeviceDetector } from '../device.js';
 import { loadGeoDatabase, openGeo } from '../geo.js';
 import type { ClickFacts } from '../resolve.js';
@@ -36,7 +37,7 @@ describe('worker click capture → main thread', () => {
       backlog: ClickBacklog.create(64 * 1024 * 1024), log: createLogger({ name: 'test', level: 'silent' }),
     });
     const got = received(port2, 3);
-    const visit = { peer: '81.2.69.160', forwardedFor: '', userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/125.0', referer: '', acceptLanguage: 'en' };
+    const visit = { peer: parseIp('81.2.69.160'), forwardedFor: '', userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/125.0', referer: '', acceptLanguage: 'en' };
     for (const batch of [0, 1, 2]) {
       for (let i = 0; i < 100; i++) wc.buffer.capture(click(batch * 100 + i), visit);
       wc.buffer.flush();
@@ -65,7 +66,7 @@ describe('worker click capture → main thread', () => {
     });
     const posted: ClicksMessage[] = [];
     port2.on('message', (m: ClicksMessage) => posted.push(m));
-    const visit = { peer: '81.2.69.160', forwardedFor: '', userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/125.0', referer: '', acceptLanguage: 'en' };
+    const visit = { peer: parseIp('81.2.69.160'), forwardedFor: '', userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/125.0', referer: '', acceptLanguage: 'en' };
     for (let batch = 0; batch < 40; batch++) {
       for (let i = 0; i < 100; i++) wc.buffer.capture(click(batch * 100 + i), visit);
       wc.buffer.flush();
