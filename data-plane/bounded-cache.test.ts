@@ -24,6 +24,17 @@ describe('BoundedCache', () => {
     expect(c.size).toBeLessThanOrEqual(20_000);
   });
 
+  it('through computes a missing value once and returns the cached one after', () => {
+    const c = new BoundedCache<string, string | null>(10);
+    const calls: string[] = [];
+    const compute = (k: string) => (calls.push(k), k === 'none' ? null : k.toUpperCase());
+    expect(c.through('a', compute)).toBe('A');
+    expect(c.through('a', compute)).toBe('A');
+    expect(c.through('none', compute)).toBeNull();
+    expect(c.through('none', compute)).toBeNull(); // null is a cached value, not a miss
+    expect(calls).toEqual(['a', 'none']);
+  });
+
   it('size 0 caches nothing', () => {
     const c = new BoundedCache<string, number>(0);
     c.set('a', 1);

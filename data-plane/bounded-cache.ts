@@ -22,6 +22,13 @@ export class BoundedCache<K, V> {
     return o;
   }
 
+  /** The cached value for `key`, computed by `compute` (and cached) on a miss. */
+  through(key: K, compute: (key: K) => V): V {
+    let v = this.get(key);
+    if (v === undefined) this.set(key, (v = compute(key)));
+    return v;
+  }
+
   set(key: K, value: V): void {
     if (this.max <= 0) return;
     if (this.#young.size >= this.#half && !this.#young.has(key)) {

@@ -47,12 +47,6 @@ export function createDeviceDetector(cacheSize: number): DeviceDetector {
   const cache = new BoundedCache<string, DeviceInfo>(cacheSize);
   return (ua) => {
     // very long agents are not worth caching (and are not real browsers)
-    const key = ua.length > 512 ? ua.slice(0, 512) : ua;
-    let info = cache.get(key);
-    if (!info) {
-      info = classifyUserAgent(key);
-      cache.set(key, info);
-    }
-    return info;
+    return cache.through(ua.length > 512 ? ua.slice(0, 512) : ua, classifyUserAgent);
   };
 }

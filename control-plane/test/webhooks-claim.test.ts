@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimDeliveries } from '../webhooks/queue.js';
 import { fanOutBatch } from '../webhooks/fan-out.js';
+import { sleep } from '../../shared/testing/index.js';
 import { createHarness, type Harness } from './harness.js';
 import { emit, newWorkspace } from './webhooks-helpers.js';
 
@@ -35,7 +36,7 @@ describe('webhook_claim', () => {
       // this transaction's now() is fixed here, before the other claim runs
       await early.query('BEGIN');
       await early.query('SELECT now()');
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       const first = await claimDeliveries(h.pool, opts);
       expect(first.map((d) => d.endpointId)).toEqual([ep, ep]);
       const second = await claimDeliveries(early, opts);

@@ -186,34 +186,24 @@ export class ClickBuffer implements ClickSink {
   private utmOf(destination: string): string | null {
     const q = destination.indexOf('?');
     if (q < 0 || destination.indexOf('utm_', q) < 0) return null;
-    const query = destination.slice(q);
-    let utm = this.utms.get(query);
-    if (utm === undefined) this.utms.set(query, (utm = utmSnapshot(query)));
-    return utm;
+    return this.utms.through(destination.slice(q), utmSnapshot);
   }
 
   private add(w: ClickBatchWriter, c: ClickFacts, v: VisitFacts): void {
     const ip = clientIp(v.peer, v.forwardedFor, this.opts.trustedProxies ?? []);
-    const net = networkKey(ip);
     let country = c.country;
     if (country === null && ip !== null) {
+      const net = networkKey(ip);
       const cached = this.countries.get(net);
       if (cached === undefined) this.countries.set(net, (country = this.opts.geo.country(ip)));
       else country = cached;
     }
     const ua = v.userAgent;
     const d = this.opts.device(ua);
-    let language: string | null | undefined = null;
-    if (v.acceptLanguage.length > 0) {
-      language = this.languages.get(v.acceptLanguage);
-      if (language === undefined) this.languages.set(v.acceptLanguage, (language = preferredLanguage(v.acceptLanguage)));
-    }
-    let referrer: string | null | undefined = null;
-    if (v.referer.length > 0) {
-      referrer = this.referrers.get(v.referer);
-      if (referrer === undefined) this.referrers.set(v.referer, (referrer = referrerHost(v.referer)));
-    }
-    const hash = this.hasher.hashNet(Math.floor(c.at / DAY_MS), ip, net, ua)!;
+    // empty headers (common) skip their caches
+    const language = v.acceptLanguage.length > 0 ? this.languages.through(v.acceptLanguage, preferredLanguage) : null;
+    const referrer = v.referer.length > 0 ? this.referrers.through(v.referer, referrerHost) : null;
+    const hash = this.hasher.hash(Math.floor(c.at / DAY_MS), ip, ua)!;
     w.addRaw(
       {
         occurredAt: c.at,

@@ -9,8 +9,9 @@ import type { ClickFacts } from '../resolve.js';
 
 /**
  * Raw facts of the visit, copied out of the request before the answer is written (uWS requests
- * and responses must not be touched after that). Nothing is parsed here: the buffer resolves the
- * client IP (TRUSTED_PROXIES) and everything else later, off the request path.
+ * and responses must not be touched after that). Only the peer is in its final form (read from uWS
+ * as bytes, shared with the rules that need it); the headers are kept raw, and the buffer resolves
+ * the client IP (TRUSTED_PROXIES) and everything else later, off the request path.
  */
 export interface VisitFacts {
   /** The TCP peer's address (null when uWS gave none that parses). */

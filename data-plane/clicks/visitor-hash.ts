@@ -44,8 +44,8 @@ export type SaltSource = (day: number) => Uint8Array | undefined;
 /**
  * Hashes with a small cache: the same visitor (network + agent) clicking again the same day costs
  * two map lookups — by agent (the request's own string, whose hash V8 has already computed for
- * the device cache), then by network (a number: `networkKey`) — and no string building. The cache holds hashes only; it is
- * emptied when the day changes.
+ * the device cache), then by network (a number: `networkKey`) — and no string building. The cache
+ * holds hashes only; it is emptied when the day changes.
  */
 export class VisitorHasher {
   private cache: BoundedCache<string, Map<number, Buffer>>;
@@ -57,11 +57,6 @@ export class VisitorHasher {
 
   /** The hash for a click on `day`, or null when this worker has no salt for that day yet. */
   hash(day: number, ip: Ip | null, userAgent: string): Buffer | null {
-    return this.hashNet(day, ip, networkKey(ip), userAgent);
-  }
-
-  /** The same, with the network's key already computed (`networkKey(ip)`: the caller keys its own caches by it). */
-  hashNet(day: number, ip: Ip | null, net: number, userAgent: string): Buffer | null {
     if (day !== this.day) {
       this.day = day;
       this.cache = new BoundedCache(this.cacheSize);
@@ -71,6 +66,7 @@ export class VisitorHasher {
     const ua = userAgent.length > 1024 ? userAgent.slice(0, 1024) : userAgent;
     let byNet = this.cache.get(ua);
     if (byNet === undefined) this.cache.set(ua, (byNet = new Map()));
+    const net = networkKey(ip);
     let h = byNet.get(net);
     if (h === undefined) {
       h = createHmac('sha256', salt).update(`${truncatedIp(ip)}\n${ua}`).digest().subarray(0, VISITOR_HASH_BYTES);
