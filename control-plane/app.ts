@@ -87,7 +87,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(opsRoutes(pool, metrics, deps.probes ?? []));
   app.get('/v1/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
-  await app.register(keysRoutes(pool));
+  await app.register(keysRoutes(pool, { burst: config.RATE_LIMIT_BURST, perSec: config.RATE_LIMIT_PER_SEC }));
   await app.register(domainsRoutes(pool));
   await app.register(linksRoutes(pool, config.SHORT_URL_SCHEME));
   await app.register(qrRoutes(pool, config.SHORT_URL_SCHEME));
