@@ -22,6 +22,7 @@ import './http/request-context.js';
 import { SHARED_SCHEMAS } from './http/schemas.js';
 import { registerIdempotency } from './idempotency/idempotency-hook.js';
 import { registerAuth } from './keys/auth-hook.js';
+import { registerScopeCheck } from './keys/scope-hook.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { registerRateLimit } from './rate-limit/rate-limit-hook.js';
 import { webhooksRoutes } from './http/webhooks-routes.js';
@@ -81,13 +82,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     metrics.httpRequests.inc(labels);
     metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
   });
-  registerAuth(app, pool);
+  registerAuth(app, pool, { burst: config.AUTH_FAILURE_BURST, perSec: config.AUTH_FAILURE_PER_SEC });
   registerRateLimit(app, { burst: config.RATE_LIMIT_BURST, perSec: config.RATE_LIMIT_PER_SEC });
+  registerScopeCheck(app);
   registerIdempotency(app, pool);
 
   await app.register(opsRoutes(pool, metrics, deps.probes ?? []));
   app.get('/v1/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
-  await app.register(keysRoutes(pool));
+  await app.register(keysRoutes(pool, { burst: config.RATE_LIMIT_BURST, perSec: config.RATE_LIMIT_PER_SEC }));
   await app.register(domainsRoutes(pool));
   await app.register(linksRoutes(pool, config.SHORT_URL_SCHEME));
   await app.register(qrRoutes(pool, config.SHORT_URL_SCHEME));

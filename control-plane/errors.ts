@@ -14,6 +14,7 @@ export const ERROR_CATALOG = {
   unauthorized: { status: 401, message: 'a valid API key is required (Authorization: Bearer <key>)' },
   insufficient_scope: { status: 403, message: 'the API key lacks the scope this call needs' },
   domain_not_allowed: { status: 403, message: 'the API key may not use this domain' },
+  privilege_escalation: { status: 403, message: 'a key cannot create a key with more power than itself' },
   route_not_found: { status: 404, message: 'no such route' },
   link_not_found: { status: 404, message: 'link not found' },
   domain_not_found: { status: 404, message: 'domain not found' },

@@ -24,7 +24,7 @@ import {
   fieldFromPointer,
   finishIfComplete,
   getCallbackState,
-  getJob,
+  getVisibleJob,
   insertJob,
   stageUpload,
   toJobResource,
@@ -245,7 +245,7 @@ export const jobsRoutes =
       config: { scope: 'links:read' },
       schema: { tags, summary: 'A bulk job: status, counts, timings', params: IdParams('job'), response: { 200: Job, ...errs } },
     }, async (req) => {
-      const job = await getJob(pool, authOf(req).workspaceId, req.params.id);
+      const job = await getVisibleJob(pool, authOf(req), req.params.id);
       return toJobResource(job, await getCallbackState(pool, job.seq));
     });
 
@@ -253,7 +253,7 @@ export const jobsRoutes =
       config: { scope: 'links:read' },
       schema: { tags, summary: "A job's failed items, by item index (cursor-paged)", params: IdParams('job'), querystring: PageQuery, response: { 200: JobErrorsPage, ...errs } },
     }, async (req) => {
-      const job = await getJob(pool, authOf(req).workspaceId, req.params.id);
+      const job = await getVisibleJob(pool, authOf(req), req.params.id);
       const after = req.query.cursor ? decodeIndexCursor(req.query.cursor) : -1;
       const { rows } = await pool.query<{ idx: number; external_id: string | null; code: string; field: string | null; message: string }>(
         `SELECT idx, external_id, code, field, message FROM job_errors WHERE job_seq = $1 AND idx > $2 ORDER BY idx LIMIT $3`,
@@ -277,7 +277,7 @@ export const jobsRoutes =
         response: { 200: { description: 'NDJSON', content: { 'application/x-ndjson': { schema: { type: 'string' } } } }, ...errs },
       },
     }, async (req, reply) => {
-      const job = await getJob(pool, authOf(req).workspaceId, req.params.id);
+      const job = await getVisibleJob(pool, authOf(req), req.params.id);
       async function* lines(): AsyncGenerator<string> {
         let after = -1;
         for (;;) {

@@ -5,6 +5,7 @@ import { recordAudit } from '../audit/record.js';
 import type { Pool } from '../db/pool.js';
 import { errors } from '../errors.js';
 import { createKey, listKeys, revokeKey, type ApiKeyRow } from '../keys/key-store.js';
+import { checkChildPower, childRateLimit, type RateLimit } from '../keys/key-power.js';
 import { ROLE_SCOPES } from '../keys/roles.js';
 import { decodeIdCursor, encodeIdCursor } from './cursor.js';
 import { actorOf, authOf } from './request-context.js';
@@ -28,7 +29,7 @@ export function toKeyResource(row: ApiKeyRow) {
 }
 
 export const keysRoutes =
-  (pool: Pool): FastifyPluginAsyncTypebox =>
+  (pool: Pool, defaults: RateLimit): FastifyPluginAsyncTypebox =>
   async (app) => {
     const tags = ['keys'];
     app.post('/v1/keys', {
@@ -47,15 +48,15 @@ export const keysRoutes =
       if (extra.length) throw errors.validation_failed({ field: 'scopes', reason: 'not_in_role', scopes: extra }, `scopes ${extra.join(', ')} are not part of role ${b.role}`);
       let domains: string[] | null = null;
       if (b.domains) {
-        domains = b.domains.map((d, i) => {
+        domains = [...new Set(b.domains.map((d, i) => {
           const h = normalizeHostname(d);
           if (!h) throw errors.invalid_hostname({ field: `domains[${i}]` });
           return h;
-        });
+        }))];
       }
-      // a domain-restricted key can only hand out keys restricted to (a subset of) its domains
-      const own = actor.auth.domains;
-      if (own && (!domains || domains.some((d) => !own.includes(d)))) throw errors.domain_not_allowed({ field: 'domains' });
+      // no key creates a key with more power than itself (scopes, domains, role, rate limit)
+      checkChildPower(actor.auth, { role: b.role, scopes, domains });
+      const rateLimit = childRateLimit(actor.auth, b.rate_limit && { burst: b.rate_limit.burst, perSec: b.rate_limit.per_second }, defaults);
       return commitAndRespond(req, reply, pool, 201, async (tx) => {
         const { row, secret } = await createKey(tx, {
           workspaceId: actor.auth.workspaceId,
@@ -63,10 +64,10 @@ export const keysRoutes =
           role: b.role,
           scopes,
           domains,
-          rateLimit: b.rate_limit ? { burst: b.rate_limit.burst, perSec: b.rate_limit.per_second } : null,
+          rateLimit,
           createdBy: actor.auth.keyId,
         });
-        await recordAudit(tx, actor, 'key.create', { type: 'key', id: row.id }, { role: row.role, scopes: row.scopes });
+        await recordAudit(tx, actor, 'key.create', { type: 'key', id: row.id }, { role: row.role, scopes: row.scopes, domains: row.domains });
         return { ...toKeyResource(row), secret };
       });
     });
@@ -74,14 +75,14 @@ export const keysRoutes =
     app.get('/v1/keys', {
       config: { scope: 'keys:admin' },
       schema: {
-        tags, summary: 'List active API keys (never their secrets)',
+        tags, summary: 'List active API keys the caller could have created (never their secrets)',
         querystring: PageQuery,
         response: { 200: Type.Object({ data: Type.Array(Type.Ref('Key')), next_cursor: Nullable(Type.String()) }), ...errorResponses(400, 401, 403, 429) },
       },
     }, async (req) => {
       const auth = authOf(req);
       const after = req.query.cursor ? decodeIdCursor(req.query.cursor, 'key') : null;
-      const rows = await listKeys(pool, auth.workspaceId, { limit: req.query.limit + 1, after });
+      const rows = await listKeys(pool, auth, { limit: req.query.limit + 1, after });
       const more = rows.length > req.query.limit;
       if (more) rows.pop();
       return { data: rows.map(toKeyResource), next_cursor: more ? encodeIdCursor(rows[rows.length - 1]!.id) : null };
@@ -97,7 +98,7 @@ export const keysRoutes =
     }, async (req, reply) => {
       const actor = actorOf(req);
       return commitAndRespond(req, reply, pool, 200, async (tx) => {
-        const row = await revokeKey(tx, actor.auth.workspaceId, req.params.id);
+        const row = await revokeKey(tx, actor.auth, req.params.id); // a key above the caller is as absent as a missing one
         if (!row) throw errors.key_not_found({ id: req.params.id });
         await recordAudit(tx, actor, 'key.revoke', { type: 'key', id: row.id });
         return toKeyResource(row);

@@ -1,6 +1,7 @@
 /** Bulk jobs: staging uploads, the job store, batch workers and completion callbacks. */
 export { BULK_OPERATIONS, BulkItem, fieldFromPointer, type BulkOperation } from './bulk-item.js';
 export { CSV_COLUMNS } from './csv-items.js';
+export { getVisibleJob, jobVisibleTo } from './job-access.js';
 export {
   cancelJob,
   finishIfComplete,

@@ -10,6 +10,7 @@ import { errors } from '../errors.js';
 import { emitEvents } from '../events/emit.js';
 import type { AuthContext } from '../keys/key-store.js';
 import type { BulkOperation } from './bulk-item.js';
+import { jobVisibleTo } from './job-access.js';
 import type { BulkFormat } from './stage-upload.js';
 
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'partially_succeeded', 'failed', 'cancelled'] as const;
@@ -220,7 +221,7 @@ export async function cancelJob(tx: PoolClient, actor: Actor, id: string): Promi
     actor.auth.workspaceId,
   ]);
   const j = rows[0];
-  if (!j) throw errors.job_not_found({ id });
+  if (!j || !jobVisibleTo(actor.auth, j)) throw errors.job_not_found({ id });
   if (FINAL_STATUSES.has(j.status)) throw errors.job_not_cancellable({ id, status: j.status }, `job ${id} already finished (${j.status})`);
   if (j.cancel_requested_at) return j;
   const skipped = await tx.query(

@@ -1,22 +1,49 @@
-/** onRequest: resolves `Authorization: Bearer <key>` and enforces the route's scope (401/403). */
-import type { FastifyInstance } from 'fastify';
+/**
+ * onRequest: resolves `Authorization: Bearer <key>` (401 with `WWW-Authenticate`, RFC 6750).
+ * Failed attempts are limited per client address (429 before any key lookup). The route's scope is
+ * checked by scope-hook.ts, after the key's rate limit, so a 403 spends the key's tokens too.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Queryable } from '../db/pool.js';
 import { errors } from '../errors.js';
+import { AuthFailureLimit } from '../rate-limit/auth-failure-limit.js';
+import type { Limit } from '../rate-limit/token-bucket.js';
 import { authenticate } from './key-store.js';
 
-export function registerAuth(app: FastifyInstance, db: Queryable): void {
+/** An RFC 6750 challenge: `Bearer realm="linkplane"`, plus the error when credentials were presented. */
+export function bearerChallenge(error?: { code: string; description?: string; scope?: string }): string {
+  let c = 'Bearer realm="linkplane"';
+  if (error) c += `, error="${error.code}"`;
+  if (error?.description) c += `, error_description="${error.description}"`;
+  if (error?.scope) c += `, scope="${error.scope}"`;
+  return c;
+}
+
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+
+export function registerAuth(app: FastifyInstance, db: Queryable, failures: Limit): void {
+  const failureLimit = new AuthFailureLimit(failures);
+  const refuse = (req: FastifyRequest, reply: FastifyReply, reason: string, challenge: string) => {
+    failureLimit.failed(req.ip);
+    reply.header('WWW-Authenticate', challenge);
+    return errors.unauthorized({ reason });
+  };
+
   app.decorateRequest('auth', null);
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', async (req, reply) => {
     const config = req.routeOptions.config;
     if (config.public || !req.routeOptions.url) return; // public route, or 404 (answered by the not-found handler)
+    failureLimit.check(req.ip, reply);
     const header = req.headers.authorization;
-    const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    if (!match) throw errors.unauthorized({ reason: header ? 'malformed' : 'missing' });
-    const auth = await authenticate(db, match[1]!);
-    if (!auth) throw errors.unauthorized({ reason: 'invalid_or_revoked' });
-    req.auth = auth;
-    if (config.scope && !auth.scopes.has(config.scope)) {
-      throw errors.insufficient_scope({ required: config.scope, granted: [...auth.scopes] });
+    if (!header) throw refuse(req, reply, 'missing', bearerChallenge());
+    const match = BEARER.exec(header);
+    if (!match) {
+      // another scheme presents no bearer token (no error attribute); a broken Bearer header is a bad request
+      const bearer = /^Bearer(\s|$)/i.test(header);
+      throw refuse(req, reply, 'malformed', bearer ? bearerChallenge({ code: 'invalid_request', description: 'expected "Bearer <key>"' }) : bearerChallenge());
     }
+    const auth = await authenticate(db, match[1]!);
+    if (!auth) throw refuse(req, reply, 'invalid_or_revoked', bearerChallenge({ code: 'invalid_token', description: 'the API key is unknown or revoked' }));
+    req.auth = auth;
   });
 }

@@ -2,6 +2,7 @@
 import type { Pool, Queryable } from '../db/pool.js';
 import { withTx } from '../db/tx.js';
 import { newId } from '../ids.js';
+import { rolesWithin } from './key-power.js';
 import { ROLE_SCOPES, type Role, type Scope } from './roles.js';
 import { generateSecret, hashSecret, secretPrefix } from './secrets.js';
 
@@ -61,20 +62,37 @@ export async function createKey(db: Queryable, k: NewKey): Promise<{ row: ApiKey
   return { row: rows[0]!, secret };
 }
 
-export async function listKeys(db: Queryable, workspaceId: string, opts: { limit: number; after: string | null }): Promise<ApiKeyRow[]> {
+/**
+ * The keys `holder` could have created (key-power.ts `canManage`, in SQL): role and scopes within
+ * its own, domains within its own (an unrestricted holder: any). Others are neither listed nor revocable.
+ */
+function manageable(holder: AuthContext, first: number): { sql: string; params: unknown[] } {
+  return {
+    sql: `role = ANY($${first}::text[]) AND scopes <@ $${first + 1}::text[]
+      AND ($${first + 2}::text[] IS NULL OR (domains IS NOT NULL AND domains <@ $${first + 2}::text[]))`,
+    params: [rolesWithin(holder.role), [...holder.scopes], holder.domains],
+  };
+}
+
+/** Active keys of the holder's workspace that the holder could have created, newest first. */
+export async function listKeys(db: Queryable, holder: AuthContext, opts: { limit: number; after: string | null }): Promise<ApiKeyRow[]> {
+  const m = manageable(holder, 4);
   const { rows } = await db.query<ApiKeyRow>(
     `SELECT ${COLUMNS} FROM api_keys
-     WHERE workspace_id = $1 AND revoked_at IS NULL AND ($2::text IS NULL OR id < $2)
+     WHERE workspace_id = $1 AND revoked_at IS NULL AND ($2::text IS NULL OR id < $2) AND ${m.sql}
      ORDER BY id DESC LIMIT $3`,
-    [workspaceId, opts.after, opts.limit],
+    [holder.workspaceId, opts.after, opts.limit, ...m.params],
   );
   return rows;
 }
 
-export async function revokeKey(db: Queryable, workspaceId: string, id: string): Promise<ApiKeyRow | null> {
+/** Revokes a key the holder could have created; null when there is none such (missing, revoked or above the holder). */
+export async function revokeKey(db: Queryable, holder: AuthContext, id: string): Promise<ApiKeyRow | null> {
+  const m = manageable(holder, 3);
   const { rows } = await db.query<ApiKeyRow>(
-    `UPDATE api_keys SET revoked_at = now() WHERE workspace_id = $1 AND id = $2 AND revoked_at IS NULL RETURNING ${COLUMNS}`,
-    [workspaceId, id],
+    `UPDATE api_keys SET revoked_at = now()
+     WHERE workspace_id = $1 AND id = $2 AND revoked_at IS NULL AND ${m.sql} RETURNING ${COLUMNS}`,
+    [holder.workspaceId, id, ...m.params],
   );
   return rows[0] ?? null;
 }

@@ -20,4 +20,15 @@ describe('TokenBuckets', () => {
     b.take('k', limit, 0);
     expect(b.take('k', limit, 3_600_000).remaining).toBe(1);
   });
+
+  it('peek tells what take would answer without taking a token', () => {
+    const b = new TokenBuckets();
+    const limit = { burst: 2, perSec: 1 };
+    expect(b.peek('k', limit, 0)).toEqual({ allowed: true, remaining: 2, retryAfter: 0, reset: 0 });
+    b.take('k', limit, 0);
+    b.take('k', limit, 0);
+    expect(b.peek('k', limit, 0)).toEqual({ allowed: false, remaining: 0, retryAfter: 1, reset: 2 });
+    expect(b.peek('k', limit, 0).allowed).toBe(false); // peeking twice takes nothing either
+    expect(b.peek('k', limit, 1000)).toMatchObject({ allowed: true, remaining: 1 });
+  });
 });

@@ -48,6 +48,22 @@ export class TokenBuckets {
     };
   }
 
+  /**
+   * Whether `take` would allow a request now, without taking a token: for budgets spent only by
+   * some outcomes (failed authentication), checked before the request and taken after it fails.
+   */
+  peek(id: string, limit: Limit, now = Date.now()): TakeResult {
+    const b = this.buckets.get(id);
+    const tokens = b ? Math.min(limit.burst, b.tokens + ((now - b.at) / 1000) * limit.perSec) : limit.burst;
+    const allowed = tokens >= 1;
+    return {
+      allowed,
+      remaining: Math.floor(tokens),
+      retryAfter: allowed ? 0 : Math.max(1, Math.ceil((1 - tokens) / limit.perSec)),
+      reset: Math.ceil((limit.burst - tokens) / limit.perSec),
+    };
+  }
+
   private evictFull(limit: Limit, now: number): void {
     const fullAfterMs = (limit.burst / limit.perSec) * 1000;
     for (const [id, b] of this.buckets) if (now - b.at > fullAfterMs) this.buckets.delete(id);

@@ -112,10 +112,10 @@ describe('rate limits', () => {
 
     // a key with its own limit is not affected by the admin's bucket
     await new Promise((r) => setTimeout(r, 1100));
-    const k = await h.req({ method: 'POST', url: '/v1/keys', payload: { name: 'big', role: 'read-only', rate_limit: { burst: 50, per_second: 10 } } });
+    const k = await h.req({ method: 'POST', url: '/v1/keys', payload: { name: 'own', role: 'read-only', rate_limit: { burst: 3, per_second: 0.5 } } });
     const r = await h.req({ method: 'GET', url: '/v1/links', key: k.json().secret });
     expect(r.statusCode).toBe(200);
-    expect(r.headers['ratelimit-policy']).toBe('"per-key";q=50;w=5');
+    expect(r.headers['ratelimit-policy']).toBe('"per-key";q=3;w=6');
   });
 
   it('health endpoints are not rate limited nor authenticated', async () => {
