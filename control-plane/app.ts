@@ -12,6 +12,7 @@ import type { Pool } from './db/pool.js';
 import { analyticsRoutes } from './http/analytics-routes.js';
 import { domainsRoutes } from './http/domains-routes.js';
 import { registerErrorHandling } from './http/error-handler.js';
+import { parseTrustProxy, type TrustProxy } from './http/trust-proxy.js';
 import { idempotencyRoutes } from './http/idempotency-routes.js';
 import { jobsRoutes } from './http/jobs-routes.js';
 import { keysRoutes } from './http/keys-routes.js';
@@ -38,13 +39,21 @@ export interface AppDeps {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+function trustProxySetting(raw: string): Exclude<TrustProxy, number> | ((addr: string, hop: number) => boolean) {
+  const parsed = parseTrustProxy(raw);
+  if (!('value' in parsed)) return false;
+  const v = parsed.value;
+  // a hop count: the N addresses nearest us are our proxies (what proxy-addr does for a number)
+  return typeof v === 'number' ? (_addr: string, hop: number) => hop < v : v;
+}
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { pool, config } = deps;
   const metrics = deps.metrics ?? createMetrics();
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     bodyLimit: config.BODY_LIMIT_BYTES,
-    trustProxy: config.TRUST_PROXY,
+    trustProxy: trustProxySetting(config.TRUST_PROXY),
     // one line per request (completed), none for probes and scrapes
     logController: new LogController({
       requestIdLogLabel: 'request_id',

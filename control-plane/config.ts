@@ -1,4 +1,5 @@
-import { commonSchema, loadConfig, type ConfigOf, type ConfigSchema } from '../shared/index.js';
+import { parseTrustProxy } from './http/trust-proxy.js';
+import { commonSchema, ConfigError, loadConfig, type ConfigOf, type ConfigSchema } from '../shared/index.js';
 
 /** Every variable the control plane reads, validated once at start. */
 export const controlPlaneSchema = {
@@ -20,7 +21,10 @@ export const controlPlaneSchema = {
   AUTH_FAILURE_BURST: { kind: 'int', default: 30, min: 1, doc: 'failed authentications (401) a client address may make in a burst; then 429 until its bucket refills' },
   AUTH_FAILURE_PER_SEC: { kind: 'number', default: 0.5, min: 0.001, doc: 'sustained failed authentications/s per client address (IPv6: per /64)' },
   BODY_LIMIT_BYTES: { kind: 'int', default: 1_048_576, min: 1024, doc: 'largest JSON body accepted (413 above)' },
-  TRUST_PROXY: { kind: 'bool', default: false, doc: 'trust X-Forwarded-For for the client IP in audit logs and the failed-authentication limit' },
+  TRUST_PROXY: {
+    kind: 'string', default: 'false',
+    doc: 'which X-Forwarded-For entry is the client (audit logs, failed-authentication limit): false, a hop count, the proxies\' addresses/CIDRs (comma-separated), or true (left-most: only behind a proxy that overwrites the header)',
+  },
   RELAY_BATCH: { kind: 'int', default: 5000, min: 1, max: 100_000, doc: 'outbox rows the relay publishes per round' },
   KV_REPLICAS: { kind: 'int', default: 1, min: 1, max: 5, doc: 'JetStream replicas of the links bucket (3 on a NATS cluster)' },
   RELAY_POLL_MS: { kind: 'int', default: 500, min: 10, doc: 'relay poll interval when no notification arrives' },
@@ -66,5 +70,8 @@ export const controlPlaneSchema = {
 export type ControlPlaneConfig = ConfigOf<typeof controlPlaneSchema>;
 
 export function loadControlPlaneConfig(env?: Record<string, string | undefined>): ControlPlaneConfig {
-  return loadConfig(controlPlaneSchema, env);
+  const config = loadConfig(controlPlaneSchema, env);
+  const trust = parseTrustProxy(config.TRUST_PROXY);
+  if ('problem' in trust) throw new ConfigError([trust.problem]);
+  return config;
 }

@@ -113,3 +113,35 @@ describe('failed authentication behind a trusted proxy', () => {
     expect((await via('192.0.2.2', h.adminKey)).statusCode).toBe(200); // same proxy, another client
   });
 });
+
+describe('TRUST_PROXY as a hop count or the proxies\' addresses: a forged X-Forwarded-For does not move the client', () => {
+  const cases = [
+    { trust: '1', label: 'hop count 1' },
+    { trust: '10.0.0.0/8', label: 'proxy CIDR' },
+  ];
+  for (const { trust, label } of cases) {
+    it(`${label}: the address our proxy appended is the client, whatever the client wrote before it`, async () => {
+      const h = await createHarness(`auth_failures_trust_${trust.replace(/\W/g, '_')}`, { AUTH_FAILURE_BURST: '2', AUTH_FAILURE_PER_SEC: '0.01', TRUST_PROXY: trust });
+      try {
+        // the attacker (192.0.2.9) writes a new left-most entry each time; the proxy appends the real peer
+        const via = (forged: string, key: string) =>
+          h.req({ method: 'GET', url: '/v1/links', key, remoteAddress: '10.0.0.1', headers: { 'x-forwarded-for': `${forged}, 192.0.2.9` } });
+        expect((await via('203.0.113.1', UNKNOWN)).statusCode).toBe(401);
+        expect((await via('203.0.113.2', UNKNOWN)).statusCode).toBe(401);
+        expect((await via('203.0.113.3', UNKNOWN)).statusCode).toBe(429);
+        // another real client behind the same proxy is not affected
+        const other = await h.req({ method: 'GET', url: '/v1/links', key: h.adminKey, remoteAddress: '10.0.0.1', headers: { 'x-forwarded-for': '192.0.2.10' } });
+        expect(other.statusCode).toBe(200);
+      } finally {
+        await h.close();
+      }
+    });
+  }
+
+  it('a bad TRUST_PROXY stops the start with the value named', async () => {
+    const { loadControlPlaneConfig } = await import('../config.js');
+    expect(() => loadControlPlaneConfig({ TRUST_PROXY: '10.0.0.0/8,not-an-ip' })).toThrow(/TRUST_PROXY=.*bad: not-an-ip/);
+    expect(() => loadControlPlaneConfig({ TRUST_PROXY: '99' })).toThrow(/hop count is at most 32/);
+    expect(loadControlPlaneConfig({ TRUST_PROXY: '2001:db8::/32, 10.0.0.1' }).TRUST_PROXY).toBe('2001:db8::/32, 10.0.0.1');
+  });
+});
