@@ -13,7 +13,7 @@ export const idempotencyRoutes =
       schema: {
         tags: ['idempotency'],
         summary: 'Recover the stored response of an earlier request by its Idempotency-Key',
-        description: 'For a client that lost the response (timeout, crash): returns what the first request answered, or that it is still in flight.',
+        description: 'For a client that lost the response (timeout, crash): returns what the first request answered, or that it is still in flight. Only the API key that sent the request can recover it.',
         body: Type.Object({ key: Type.String({ minLength: 1, maxLength: 255 }) }, { additionalProperties: false }),
         response: {
           200: Type.Object({
@@ -29,7 +29,8 @@ export const idempotencyRoutes =
         },
       },
     }, async (req) => {
-      const rec = await recover(pool, authOf(req).workspaceId, req.body.key);
+      const auth = authOf(req);
+      const rec = await recover(pool, auth.workspaceId, auth.keyId, req.body.key);
       if (!rec) throw errors.idempotency_key_not_found({ key: req.body.key });
       let body: unknown = null;
       if (rec.response) {

@@ -5,7 +5,7 @@
  * The upload is staged in a route `preValidation` hook, before the idempotency hook runs, so
  * the hook sees what identifies a streamed body (its sha256) rather than the stream: the same
  * Idempotency-Key replays the same 202, a different body → 422, a concurrent one → 409. The
- * job row itself carries the key too (header or body `idempotency_key`, unique per workspace).
+ * job row itself carries the key too (header or body `idempotency_key`, unique per API key).
  */
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';

@@ -16,9 +16,10 @@ const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 /** Response headers worth replaying. */
 export const REPLAYED_HEADERS = ['content-type', 'location'] as const;
 
-export function requestHash(method: string, url: string, body: unknown): Buffer {
+/** What identifies a request: the API key that sends it, method, URL and body. */
+export function requestHash(apiKeyId: string, method: string, url: string, body: unknown): Buffer {
   return createHash('sha256')
-    .update(`${method} ${url}\n`)
+    .update(`${apiKeyId}\n${method} ${url}\n`)
     .update(body === undefined ? '' : Buffer.isBuffer(body) ? body : JSON.stringify(body))
     .digest();
 }
@@ -37,11 +38,11 @@ export function registerIdempotency(app: FastifyInstance, db: Queryable): void {
       apiKeyId: req.auth.keyId,
       method: req.method,
       path: req.url,
-      hash: requestHash(req.method, req.url, req.body),
+      hash: requestHash(req.auth.keyId, req.method, req.url, req.body),
     });
     switch (result.kind) {
       case 'reserved':
-        req.idem = { workspaceId: req.auth.workspaceId, key, completed: false };
+        req.idem = { workspaceId: req.auth.workspaceId, apiKeyId: req.auth.keyId, key, completed: false };
         return;
       case 'mismatch':
         throw errors.idempotency_key_reused({ key });

@@ -3,6 +3,9 @@
  * response is written in the SAME transaction as the change it reports (`complete`), so a
  * committed change always has its stored response and a crash leaves nothing to replay wrongly:
  * an in-flight row whose lease expired never committed anything and may be taken over.
+ *
+ * Records belong to the API key that made them (workspace, key id, Idempotency-Key): another key
+ * of the workspace never sees, replays, recovers or blocks them (issue 12).
  */
 import type { Pool, Queryable } from '../db/pool.js';
 
@@ -11,6 +14,7 @@ export const LEASE_SECONDS = 60;
 
 export interface Reservation {
   workspaceId: string;
+  apiKeyId: string;
   key: string;
   /** Set once the response is stored, so the onSend fallback doesn't store it twice. */
   completed: boolean;
@@ -44,8 +48,8 @@ export async function reserve(
     name: 'idempotency_reserve',
     text: `INSERT INTO idempotency_keys AS k (workspace_id, idem_key, api_key_id, method, path, request_hash, state, locked_until, expires_at)
      VALUES ($1, $2, $3, $4, $5, $6, 'in_flight', now() + make_interval(secs => $7), now() + make_interval(hours => $8))
-     ON CONFLICT (workspace_id, idem_key) DO UPDATE SET
-       api_key_id = EXCLUDED.api_key_id, method = EXCLUDED.method, path = EXCLUDED.path,
+     ON CONFLICT (workspace_id, api_key_id, idem_key) DO UPDATE SET
+       method = EXCLUDED.method, path = EXCLUDED.path,
        request_hash = EXCLUDED.request_hash, state = 'in_flight', locked_until = EXCLUDED.locked_until,
        response_status = NULL, response_headers = NULL, response_body = NULL,
        created_at = now(), completed_at = NULL, expires_at = EXCLUDED.expires_at
@@ -57,8 +61,8 @@ export async function reserve(
   if (ins.rowCount === 1) return { kind: 'reserved' };
   const { rows } = await db.query<Row>(
     `SELECT request_hash, state, response_status, response_headers, response_body
-     FROM idempotency_keys WHERE workspace_id = $1 AND idem_key = $2`,
-    [r.workspaceId, r.key],
+     FROM idempotency_keys WHERE workspace_id = $1 AND api_key_id = $2 AND idem_key = $3`,
+    [r.workspaceId, r.apiKeyId, r.key],
   );
   const row = rows[0];
   if (!row) return reserve(db, r); // expired and purged between the two statements
@@ -73,17 +77,18 @@ export async function reserve(
 export async function complete(db: Queryable, res: Reservation, response: StoredResponse): Promise<void> {
   await db.query({
     name: 'idempotency_complete',
-    text: `UPDATE idempotency_keys SET state = 'completed', response_status = $3, response_headers = $4,
-       response_body = $5, completed_at = now(), locked_until = NULL
-     WHERE workspace_id = $1 AND idem_key = $2 AND state = 'in_flight'`,
-    values: [res.workspaceId, res.key, response.status, JSON.stringify(response.headers), response.body],
+    text: `UPDATE idempotency_keys SET state = 'completed', response_status = $4, response_headers = $5,
+       response_body = $6, completed_at = now(), locked_until = NULL
+     WHERE workspace_id = $1 AND api_key_id = $2 AND idem_key = $3 AND state = 'in_flight'`,
+    values: [res.workspaceId, res.apiKeyId, res.key, response.status, JSON.stringify(response.headers), response.body],
   });
 }
 
 /** Frees a reservation whose request failed with a server error, so a retry can run. */
 export async function release(db: Queryable, res: Reservation): Promise<void> {
-  await db.query(`DELETE FROM idempotency_keys WHERE workspace_id = $1 AND idem_key = $2 AND state = 'in_flight'`, [
+  await db.query(`DELETE FROM idempotency_keys WHERE workspace_id = $1 AND api_key_id = $2 AND idem_key = $3 AND state = 'in_flight'`, [
     res.workspaceId,
+    res.apiKeyId,
     res.key,
   ]);
 }
@@ -98,11 +103,12 @@ export interface RecoveredRecord {
   response: StoredResponse | null;
 }
 
-export async function recover(db: Queryable, workspaceId: string, key: string): Promise<RecoveredRecord | null> {
+/** The caller's own record for `key` (another key's record with the same name is as absent as none). */
+export async function recover(db: Queryable, workspaceId: string, apiKeyId: string, key: string): Promise<RecoveredRecord | null> {
   const { rows } = await db.query<Row & { idem_key: string; method: string; path: string; created_at: Date; expires_at: Date }>(
     `SELECT idem_key, method, path, state, request_hash, response_status, response_headers, response_body, created_at, expires_at
-     FROM idempotency_keys WHERE workspace_id = $1 AND idem_key = $2 AND expires_at > now()`,
-    [workspaceId, key],
+     FROM idempotency_keys WHERE workspace_id = $1 AND api_key_id = $2 AND idem_key = $3 AND expires_at > now()`,
+    [workspaceId, apiKeyId, key],
   );
   const row = rows[0];
   if (!row) return null;

@@ -137,7 +137,7 @@ export type InsertJobResult = { created: true; job: JobRow } | { created: false;
 
 /**
  * Inserts the job and its batches in the upload's transaction. With an idempotency key that a
- * job already carries, nothing is inserted and that job is returned (the caller compares hashes).
+ * job of the same API key already carries, nothing is inserted and that job is returned (the caller compares hashes).
  */
 export async function insertJob(tx: PoolClient, j: NewJob): Promise<InsertJobResult> {
   const batches = Math.ceil(j.total / j.batchSize);
@@ -145,7 +145,7 @@ export async function insertJob(tx: PoolClient, j: NewJob): Promise<InsertJobRes
     `INSERT INTO jobs (id, seq, workspace_id, api_key_id, key_domains, operation, format, status, total, batch_size, batches_total,
        upload_bytes, request_hash, idempotency_key, callback_url, callback_secret, created_by_request, upload_started_at, created_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, clock_timestamp())
-     ON CONFLICT (workspace_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+     ON CONFLICT (workspace_id, api_key_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
      RETURNING ${JOB_COLUMNS}`,
     [j.id, j.seq, j.auth.workspaceId, j.auth.keyId, j.auth.domains, j.operation, j.format, j.total, j.batchSize, batches,
       j.bytes, j.requestHash, j.idempotencyKey, j.callbackUrl, j.callbackSecret, j.requestId, j.uploadStartedAt],
@@ -160,8 +160,9 @@ export async function insertJob(tx: PoolClient, j: NewJob): Promise<InsertJobRes
     }
     return { created: true, job: rows[0] };
   }
-  const existing = await tx.query<JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE workspace_id = $1 AND idempotency_key = $2`, [
+  const existing = await tx.query<JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE workspace_id = $1 AND api_key_id = $2 AND idempotency_key = $3`, [
     j.auth.workspaceId,
+    j.auth.keyId,
     j.idempotencyKey,
   ]);
   return { created: false, job: existing.rows[0]! };

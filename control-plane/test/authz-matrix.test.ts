@@ -148,8 +148,7 @@ const ROUTES: RouteCase[] = [
     return { url: '/v1/idempotency/recover', payload: { key: own } };
   }),
   // … and nobody else's (the bootstrap admin's)
-  row('idempotency', 'POST', '/v1/idempotency/recover', null, '-', 404, 404, () => ({ url: '/v1/idempotency/recover', payload: { key: ADMIN_IDEMPOTENCY_KEY } }),
-    'idempotency records become per key with the idempotency fix of issue 12 (another branch); today any key recovers any record'),
+  row('idempotency', 'POST', '/v1/idempotency/recover', null, '-', 404, 404, () => ({ url: '/v1/idempotency/recover', payload: { key: ADMIN_IDEMPOTENCY_KEY } })),
 ];
 
 const ADMIN_IDEMPOTENCY_KEY = 'matrix-admin-record';
