@@ -42,6 +42,10 @@ export function dataPlaneSchema() {
     UA_CACHE_SIZE: { kind: 'int', default: 10_000, min: 0, max: 1_000_000, doc: 'parsed user agents cached per worker' },
     SYNC_BATCH_MAX: { kind: 'int', default: 20_000, min: 1, max: 1_000_000, doc: 'most KV updates applied in one LMDB write transaction' },
     SYNC_FLUSH_MS: { kind: 'int', default: 20, min: 0, max: 10_000, doc: 'longest an update waits to be batched while updates stream in' },
+    SYNC_MAX_BEHIND_MS: {
+      kind: 'int', default: 5000, min: 100, max: 600_000,
+      doc: 'a node whose replica stays behind the stream this long without a successful store write (disk full under LMDB_PATH) turns /readyz 503 and answers links it lacks with 503, until it catches up',
+    },
     READY_WITHOUT_NATS_MS: {
       kind: 'int', default: 15_000, min: 0,
       doc: 'a node that has a synced store but cannot reach NATS this long after start reports ready anyway (0: never)',

@@ -57,6 +57,7 @@ export async function startNode(config: DataPlaneConfig, log: Logger): Promise<R
     batchMax: config.SYNC_BATCH_MAX,
     flushMs: config.SYNC_FLUSH_MS,
     readyWithoutNatsMs: config.READY_WITHOUT_NATS_MS,
+    maxBehindMs: config.SYNC_MAX_BEHIND_MS,
     workers: config.WORKERS,
     state: state.buffer,
   };

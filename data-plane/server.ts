@@ -11,6 +11,7 @@ import { gatherFacts, plainFacts, type FactDeps } from './facts.js';
 import { ipFromBytes, type Ip } from './ip.js';
 import type { UwsModule } from './native-uws.js';
 import { renderMetrics } from './ops/metrics-text.js';
+import { caughtUp, readiness } from './ops/readiness.js';
 import type { RequestRecorder, SharedState } from './ops/shared-state.js';
 import { resolve, type Decision } from './resolve.js';
 import { respond, respondText, sendBody } from './respond.js';
@@ -37,6 +38,9 @@ export interface RedirectServer {
 }
 
 const ALLOW = { Allow: 'GET, HEAD' };
+/** A link this node lacks while its replica is not caught up: retry soon rather than cache a 404. */
+const NOT_SYNCED = { 'Retry-After': '1' };
+const NOT_SYNCED_BODY = 'Service Unavailable: this node has not caught up with its links yet; retry\n';
 
 /** The TCP peer from its raw bytes (cheaper than uWS's text form: 0.84 vs 1.34 µs measured). */
 function peerAddress(res: HttpResponse): Ip | null {
@@ -73,9 +77,9 @@ export function buildServer(deps: ServerDeps): RedirectServer {
       return 200;
     }
     if (url === '/readyz') {
-      const ready = state.get('ready') === 1 && state.get('draining') === 0;
-      respondText(res, ready ? 200 : 503, ready ? 'ready\n' : 'not ready\n', head, close);
-      return ready ? 200 : 503;
+      const r = readiness(state);
+      respondText(res, r.ready ? 200 : 503, r.text, head, close);
+      return r.ready ? 200 : 503;
     }
     recorder.setDecodeErrors(store.decodeErrors);
     res.writeStatus('200 OK');
@@ -108,6 +112,12 @@ export function buildServer(deps: ServerDeps): RedirectServer {
       }
       const d = decide(req, url);
       recorder.latency(performance.now() - t0);
+      if (d.kind === 'not_found' && !caughtUp(state)) {
+        answered = true;
+        respondText(res, 503, NOT_SYNCED_BODY, head, close, NOT_SYNCED);
+        recorder.status(503);
+        return;
+      }
       // copied before answering: the request and response must not be read after the answer
       const visit: VisitFacts | null = d.kind === 'redirect' && !head && sink.enabled
         ? {

@@ -19,6 +19,7 @@ export interface SyncInit {
   batchMax: number;
   flushMs: number;
   readyWithoutNatsMs: number;
+  maxBehindMs: number;
   workers: number;
   state: SharedArrayBuffer;
 }
@@ -65,6 +66,7 @@ const sync = new LinksSync({
   log: log.child({ module: 'links-sync' }),
   batchMax: init.batchMax,
   flushMs: init.flushMs,
+  maxBehindMs: init.maxBehindMs,
   events: {
     connected(up) {
       everConnected ||= up;
@@ -79,6 +81,9 @@ const sync = new LinksSync({
       state.set('applied_entries', p.appliedEntries);
       state.set('transactions', p.transactions);
       state.set('rebuilds', p.rebuilds);
+      state.set('store_write_failures', p.storeWriteFailures);
+      state.set('store_writes_failing', p.storeWritesFailing ? 1 : 0);
+      state.set('sync_stalled', p.stalled ? 1 : 0);
     },
     ready() {
       state.set('ready', 1);

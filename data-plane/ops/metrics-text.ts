@@ -46,6 +46,9 @@ export function renderMetrics(state: SharedState, nodeId: string, memory: NodeJS
   line(out, `${P}sync_stream_sequence`, 'last sequence of the links stream seen', 'gauge', [['', stream]]);
   line(out, `${P}sync_applied_entries_total`, 'KV updates applied since start', 'counter', [['', g('applied_entries')]]);
   line(out, `${P}sync_transactions_total`, 'LMDB write transactions since start', 'counter', [['', g('transactions')]]);
+  line(out, `${P}sync_stalled`, '1 while the replica is behind the stream with no successful store write for SYNC_MAX_BEHIND_MS (not ready)', 'gauge', [['', g('sync_stalled')]]);
+  line(out, `${P}store_writes_failing`, '1 while the last store write transaction failed (disk full or unwritable under LMDB_PATH)', 'gauge', [['', g('store_writes_failing')]]);
+  line(out, `${P}store_write_failures_total`, 'failed store write transactions since start (each retried)', 'counter', [['', g('store_write_failures')]]);
   line(out, `${P}store_rebuilds_total`, 'store rebuilds (replays into a fresh generation) since start', 'counter', [['', g('rebuilds')]]);
   line(out, `${P}links`, 'links in the served store', 'gauge', [['', g('links')]]);
   line(out, `${P}domains`, 'domains in the served store', 'gauge', [['', g('domains')]]);

@@ -30,6 +30,9 @@ export const GAUGES = [
   'click_spool_bytes',
   'clicks_backlog_dropped',
   'click_backlog_bytes',
+  'sync_stalled',
+  'store_write_failures',
+  'store_writes_failing',
 ] as const;
 export type GaugeName = (typeof GAUGES)[number];
 const GAUGE_INDEX = Object.fromEntries(GAUGES.map((g, i) => [g, i])) as Record<GaugeName, number>;
@@ -39,7 +42,7 @@ export const STATUSES = [200, 301, 302, 307, 308, 404, 405, 410, 500, 503] as co
 /** Decision latency buckets, seconds. */
 export const LATENCY_BUCKETS = [0.000001, 0.0000025, 0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01] as const;
 
-const GAUGE_SLOTS = 32;
+const GAUGE_SLOTS = 48;
 const W_STATUS = 0;
 const W_BUCKETS = W_STATUS + STATUSES.length + 1;
 const W_SUM = W_BUCKETS + LATENCY_BUCKETS.length + 1;

@@ -5,6 +5,12 @@
  * stream flows, at once when it trickles), and reports progress. NATS going away is survived:
  * the client reconnects with backoff, the watch is reopened from the stored sequence, and the
  * node keeps serving what it has meanwhile.
+ *
+ * A store write that fails (disk full under LMDB_PATH, I/O error) is retried: the watch is reopened
+ * from the stored sequence after a short backoff. While the replica stays behind the stream with no
+ * successful write for more than `maxBehindMs` (SYNC_MAX_BEHIND_MS) and NATS is reachable, the node
+ * reports itself stalled (not ready); it is ready again once it has caught up. Each change (writes
+ * failing, writes back, stalled, caught up again) is logged once.
  */
 import { DeliverPolicy, jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -21,6 +27,12 @@ export interface SyncProgress {
   appliedEntries: number;
   transactions: number;
   rebuilds: number;
+  /** Failed store write transactions since start. */
+  storeWriteFailures: number;
+  /** The last store write failed (cleared by the next successful one). */
+  storeWritesFailing: boolean;
+  /** Behind the stream with no successful write for longer than `maxBehindMs`: not ready. */
+  stalled: boolean;
 }
 
 export interface SyncEvents {
@@ -43,6 +55,8 @@ export interface LinksSyncOptions {
   flushMs: number;
   /** How often the stream's state is checked (lag metric, recreated bucket, stalled watch). */
   monitorMs?: number;
+  /** Longest the replica may stay behind without a successful write before it is `stalled` (default 5 s). */
+  maxBehindMs?: number;
 }
 
 interface Target {
@@ -57,6 +71,10 @@ const BUCKET_POLL_MS = 1000;
 const REPLAY_FLUSH_MS = 250;
 /** Messages the consumer pulls ahead: bounds what sits in memory between NATS and LMDB. */
 const PULL_BATCH = 2000;
+/** Longest wait before retrying after a failed store write (a freed disk is used within about this). */
+const WRITE_RETRY_MAX_MS = 2000;
+/** How often `stalled` is re-evaluated. */
+const HEALTH_CHECK_MS = 250;
 /** JetStream KV's operation header (DEL/PURGE; absent on a put). */
 const KV_OPERATION_HEADER = 'KV-Operation';
 
@@ -87,6 +105,18 @@ export class LinksSync {
   #lastFlushAt = 0;
   #lastEntryAt = 0;
   #progress: SyncProgress;
+  #connected = false;
+  /** When NATS was last (re)connected: a reconnected node gets `maxBehindMs` to catch up. */
+  #connectedAt = 0;
+  /** Since when the applied sequence is behind the stream's (null: not behind). */
+  #behindSince: number | null = null;
+  /** Last successful store write (or start). */
+  #lastWriteAt = Date.now();
+  /** First failure of the current run of failed writes (null: the last write succeeded). */
+  #failingSince: number | null = null;
+  #failuresInRun = 0;
+  #lastWriteError: unknown = null;
+  #healthTimer: NodeJS.Timeout | null = null;
 
   constructor(options: LinksSyncOptions) {
     this.#o = options;
@@ -100,21 +130,28 @@ export class LinksSync {
       appliedEntries: 0,
       transactions: 0,
       rebuilds: 0,
+      storeWriteFailures: 0,
+      storeWritesFailing: false,
+      stalled: false,
     };
   }
 
   /** Runs until stop(). Never throws: failures are logged and retried with backoff. */
   async run(): Promise<void> {
-    this.#o.events.progress(this.#progress);
+    this.#emit();
+    this.#healthTimer = setInterval(() => this.#checkHealth(), HEALTH_CHECK_MS);
+    this.#healthTimer.unref();
     const nc = await Promise.race([this.#o.nats, this.#stopSignal]);
     if (!nc || this.#stopped) return;
-    this.#o.events.connected(!nc.isClosed());
+    this.#setConnected(!nc.isClosed());
     void this.#watchStatus(nc);
     let backoff = 250;
     while (!this.#stopped) {
       try {
         const reachedStream = await this.#session(nc, await jetstreamManager(nc));
-        if (reachedStream) backoff = 250;
+        // after a failed write, retry soon but not in a tight loop (each retry re-reads from NATS)
+        if (this.#failingSince !== null) backoff = Math.min(Math.max(backoff, 250), WRITE_RETRY_MAX_MS / 1.5);
+        else if (reachedStream) backoff = 250;
       } catch (err) {
         if (this.#stopped) break;
         if (isStreamMissing(err)) {
@@ -125,9 +162,49 @@ export class LinksSync {
         }
       }
       if (this.#stopped) break;
-      await Promise.race([sleep(backoff + Math.random() * backoff), this.#stopSignal]);
+      await Promise.race([sleep(backoff + Math.random() * backoff / 2), this.#stopSignal]);
       backoff = Math.min(backoff * 2, 5000);
     }
+  }
+
+  #setConnected(up: boolean): void {
+    if (up && !this.#connected) this.#connectedAt = Date.now();
+    this.#connected = up;
+    this.#o.events.connected(up);
+    this.#checkHealth();
+  }
+
+  /** Publishes progress (and re-evaluates `stalled`, which depends on it). */
+  #emit(): void {
+    this.#checkHealth(false);
+    this.#o.events.progress(this.#progress);
+  }
+
+  /**
+   * Stalled: behind the stream, NATS reachable (or writes failing), and neither the lag began nor a
+   * write succeeded nor NATS came back within `maxBehindMs`. Without NATS the node cannot catch up
+   * anyway and keeps serving what it has (design §1), so that alone never makes it unready.
+   */
+  #checkHealth(publish = true): void {
+    const p = this.#progress;
+    const now = Date.now();
+    if (p.streamSeq > p.appliedSeq) this.#behindSince ??= now;
+    else this.#behindSince = null;
+    const since = Math.max(this.#behindSince ?? now, this.#lastWriteAt, this.#connectedAt);
+    const stalled = this.#behindSince !== null && (this.#connected || this.#failingSince !== null) && now - since > (this.#o.maxBehindMs ?? 5000);
+    if (stalled === p.stalled) return;
+    p.stalled = stalled;
+    const facts = { lag: p.streamSeq - p.appliedSeq, appliedSeq: p.appliedSeq, streamSeq: p.streamSeq, storeWritesFailing: p.storeWritesFailing, maxBehindMs: this.#o.maxBehindMs ?? 5000 };
+    if (stalled) {
+      const err = this.#failingSince === null ? undefined : new SyncError('store writes failing', { cause: this.#lastWriteError });
+      this.#log.error({ ...facts, behindMs: now - (this.#behindSince ?? now), ...(err ? { err } : {}) },
+        p.storeWritesFailing
+          ? 'replica behind the stream and store writes failing: not ready (answering 503 for links it lacks) until it catches up'
+          : 'replica behind the stream with no progress: not ready (answering 503 for links it lacks) until it catches up');
+    } else {
+      this.#log.info(facts, 'replica caught up again: ready');
+    }
+    if (publish) this.#o.events.progress(p);
   }
 
   #bucketMissingLogged = false;
@@ -141,8 +218,8 @@ export class LinksSync {
 
   async #watchStatus(nc: NatsConnection): Promise<void> {
     for await (const s of nc.status()) {
-      if (s.type === 'disconnect') this.#o.events.connected(false);
-      else if (s.type === 'reconnect') this.#o.events.connected(true);
+      if (s.type === 'disconnect') this.#setConnected(false);
+      else if (s.type === 'reconnect') this.#setConnected(true);
     }
   }
 
@@ -161,6 +238,7 @@ export class LinksSync {
     const resuming = fromSeq > 1;
     this.#streamCreated = stream.created;
     this.#progress.streamSeq = Math.max(this.#progress.streamSeq, stream.lastSeq);
+    this.#emit(); // the lag is visible even when every write of this session fails
     if (this.#readyTarget === null || this.#target.next !== null) this.#readyTarget = stream.lastSeq;
     this.#caughtUpAt = Infinity;
     this.#discarding = false;
@@ -217,8 +295,8 @@ export class LinksSync {
   async #monitor(jsm: JetStreamManager, stopWatch: () => void): Promise<void> {
     try {
       const s = await this.#streamFacts(jsm);
-      this.#progress.streamSeq = Math.max(this.#progress.appliedSeq, s.lastSeq);
-      this.#o.events.progress(this.#progress);
+      this.#progress.streamSeq = Math.max(this.#progress.appliedSeq, this.#progress.streamSeq, s.lastSeq);
+      this.#emit();
       if (s.created !== this.#streamCreated || s.lastSeq < this.#progress.appliedSeq) {
         this.#log.warn({ stream: s }, 'links stream was recreated: restarting sync');
         stopWatch();
@@ -275,12 +353,13 @@ export class LinksSync {
       writer.apply(ops, { format: STORE_FORMAT, bucket: this.#o.names.linksBucket, streamCreated: this.#streamCreated, seq });
     } catch (err) {
       // nothing of this batch was written; the next watch resumes from the stored sequence
-      this.#log.error({ err }, 'store write failed: restarting the watch from the stored sequence');
+      this.#writeFailed(err, count, seq);
       this.#discarding = true;
       this.#stopWatch?.();
       return;
     }
     this.#lastFlushAt = Date.now();
+    this.#writeSucceeded();
     const p = this.#progress;
     if (this.#target.next === null) {
       p.appliedSeq = seq;
@@ -288,8 +367,32 @@ export class LinksSync {
     }
     p.appliedEntries += count;
     p.transactions++;
-    this.#o.events.progress(p);
+    this.#emit();
     if (seq >= (this.#readyTarget ?? Infinity) || seq >= this.#caughtUpAt) void this.#caughtUp();
+  }
+
+  /** Logged once per run of failures (the first), with the cause; the rest only counted. */
+  #writeFailed(err: unknown, count: number, seq: number): void {
+    const p = this.#progress;
+    p.storeWriteFailures++;
+    p.storeWritesFailing = true;
+    this.#failuresInRun++;
+    this.#lastWriteError = err;
+    if (this.#failingSince === null) {
+      this.#failingSince = Date.now();
+      this.#log.error({ err, updates: count, seq, appliedSeq: p.appliedSeq }, 'store writes failing (disk full or unwritable?): retrying from the stored sequence; serving what the store has');
+    }
+    this.#emit();
+  }
+
+  #writeSucceeded(): void {
+    this.#lastWriteAt = Date.now();
+    if (this.#failingSince === null) return;
+    this.#log.info({ failedMs: this.#lastWriteAt - this.#failingSince, failures: this.#failuresInRun }, 'store writes succeed again');
+    this.#failingSince = null;
+    this.#failuresInRun = 0;
+    this.#lastWriteError = null;
+    this.#progress.storeWritesFailing = false;
   }
 
   async #caughtUp(): Promise<void> {
@@ -302,7 +405,7 @@ export class LinksSync {
           this.#promoting = null;
           this.#progress.appliedSeq = next.writer.meta()?.seq ?? 0;
           this.#progress.stats = next.writer.stats();
-          this.#o.events.progress(this.#progress);
+          this.#emit();
           this.#markReady('rebuild caught up');
         },
         (err: unknown) => {
@@ -325,6 +428,7 @@ export class LinksSync {
   /** Stops watching and writes what was received (the caller closes the NATS connection). */
   async stop(): Promise<void> {
     this.#stopped = true;
+    if (this.#healthTimer !== null) clearInterval(this.#healthTimer);
     this.#onStop();
     this.#stopWatch?.();
     this.#flush();
