@@ -35,6 +35,21 @@ describe('normalizeLinkPath', () => {
     ['deal#x', 'invalid_character'],
     ['de%41l', 'invalid_character'],
     ['a\\b', 'invalid_character'],
+    ['pay\u00adpal', 'invisible_character'], // soft hyphen
+    ['pay\u034fpal', 'invisible_character'], // combining grapheme joiner
+    ['\u115fdeal', 'invisible_character'], // Hangul choseong filler
+    ['deal\u1160', 'invisible_character'], // Hangul jungseong filler
+    ['de\u180eal', 'invisible_character'], // Mongolian vowel separator
+    ['de\u3164al', 'invisible_character'], // Hangul filler
+    ['de\uffa0al', 'invisible_character'], // halfwidth Hangul filler
+    ['deal\ufe0f', 'invisible_character'], // variation selector 16
+    ['deal\u{e0100}', 'invisible_character'], // variation selector 17
+    ['deal\u{e0041}\u{e007f}', 'invisible_character'], // tag characters
+    ['de\u061cal', 'invisible_character'], // Arabic letter mark (bidi)
+    ['de\u2061al', 'control_character'], // function application (already refused as before)
+    ['de\u0600al', 'invisible_character'], // Arabic number sign (format)
+    ['de\u{1d173}al', 'invisible_character'], // musical symbol begin beam (format)
+    ['\u{1bca0}deal', 'invisible_character'], // shorthand format letter overlap
     ['healthz', 'reserved'],
     ['readyz', 'reserved'],
     ['metrics', 'reserved'],
@@ -43,6 +58,27 @@ describe('normalizeLinkPath', () => {
     const r = normalizeLinkPath(raw);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.problem).toBe(problem);
+  });
+
+  it('rejects every default-ignorable and format code point (the whole Unicode range is walked)', () => {
+    const invisible = /[\p{Default_Ignorable_Code_Point}\p{Cf}]/u;
+    let refused = 0;
+    for (let cp = 0xa0; cp <= 0x10ffff; cp++) {
+      if (cp >= 0xd800 && cp <= 0xdfff) continue;
+      const ch = String.fromCodePoint(cp);
+      if (!invisible.test(ch)) continue;
+      const r = normalizeLinkPath(`a${ch}b`);
+      expect(r.ok, `U+${cp.toString(16).toUpperCase()}`).toBe(false);
+      expect(requestPathToLinkPath(`/a${ch}b`), `U+${cp.toString(16).toUpperCase()}`).toBeNull();
+      refused++;
+    }
+    expect(refused).toBeGreaterThan(4000); // tags, variation selectors and unassigned ignorables are most of them
+  });
+
+  it('keeps visible letters that sit next to the refused ranges', () => {
+    for (const p of ['\u1100deal', 'de\u3131al', 'de\uffa1al', 'caf\u00e9', 'x\u0301']) {
+      expect(normalizeLinkPath(p).ok, p).toBe(true);
+    }
   });
 
   it('counts characters, not UTF-16 units', () => {
@@ -62,6 +98,10 @@ describe('requestPathToLinkPath (node side) agrees with the API normalization', 
     ['/%C3%28', null], // invalid UTF-8
     ['/', null],
     ['', null],
+    ['/pay%C2%ADpal', null], // soft hyphen: no stored path has one, so the node never looks it up
+    ['/pay\u00adpal', null],
+    ['/de%E3%85%A4al', null], // U+3164 Hangul filler
+    ['/deal%EF%B8%8F', null], // variation selector 16
   ];
   it.each(cases)('%j → %j', (url, expected) => {
     expect(requestPathToLinkPath(url)).toBe(expected);

@@ -15,11 +15,16 @@ export type PathProblem =
   | 'empty_segment'
   | 'dot_segment'
   | 'reserved'
-  | 'invalid_character';
+  | 'invalid_character'
+  | 'invisible_character';
 
 // C0/C1 controls, DEL, bidi overrides/isolates, zero-width chars, BOM, line/paragraph separators.
 // eslint-disable-next-line no-control-regex
 const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2028\u2029\u2060-\u2064\u2066-\u2069\ufeff]/u;
+// Everything else that renders as nothing or changes how its neighbours render: soft hyphen, combining
+// grapheme joiner, Hangul fillers, Mongolian vowel separator, variation selectors, tags, other format
+// characters. `pay\u00adpal` looks like `paypal`: a look-alike link.
+const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\p{Cf}]/u;
 // Characters that would be ambiguous in a URL path we serve: query, fragment, percent, backslash, whitespace.
 const AMBIGUOUS = /[?#%\\\s]/u;
 
@@ -33,6 +38,7 @@ export function normalizeLinkPath(raw: string): PathResult {
   if (!path.isWellFormed()) return fail('invalid_character', 'path must be valid Unicode (no lone surrogates)');
   if ([...path].length > PATH_MAX_LENGTH) return fail('too_long', `path must be at most ${PATH_MAX_LENGTH} characters`);
   if (FORBIDDEN.test(path)) return fail('control_character', 'path must not contain control or invisible characters');
+  if (INVISIBLE.test(path)) return fail('invisible_character', 'path must not contain invisible (default-ignorable or format) characters');
   if (AMBIGUOUS.test(path)) return fail('invalid_character', 'path must not contain whitespace, ?, #, % or \\');
   if (path.startsWith('/')) return fail('leading_slash', 'path must not start with /');
   if (path.endsWith('/')) return fail('trailing_slash', 'path must not end with /');
@@ -71,7 +77,7 @@ export function requestPathToLinkPath(urlPath: string): string | null {
   if (!ascii) {
     if (p.includes('\ufffd')) return null;
     p = p.normalize('NFC');
-    if (FORBIDDEN.test(p)) return null;
+    if (FORBIDDEN.test(p) || INVISIBLE.test(p)) return null;
   }
   if (p.length === 0 || p.length > PATH_MAX_LENGTH * 4) return null;
   return p;

@@ -67,12 +67,35 @@ describe('link validation (table-driven): clear 4xx, field named, nothing writte
     expect(typeof r.json().error.message).toBe('string');
   });
 
+  // look-alike links: each renders as `paypal`
+  it.each(['00ad', '034f', '115f', '180e', '3164', 'ffa0', '200d', '2066', 'fe0f', 'e0041'])(
+    'a path with invisible U+%s is refused on create',
+    async (hex) => {
+      const path = `pay${String.fromCodePoint(parseInt(hex, 16))}pal`;
+      const created = await h.req({ method: 'POST', url: '/v1/links', payload: { ...base, path } });
+      expect(created.statusCode).toBe(422);
+      // zero-width joiner and bidi isolates were refused before as control characters, and still are
+      const reason = hex === '200d' || hex === '2066' ? 'control_character' : 'invisible_character';
+      expect(created.json().error).toMatchObject({ code: 'invalid_path', details: { field: 'path', reason } });
+    },
+  );
+
   it('wrote nothing for any rejected request', async () => {
     const counts = await h.pool.query<{ links: string; outbox: string; events: string }>(
       `SELECT (SELECT count(*) FROM links) AS links, (SELECT count(*) FROM link_outbox WHERE kv_key LIKE 'l.%') AS outbox,
               (SELECT count(*) FROM events) AS events`,
     );
     expect(counts.rows[0]).toEqual({ links: '0', outbox: '0', events: '0' });
+  });
+
+  it('a path with an invisible character is refused on update too', async () => {
+    const made = await h.req({ method: 'POST', url: '/v1/links', payload: { ...base, path: 'visible' } });
+    expect(made.statusCode).toBe(201);
+    const r = await h.req({ method: 'PATCH', url: `/v1/links/${made.json().id}`, payload: { path: 'pay\u3164pal' } });
+    expect(r.statusCode).toBe(422);
+    expect(r.json().error).toMatchObject({ code: 'invalid_path', details: { field: 'path', reason: 'invisible_character' } });
+    const kept = await h.req({ method: 'GET', url: `/v1/links/${made.json().id}` });
+    expect(kept.json().path).toBe('visible');
   });
 
   it('accepts a full routing definition and compiles it', async () => {
