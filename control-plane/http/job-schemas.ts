@@ -79,8 +79,9 @@ export const JobAccepted = Type.Object({
   job_id: Type.String(),
   job: Job,
   callback_secret: Type.Optional(
-    Type.String({ description: 'signs the callback (X-Signature k=<job id>, Standard Webhooks); shown only in this response' }),
+    Nullable(Type.String({ description: 'signs the callback (X-Signature k=<job id>, Standard Webhooks); shown only in the response that created the job, null in a replay (see `redacted`)' })),
   ),
+  redacted: Type.Optional(Type.Array(Type.String(), { description: 'in a replay, a recover or a re-post of the same job: the secret fields left out (null)' })),
 });
 
 export const JobErrorsPage = Type.Object({

@@ -16,6 +16,7 @@ import { recordAudit } from '../audit/record.js';
 import type { ControlPlaneConfig } from '../config.js';
 import type { Pool } from '../db/pool.js';
 import { errors } from '../errors.js';
+import { redactSecrets } from '../idempotency/redact.js';
 import { complete } from '../idempotency/store.js';
 import { newId } from '../ids.js';
 import {
@@ -194,6 +195,7 @@ export const jobsRoutes =
         const header = req.headers['idempotency-key'];
         const p = jobParams(checkQuery(req.query), staged.fields, typeof header === 'string' ? header : undefined, config.WEBHOOK_ALLOW_PRIVATE);
         const tx = staged.client;
+        const callbackSecret = p.callbackUrl ? generateWebhookSecret() : null;
         const result = await insertJob(tx, {
           id: newId('job'),
           seq: staged.jobSeq,
@@ -206,7 +208,7 @@ export const jobsRoutes =
           requestHash: staged.sha256,
           idempotencyKey: p.idempotencyKey,
           callbackUrl: p.callbackUrl,
-          callbackSecret: p.callbackUrl ? generateWebhookSecret() : null,
+          callbackSecret,
           requestId: req.id,
           uploadStartedAt: state.startedAt,
         });
@@ -220,19 +222,23 @@ export const jobsRoutes =
           });
           job = await finishIfComplete(tx, job); // an empty job is done at once
         }
-        const body = JSON.stringify({
+        // The callback secret is shown once, to the request that created the job: a re-post of the
+        // same job, a replay and a recover answer it redacted (null, and named in `redacted`).
+        const accepted = {
           job_id: job.id,
           job: toJobResource(job),
-          ...(job.callback_secret ? { callback_secret: job.callback_secret } : {}),
-        });
+          ...(job.callback_url ? { callback_secret: result.created ? callbackSecret : null } : {}),
+        };
+        const stored = JSON.stringify(redactSecrets(accepted, ['callback_secret']));
+        const body = result.created ? JSON.stringify(accepted) : stored;
         const headers = { 'content-type': 'application/json; charset=utf-8', location: `/v1/jobs/${job.id}` };
         if (result.created) {
-          if (req.idem) await complete(tx, req.idem, { status: 202, headers, body });
+          if (req.idem) await complete(tx, req.idem, { status: 202, headers, body: stored });
           await tx.query('COMMIT');
           state.staged = null;
           tx.release();
         } else if (req.idem) {
-          await complete(pool, req.idem, { status: 202, headers, body });
+          await complete(pool, req.idem, { status: 202, headers, body: stored });
         }
         if (req.idem) req.idem.completed = true;
         return reply.code(202).headers(headers).send(body);

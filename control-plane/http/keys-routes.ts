@@ -35,7 +35,7 @@ export const keysRoutes =
     app.post('/v1/keys', {
       config: { scope: 'keys:admin' },
       schema: {
-        tags, summary: 'Create an API key (the secret is returned once)',
+        tags, summary: 'Create an API key (the secret is returned once; a replay has it redacted)',
         body: KeyCreate,
         response: { 201: KeyWithSecret, ...errorResponses(400, 401, 403, 409, 422, 429) },
       },
@@ -69,7 +69,7 @@ export const keysRoutes =
         });
         await recordAudit(tx, actor, 'key.create', { type: 'key', id: row.id }, { role: row.role, scopes: row.scopes, domains: row.domains });
         return { ...toKeyResource(row), secret };
-      });
+      }, undefined, ['secret']);
     });
 
     app.get('/v1/keys', {

@@ -1,10 +1,12 @@
 /**
  * The one way a state-changing route answers: run the change in a transaction, and store the
- * idempotent response in that same transaction, then send exactly the stored bytes.
+ * idempotent response in that same transaction, then send exactly the stored bytes — except the
+ * fields named in `secretFields`, which are sent once and stored redacted (idempotency/redact.ts).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Pool, PoolClient } from '../db/pool.js';
 import { withTx } from '../db/tx.js';
+import { redactSecrets } from '../idempotency/redact.js';
 import { complete } from '../idempotency/store.js';
 
 export async function commitAndRespond<T>(
@@ -14,12 +16,16 @@ export async function commitAndRespond<T>(
   status: number,
   work: (tx: PoolClient) => Promise<T>,
   headersOf?: (result: T) => Record<string, string>,
+  secretFields: readonly string[] = [],
 ): Promise<FastifyReply> {
   const { body, headers } = await withTx(pool, async (tx) => {
     const result = await work(tx);
     const body = JSON.stringify(result);
     const headers = { 'content-type': 'application/json; charset=utf-8', ...(headersOf ? headersOf(result) : {}) };
-    if (req.idem) await complete(tx, req.idem, { status, headers, body });
+    if (req.idem) {
+      const stored = secretFields.length ? JSON.stringify(redactSecrets(result as object, secretFields)) : body;
+      await complete(tx, req.idem, { status, headers, body: stored });
+    }
     return { body, headers };
   });
   if (req.idem) req.idem.completed = true;

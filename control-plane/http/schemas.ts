@@ -283,7 +283,13 @@ export const Key = Type.Object(
   { $id: 'Key' },
 );
 
-export const KeyWithSecret = Type.Intersect([Type.Ref('Key'), Type.Object({ secret: Type.String({ description: 'shown once' }) })]);
+export const KeyWithSecret = Type.Intersect([
+  Type.Ref('Key'),
+  Type.Object({
+    secret: Nullable(Type.String({ description: 'shown once; null in a replay or recover (see `redacted`)' })),
+    redacted: Type.Optional(Type.Array(Type.String(), { description: 'in a replay or recover: the secret fields left out (null)' })),
+  }),
+]);
 
 export type LinkCreateBody = Static<typeof LinkCreate>;
 export type LinkUpdateBody = Static<typeof LinkUpdate>;

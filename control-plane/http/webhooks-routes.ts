@@ -78,8 +78,9 @@ const endpointProps = {
 const Endpoint = Type.Object(endpointProps);
 const EndpointWithSecret = Type.Object({
   ...endpointProps,
-  secret: Type.String({ description: 'whsec_… — shown once; store it to verify signatures' }),
+  secret: Nullable(Type.String({ description: 'whsec_… — shown once; store it to verify signatures. null in a replay or recover (see `redacted`)' })),
   secret_key_id: Type.String({ description: 'the key id of this secret' }),
+  redacted: Type.Optional(Type.Array(Type.String(), { description: 'in a replay or recover: the secret fields left out (null)' })),
 });
 
 const DeliveryStatus = Type.Union([Type.Literal('pending'), Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('dead')], {
@@ -188,7 +189,7 @@ export const webhooksRoutes =
       return commitAndRespond(req, reply, pool, 201, async (tx) => {
         const { row, secret } = await createEndpoint(tx, actor, req.body, policy);
         return { ...toEndpointResource(row), secret: secret.secret, secret_key_id: secret.id };
-      }, (e) => ({ location: `/v1/webhooks/endpoints/${e.id}` }));
+      }, (e) => ({ location: `/v1/webhooks/endpoints/${e.id}` }), ['secret']);
     });
 
     app.get('/v1/webhooks/endpoints', {
@@ -252,7 +253,7 @@ export const webhooksRoutes =
       return commitAndRespond(req, reply, pool, 200, async (tx) => {
         const { row, secret } = await rotateSecret(tx, actor, req.params.id, overlap);
         return { ...toEndpointResource(row), secret: secret.secret, secret_key_id: secret.id };
-      });
+      }, undefined, ['secret']);
     });
 
     app.post('/v1/webhooks/endpoints/:id/test', {
