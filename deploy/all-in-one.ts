@@ -21,6 +21,7 @@ const schema = {
   API_PORT: { kind: 'int', default: 8080, min: 1, max: 65535, doc: 'control plane (API) port' },
   REDIRECT_PORT: { kind: 'int', default: 8081, min: 1, max: 65535, doc: 'redirect node port' },
   DATA_DIR: { kind: 'string', default: '.data', doc: 'embedded Postgres, local NATS store, node replica, admin key' },
+  POSTGRES_STAGING_DIR: { kind: 'string', default: '/var/lib/linkplane', doc: 'as root, when the postgres user cannot enter DATA_DIR or node_modules (a clone under /root): where the embedded Postgres binaries and data go' },
   DEMO_DOMAIN: { kind: 'string', default: 'go.localhost', doc: 'branded domain registered for the printed curl' },
   VERBOSE: { kind: 'bool', default: false, doc: 'relay every log line of the planes (default: warnings and errors)' },
 } as const satisfies ConfigSchema;
@@ -139,7 +140,7 @@ async function main(): Promise<number> {
   try {
     let databaseUrl = config.DATABASE_URL;
     if (!databaseUrl) {
-      pg = await startLocalPostgres(dataDir, local.postgresPort, say);
+      pg = await startLocalPostgres(dataDir, local.postgresPort, say, { stagingDir: config.POSTGRES_STAGING_DIR, env: baseEnv });
       databaseUrl = pg.url;
     }
 
