@@ -76,8 +76,44 @@ describe('sendDelivery with private addresses refused', () => {
     expect(connections).toBe(before);
   });
 
-  it('an unknown name is a dns_failure', async () => {
-    const r = await sendDelivery(agent, delivery(`https://nowhere.example.com:${port}/`), { timeoutMs: 2000, allowPrivate: false });
+  it('a refusal never says what a name resolved to', async () => {
+    for (const host of ['rebind.example.com', 'mixed.example.com', 'meta.example.com']) {
+      const r = await sendDelivery(agent, delivery(`https://${host}:${port}/`), { timeoutMs: 2000, allowPrivate: false });
+      expect(r).toMatchObject({ error: 'blocked_address', errorDetail: `${host} does not resolve to a public address` });
+      expect(r.errorDetail).not.toMatch(/127\.0\.0\.1|10\.0\.0\.1|::1|169\.254/);
+    }
+    // an address the caller wrote itself may be named
+    const literal = await sendDelivery(agent, delivery(`https://[::1]:${port}/`), { timeoutMs: 2000, allowPrivate: false });
+    expect(literal.errorDetail).toBe('::1 is not a public address');
+  });
+
+  it('an unknown name reads exactly like a name that resolves inside (no internal-DNS oracle)', async () => {
+    const unknown = await sendDelivery(agent, delivery(`https://nowhere.example.com:${port}/`), { timeoutMs: 2000, allowPrivate: false });
+    const inside = await sendDelivery(agent, delivery(`https://rebind.example.com:${port}/`), { timeoutMs: 2000, allowPrivate: false });
+    const shape = (r: typeof unknown, host: string) => ({ error: r.error, statusCode: r.statusCode, detail: r.errorDetail?.replace(host, '<host>') });
+    expect(shape(unknown, 'nowhere.example.com')).toEqual(shape(inside, 'rebind.example.com'));
+    expect(unknown).toMatchObject({ error: 'blocked_address', statusCode: null, errorDetail: 'nowhere.example.com does not resolve to a public address' });
+  });
+
+  it('a resolver that fails for now is still a dns_failure (worth retrying)', async () => {
+    const flaky = createSafeAgent({
+      allowPrivate: false, connectTimeoutMs: 1000,
+      resolve: (hostname, cb) => cb(Object.assign(new Error(`getaddrinfo EAI_AGAIN ${hostname}`), { code: 'EAI_AGAIN' }), []),
+    });
+    try {
+      const r = await sendDelivery(flaky, delivery(`https://flaky.example.com:${port}/`), { timeoutMs: 2000, allowPrivate: false });
+      expect(r.error).toBe('dns_failure');
+    } finally {
+      await flaky.close();
+    }
+  });
+});
+
+describe('sendDelivery with private addresses allowed (development)', () => {
+  const agent = createSafeAgent({ allowPrivate: true, connectTimeoutMs: 1000, resolve: fakeDns({}) });
+  afterAll(() => agent.close());
+  it('an unknown name is a plain dns_failure: nothing is hidden where nothing is refused', async () => {
+    const r = await sendDelivery(agent, delivery(`http://nowhere.example.com:${port}/`), { timeoutMs: 2000, allowPrivate: true });
     expect(r.error).toBe('dns_failure');
   });
 });
