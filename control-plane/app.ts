@@ -12,6 +12,7 @@ import type { Pool } from './db/pool.js';
 import { analyticsRoutes } from './http/analytics-routes.js';
 import { domainsRoutes } from './http/domains-routes.js';
 import { registerErrorHandling } from './http/error-handler.js';
+import { registerInputGuard } from './http/input-guard.js';
 import { parseTrustProxy, type TrustProxy } from './http/trust-proxy.js';
 import { idempotencyRoutes } from './http/idempotency-routes.js';
 import { jobsRoutes } from './http/jobs-routes.js';
@@ -94,6 +95,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerAuth(app, pool, { burst: config.AUTH_FAILURE_BURST, perSec: config.AUTH_FAILURE_PER_SEC });
   registerRateLimit(app, { burst: config.RATE_LIMIT_BURST, perSec: config.RATE_LIMIT_PER_SEC });
   registerScopeCheck(app);
+  // bad text, numbers and nesting are refused before the idempotency hook stores anything
+  registerInputGuard(app);
   registerIdempotency(app, pool);
 
   await app.register(opsRoutes(pool, metrics, deps.probes ?? []));

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { to as copyTo } from 'pg-copy-streams';
 import type { Pool, Queryable } from '../db/pool.js';
 import { errors } from '../errors.js';
+import { MAX_INSTANT } from '../instant.js';
 
 export interface ClickResource {
   id: string;
@@ -48,7 +49,8 @@ export function encodeClickCursor(id: string): string {
 export function decodeClickCursor(cursor: string): string {
   try {
     const c = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { v?: unknown; c?: unknown };
-    if (c.v === 1 && typeof c.c === 'string' && UUID.test(c.c)) return c.c;
+    // a forged time (past year 9999) would reach Postgres as a timestamp it cannot hold
+    if (c.v === 1 && typeof c.c === 'string' && UUID.test(c.c) && c.c[14] === '7' && uuidTime(c.c) <= MAX_INSTANT) return c.c;
   } catch {
     // fall through
   }

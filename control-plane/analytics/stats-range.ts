@@ -3,6 +3,7 @@
  * Defaults: `to` = the end of the current bucket, `from` = 24 h (hour) or 30 days (day) before.
  */
 import { errors } from '../errors.js';
+import { MAX_INSTANT, parseInstant } from '../instant.js';
 
 export type Interval = 'hour' | 'day';
 export const INTERVAL_MS: Record<Interval, number> = { hour: 3_600_000, day: 86_400_000 };
@@ -15,19 +16,14 @@ export interface StatsRange {
   interval: Interval;
 }
 
-/** ISO date (midnight UTC) or date-time → epoch ms; a 400 naming `field` otherwise. */
-export function parseInstant(v: string, field: string): number {
-  const iso = /^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : v;
-  const t = Date.parse(iso);
-  if (Number.isNaN(t)) throw errors.validation_failed({ field, in: 'querystring', reason: 'format' }, `${field} is not a valid date`);
-  return t;
-}
-
 export function statsRange(q: { from?: string; to?: string; interval?: Interval }, now = Date.now()): StatsRange {
   const interval = q.interval ?? 'day';
   const step = INTERVAL_MS[interval];
   const floor = (t: number) => t - (((t % step) + step) % step);
   const to = q.to !== undefined ? floor(parseInstant(q.to, 'to') + step - 1) : floor(now) + step;
+  if (to > MAX_INSTANT) {
+    throw errors.validation_failed({ field: 'to', in: 'querystring', reason: 'out_of_range' }, `to ends a ${interval} bucket past 9999-12-31 (UTC)`);
+  }
   const from = q.from !== undefined ? floor(parseInstant(q.from, 'from')) : to - (interval === 'hour' ? 24 : 30) * step;
   if (from >= to) throw errors.invalid_range({ field: 'from', reason: 'from must be before to' }, 'from must be before to');
   const buckets = (to - from) / step;

@@ -5,10 +5,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import {
-  EXPORT_CONTENT_TYPES, exportClicks, listClicks, parseInstant, statsRange, topLinks, topValues, totalsAndSeries,
+  EXPORT_CONTENT_TYPES, exportClicks, listClicks, statsRange, topLinks, topValues, totalsAndSeries,
   type ExportFormat, type StatsFilter,
 } from '../analytics/index.js';
 import type { Pool } from '../db/pool.js';
+import { parseInstant } from '../instant.js';
 import { ROLLUP_DIMENSIONS } from '../ingest/index.js';
 import { getLink } from '../links/link-service.js';
 import { authOf } from './request-context.js';

@@ -316,6 +316,8 @@ export const jobsRoutes =
     });
   };
 
+const INT4_MAX = 2 ** 31 - 1;
+
 function encodeIndexCursor(idx: number): string {
   return Buffer.from(JSON.stringify({ v: 1, idx })).toString('base64url');
 }
@@ -323,7 +325,8 @@ function encodeIndexCursor(idx: number): string {
 function decodeIndexCursor(cursor: string): number {
   try {
     const c = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { v?: number; idx?: unknown };
-    if (c.v === 1 && Number.isInteger(c.idx) && (c.idx as number) >= 0) return c.idx as number;
+    // item indexes are Postgres int: a forged one past 2^31 - 1 would fail the query
+    if (c.v === 1 && Number.isInteger(c.idx) && (c.idx as number) >= 0 && (c.idx as number) <= INT4_MAX) return c.idx as number;
   } catch {
     // fall through
   }

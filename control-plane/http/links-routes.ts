@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Pool } from '../db/pool.js';
-import { errors } from '../errors.js';
+import { instantIso } from '../instant.js';
 import { toResource } from '../links/link-row.js';
 import { listLinks } from '../links/link-query.js';
 import { createLink, deleteLink, getLink, updateLink, type LinkContext } from '../links/link-service.js';
@@ -10,13 +10,7 @@ import { commitAndRespond } from './respond.js';
 import { errorResponses, IdParams, LinkCreate, LinkList, LinkListQuery, LinkUpdate } from './schemas.js';
 
 /** Date-only filter values mean midnight UTC. */
-function dateParam(v: string | undefined, field: string): string | undefined {
-  if (v === undefined) return undefined;
-  const iso = /^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : v;
-  const t = Date.parse(iso);
-  if (Number.isNaN(t)) throw errors.validation_failed({ field, in: 'querystring', reason: 'format' }, `${field} is not a valid date`);
-  return new Date(t).toISOString();
-}
+const dateParam = (v: string | undefined, field: string): string | undefined => (v === undefined ? undefined : instantIso(v, field));
 
 export const linksRoutes =
   (pool: Pool, scheme: string): FastifyPluginAsyncTypebox =>

@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { ControlPlaneConfig } from '../config.js';
 import type { Pool } from '../db/pool.js';
 import { errors } from '../errors.js';
+import { instantIso } from '../instant.js';
 import {
   assertWorkspaceWide, createEndpoint, deleteEndpoint, getDelivery, getEndpoint, listDeliveries, listEndpoints, replayDelivery,
   replayEndpoint, rotateSecret, sendTestEvent, toEndpointResource, updateEndpoint, webhookSettings, type ReplayStatus,
@@ -156,12 +157,8 @@ const emptyBodyIsObject = async (req: { body: unknown }) => {
 };
 
 /** Date-only values mean midnight UTC. */
-function dateParam(v: string | undefined, field: string, where: 'querystring' | 'body'): string | undefined {
-  if (v === undefined) return undefined;
-  const t = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : v);
-  if (Number.isNaN(t)) throw errors.validation_failed({ field, in: where, reason: 'format' }, `${field} is not a valid date`);
-  return new Date(t).toISOString();
-}
+const dateParam = (v: string | undefined, field: string, where: 'querystring' | 'body'): string | undefined =>
+  v === undefined ? undefined : instantIso(v, field, where);
 
 function range(from: string | undefined, to: string | undefined, where: 'querystring' | 'body') {
   const r = { from: dateParam(from, 'from', where), to: dateParam(to, 'to', where) };

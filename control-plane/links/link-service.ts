@@ -12,6 +12,7 @@ import { toSettings, type DomainRow } from '../domains/domain-row.js';
 import { errors } from '../errors.js';
 import { emitEvents, type NewEvent } from '../events/emit.js';
 import { newId } from '../ids.js';
+import { instantIso } from '../instant.js';
 import type { AuthContext } from '../keys/key-store.js';
 import { delLink, enqueue, putLink, type OutboxEntry } from '../outbox/enqueue.js';
 import { LINK_COLUMNS, toResource, toSource, type LinkRow } from './link-row.js';
@@ -106,11 +107,15 @@ async function nextSuffix(db: Queryable, domain: string, path: string): Promise<
   return `${path}-${n}`;
 }
 
-/** The checks and canonical forms every link write applies (no I/O): metadata size, URL safety, routing, unique tags. */
+/**
+ * The checks and canonical forms every link write applies (no I/O): metadata size, URL safety,
+ * routing, unique tags, expires_at as a UTC instant inside what Postgres stores.
+ */
 export function normalizeFields<T extends Partial<LinkFields>>(f: T): T {
   checkMetadata(f.metadata);
   return {
     ...f,
+    ...(typeof f.expires_at === 'string' ? { expires_at: instantIso(f.expires_at, 'expires_at', 'body') } : {}),
     ...(f.destination_url !== undefined ? { destination_url: validUrl(f.destination_url, 'destination_url') } : {}),
     ...(f.routing ? { routing: validateRouting(f.routing) } : {}),
     ...(f.tags ? { tags: uniqueTags(f.tags) } : {}),

@@ -13,6 +13,7 @@ import {
   type VariantInput,
 } from '../../shared/index.js';
 import { errors } from '../errors.js';
+import { parseInstant } from '../instant.js';
 
 export function validUrl(value: string, field: string, opts: { allowPrivate?: boolean } = {}): string {
   const r = checkUrl(value, opts);
@@ -76,7 +77,9 @@ function validateRule(rule: RuleInput, field: string): RuleInput {
   });
   if (w.time) {
     const t = w.time;
-    if (t.from && t.to && Date.parse(t.from) >= Date.parse(t.to)) throw routingError(`${field}.when.time`, 'empty_window', 'from must be before to');
+    const from = t.from ? parseInstant(t.from, `${field}.when.time.from`, 'body') : null;
+    const to = t.to ? parseInstant(t.to, `${field}.when.time.to`, 'body') : null;
+    if (from !== null && to !== null && from >= to) throw routingError(`${field}.when.time`, 'empty_window', 'from must be before to');
     if (t.timezone !== undefined && !validTimezone(t.timezone)) throw routingError(`${field}.when.time.timezone`, 'unknown_timezone', `unknown time zone "${t.timezone}"`);
     if (t.hours && t.hours[0] === t.hours[1]) throw routingError(`${field}.when.time.hours`, 'empty_window', 'hours must not be an empty range');
   }

@@ -59,8 +59,9 @@ describe('one error shape for every failure; never a 500 for bad input', () => {
       method: 'POST', url: '/v1/links', headers: { 'content-type': 'application/json' },
       payload: '{"domain":"go.errors.example.com","path":"\\ud800","destination_url":"https://a.com/"}',
     });
-    expect(r.statusCode).toBe(422);
-    expect(shape(r.body)).toMatchObject({ code: 'invalid_path', details: { field: 'path', reason: 'invalid_character' } });
+    // a lone surrogate is invalid Unicode anywhere: the input guard refuses it before the path rules
+    expect(r.statusCode).toBe(400);
+    expect(shape(r.body)).toMatchObject({ code: 'validation_failed', details: { field: 'path', reason: 'lone_surrogate' } });
   });
 
   it('every response carries a request id, and an incoming one is kept', async () => {

@@ -30,7 +30,9 @@ const cases: [string, Record<string, unknown>, number, string, string][] = [
   ['double slash', { ...base, path: 'a//b' }, 422, 'invalid_path', 'path'],
   ['dot segment', { ...base, path: 'a/../b' }, 422, 'invalid_path', 'path'],
   ['reserved', { ...base, path: 'healthz' }, 422, 'invalid_path', 'path'],
-  ['control char path', { ...base, path: 'de\u0000al' }, 422, 'invalid_path', 'path'],
+  ['control char path', { ...base, path: 'de\u0007al' }, 422, 'invalid_path', 'path'],
+  // NUL anywhere is refused before any field rule runs (http/input-guard.ts)
+  ['NUL in path', { ...base, path: 'de\u0000al' }, 400, 'validation_failed', 'path'],
   ['bidi override path', { ...base, path: 'evil\u202Egnp.exe' }, 422, 'invalid_path', 'path'],
   ['zero-width path', { ...base, path: 'pay\u200Bpal' }, 422, 'invalid_path', 'path'],
   ['too long path', { ...base, path: 'a'.repeat(201) }, 422, 'invalid_path', 'path'],
