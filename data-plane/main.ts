@@ -1,11 +1,12 @@
 /**
  * `npm run data-plane`: read the config once, refuse to run without native uWebSockets.js, start
- * the node, stop it cleanly on SIGTERM/SIGINT (drain, flush, exit 0).
+ * the node, stop it cleanly on SIGTERM/SIGINT (drain, flush, exit 0). A start that fails exits 1
+ * at once with the cause on stderr; a signal during the start stops it (exit 0).
  */
-import { ConfigError, createLogger } from '../shared/index.js';
+import { ConfigError, createLogger, errorChain } from '../shared/index.js';
 import { loadDataPlaneConfig, type DataPlaneConfig } from './config.js';
 import { loadNativeUws, NativeUwsError } from './native-uws.js';
-import { startNode } from './node.js';
+import { StartAborted, startNode } from './node.js';
 
 let config: DataPlaneConfig;
 try {
@@ -27,19 +28,23 @@ try {
   process.exit(1);
 }
 
-// handlers first: the serving threads answer before startNode() returns
+// handlers first: the serving threads answer before startNode() returns; a signal during the start
+// interrupts it (startNode stops what it had started)
 let stopRequested: NodeJS.Signals | null = null;
 let stop: ((signal: NodeJS.Signals) => void) | null = null;
+const starting = new AbortController();
 const onSignal = (signal: NodeJS.Signals) => {
   if (stopRequested) return;
   stopRequested = signal;
-  stop?.(signal);
+  if (stop) stop(signal);
+  else starting.abort(new StartAborted(signal));
 };
 process.once('SIGTERM', onSignal);
 process.once('SIGINT', onSignal);
 
+log.info({ workers: config.WORKERS, store: config.LMDB_PATH }, 'starting');
 try {
-  const node = await startNode(config, log);
+  const node = await startNode(config, log, starting.signal);
   stop = (signal) => {
     log.info({ signal }, 'draining');
     node.stop().then(
@@ -55,6 +60,12 @@ try {
   };
   if (stopRequested) stop(stopRequested);
 } catch (err) {
+  if (err instanceof StartAborted) {
+    log.info({ signal: err.signal }, 'stopped while starting');
+    process.exit(0);
+  }
+  // exit now, whatever handle might still be open: a node that cannot serve must not linger
   log.fatal({ err }, 'node failed to start');
-  process.exitCode = 1;
+  process.stderr.write(`data-plane: node failed to start: ${errorChain(err)}\n`);
+  process.exit(1);
 }

@@ -33,12 +33,38 @@ interface Thread {
 const SERVE_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 8 };
 const SYNC_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 6 };
 
+/** A failed start waits at most this long for the sync thread to commit and stop. */
+const START_STOP_BOUND_MS = 3000;
+
 function thread(file: string, workerData: unknown, resourceLimits: ResourceLimits): Thread {
   const worker = new Worker(new URL(file, import.meta.url), { workerData, resourceLimits });
   return { worker, exited: new Promise<number>((r) => worker.once('exit', r)) };
 }
 
-export async function startNode(config: DataPlaneConfig, log: Logger): Promise<RunningNode> {
+/** A start interrupted by `signal` (SIGTERM/SIGINT while starting): not a failure. */
+export class StartAborted extends Error {
+  constructor(readonly signal: string) {
+    super(`stopped by ${signal} while starting`);
+  }
+}
+
+/** `p`, or a rejection with the signal's reason as soon as it aborts. */
+function unlessAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/**
+ * Starts the node; resolves once every serving thread listens. A start that fails (or that
+ * `abort` interrupts) stops whatever it had started (serving threads, click capture, the sync
+ * thread) before it rejects, so the caller can exit: nothing is left running.
+ */
+export async function startNode(config: DataPlaneConfig, log: Logger, abort?: AbortSignal): Promise<RunningNode> {
   const state = SharedState.create(config.WORKERS);
   state.set('started_at', Math.floor(Date.now() / 1000));
   const geo = loadGeoDatabase(config.GEOIP_DB);
@@ -96,27 +122,27 @@ export async function startNode(config: DataPlaneConfig, log: Logger): Promise<R
     });
     void t.exited.then((code) => {
       stoppedSignal();
-      if (!stopping) {
+      // before the store opened there is nothing to serve from: the start fails (a 'failed' message came first when it could)
+      if (storePath === '') storeFailed(new Error(`the sync thread exited with code ${code} before the store opened`));
+      else if (!stopping) {
         state.set('nats_connected', 0);
         log.error({ code }, 'sync thread died: restarting it (serving continues from the store)');
         setTimeout(startSync, 1000);
       }
     });
   }
-  startSync();
-  try {
-    await storeOpened;
-  } catch (err) {
-    stopping = true;
-    await sync!.worker.terminate();
-    throw err;
-  }
-
   // --- click capture: spool + shipper on this thread, salts shared with the serving threads ---
   let clicksNats: NatsHandle | null = null;
   let clicks: NodeClicks | null = null;
   let clickGauges: NodeJS.Timeout | null = null;
-  if (config.CLICK_CAPTURE) {
+  function startClicks(): void {
+    try {
+      startClickCapture();
+    } catch (err) {
+      throw new Error(`click capture cannot start in CLICK_DIR=${config.CLICK_DIR}`, { cause: err });
+    }
+  }
+  function startClickCapture(): void {
     const nats = connectNats({ servers: config.NATS_URL, name: `linkplane-node-${config.NODE_ID}-clicks`, log: log.child({ module: 'click-nats' }) });
     clicksNats = nats;
     clicks = new NodeClicks({
@@ -204,32 +230,53 @@ export async function startNode(config: DataPlaneConfig, log: Logger): Promise<R
     });
   }
 
-  async function stopClicks(): Promise<void> {
-    if (!clicks) return;
+  async function stopClicks(flushMs: number): Promise<void> {
     try {
-      await clicks.stop(config.CLICK_STOP_FLUSH_MS);
+      await clicks?.stop(flushMs);
     } finally {
       if (clickGauges) clearInterval(clickGauges);
       await clicksNats?.close().catch(() => undefined);
     }
   }
 
-  async function stopSync(): Promise<void> {
+  /** Asks the sync thread to commit and stop; terminates it after `boundMs`. */
+  async function stopSync(boundMs: number): Promise<void> {
     if (!sync) return;
     sync.worker.postMessage({ type: 'stop' } satisfies ToSync);
-    await Promise.race([syncStopped, new Promise((r) => setTimeout(r, 10_000).unref())]);
+    await Promise.race([syncStopped, new Promise((r) => setTimeout(r, boundMs).unref())]);
     await sync.worker.terminate();
+  }
+
+  /**
+   * Drains the serving threads and waits for them to exit. A thread is terminated only when it
+   * overstays `boundMs`: terminating one with open uWS sockets aborts the whole process.
+   */
+  async function stopServers(graceMs: number, boundMs: number): Promise<void> {
+    for (const s of servers) s.worker.postMessage({ type: 'drain', graceMs } satisfies ToWorker);
+    const drained = Promise.all(servers.map((s) => s.exited));
+    await Promise.race([drained, new Promise((r) => setTimeout(r, boundMs).unref())]);
+    await Promise.all(servers.map((s) => s.worker.terminate()));
   }
 
   let port: number;
   try {
-    const ports = await Promise.all(Array.from({ length: config.WORKERS }, (_, i) => startServer(i)));
-    port = ports[0]!;
+    startSync();
+    // a signal interrupts the wait for the store (a damaged one is checked first, which can take
+    // long); serving threads, once spawned, finish starting (each listens or fails within moments)
+    // and the caller then stops the node as usual
+    await unlessAborted(storeOpened, abort);
+    abort?.throwIfAborted();
+    if (config.CLICK_CAPTURE) startClicks();
+    const started = await Promise.allSettled(Array.from({ length: config.WORKERS }, (_, i) => startServer(i)));
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    port = (started[0] as PromiseFulfilledResult<number>).value;
   } catch (err) {
+    // nothing may outlive a failed start: the process must be free to exit with the cause
     stopping = true;
-    await Promise.all(servers.map((s) => s.worker.terminate()));
-    await stopClicks();
-    await stopSync();
+    await stopServers(0, START_STOP_BOUND_MS);
+    await stopClicks(0).catch((e: unknown) => log.warn({ err: e }, 'click capture did not stop cleanly'));
+    await stopSync(START_STOP_BOUND_MS);
     throw err;
   }
   log.info({ host: config.HOST, port, workers: config.WORKERS, store: storePath }, 'redirect node listening');
@@ -240,13 +287,10 @@ export async function startNode(config: DataPlaneConfig, log: Logger): Promise<R
     async stop() {
       stopping = true;
       state.set('draining', 1);
-      for (const s of servers) s.worker.postMessage({ type: 'drain', graceMs: config.SHUTDOWN_GRACE_MS } satisfies ToWorker);
-      const drained = Promise.all(servers.map((s) => s.exited));
-      await Promise.race([drained, new Promise((r) => setTimeout(r, config.SHUTDOWN_GRACE_MS + 5000).unref())]);
-      await Promise.all(servers.map((s) => s.worker.terminate()));
+      await stopServers(config.SHUTDOWN_GRACE_MS, config.SHUTDOWN_GRACE_MS + 5000);
       // every batch the workers flushed on drain has been received (messages precede 'exit')
-      await stopClicks();
-      await stopSync();
+      await stopClicks(config.CLICK_STOP_FLUSH_MS);
+      await stopSync(10_000);
     },
   };
 }

@@ -5,7 +5,7 @@
  * touch the serving threads or the supervisor. Progress goes straight into the shared state.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { connectNats, createLogger, natsNames } from '../shared/index.js';
+import { connectNats, createLogger, errorChain, natsNames } from '../shared/index.js';
 import { SharedState } from './ops/shared-state.js';
 import { StoreFiles } from './store/store-files.js';
 import { LinksSync } from './sync/links-sync.js';
@@ -48,8 +48,8 @@ let files: StoreFiles;
 try {
   files = StoreFiles.open(init.lmdbPath, log.child({ module: 'store' }));
 } catch (err) {
-  log.error({ err }, 'cannot open the store');
-  post({ type: 'failed', message: err instanceof Error ? err.message : String(err) });
+  log.error({ err, path: init.lmdbPath }, 'cannot open the store');
+  post({ type: 'failed', message: `the store cannot be opened in LMDB_PATH=${init.lmdbPath}: ${errorChain(err)}` });
   port.close();
   throw err;
 }

@@ -49,3 +49,18 @@ export class InfraError extends Error {
 export class SyncError extends InfraError {}
 export class StoreError extends InfraError {}
 export class PublishError extends InfraError {}
+
+/**
+ * One line for a fatal message: the error's message followed by each cause's (`a: b: c`), so a
+ * start failure reported across a thread boundary or on stderr still names what is underneath.
+ */
+export function errorChain(err: unknown): string {
+  const parts: string[] = [];
+  let e: unknown = err;
+  for (let depth = 0; e !== undefined && e !== null && depth < 8; depth++) {
+    const text = e instanceof Error ? e.message : String(e);
+    if (text && !parts.some((p) => p.includes(text))) parts.push(text);
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return parts.join(': ');
+}
