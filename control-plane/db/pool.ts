@@ -15,5 +15,10 @@ export function createPool(url: string, opts: { max?: number; applicationName?: 
   });
   // An idle client losing its connection must not crash the process; the next checkout reconnects.
   pool.on('error', () => undefined);
+  // Nor one whose connection errors while the pool ends it, or after its holder released it (a
+  // Postgres stopping while the control plane stops): pg-pool detaches its idle listener from a
+  // client it is removing, and an 'error' with no listener is thrown. Queries in flight still
+  // reject with the error; holders that care keep listening themselves.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }

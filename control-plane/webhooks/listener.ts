@@ -6,8 +6,18 @@
 import type { Logger } from '../../shared/index.js';
 import type { Pool, PoolClient } from '../db/pool.js';
 
+/** Gives a client back to the pool once, whichever comes first: stop, a connection error, a failed LISTEN. */
+function releaser(c: PoolClient): (err?: Error) => void {
+  let released = false;
+  return (err) => {
+    if (released) return;
+    released = true;
+    c.release(err);
+  };
+}
+
 export class PgListener {
-  private client: PoolClient | null = null;
+  private client: { c: PoolClient; release: (err?: Error) => void } | null = null;
   private running = false;
   private retry: NodeJS.Timeout | null = null;
 
@@ -26,36 +36,40 @@ export class PgListener {
   async stop(): Promise<void> {
     this.running = false;
     if (this.retry) clearTimeout(this.retry);
-    const c = this.client;
+    const held = this.client;
     this.client = null;
-    if (c) {
-      await c.query('UNLISTEN *').catch(() => undefined);
-      c.release();
+    if (held) {
+      // the connection may break meanwhile (Postgres stopping too): its error handler then releases first
+      await held.c.query('UNLISTEN *').catch(() => undefined);
+      held.release();
     }
   }
 
   private async connect(backoff: number): Promise<void> {
     if (!this.running) return;
-    let client: PoolClient | null = null;
+    let release: ((err?: Error) => void) | null = null;
     try {
-      client = await this.pool.connect();
-      const c = client;
+      const c = await this.pool.connect();
+      const held = { c, release: releaser(c) };
+      release = held.release;
       c.on('notification', (n) => this.handlers[n.channel]?.());
       c.on('error', (err) => {
+        const wasCurrent = this.client === held;
+        if (wasCurrent) this.client = null;
+        held.release(err);
+        if (!this.running) return; // stopping: the connection going away is expected
         this.log.warn({ err }, 'webhook listener connection lost; reconnecting');
-        if (this.client === c) this.client = null;
-        c.release(err);
-        this.schedule(200);
+        if (wasCurrent) this.schedule(200);
       });
       for (const channel of Object.keys(this.handlers)) await c.query(`LISTEN ${channel}`);
       if (!this.running) {
-        c.release();
+        held.release();
         return;
       }
-      this.client = c;
+      this.client = held;
       for (const h of Object.values(this.handlers)) h();
     } catch (err) {
-      client?.release(err as Error);
+      release?.(err as Error);
       this.log.warn({ err }, 'webhook listener could not connect; retrying');
       this.schedule(Math.min(backoff * 2, 5000));
     }
