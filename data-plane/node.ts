@@ -167,6 +167,8 @@ export async function startNode(config: DataPlaneConfig, log: Logger, abort?: Ab
       state.set('clicks_backlog_dropped', c.backlog.droppedEvents);
       state.set('click_backlog_bytes', c.backlog.bytes);
       state.set('click_ship_errors', c.counters.shipErrors);
+      state.set('clicks_held', c.heldEvents);
+      state.set('click_spool_failing', c.spoolFailing ? 1 : 0);
       const size = c.spool.size;
       state.set('click_spool_events', size.events);
       state.set('click_spool_bytes', size.bytes);

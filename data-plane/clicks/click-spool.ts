@@ -94,14 +94,20 @@ export class ClickSpool {
     if (!/^[A-Za-z0-9_-]{1,128}$/.test(batchId)) throw new Error(`bad batch id ${JSON.stringify(batchId)}`);
     const file = join(this.opts.dir, `${batchId}.${events}.clk`);
     const tmp = `${file}.tmp`;
-    const fh = await open(tmp, 'w');
     try {
-      await fh.writeFile(data);
-      if (this.opts.fsync !== false) await fh.datasync();
-    } finally {
-      await fh.close();
+      const fh = await open(tmp, 'w');
+      try {
+        await fh.writeFile(data);
+        if (this.opts.fsync !== false) await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, file);
+    } catch (err) {
+      // a full disk leaves a partial file: remove it, or it keeps the space the retry needs
+      await unlink(tmp).catch(() => undefined);
+      throw err;
     }
-    await rename(tmp, file);
     const keep = this.held + data.byteLength <= (this.opts.memoryBytes ?? 4 * 1024 * 1024);
     this.push({ batchId, events, bytes: data.byteLength, file, ...(keep ? { data } : {}) });
     this.enforceBound();

@@ -19,6 +19,8 @@ const CLICK_METRICS: [name: string, gauge: GaugeName, type: 'counter' | 'gauge',
   ['click_ship_errors_total', 'click_ship_errors', 'counter', 'failed shipping rounds (NATS away, stream full); the batches stay spooled'],
   ['click_spool_events', 'click_spool_events', 'gauge', 'clicks waiting in the spool'],
   ['click_spool_bytes', 'click_spool_bytes', 'gauge', 'bytes the spool holds on disk'],
+  ['click_spool_failing', 'click_spool_failing', 'gauge', '1 while the spool cannot be written (CLICK_DIR full or unwritable): batches are held in memory and retried'],
+  ['clicks_held', 'clicks_held', 'gauge', 'clicks held in memory because the spool could not write them (part of click_backlog_bytes, bounded by CLICK_BACKLOG_MAX_MB)'],
 ];
 
 export function renderMetrics(state: SharedState, nodeId: string, memory: NodeJS.MemoryUsage): string {

@@ -3,6 +3,10 @@
  * ready when its replica has caught up (initial sync done) and is not stalled behind the stream
  * (store writes failing, SYNC_MAX_BEHIND_MS), and it is not draining. Until its replica is caught
  * up, a link the node does not have is answered 503 + Retry-After, not 404 (`caughtUp`).
+ *
+ * A click spool that cannot be written is a detail line, not a 503: the node still answers every
+ * redirect right, and taking it (or, with a shared cause, every node) out of rotation would turn
+ * lost analytics into lost redirects. Metrics and the log carry it for alerting.
  */
 import type { SharedState } from './shared-state.js';
 
@@ -29,6 +33,10 @@ export function readiness(state: SharedState): Readiness {
   }
   const detail: string[] = [];
   if (state.get('store_writes_failing') === 1 && state.get('sync_stalled') === 0) detail.push('store writes failing: retrying');
+  if (state.get('click_spool_failing') === 1) {
+    const mb = (state.get('click_backlog_bytes') / 1024 / 1024).toFixed(1);
+    detail.push(`click spool not writable (CLICK_DIR full?): ${state.get('clicks_held')} clicks held in memory, backlog ${mb} MB of CLICK_BACKLOG_MAX_MB; clicks dropped so far: ${state.get('clicks_dropped')}`);
+  }
   const head = why.length === 0 ? 'ready' : `not ready: ${why.join('; ')}`;
   return { ready: why.length === 0, text: [head, ...detail].join('\n') + '\n' };
 }

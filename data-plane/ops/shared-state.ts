@@ -33,6 +33,8 @@ export const GAUGES = [
   'sync_stalled',
   'store_write_failures',
   'store_writes_failing',
+  'clicks_held',
+  'click_spool_failing',
 ] as const;
 export type GaugeName = (typeof GAUGES)[number];
 const GAUGE_INDEX = Object.fromEntries(GAUGES.map((g, i) => [g, i])) as Record<GaugeName, number>;
