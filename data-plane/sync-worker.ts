@@ -7,6 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { connectNats, createLogger, errorChain, natsNames } from '../shared/index.js';
 import { SharedState } from './ops/shared-state.js';
+import { prepareStoreDir } from './store/store-dir.js';
 import { StoreFiles } from './store/store-files.js';
 import { LinksSync } from './sync/links-sync.js';
 
@@ -16,6 +17,8 @@ export interface SyncInit {
   natsUrl: string;
   natsPrefix: string;
   lmdbPath: string;
+  /** The store is not opened with less free space than this under lmdbPath (STORE_MIN_FREE_MB). */
+  minFreeBytes: number;
   batchMax: number;
   flushMs: number;
   readyWithoutNatsMs: number;
@@ -46,6 +49,7 @@ function sampleMemory(): void {
 
 let files: StoreFiles;
 try {
+  prepareStoreDir(init.lmdbPath, init.minFreeBytes);
   files = StoreFiles.open(init.lmdbPath, log.child({ module: 'store' }));
 } catch (err) {
   log.error({ err, path: init.lmdbPath }, 'cannot open the store');
