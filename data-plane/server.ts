@@ -8,6 +8,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from '
 import { requestHost, requestPathToLinkPath, storeKey, type Logger } from '../shared/index.js';
 import type { ClickSink, VisitFacts } from './clicks/click-sink.js';
 import { gatherFacts, plainFacts, type FactDeps } from './facts.js';
+import { framingProblem, refuse } from './http-framing.js';
 import { ipFromBytes, type Ip } from './ip.js';
 import type { UwsModule } from './native-uws.js';
 import { renderMetrics } from './ops/metrics-text.js';
@@ -96,6 +97,13 @@ export function buildServer(deps: ServerDeps): RedirectServer {
     const close = state.get('draining') === 1;
     let answered = false;
     try {
+      // before anything else (a 405 kept alive would desync too): ambiguous framing → 400, closed
+      if (framingProblem(req) !== null) {
+        answered = true;
+        refuse(res);
+        recorder.status(400);
+        return;
+      }
       const method = req.getMethod();
       const url = req.getUrl();
       const head = method === 'head';

@@ -40,7 +40,7 @@ export type GaugeName = (typeof GAUGES)[number];
 const GAUGE_INDEX = Object.fromEntries(GAUGES.map((g, i) => [g, i])) as Record<GaugeName, number>;
 
 /** Statuses counted individually; anything else counts as `other`. */
-export const STATUSES = [200, 301, 302, 307, 308, 404, 405, 410, 500, 503] as const;
+export const STATUSES = [200, 301, 302, 307, 308, 400, 404, 405, 410, 500, 503] as const;
 /** Decision latency buckets, seconds. */
 export const LATENCY_BUCKETS = [0.000001, 0.0000025, 0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01] as const;
 
