@@ -11,6 +11,7 @@ import type { ControlPlaneConfig } from './config.js';
 import type { Pool } from './db/pool.js';
 import { analyticsRoutes } from './http/analytics-routes.js';
 import { domainsRoutes } from './http/domains-routes.js';
+import { clientErrorHandler, frameworkErrorHandler, MAX_PARAM_LENGTH, registerRequestChecks } from './http/client-error.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import { registerInputGuard } from './http/input-guard.js';
 import { parseTrustProxy, type TrustProxy } from './http/trust-proxy.js';
@@ -65,7 +66,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    // errors raised before any route runs get the documented shape too (http/client-error.ts)
+    clientErrorHandler: clientErrorHandler(deps.log),
+    frameworkErrors: frameworkErrorHandler,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    return503OnClosing: false,
+    http: {
+      requireHostHeader: false, // checked in registerRequestChecks, to answer with the documented shape
+      headersTimeout: config.HEADERS_TIMEOUT_MS,
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(config.HEADERS_TIMEOUT_MS / 4))),
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // only JSON bodies (and the bulk upload's own media types): text/plain is 415 like any other
+  app.removeContentTypeParser('text/plain');
 
   for (const s of SHARED_SCHEMAS) app.addSchema(s);
   await app.register(swagger, {
@@ -84,6 +97,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   registerErrorHandling(app);
+  registerRequestChecks(app);
   app.addHook('onRequest', async (req, reply) => {
     reply.header('X-Request-Id', req.id);
   });

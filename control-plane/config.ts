@@ -21,6 +21,7 @@ export const controlPlaneSchema = {
   AUTH_FAILURE_BURST: { kind: 'int', default: 30, min: 1, doc: 'failed authentications (401) a client address may make in a burst; then 429 until its bucket refills' },
   AUTH_FAILURE_PER_SEC: { kind: 'number', default: 0.5, min: 0.001, doc: 'sustained failed authentications/s per client address (IPv6: per /64)' },
   BODY_LIMIT_BYTES: { kind: 'int', default: 1_048_576, min: 1024, doc: 'largest JSON body accepted (413 above)' },
+  HEADERS_TIMEOUT_MS: { kind: 'int', default: 10_000, min: 100, max: 600_000, doc: 'a client must send its request line and headers within this; then 408 and the connection is closed (slow-header attacks)' },
   TRUST_PROXY: {
     kind: 'string', default: 'false',
     doc: 'which X-Forwarded-For entry is the client (audit logs, failed-authentication limit): false, a hop count, the proxies\' addresses/CIDRs (comma-separated), or true (left-most: only behind a proxy that overwrites the header)',

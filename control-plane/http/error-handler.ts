@@ -1,10 +1,11 @@
 /**
  * One JSON error shape for everything: our ApiErrors, Fastify's validation/body/media-type
- * errors, unknown routes. Bad input is never a 500; a 500 never leaks internals.
+ * errors, unknown routes (404), known routes asked with another method (405 with `Allow`). Bad input is never a 500; a 500 never leaks internals.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../shared/index.js';
 import { errors } from '../errors.js';
+import { trackAllowedMethods } from './allowed-methods.js';
 
 interface AjvError {
   instancePath?: string;
@@ -68,10 +69,21 @@ export function sendError(reply: FastifyReply, err: ApiError): FastifyReply {
 
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
-    const apiErr = toApiError(err);
+    let apiErr = toApiError(err);
+    if (apiErr.code === 'unsupported_media_type' && apiErr.details?.content_type == null) {
+      // Fastify's message does not name the type; the client should see which one was refused
+      const sent = req.headers['content-type'];
+      apiErr = errors.unsupported_media_type({ content_type: typeof sent === 'string' ? sent.slice(0, 100) : null });
+    }
     if (apiErr.status >= 500) req.log.error({ err }, 'request failed');
     else req.log.info({ code: apiErr.code, details: apiErr.details }, 'request rejected');
     return sendError(reply, apiErr);
   });
-  app.setNotFoundHandler((req, reply) => sendError(reply, errors.route_not_found({ method: req.method, url: req.url.split('?')[0] })));
+  const allowed = trackAllowedMethods(app); // before any route is registered
+  app.setNotFoundHandler((req, reply) => {
+    const allow = allowed.forPath(req.url);
+    if (allow.length === 0) return sendError(reply, errors.route_not_found({ method: req.method, url: req.url.split('?')[0] }));
+    reply.header('Allow', allow.join(', '));
+    return sendError(reply, errors.method_not_allowed({ method: req.method, allowed: allow }, `${req.method} is not allowed here; use ${allow.join(', ')}`));
+  });
 }

@@ -1,15 +1,19 @@
 import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../shared/testing/index.js';
 import { ERROR_CATALOG } from '../errors.js';
+import { ADMIN_SECRET, createHarness, type Harness } from './harness.js';
+import { rawRequest } from './raw-http.js';
+
+const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+const documented = (code: string, status: number) => new RegExp(`\\|\\s*\`${code}\`\\s*\\|\\s*${status}\\s*\\|`).test(readme);
 
 describe('error catalog', () => {
-  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
-
   it('every error code is documented in the README with its status', () => {
     const missing = Object.entries(ERROR_CATALOG)
-      .filter(([code, spec]) => !new RegExp(`\\|\\s*\`${code}\`\\s*\\|\\s*${spec.status}\\s*\\|`).test(readme))
+      .filter(([code, spec]) => !documented(code, spec.status))
       .map(([code, spec]) => `${code} (${spec.status})`);
     expect(missing).toEqual([]);
   });
@@ -20,5 +24,56 @@ describe('error catalog', () => {
       expect(spec.status).toBeGreaterThanOrEqual(400);
       expect(spec.status).toBeLessThan(600);
     }
+  });
+});
+
+/**
+ * Errors raised before any route runs — by Node's HTTP parser, Node's own checks, Fastify's router
+ * and body parsers — sent as exact bytes: each answer is the documented shape with a code from the
+ * catalog, at the catalog's status, with a row in the README's error table.
+ */
+const auth = `Authorization: Bearer ${ADMIN_SECRET}\r\n`;
+const FRAMEWORK_CASES: [name: string, bytes: string, status: number, code: string][] = [
+  ['bad percent-encoding', `GET /v1/links/%E0%A4%A HTTP/1.1\r\nHost: a\r\n${auth}\r\n`, 400, 'malformed_request'],
+  ['a path parameter too long', `GET /v1/links/${'x'.repeat(300)} HTTP/1.1\r\nHost: a\r\n${auth}\r\n`, 414, 'uri_too_long'],
+  ['a URL too long', `GET /v1/links?q=${'x'.repeat(10_000)} HTTP/1.1\r\nHost: a\r\n${auth}\r\n`, 414, 'uri_too_long'],
+  ['a request line past the parser limit', `GET /v1/links?q=${'x'.repeat(40_000)} HTTP/1.1\r\nHost: a\r\n\r\n`, 414, 'uri_too_long'],
+  ['headers too large', `GET /v1/links HTTP/1.1\r\nHost: a\r\nX-Big: ${'x'.repeat(40_000)}\r\n\r\n`, 431, 'headers_too_large'],
+  ['a bad header byte', `GET /v1/links HTTP/1.1\r\nHost: a\r\nX-Bad: \u0000\r\n\r\n`, 400, 'malformed_request'],
+  ['a space before the colon', `GET /v1/links HTTP/1.1\r\nHost: a\r\nX-Bad : 1\r\n\r\n`, 400, 'malformed_request'],
+  ['a request that is not HTTP', '\u0016\u0003\u0001\u0002\u0000\u0001\u0000\u0001\u00fc\u0003\u0003', 400, 'malformed_request'],
+  ['HTTP/1.1 without Host', `GET /v1/links HTTP/1.1\r\n${auth}\r\n`, 400, 'malformed_request'],
+  ['headers that never finish', `GET /v1/links HTTP/1.1\r\nHost: a\r\n`, 408, 'request_timeout'],
+  ['an Expect other than 100-continue', `POST /v1/links HTTP/1.1\r\nHost: a\r\n${auth}Expect: 200-ok\r\nContent-Length: 0\r\n\r\n`, 417, 'expectation_failed'],
+  ['a text/plain body', `POST /v1/links HTTP/1.1\r\nHost: a\r\n${auth}Content-Type: text/plain\r\nContent-Length: 2\r\n\r\n{}`, 415, 'unsupported_media_type'],
+  ['a wrong method on a known path', `PUT /v1/links HTTP/1.1\r\nHost: a\r\n${auth}Content-Length: 0\r\n\r\n`, 405, 'method_not_allowed'],
+  ['an unknown path', `GET /v1/nope HTTP/1.1\r\nHost: a\r\n\r\n`, 404, 'route_not_found'],
+  ['no API key', `GET /v1/links HTTP/1.1\r\nHost: a\r\n\r\n`, 401, 'unauthorized'],
+  ['a body larger than allowed', `POST /v1/links HTTP/1.1\r\nHost: a\r\n${auth}Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n{"a":"${'x'.repeat(4990)}"}`, 413, 'body_too_large'],
+];
+
+describe('framework-level errors have the documented shape and a documented code', () => {
+  let h: Harness;
+  let port: number;
+  beforeAll(async () => {
+    h = await createHarness('errors_documented', { HEADERS_TIMEOUT_MS: '300', BODY_LIMIT_BYTES: '4096' });
+    await h.app.listen({ port: 0, host: '127.0.0.1' });
+    port = (h.app.server.address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it.each(FRAMEWORK_CASES)('%s', async (_name, bytes, status, code) => {
+    const r = await rawRequest(port, bytes, { timeoutMs: 4000 });
+    expect(r.status).toBe(status);
+    expect(r.headers['content-type']).toBe('application/json; charset=utf-8');
+    const body = JSON.parse(r.body) as { error: { code: string; message: string; details?: unknown } };
+    expect(Object.keys(body)).toEqual(['error']);
+    expect(Object.keys(body.error).filter((k) => !['code', 'message', 'details'].includes(k))).toEqual([]);
+    expect(typeof body.error.message).toBe('string');
+    expect(body.error.code).toBe(code);
+    expect(ERROR_CATALOG[code as keyof typeof ERROR_CATALOG]?.status).toBe(status);
+    expect(documented(code, status)).toBe(true);
   });
 });
