@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findInputProblem, jsonPointer, MAX_INPUT_DEPTH } from './input-guard.js';
+import { escapeUnstorable, fieldName, findInputProblem, jsonPointer, MAX_INPUT_DEPTH } from './input-guard.js';
 
 const nested = (depth: number): unknown => {
   let v: unknown = 1;
@@ -32,5 +32,11 @@ describe('findInputProblem', () => {
 
   it('spells paths as RFC 6901 pointers', () => {
     expect(jsonPointer(['metadata', 'a/b~c', 3])).toBe('/metadata/a~1b~0c/3');
+  });
+
+  it('escapes what Postgres text cannot hold when a name is echoed or stored', () => {
+    expect(escapeUnstorable('a\u0000b\ud800c😀')).toBe('a\\u0000b\\ud800c😀');
+    expect(fieldName(['metadata', 'k\u0000', 2])).toBe('metadata.k\\u0000[2]');
+    expect(escapeUnstorable('plain')).toBe('plain');
   });
 });

@@ -29,6 +29,13 @@ export interface InputProblem {
 // eslint-disable-next-line no-control-regex -- finding NUL is the point
 const BAD_TEXT = /[\u0000\p{Cs}]/u;
 
+const BAD_TEXT_ALL = new RegExp(BAD_TEXT.source, 'gu');
+
+/** `s` with each NUL and lone surrogate written as `\uXXXX`: safe to echo and to store (Postgres text). */
+export function escapeUnstorable(s: string): string {
+  return BAD_TEXT.test(s) ? s.replace(BAD_TEXT_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : s;
+}
+
 function textProblem(s: string): InputProblemReason | null {
   if (!BAD_TEXT.test(s)) return null;
   return s.includes('\u0000') ? 'nul_character' : 'lone_surrogate';
@@ -78,14 +85,14 @@ export function findInputProblem(root: unknown, maxDepth = MAX_INPUT_DEPTH): Inp
   return null;
 }
 
-/** `['routing','rules',0,'url']` → `routing.rules[0].url` (the API's field spelling). */
+/** `['routing','rules',0,'url']` → `routing.rules[0].url` (the API's field spelling; a bad key escaped). */
 export function fieldName(path: (string | number)[]): string {
-  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
+  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${escapeUnstorable(p)}` : escapeUnstorable(p)), '');
 }
 
-/** `['metadata','a/b']` → `/metadata/a~1b` (RFC 6901). */
+/** `['metadata','a/b']` → `/metadata/a~1b` (RFC 6901; a bad key escaped). */
 export function jsonPointer(path: (string | number)[]): string {
-  return path.map((p) => `/${String(p).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
+  return path.map((p) => `/${escapeUnstorable(String(p)).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
 }
 
 const WHY: Record<InputProblemReason, string> = {
@@ -96,6 +103,12 @@ const WHY: Record<InputProblemReason, string> = {
 };
 
 export type InputPart = 'body' | 'querystring' | 'params' | 'headers';
+
+/** The field (API spelling, '' for the root) and the sentence for a problem. */
+export function describeInputProblem(p: InputProblem): { field: string; message: string } {
+  const field = fieldName(p.path);
+  return { field, message: `${field || 'the value'} ${WHY[p.reason]}` };
+}
 
 /** Throws validation_failed naming the field when `value` (one part of the request) has a problem. */
 export function assertCleanInput(value: unknown, part: InputPart): void {

@@ -13,6 +13,7 @@ import { compileLink, normalizeHostname, randomBase62, type Logger } from '../..
 import type { Pool, PoolClient } from '../db/pool.js';
 import { canUseDomain } from '../domains/domain-service.js';
 import { DOMAIN_COLUMNS, toSettings, type DomainRow } from '../domains/domain-row.js';
+import { describeInputProblem, escapeUnstorable, findInputProblem } from '../http/input-guard.js';
 import { newId } from '../ids.js';
 import { shortUrl, type LinkRow } from '../links/link-row.js';
 import { linkSource } from '../links/link-values.js';
@@ -68,10 +69,13 @@ export interface BatchReport {
   finished: JobRow | null;
 }
 
-/** Postgres errors that belong to an item (bad value, constraint) rather than to the batch. */
+/**
+ * Postgres errors that belong to an item rather than to the batch: a bad value (22), a constraint
+ * (23), a value past a program limit (54: e.g. JSON nested past the stack depth).
+ */
 function isItemLevel(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
-  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23') || code.startsWith('54'));
 }
 
 function dbItemError(err: unknown): ItemError {
@@ -88,6 +92,12 @@ export function checkItem(staged: StagedItem, op: JobRow['operation'], hosts: Ma
     value = JSON.parse(staged.item);
   } catch {
     return itemError('invalid_json', null, 'the item is not valid JSON');
+  }
+  // NUL, lone surrogates, 1e400 and deep nesting: what the API's input guard refuses, per item
+  const problem = findInputProblem(value);
+  if (problem) {
+    const { field, message } = describeInputProblem(problem);
+    return itemError('validation_failed', field || null, message);
   }
   const shape = checkItemShape(value, op);
   if (!shape.ok) return shape.error;
@@ -296,8 +306,10 @@ async function completeBatch(tx: PoolClient, claim: Claim, outcomes: ItemOutcome
     await tx.query(
       `INSERT INTO job_errors (job_seq, idx, external_id, code, field, message)
        SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[]) ON CONFLICT DO NOTHING`,
-      [claim.job_seq, failedOnes.map((o) => o.idx), failedOnes.map((o) => o.externalId), failedOnes.map((o) => o.error.code),
-        failedOnes.map((o) => o.error.field), failedOnes.map((o) => o.error.message)],
+      // an error may quote the item (a field name, an external_id): text Postgres can store
+      [claim.job_seq, failedOnes.map((o) => o.idx), failedOnes.map((o) => (o.externalId === null ? null : escapeUnstorable(o.externalId))),
+        failedOnes.map((o) => o.error.code), failedOnes.map((o) => (o.error.field === null ? null : escapeUnstorable(o.error.field))),
+        failedOnes.map((o) => escapeUnstorable(o.error.message))],
     );
   }
   const succeeded = outcomes.length - failedOnes.length;

@@ -57,7 +57,7 @@ describe('bad input: a 400 with the field named, never a 500', () => {
     { name: 'external_id=%00', url: '/v1/links?external_id=x%00', field: 'external_id' },
     { name: 'deliveries event_type=%00', url: '/v1/webhooks/deliveries?event_type=%00', field: 'event_type' },
     { name: 'tag NUL', method: 'POST', url: '/v1/links', payload: link({ tags: ['a\u0000'] }), field: 'tags[0]' },
-    { name: 'metadata key NUL', method: 'POST', url: '/v1/links', payload: link({ metadata: { 'k\u0000': 1 } }), field: 'metadata.k\u0000' },
+    { name: 'metadata key NUL', method: 'POST', url: '/v1/links', payload: link({ metadata: { 'k\u0000': 1 } }), field: 'metadata.k\\u0000' },
     { name: 'metadata value NUL', method: 'POST', url: '/v1/links', payload: link({ metadata: { k: 'v\u0000' } }), field: 'metadata.k' },
     { name: 'utm NUL', method: 'POST', url: '/v1/links', payload: link({ utm: { source: '\u0000' } }), field: 'utm.source' },
     { name: 'path NUL', method: 'POST', url: '/v1/links', payload: link({ path: 'a\u0000' }), field: 'path' },
