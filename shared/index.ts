@@ -16,3 +16,4 @@ export * from './click-id.js';
 export * from './click-codec.js';
 export * from './clicks-stream.js';
 export * from './waker.js';
+export * from './outage-log.js';

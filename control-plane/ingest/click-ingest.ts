@@ -19,7 +19,7 @@ import {
 } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import {
-  ClickCodecError, decodeClickColumns, ensureClicksStream, natsNames, uuidText, type ClickColumns, type ClicksStreamOptions, type Logger,
+  ClickCodecError, decodeClickColumns, ensureClicksStream, natsNames, OutageLog, uuidText, type ClickColumns, type ClicksStreamOptions, type Logger,
 } from '../../shared/index.js';
 import type { Pool } from '../db/pool.js';
 import { acceptedDays, dayOf, PartitionCache, type PartitionWindow } from './click-partitions.js';
@@ -76,10 +76,15 @@ export class ClickIngest {
   private readonly partitions = new PartitionCache();
   private readonly names: ReturnType<typeof natsNames>;
   private lastPendingSample = 0;
+  /** The consumer loop (NATS or Postgres away) and click storing: each outage logged once. */
+  private readonly consumeOutage: OutageLog;
+  private readonly storeOutage: OutageLog;
   /** Totals since start (tests, logs). */
   readonly totals = { inserted: 0, duplicates: 0, transactions: 0, deadLettered: 0 };
 
   constructor(private readonly opts: ClickIngestOptions) {
+    this.consumeOutage = new OutageLog(opts.log, 'click ingest');
+    this.storeOutage = new OutageLog(opts.log, 'storing clicks');
     this.names = natsNames(opts.prefix);
   }
 
@@ -120,11 +125,12 @@ export class ClickIngest {
         if (!nc || !this.running) break;
         const consumer = await this.setup(nc);
         backoff = 250;
+        this.consumeOutage.ok();
         this.opts.log.info({ stream: this.names.clicksStream, consumer: this.names.clicksIngestConsumer }, 'click ingest consuming');
         await this.consume(consumer);
       } catch (err) {
         if (!this.running) break;
-        this.opts.log.warn({ err }, 'click ingest interrupted; retrying');
+        this.consumeOutage.failed(err);
         await this.sleep(backoff);
         backoff = Math.min(backoff * 2, 5_000);
       }
@@ -292,6 +298,7 @@ export class ClickIngest {
         this.totals.duplicates += r.duplicates;
         this.totals.transactions++;
         for (const h of group) h.msg.ack();
+        this.storeOutage.ok();
         if (r.path === 'merge') this.opts.log.info({ inserted: r.inserted, duplicates: r.duplicates }, 'redelivered clicks skipped');
         return;
       } catch (err) {
@@ -314,7 +321,7 @@ export class ClickIngest {
           for (const h of group) h.msg.nak();
           return;
         }
-        this.opts.log.warn({ err, clicks: set.n }, 'storing clicks failed; retrying');
+        this.storeOutage.failed(err);
         for (const h of group) h.msg.working();
         await this.sleep(Math.min(backoff, (this.opts.ackWaitMs ?? 60_000) / 2));
         backoff = Math.min(backoff * 2, 5_000);

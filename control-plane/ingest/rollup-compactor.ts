@@ -7,7 +7,7 @@
  * reader — which sees `click_rollups_live` = rollups + deltas in one snapshot — never counts a
  * delta twice or misses one.
  */
-import type { Logger } from '../../shared/index.js';
+import { OutageLog, type Logger } from '../../shared/index.js';
 import type { Pool } from '../db/pool.js';
 import { withGuardedTx } from './checkout.js';
 
@@ -25,8 +25,11 @@ export class RollupCompactor {
   private timer: NodeJS.Timeout | null = null;
   private round: Promise<number> | null = null;
   private stopped = false;
+  private readonly outage: OutageLog;
 
-  constructor(private readonly opts: RollupCompactorOptions) {}
+  constructor(private readonly opts: RollupCompactorOptions) {
+    this.outage = new OutageLog(opts.log, 'rollup compaction');
+  }
 
   /** One round; returns the delta rows folded (0 if another control plane is compacting). */
   compactOnce(): Promise<number> {
@@ -67,8 +70,9 @@ export class RollupCompactor {
       let folded = 0;
       try {
         folded = await this.compactOnce();
+        this.outage.ok();
       } catch (err) {
-        this.opts.log.warn({ err }, 'rollup compaction failed; retrying');
+        if (!this.stopped) this.outage.failed(err);
       }
       // keep going without pause while there is a backlog
       if (!this.stopped) this.timer = setTimeout(() => void tick(), folded >= (this.opts.batch ?? 200_000) ? 0 : this.opts.everyMs);

@@ -4,7 +4,7 @@
  * items of finished jobs, old jobs). stop() lets in-flight batches commit, then returns.
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
-import type { Logger } from '../../shared/index.js';
+import { Backoff, OutageLog, type Logger } from '../../shared/index.js';
 import type { Pool } from '../db/pool.js';
 import { JobCallbacks, type CallbackOptions } from './job-callbacks.js';
 import { runNextBatch, type BatchContext } from './process-batch.js';
@@ -36,10 +36,13 @@ export class JobWorkers {
   private readonly items: Counter<'result'>;
   private readonly batches: Counter<'mode'>;
   private readonly batchSeconds: Histogram;
+  /** One for all batch workers: an outage is logged once, not once per worker. */
+  private readonly batchOutage: OutageLog;
 
   constructor(private readonly opts: JobWorkersOptions) {
     this.ctx = { pool: opts.pool, log: opts.log, scheme: opts.scheme, maxAttempts: opts.maxAttempts };
     this.callbacks = new JobCallbacks(opts.pool, opts.log.child({ module: 'job-callbacks' }), opts.callbacks);
+    this.batchOutage = new OutageLog(opts.log, 'job workers');
     const registers = opts.registry ? [opts.registry] : [];
     this.items = new Counter({ name: 'linkplane_job_items_total', help: 'bulk job items processed, by result', labelNames: ['result'], registers });
     this.batches = new Counter({ name: 'linkplane_job_batches_total', help: 'bulk job batches committed, by mode', labelNames: ['mode'], registers });
@@ -88,12 +91,13 @@ export class JobWorkers {
 
   private async batchLoop(n: number): Promise<void> {
     const log = this.opts.log.child({ worker: n });
-    let backoff = this.opts.pollMs;
+    const backoff = new Backoff(this.opts.pollMs, 5_000);
     while (this.running) {
       const t0 = performance.now();
       try {
         const r = await runNextBatch(this.ctx);
-        backoff = this.opts.pollMs;
+        backoff.reset();
+        this.batchOutage.ok();
         if (!r) {
           await this.sleep(this.opts.pollMs);
           continue;
@@ -107,31 +111,38 @@ export class JobWorkers {
           this.wake(); // a callback may be due
         }
       } catch (err) {
-        log.warn({ err }, 'job worker round failed');
-        await this.sleep(backoff);
-        backoff = Math.min(backoff * 2, 5000);
+        if (!this.running) break;
+        this.batchOutage.failed(err);
+        await this.sleep(backoff.next());
       }
     }
   }
 
   private async callbackLoop(): Promise<void> {
+    const backoff = new Backoff(1_000, 10_000);
+    const outage = new OutageLog(this.opts.log, 'job callbacks');
     while (this.running) {
       try {
         const n = await this.callbacks.deliverDue();
+        backoff.reset();
+        outage.ok();
         if (n === 0) await this.sleep(Math.max(this.opts.pollMs, 250));
       } catch (err) {
-        this.opts.log.warn({ err }, 'job callback round failed');
-        await this.sleep(1000);
+        if (!this.running) break;
+        outage.failed(err);
+        await this.sleep(backoff.next());
       }
     }
   }
 
   private async housekeepingLoop(): Promise<void> {
+    const outage = new OutageLog(this.opts.log, 'job housekeeping');
     while (this.running) {
       try {
         await this.housekeeping();
+        outage.ok();
       } catch (err) {
-        this.opts.log.warn({ err }, 'job housekeeping failed');
+        if (this.running) outage.failed(err);
       }
       await this.sleep(HOUSEKEEPING_MS);
     }

@@ -16,7 +16,7 @@
  */
 import type { KV } from '@nats-io/kv';
 import type pg from 'pg';
-import { PublishError, Waker, type Logger } from '../../shared/index.js';
+import { Backoff, OutageLog, PublishError, Waker, type Logger } from '../../shared/index.js';
 import type { Pool } from '../db/pool.js';
 import { OUTBOX_CHANNEL } from './enqueue.js';
 import { KvBatchPublisher } from './kv-batch-publisher.js';
@@ -124,23 +124,26 @@ export class OutboxRelay {
   }
 
   private async run(): Promise<void> {
-    let backoff = 100;
+    const backoff = new Backoff(100, 5_000);
+    const outage = new OutageLog(this.opts.log, 'outbox relay');
     while (this.running) {
       try {
         if (!(await this.acquireLeadership())) {
+          outage.ok();
           await this.waker.wait(1000);
           continue;
         }
         const kv = await this.opts.kv();
         const r = await this.pump(kv);
-        backoff = 100;
+        backoff.reset();
+        outage.ok();
         // a NOTIFY that came while the round ran may be for a row it missed: the wait returns at once
         if (!r.full) await this.waker.wait(this.opts.pollMs);
       } catch (err) {
-        this.opts.log.warn({ err }, 'outbox relay round failed; retrying');
+        if (!this.running) break;
+        outage.failed(err);
         if (this.leaderLost) await this.releaseLeadership();
-        await this.waker.wait(backoff);
-        backoff = Math.min(backoff * 2, 5000);
+        await this.waker.wait(backoff.next());
       }
     }
   }

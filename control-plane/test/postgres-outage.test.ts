@@ -80,6 +80,46 @@ describe('the control plane while its Postgres goes away', () => {
     expect((await p.stop()).code).toBe(0);
   }, 120_000);
 
+  it('while Postgres is away each background loop logs one line when it starts failing and one when it recovers', async () => {
+    const { p } = await startControlPlane();
+    await sleep(1_000); // loops that failed while the process started have recovered
+    const from = p.output.length;
+    await cluster.stop('fast');
+    await sleep(4_000);
+    const during = p.output.slice(from).flatMap((l) => {
+      try {
+        const j = JSON.parse(l) as { level: number; msg: string };
+        return j.level >= 40 ? [j.msg] : [];
+      } catch {
+        return [l];
+      }
+    });
+    const restart = p.output.length;
+    await cluster.start();
+    const failing = during;
+    // each loop once (before: about 30 warnings with stack traces in 3 s)
+    expect(failing.every((m) => m.endsWith(' failing; retrying with backoff')), failing.join('\n')).toBe(true);
+    expect(new Set(failing).size).toBe(failing.length);
+    for (const loop of ['outbox relay', 'webhook fan-out', 'webhook claim', 'webhook listener', 'job workers']) {
+      expect(failing).toContain(`${loop} failing; retrying with backoff`);
+    }
+    const expected = failing.map((m) => m.replace(' failing; retrying with backoff', ' recovered')).sort();
+    const since = (): string[] => p.output.slice(restart).flatMap((l) => {
+      try {
+        return [String((JSON.parse(l) as { msg?: string }).msg)];
+      } catch {
+        return [];
+      }
+    });
+    await waitFor('every loop recovered', () => expected.every((m) => since().includes(m)), 20_000, 100);
+    await sleep(500);
+    // a loop whose first failure came after the 4 s window also says it recovered: each says it once
+    const recovered = since().filter((m) => m.endsWith(' recovered'));
+    expect(recovered).toEqual(expect.arrayContaining(expected));
+    expect(new Set(recovered).size).toBe(recovered.length);
+    expect((await p.stop()).code).toBe(0);
+  }, 60_000);
+
   it('stopping while Postgres stops (SIGTERM and a fast shutdown at once, and Postgres a little after) exits 0 with no stack trace', async () => {
     for (const pgDelayMs of [0, 30, 150]) {
       const { p } = await startControlPlane();

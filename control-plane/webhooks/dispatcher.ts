@@ -6,7 +6,7 @@
  * fan-out or a replay wakes it for new work; retries falling due are found by polling.
  */
 import type { Dispatcher } from 'undici';
-import { Waker, type Logger } from '../../shared/index.js';
+import { Backoff, OutageLog, Waker, type Logger } from '../../shared/index.js';
 import type { Pool, PoolClient } from '../db/pool.js';
 import type { WebhookMetrics } from './metrics.js';
 import type { AttemptResult } from './outcome.js';
@@ -137,7 +137,8 @@ export class WebhookDispatcher {
   /** Leases due deliveries for free slots; waits for a flush, a NOTIFY or the poll timer in between. */
   private async claimLoop(): Promise<void> {
     const { log, metrics } = this.opts;
-    let backoff = 100;
+    const backoff = new Backoff(100, 5_000);
+    const outage = new OutageLog(log, 'webhook claim');
     let nextPoll = 0;
     while (this.running) {
       const free = this.opts.slots - this.inflight;
@@ -149,7 +150,8 @@ export class WebhookDispatcher {
       const started = performance.now();
       try {
         const claimed = await claimDeliveries(await this.conn('claim'), { limit: free, endpointConcurrency: this.opts.endpointConcurrency, leaseMs: this.leaseMs });
-        backoff = 100;
+        backoff.reset();
+        outage.ok();
         metrics?.tickDuration.observe({ kind: 'claim' }, (performance.now() - started) / 1000);
         metrics?.tickSize.observe({ kind: 'claimed' }, claimed.length);
         this.slotBound = claimed.length === free;
@@ -161,9 +163,8 @@ export class WebhookDispatcher {
       } catch (err) {
         this.dropConn('claim', err);
         this.claimHint = true;
-        log.warn({ err }, 'webhook claim failed; retrying');
-        await delay(backoff);
-        backoff = Math.min(backoff * 2, 5000);
+        if (this.running) outage.failed(err);
+        await delay(backoff.next());
       }
     }
   }
@@ -172,7 +173,8 @@ export class WebhookDispatcher {
   private async recordLoop(): Promise<void> {
     const { log, metrics } = this.opts;
     const coalesceMs = this.opts.coalesceMs ?? 5;
-    let backoff = 100;
+    const backoff = new Backoff(100, 5_000);
+    const outage = new OutageLog(log, 'recording webhook attempts');
     for (;;) {
       if (this.results.length === 0) {
         if (!this.running && this.inflight === 0) return;
@@ -186,7 +188,8 @@ export class WebhookDispatcher {
         const summary = await recordResults(await this.conn('record'), batch, {
           policy: this.opts.policy, disableAfterMs: this.opts.disableAfterMs, random: this.opts.random,
         });
-        backoff = 100;
+        backoff.reset();
+        outage.ok();
         metrics?.tickDuration.observe({ kind: 'record' }, (performance.now() - started) / 1000);
         metrics?.tickSize.observe({ kind: 'recorded' }, batch.length);
         metrics?.deliveries.inc({ status: 'succeeded' }, summary.succeeded);
@@ -203,9 +206,8 @@ export class WebhookDispatcher {
       } catch (err) {
         this.dropConn('record', err);
         this.results.unshift(...batch);
-        log.warn({ err }, 'recording webhook attempts failed; retrying');
-        await delay(backoff);
-        backoff = Math.min(backoff * 2, 5000);
+        outage.failed(err);
+        await delay(backoff.next());
       }
     }
   }

@@ -4,7 +4,7 @@
  * transaction. Set-based and batched (click events arrive by the thousand); every control plane
  * runs one, and SKIP LOCKED gives each its own batch.
  */
-import { Waker, type Logger } from '../../shared/index.js';
+import { Backoff, OutageLog, Waker, type Logger } from '../../shared/index.js';
 import type { Pool } from '../db/pool.js';
 import { withTx } from '../db/tx.js';
 import { newId } from '../ids.js';
@@ -93,20 +93,22 @@ export class FanOut {
   }
 
   private async run(): Promise<void> {
-    let backoff = 100;
+    const backoff = new Backoff(100, 5_000);
+    const outage = new OutageLog(this.opts.log, 'webhook fan-out');
     while (this.running) {
       try {
         const r = await fanOutBatch(this.opts.pool, this.opts.batchSize);
-        backoff = 100;
+        backoff.reset();
+        outage.ok();
         if (r.events > 0) {
           this.opts.metrics?.eventsFannedOut.inc(r.events);
           this.opts.metrics?.deliveriesCreated.inc(r.deliveries);
         }
         if (r.events < this.opts.batchSize && this.running) await this.waker.wait(this.opts.pollMs);
       } catch (err) {
-        this.opts.log.warn({ err }, 'webhook fan-out round failed; retrying');
-        if (this.running) await this.waker.wait(backoff);
-        backoff = Math.min(backoff * 2, 5000);
+        if (!this.running) break;
+        outage.failed(err);
+        await this.waker.wait(backoff.next());
       }
     }
   }

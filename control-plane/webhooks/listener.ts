@@ -3,7 +3,7 @@
  * out) and the delivery queue (new or replayed deliveries). After every (re)connect all handlers
  * run once, since notifications sent while disconnected are lost.
  */
-import type { Logger } from '../../shared/index.js';
+import { OutageLog, type Logger } from '../../shared/index.js';
 import type { Pool, PoolClient } from '../db/pool.js';
 
 /** Gives a client back to the pool once, whichever comes first: stop, a connection error, a failed LISTEN. */
@@ -20,12 +20,15 @@ export class PgListener {
   private client: { c: PoolClient; release: (err?: Error) => void } | null = null;
   private running = false;
   private retry: NodeJS.Timeout | null = null;
+  private readonly outage: OutageLog;
 
   constructor(
     private readonly pool: Pool,
     private readonly handlers: Record<string, () => void>,
-    private readonly log: Logger,
-  ) {}
+    log: Logger,
+  ) {
+    this.outage = new OutageLog(log, 'webhook listener');
+  }
 
   start(): void {
     if (this.running) return;
@@ -58,7 +61,7 @@ export class PgListener {
         if (wasCurrent) this.client = null;
         held.release(err);
         if (!this.running) return; // stopping: the connection going away is expected
-        this.log.warn({ err }, 'webhook listener connection lost; reconnecting');
+        this.outage.failed(err);
         if (wasCurrent) this.schedule(200);
       });
       for (const channel of Object.keys(this.handlers)) await c.query(`LISTEN ${channel}`);
@@ -67,10 +70,12 @@ export class PgListener {
         return;
       }
       this.client = held;
+      this.outage.ok();
       for (const h of Object.values(this.handlers)) h();
     } catch (err) {
       release?.(err as Error);
-      this.log.warn({ err }, 'webhook listener could not connect; retrying');
+      if (!this.running) return;
+      this.outage.failed(err);
       this.schedule(Math.min(backoff * 2, 5000));
     }
   }
