@@ -73,7 +73,9 @@ export function registerErrorHandling(app: FastifyInstance): void {
     if (apiErr.code === 'unsupported_media_type' && apiErr.details?.content_type == null) {
       // Fastify's message does not name the type; the client should see which one was refused
       const sent = req.headers['content-type'];
-      apiErr = errors.unsupported_media_type({ content_type: typeof sent === 'string' ? sent.slice(0, 100) : null });
+      apiErr = typeof sent === 'string'
+        ? errors.unsupported_media_type({ content_type: sent.slice(0, 100) }, `unsupported Content-Type: ${sent.slice(0, 100)}`)
+        : errors.unsupported_media_type({ content_type: null }, 'the request has a body but no Content-Type');
     }
     if (apiErr.status >= 500) req.log.error({ err }, 'request failed');
     else req.log.info({ code: apiErr.code, details: apiErr.details }, 'request rejected');
