@@ -27,6 +27,10 @@ export function dataPlaneSchema() {
     ...commonSchema,
     PORT: { kind: 'int', default: 8081, min: 0, max: 65535, doc: 'HTTP port the redirect workers share' },
     HOST: { kind: 'string', default: '0.0.0.0', doc: 'interface the node listens on' },
+    REUSE_PORT: {
+      kind: 'bool', default: false,
+      doc: 'start even when PORT is taken, sharing it (SO_REUSEPORT) with the node already there: for a handover on one host',
+    },
     NODE_ID: {
       kind: 'string', default: defaultNodeId(), pattern: /^[A-Za-z0-9_-]{1,64}$/,
       doc: 'this node\'s name (click subject, default LMDB path); default: the host name',

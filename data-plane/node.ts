@@ -12,6 +12,7 @@ import { saltsMessage } from './clicks/worker-clicks.js';
 import type { DataPlaneConfig } from './config.js';
 import { loadGeoDatabase } from './geo.js';
 import { SharedState } from './ops/shared-state.js';
+import { checkPortFree } from './port-check.js';
 import type { FromWorker, ToWorker, WorkerInit } from './serve-worker.js';
 import type { FromSync, SyncInit, ToSync } from './sync-worker.js';
 
@@ -65,10 +66,13 @@ function unlessAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promi
  * thread) before it rejects, so the caller can exit: nothing is left running.
  */
 export async function startNode(config: DataPlaneConfig, log: Logger, abort?: AbortSignal): Promise<RunningNode> {
+  // before anything starts: a taken port is a mistake unless sharing it is asked for
+  if (!config.REUSE_PORT && config.PORT !== 0) await checkPortFree(config.HOST, config.PORT);
   const state = SharedState.create(config.WORKERS);
   state.set('started_at', Math.floor(Date.now() / 1000));
   const geo = loadGeoDatabase(config.GEOIP_DB);
   let stopping = false;
+  let started = false;
   let storePath = '';
   const servers: Thread[] = [];
   const swapAcks = new Map<number, Set<number>>();
@@ -213,7 +217,10 @@ export async function startNode(config: DataPlaneConfig, log: Logger, abort?: Ab
           state.set('clicks_received', state.get('clicks_received') + m.events);
           clicks?.accept(m.batchId, m.data, m.events);
         } else if (m.type === 'listening') resolveListen(m.port);
-        else if (m.type === 'failed') reject(new Error(`serving thread ${index}: ${m.message}`));
+        else if (m.type === 'failed') {
+          reject(new Error(`serving thread ${index}: ${m.message}`));
+          void t.worker.terminate(); // it never listened: nothing to drain, and it would not exit by itself
+        }
         else if (m.type === 'swapped' && m.id > 0) {
           const left = swapAcks.get(m.id);
           left?.delete(index);
@@ -225,7 +232,8 @@ export async function startNode(config: DataPlaneConfig, log: Logger, abort?: Ab
       });
       void t.exited.then((code) => {
         reject(new Error(`serving thread ${index} exited with code ${code} before listening`));
-        if (!stopping) {
+        // restarted only once the node is up: during the start a thread that dies fails the start
+        if (started && !stopping) {
           log.error({ worker: index, code }, 'serving thread died: restarting it');
           setTimeout(() => void startServer(index).catch((err: unknown) => log.error({ err, worker: index }, 'restart failed')), 500);
         }
@@ -282,6 +290,7 @@ export async function startNode(config: DataPlaneConfig, log: Logger, abort?: Ab
     await stopSync(START_STOP_BOUND_MS);
     throw err;
   }
+  started = true;
   log.info({ host: config.HOST, port, workers: config.WORKERS, store: storePath }, 'redirect node listening');
 
   return {

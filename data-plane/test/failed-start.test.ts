@@ -5,9 +5,11 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startTestNode } from './harness.js';
 import { cleanupNatsPrefix, freePort, REPO_ROOT, startProcess, testPrefix, TEST_NATS_URL, waitFor, type RunningProcess } from '../../shared/testing/index.js';
 
 const prefix = testPrefix('fs');
@@ -87,7 +89,7 @@ function aFile(): string {
 async function node(env: Record<string, string>): Promise<RunningProcess> {
   const p = startProcess('data-plane/main.js', {
     HOST: '127.0.0.1',
-    PORT: String(await freePort()),
+    PORT: env.PORT ?? String(await freePort()),
     NATS_URL: TEST_NATS_URL,
     NATS_PREFIX: prefix,
     WORKERS: '1',
@@ -203,5 +205,50 @@ describe('a node whose start fails', () => {
     const outcome = msgs.includes('stopped while starting') ? 'interrupted' : msgs.includes('stopped') ? 'drained' : 'neither';
     expect(outcome).not.toBe('neither');
     expect(msgs.includes('redirect node listening')).toBe(outcome === 'drained');
+  });
+});
+
+describe('a node started on a port already in use', () => {
+  it('fails when another node listens there (uWS would silently share it), and the first keeps serving', async () => {
+    const first = await startTestNode({ natsUrl: TEST_NATS_URL, prefix, waitReady: false });
+    try {
+      const p = await node({ LMDB_PATH: tempDir(), PORT: String(first.port), WORKERS: '2' });
+      const r = await exitOf(p, 15_000);
+      expect(r).toMatchObject({ code: 1, signal: null });
+      expect(stderrLine(p)).toBe(
+        `data-plane: node failed to start: PORT=${first.port} on 127.0.0.1 is already in use (another node or program listens there); ` +
+          `set REUSE_PORT=true only to share it on purpose: listen EADDRINUSE: address already in use 127.0.0.1:${first.port}`,
+      );
+      expect((await fetch(first.url('/healthz'))).status).toBe(200);
+    } finally {
+      await first.destroy();
+    }
+  });
+
+  it('shares it with REUSE_PORT=true (a handover on one host), and stops cleanly', async () => {
+    const first = await startTestNode({ natsUrl: TEST_NATS_URL, prefix, waitReady: false });
+    try {
+      const p = await node({ LMDB_PATH: tempDir(), PORT: String(first.port), WORKERS: '2', REUSE_PORT: 'true' });
+      await waitFor('the second node to listen', () => p.logs().find((l) => l.msg === 'redirect node listening'), 30_000);
+      expect(p.logs().find((l) => l.msg === 'redirect node listening')?.port).toBe(first.port);
+      expect(await p.stop()).toEqual({ code: 0, signal: null });
+      expect((await fetch(first.url('/healthz'))).status).toBe(200);
+    } finally {
+      await first.destroy();
+    }
+  });
+
+  it('with REUSE_PORT=true still fails when a program that does not share the port holds it', async () => {
+    const holder = createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+    const port = (holder.address() as { port: number }).port;
+    try {
+      const p = await node({ LMDB_PATH: tempDir(), PORT: String(port), WORKERS: '2', REUSE_PORT: 'true' });
+      const r = await exitOf(p, 15_000);
+      expect(r).toMatchObject({ code: 1, signal: null });
+      expect(stderrLine(p)).toMatch(new RegExp(`^data-plane: node failed to start: serving thread [01]: cannot listen on 127\\.0\\.0\\.1:${port}$`));
+    } finally {
+      holder.close();
+    }
   });
 });
