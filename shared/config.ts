@@ -3,7 +3,6 @@
  * A bad value stops the process with every problem listed (see `loadConfig`).
  * Nothing else in the product reads `process.env`.
  */
-import { cpus } from 'node:os';
 
 type Kind = 'string' | 'int' | 'number' | 'bool' | 'url' | 'list';
 
@@ -132,5 +131,3 @@ export const commonSchema = {
   },
   LOG_LEVEL: { kind: 'string', default: 'info', oneOf: LOG_LEVELS, doc: 'pino log level' },
 } as const satisfies ConfigSchema;
-
-export const defaultWorkers = (): number => Math.max(1, cpus().length);
