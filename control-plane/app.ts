@@ -28,6 +28,7 @@ import { registerAuth } from './keys/auth-hook.js';
 import { registerScopeCheck } from './keys/scope-hook.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { registerRateLimit } from './rate-limit/rate-limit-hook.js';
+import { secretBoxFrom, type SecretBox } from './secrets/index.js';
 import { webhooksRoutes } from './http/webhooks-routes.js';
 
 export interface AppDeps {
@@ -37,6 +38,8 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Extra readiness checks (e.g. NATS connected). */
   probes?: ReadinessProbe[];
+  /** Seals secrets at rest; by default the box of config.SECRETS_KEY (no valid key: a ConfigError). */
+  secrets?: SecretBox;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -51,6 +54,7 @@ function trustProxySetting(raw: string): Exclude<TrustProxy, number> | ((addr: s
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { pool, config } = deps;
+  const secrets = deps.secrets ?? secretBoxFrom(config);
   const metrics = deps.metrics ?? createMetrics();
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
@@ -120,8 +124,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(linksRoutes(pool, config.SHORT_URL_SCHEME));
   await app.register(qrRoutes(pool, config.SHORT_URL_SCHEME));
   await app.register(idempotencyRoutes(pool));
-  await app.register(jobsRoutes({ pool, config }));
-  await app.register(webhooksRoutes(pool, config));
+  await app.register(jobsRoutes({ pool, config, secrets }));
+  await app.register(webhooksRoutes(pool, config, secrets));
   await app.register(analyticsRoutes(pool, config.SHORT_URL_SCHEME));
   return app;
 }

@@ -15,6 +15,14 @@ export const controlPlaneSchema = {
     kind: 'string', secret: true, pattern: /^\S{24,200}$/,
     doc: 'if set and no API key exists yet: create an admin key with this secret in workspace `default`',
   },
+  SECRETS_KEY: {
+    kind: 'string', secret: true,
+    doc: 'required: 32 random bytes, base64 (`openssl rand -base64 32`), sealing webhook signing secrets and job callback secrets at rest (AES-256-GCM envelope); the control plane does not start without it',
+  },
+  SECRETS_KEYS_OLD: {
+    kind: 'string', secret: true,
+    doc: 'previous SECRETS_KEY values, comma-separated: they still open stored secrets, which are re-sealed under SECRETS_KEY at start',
+  },
   SHORT_URL_SCHEME: { kind: 'string', default: 'https', oneOf: ['http', 'https'], doc: 'scheme of generated short URLs' },
   RATE_LIMIT_BURST: { kind: 'int', default: 200, min: 1, doc: 'token bucket size per API key (override per key)' },
   RATE_LIMIT_PER_SEC: { kind: 'number', default: 20, min: 0.001, doc: 'sustained requests/s per API key (override per key)' },

@@ -1,6 +1,6 @@
 /**
- * `npm run control-plane`: reads config, prepares Postgres (create DB, migrate under a lock,
- * bootstrap key), connects NATS in the background, starts the outbox relay, listens.
+ * `npm run control-plane`: reads config (SECRETS_KEY must be valid), prepares Postgres (create
+ * DB, migrate under a lock, bootstrap key, re-seal stored secrets under SECRETS_KEY), connects NATS in the background, starts the outbox relay, listens.
  * SIGTERM/SIGINT: stop accepting, finish in-flight requests, stop workers, exit 0.
  */
 import { ConfigError, connectNats, createLogger, openLinksBucket, type Logger } from '../shared/index.js';
@@ -15,11 +15,12 @@ import { createClickPipeline } from './ingest/index.js';
 import { bootstrapAdminKey } from './keys/key-store.js';
 import { createMetrics } from './metrics.js';
 import { OutboxRelay } from './outbox/relay.js';
+import { resealSecrets, secretBoxFrom, type SecretBox } from './secrets/index.js';
 import { startWebhookWorkers, webhookSettings } from './webhooks/index.js';
 
 const MAINTENANCE_MS = 10 * 60_000;
 
-async function start(config: ControlPlaneConfig, log: Logger): Promise<void> {
+async function start(config: ControlPlaneConfig, secrets: SecretBox, log: Logger): Promise<void> {
   if (await ensureDatabase(config.DATABASE_URL)) log.info('database created');
   const pool = createPool(config.DATABASE_URL, { max: config.DB_POOL_MAX, applicationName: 'linkplane-control-plane' });
   await migrate(pool, log.child({ module: 'migrate' }));
@@ -27,6 +28,13 @@ async function start(config: ControlPlaneConfig, log: Logger): Promise<void> {
     const r = await bootstrapAdminKey(pool, config.BOOTSTRAP_ADMIN_KEY);
     log.info({ result: r }, r === 'created' ? 'bootstrap admin key created in workspace default' : 'API keys exist; BOOTSTRAP_ADMIN_KEY ignored');
   }
+  // secrets stored in clear (before sealing) or under an old key move to SECRETS_KEY; one that
+  // opens under no key we hold stops the start: SECRETS_KEYS_OLD lacks a key still in use
+  const sealed = await resealSecrets(pool, secrets);
+  if (sealed.failed.length > 0) {
+    throw new Error(`${sealed.failed.length} stored secret(s) do not open with SECRETS_KEY or SECRETS_KEYS_OLD (add the key they were sealed under to SECRETS_KEYS_OLD): ${sealed.failed.slice(0, 5).join('; ')}`);
+  }
+  if (sealed.resealed.webhook_secrets + sealed.resealed.jobs > 0) log.info({ resealed: sealed.resealed, kid: secrets.current.kid }, 'stored secrets sealed under SECRETS_KEY');
 
   const nats = connectNats({ servers: config.NATS_URL, name: 'linkplane-control-plane', log: log.child({ module: 'nats' }) });
   const kv = nats.ready.then((nc) => openLinksBucket(nc, config.NATS_PREFIX, { replicas: config.KV_REPLICAS }));
@@ -53,6 +61,7 @@ async function start(config: ControlPlaneConfig, log: Logger): Promise<void> {
     retentionDays: config.JOB_RETENTION_DAYS,
     callbacks: { allowPrivate: hooks.allowPrivate, timeoutMs: hooks.timeoutMs, retry: hooks.policy },
     registry: metrics.registry,
+    secrets,
   });
   jobs.start();
 
@@ -61,9 +70,9 @@ async function start(config: ControlPlaneConfig, log: Logger): Promise<void> {
   clicks.compactor.start();
   if (config.CLICK_INGEST) clicks.ingest.start();
 
-  const webhooks = startWebhookWorkers({ pool, config, log, metrics });
+  const webhooks = startWebhookWorkers({ pool, config, log, metrics, secrets });
 
-  const app = await buildApp({ pool, config, log, metrics, probes: [{ name: 'nats', check: () => nats.connected() }] });
+  const app = await buildApp({ pool, config, log, metrics, secrets, probes: [{ name: 'nats', check: () => nats.connected() }] });
   await app.listen({ port: config.PORT, host: config.HOST });
 
   const maintenance = setInterval(() => {
@@ -71,6 +80,12 @@ async function start(config: ControlPlaneConfig, log: Logger): Promise<void> {
     void pool
       .query(`DELETE FROM link_outbox WHERE published_at < now() - interval '1 day'`)
       .catch((err: unknown) => log.warn({ err }, 'outbox purge failed'));
+    void resealSecrets(pool, secrets)
+      .then((r) => {
+        if (r.failed.length > 0) log.error({ failed: r.failed.slice(0, 20), count: r.failed.length }, 'stored secrets that open with no key held (SECRETS_KEYS_OLD?)');
+        else if (r.resealed.webhook_secrets + r.resealed.jobs > 0) log.info({ resealed: r.resealed }, 'stored secrets sealed under SECRETS_KEY');
+      })
+      .catch((err: unknown) => log.warn({ err }, 'secret re-seal failed'));
   }, MAINTENANCE_MS);
   maintenance.unref();
 
@@ -111,14 +126,16 @@ async function start(config: ControlPlaneConfig, log: Logger): Promise<void> {
 }
 
 let config: ControlPlaneConfig;
+let secrets: SecretBox;
 try {
   config = loadControlPlaneConfig();
+  secrets = secretBoxFrom(config);
 } catch (err) {
   console.error(err instanceof ConfigError ? `linkplane control plane: ${err.message}` : err);
   process.exit(1);
 }
 const log = createLogger({ name: 'control-plane', level: config.LOG_LEVEL });
-start(config, log).catch((err: unknown) => {
+start(config, secrets, log).catch((err: unknown) => {
   log.fatal({ err }, 'control plane failed to start');
   process.exit(1);
 });

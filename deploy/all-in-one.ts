@@ -5,7 +5,7 @@
  * key, a demo domain, and a curl to paste. Ctrl-C stops everything, planes first.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -20,7 +20,7 @@ const schema = {
   DATABASE_URL: { kind: 'url', protocols: ['postgres', 'postgresql'], doc: 'use this Postgres instead of the embedded one' },
   API_PORT: { kind: 'int', default: 8080, min: 1, max: 65535, doc: 'control plane (API) port' },
   REDIRECT_PORT: { kind: 'int', default: 8081, min: 1, max: 65535, doc: 'redirect node port' },
-  DATA_DIR: { kind: 'string', default: '.data', doc: 'embedded Postgres, local NATS store, node replica, admin key' },
+  DATA_DIR: { kind: 'string', default: '.data', doc: 'embedded Postgres, local NATS store, node replica, admin key and SECRETS_KEY (all-in-one.json, mode 600)' },
   POSTGRES_STAGING_DIR: { kind: 'string', default: '/var/lib/linkplane', doc: 'as root, when the postgres user cannot enter DATA_DIR or node_modules (a clone under /root): where the embedded Postgres binaries and data go' },
   DEMO_DOMAIN: { kind: 'string', default: 'go.localhost', doc: 'branded domain registered for the printed curl' },
   VERBOSE: { kind: 'bool', default: false, doc: 'relay every log line of the planes (default: warnings and errors)' },
@@ -30,6 +30,8 @@ const say = (line = '') => process.stdout.write(`${line}\n`);
 
 interface LocalState {
   adminKey: string;
+  /** SECRETS_KEY of the local control plane: seals webhook and callback secrets in the local database. */
+  secretsKey: string;
   postgresPort: number;
 }
 
@@ -57,9 +59,11 @@ async function loadState(dir: string): Promise<LocalState> {
   const saved: Partial<LocalState> = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<LocalState>) : {};
   const state: LocalState = {
     adminKey: saved.adminKey ?? `lp_admin_${randomBytes(24).toString('base64url')}`,
+    secretsKey: saved.secretsKey ?? randomBytes(32).toString('base64'),
     postgresPort: await pickPort(saved.postgresPort ?? 54329),
   };
   writeFileSync(file, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600); // also when the file was already there: it holds the admin key and SECRETS_KEY
   return state;
 }
 
@@ -152,6 +156,7 @@ async function main(): Promise<number> {
     const opts = { verbose: config.VERBOSE, baseEnv };
     const cp = startChild('control-plane', join(here, '../control-plane/main.js'), {
       ...common, PORT: String(config.API_PORT), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, BOOTSTRAP_ADMIN_KEY: local.adminKey,
+      SECRETS_KEY: local.secretsKey,
     }, opts);
     children.push(cp);
     const node = startChild('redirect-node', join(here, '../data-plane/main.js'), {

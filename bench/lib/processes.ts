@@ -81,15 +81,19 @@ export function startProc(name: string, cmd: string, args: string[], opts: { env
   return proc;
 }
 
+/** The SECRETS_KEY of bench control planes (32 bytes, base64; sealing costs only at secret creation and claim). */
+export const BENCH_SECRETS_KEY = Buffer.from('linkplane-bench-secretskey-32b!!').toString('base64');
+
 /**
- * `node dist/<script>` (e.g. `data-plane/main.js`) with `env` on top of the current environment.
+ * `node dist/<script>` (e.g. `data-plane/main.js`) with `env` on top of the current environment
+ * (and SECRETS_KEY = BENCH_SECRETS_KEY unless `env` names one).
  * BENCH_NODE_ARGS adds node flags (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a plane).
  */
 export function startPlane(script: string, env: Record<string, string>, cpus: string | null = null): Proc {
   const file = join(REPO_ROOT, 'dist', script);
   if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` first`);
   const extra = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  return startProc(script.split('/')[0]!, process.execPath, [...extra, '--enable-source-maps', file], { env: { LOG_LEVEL: 'warn', ...env }, cpus });
+  return startProc(script.split('/')[0]!, process.execPath, [...extra, '--enable-source-maps', file], { env: { LOG_LEVEL: 'warn', SECRETS_KEY: BENCH_SECRETS_KEY, ...env }, cpus });
 }
 
 /** Ends every process still running (interrupted run). */

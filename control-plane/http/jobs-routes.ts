@@ -34,6 +34,7 @@ import {
   type JobRow,
   type StagedUpload,
 } from '../jobs/index.js';
+import { sealContext, type SecretBox } from '../secrets/index.js';
 import { validWebhookUrl } from '../webhooks/index.js';
 import { BulkBody, BulkQuery, Job, JobAccepted, JobErrorsPage } from './job-schemas.js';
 import { actorOf, authOf } from './request-context.js';
@@ -117,10 +118,12 @@ async function releaseStaged(req: FastifyRequest): Promise<void> {
 export interface JobsRoutesOptions {
   pool: Pool;
   config: ControlPlaneConfig;
+  /** Seals callback secrets at rest. */
+  secrets: SecretBox;
 }
 
 export const jobsRoutes =
-  ({ pool, config }: JobsRoutesOptions): FastifyPluginAsyncTypebox =>
+  ({ pool, config, secrets }: JobsRoutesOptions): FastifyPluginAsyncTypebox =>
   async (app) => {
     const tags = ['jobs'];
     app.decorateRequest('bulkUpload', null);
@@ -195,9 +198,10 @@ export const jobsRoutes =
         const header = req.headers['idempotency-key'];
         const p = jobParams(checkQuery(req.query), staged.fields, typeof header === 'string' ? header : undefined, config.WEBHOOK_ALLOW_PRIVATE);
         const tx = staged.client;
+        const id = newId('job');
         const callbackSecret = p.callbackUrl ? generateWebhookSecret() : null;
         const result = await insertJob(tx, {
-          id: newId('job'),
+          id,
           seq: staged.jobSeq,
           auth,
           operation: p.operation,
@@ -208,7 +212,7 @@ export const jobsRoutes =
           requestHash: staged.sha256,
           idempotencyKey: p.idempotencyKey,
           callbackUrl: p.callbackUrl,
-          callbackSecret,
+          callbackSecret: callbackSecret && secrets.seal(callbackSecret, sealContext('jobs', id)),
           requestId: req.id,
           uploadStartedAt: state.startedAt,
         });

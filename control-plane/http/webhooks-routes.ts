@@ -4,6 +4,7 @@ import type { ControlPlaneConfig } from '../config.js';
 import type { Pool } from '../db/pool.js';
 import { errors } from '../errors.js';
 import { instantIso } from '../instant.js';
+import type { SecretBox } from '../secrets/index.js';
 import {
   assertWorkspaceWide, createEndpoint, deleteEndpoint, getDelivery, getEndpoint, listDeliveries, listEndpoints, replayDelivery,
   replayEndpoint, rotateSecret, sendTestEvent, toEndpointResource, updateEndpoint, webhookSettings, type ReplayStatus,
@@ -167,7 +168,7 @@ function range(from: string | undefined, to: string | undefined, where: 'queryst
 }
 
 export const webhooksRoutes =
-  (pool: Pool, config: ControlPlaneConfig): FastifyPluginAsyncTypebox =>
+  (pool: Pool, config: ControlPlaneConfig, secrets: SecretBox): FastifyPluginAsyncTypebox =>
   async (app) => {
     const tags = ['webhooks'];
     const settings = webhookSettings(config);
@@ -184,7 +185,7 @@ export const webhooksRoutes =
     }, async (req, reply) => {
       const actor = actorOf(req);
       return commitAndRespond(req, reply, pool, 201, async (tx) => {
-        const { row, secret } = await createEndpoint(tx, actor, req.body, policy);
+        const { row, secret } = await createEndpoint(tx, actor, req.body, policy, secrets);
         return { ...toEndpointResource(row), secret: secret.secret, secret_key_id: secret.id };
       }, (e) => ({ location: `/v1/webhooks/endpoints/${e.id}` }), ['secret']);
     });
@@ -248,7 +249,7 @@ export const webhooksRoutes =
       const actor = actorOf(req);
       const overlap = req.body.overlap_hours ?? settings.overlapHours;
       return commitAndRespond(req, reply, pool, 200, async (tx) => {
-        const { row, secret } = await rotateSecret(tx, actor, req.params.id, overlap);
+        const { row, secret } = await rotateSecret(tx, actor, req.params.id, overlap, secrets);
         return { ...toEndpointResource(row), secret: secret.secret, secret_key_id: secret.id };
       }, undefined, ['secret']);
     });

@@ -1,13 +1,14 @@
 /**
  * The completion POST to a job's callback_url: the job.succeeded / job.failed event envelope
  * (same Event-Id as the webhook event), signed like a webhook with the job's callback secret
- * (key id = the job id), sent through the SSRF-safe agent, retried on the webhook schedule.
+ * (key id = the job id; stored sealed under SECRETS_KEY), sent through the SSRF-safe agent, retried on the webhook schedule.
  * Each due callback is leased (next_attempt_at pushed past the timeout) before sending, so two
  * control planes never send it at once and a crash mid-send only delays the retry.
  */
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../../shared/index.js';
 import type { Pool } from '../db/pool.js';
+import { openStored, sealContext, SecretBoxError, type SecretBox } from '../secrets/index.js';
 import { createSafeAgent, nextDelay, type RetryPolicy } from '../webhooks/index.js';
 import { sendDelivery } from '../webhooks/send.js';
 
@@ -36,6 +37,7 @@ export class JobCallbacks {
     private readonly pool: Pool,
     private readonly log: Logger,
     private readonly opts: CallbackOptions,
+    private readonly secrets: SecretBox,
   ) {
     this.agent = createSafeAgent({ allowPrivate: opts.allowPrivate, connectTimeoutMs: opts.timeoutMs });
   }
@@ -64,6 +66,14 @@ export class JobCallbacks {
       await this.record(c.job_seq, attempt, 'failed', null, null, 'the job event or callback secret is missing');
       return;
     }
+    let secret: string;
+    try {
+      secret = openStored(this.secrets, c.callback_secret, sealContext('jobs', c.job_id));
+    } catch (err) {
+      if (!(err instanceof SecretBoxError)) throw err;
+      await this.record(c.job_seq, attempt, 'failed', null, null, `the callback secret does not open: ${err.message}`);
+      return;
+    }
     const r = await sendDelivery(
       this.agent,
       {
@@ -74,7 +84,7 @@ export class JobCallbacks {
         dataJson: c.data,
         attempt,
         url: c.url,
-        secrets: [{ id: c.job_id, secret: c.callback_secret }],
+        secrets: [{ id: c.job_id, secret }],
       },
       { timeoutMs: this.opts.timeoutMs, allowPrivate: this.opts.allowPrivate },
     );

@@ -6,6 +6,7 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { Backoff, OutageLog, type Logger } from '../../shared/index.js';
 import type { Pool } from '../db/pool.js';
+import type { SecretBox } from '../secrets/index.js';
 import { JobCallbacks, type CallbackOptions } from './job-callbacks.js';
 import { runNextBatch, type BatchContext } from './process-batch.js';
 
@@ -20,6 +21,8 @@ export interface JobWorkersOptions {
   /** Finished jobs (with errors and results) are deleted after this many days. */
   retentionDays: number;
   callbacks: CallbackOptions;
+  /** Opens the sealed callback secrets (SECRETS_KEY). */
+  secrets: SecretBox;
   registry?: Registry;
 }
 
@@ -41,7 +44,7 @@ export class JobWorkers {
 
   constructor(private readonly opts: JobWorkersOptions) {
     this.ctx = { pool: opts.pool, log: opts.log, scheme: opts.scheme, maxAttempts: opts.maxAttempts };
-    this.callbacks = new JobCallbacks(opts.pool, opts.log.child({ module: 'job-callbacks' }), opts.callbacks);
+    this.callbacks = new JobCallbacks(opts.pool, opts.log.child({ module: 'job-callbacks' }), opts.callbacks, opts.secrets);
     this.batchOutage = new OutageLog(opts.log, 'job workers');
     const registers = opts.registry ? [opts.registry] : [];
     this.items = new Counter({ name: 'linkplane_job_items_total', help: 'bulk job items processed, by result', labelNames: ['result'], registers });

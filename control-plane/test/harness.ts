@@ -7,7 +7,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { KV } from '@nats-io/kv';
 import { createLogger, openLinksBucket } from '../../shared/index.js';
-import { cleanupNatsPrefix, createTestDatabase, TEST_NATS_URL, testPrefix, type TestDatabase } from '../../shared/testing/index.js';
+import { cleanupNatsPrefix, createTestDatabase, TEST_NATS_URL, TEST_SECRETS_KEY, testPrefix, type TestDatabase } from '../../shared/testing/index.js';
 import { buildApp } from '../app.js';
 import { loadControlPlaneConfig, type ControlPlaneConfig } from '../config.js';
 import { migrate } from '../db/migrate.js';
@@ -16,6 +16,7 @@ import { bootstrapAdminKey } from '../keys/key-store.js';
 import { OutboxRelay } from '../outbox/relay.js';
 
 export const ADMIN_SECRET = 'lp_test_admin_secret_0123456789abcdefghij';
+export { TEST_SECRETS_KEY } from '../../shared/testing/index.js';
 
 export interface Harness {
   app: FastifyInstance;
@@ -36,7 +37,7 @@ export interface Harness {
 export async function createHarness(label: string, env: Record<string, string> = {}): Promise<Harness> {
   const db = await createTestDatabase(label);
   const prefix = testPrefix(label);
-  const config = loadControlPlaneConfig({ DATABASE_URL: db.url, NATS_PREFIX: prefix, NATS_URL: TEST_NATS_URL, LOG_LEVEL: 'silent', ...env });
+  const config = loadControlPlaneConfig({ DATABASE_URL: db.url, NATS_PREFIX: prefix, NATS_URL: TEST_NATS_URL, LOG_LEVEL: 'silent', SECRETS_KEY: TEST_SECRETS_KEY, ...env });
   const pool = createPool(db.url, { max: 8 });
   await migrate(pool);
   await bootstrapAdminKey(pool, ADMIN_SECRET);

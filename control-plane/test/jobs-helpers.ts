@@ -2,6 +2,7 @@
 import { createLogger } from '../../shared/index.js';
 import { waitFor } from '../../shared/testing/index.js';
 import { JobWorkers, type JobResource } from '../jobs/index.js';
+import { secretBoxFrom } from '../secrets/index.js';
 import type { Harness } from './harness.js';
 
 export function startWorkers(h: Harness, opts: { workers?: number; batchSize?: number; schedule?: number[] } = {}): JobWorkers {
@@ -13,6 +14,7 @@ export function startWorkers(h: Harness, opts: { workers?: number; batchSize?: n
     pollMs: 20,
     maxAttempts: 5,
     retentionDays: 7,
+    secrets: secretBoxFrom(h.config),
     callbacks: { allowPrivate: true, timeoutMs: 2000, retry: { schedule: opts.schedule ?? [100, 200], jitter: 0 } },
   });
   w.start();

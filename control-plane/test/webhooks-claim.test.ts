@@ -5,11 +5,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimDeliveries } from '../webhooks/queue.js';
 import { fanOutBatch } from '../webhooks/fan-out.js';
-import { sleep } from '../../shared/testing/index.js';
+import { sleep, TEST_SECRETS_KEY } from '../../shared/testing/index.js';
+import { secretBoxFrom } from '../secrets/index.js';
 import { createHarness, type Harness } from './harness.js';
 import { emit, newWorkspace } from './webhooks-helpers.js';
 
-const opts = { limit: 100, endpointConcurrency: 8, leaseMs: 3_000 };
+const opts = { limit: 100, endpointConcurrency: 8, leaseMs: 3_000, secrets: secretBoxFrom({ SECRETS_KEY: TEST_SECRETS_KEY }) };
 
 describe('webhook_claim', () => {
   let h: Harness;

@@ -6,6 +6,7 @@
  * fan-out or a replay wakes it for new work; retries falling due are found by polling.
  */
 import type { Dispatcher } from 'undici';
+import type { SecretBox } from '../secrets/index.js';
 import { Backoff, OutageLog, Waker, type Logger } from '../../shared/index.js';
 import type { Pool, PoolClient } from '../db/pool.js';
 import type { WebhookMetrics } from './metrics.js';
@@ -30,6 +31,8 @@ export interface DispatcherOptions {
   pollMs: number;
   metrics?: WebhookMetrics;
   random?: () => number;
+  /** Opens the sealed signing secrets (SECRETS_KEY). */
+  secrets: SecretBox;
   /** How long finished attempts are gathered before one transaction records them (default 5 ms). */
   coalesceMs?: number;
 }
@@ -149,7 +152,7 @@ export class WebhookDispatcher {
       this.claimHint = false;
       const started = performance.now();
       try {
-        const claimed = await claimDeliveries(await this.conn('claim'), { limit: free, endpointConcurrency: this.opts.endpointConcurrency, leaseMs: this.leaseMs });
+        const claimed = await claimDeliveries(await this.conn('claim'), { limit: free, endpointConcurrency: this.opts.endpointConcurrency, leaseMs: this.leaseMs, secrets: this.opts.secrets });
         backoff.reset();
         outage.ok();
         metrics?.tickDuration.observe({ kind: 'claim' }, (performance.now() - started) / 1000);

@@ -1,6 +1,7 @@
 /**
  * Webhook endpoints and their signing secrets. A secret is generated with a key id and shown once;
- * rotation adds a new one and lets the current ones retire after an overlap window.
+ * rotation adds a new one and lets the current ones retire after an overlap window. Secrets are
+ * stored sealed under SECRETS_KEY (secrets/), never in clear.
  */
 import { checkUrl, generateWebhookSecret, type SigningSecret } from '../../shared/index.js';
 import { recordAudit, type Actor } from '../audit/record.js';
@@ -8,6 +9,7 @@ import type { PoolClient, Queryable } from '../db/pool.js';
 import { errors } from '../errors.js';
 import { newId } from '../ids.js';
 import type { AuthContext } from '../keys/key-store.js';
+import { sealContext, type SecretBox } from '../secrets/index.js';
 import { validateEventFilter } from './event-filter.js';
 import { DELIVERIES_CHANNEL } from './queue.js';
 
@@ -114,9 +116,12 @@ export function assertWorkspaceWide(auth: AuthContext): void {
   }
 }
 
-async function insertSecret(tx: Queryable, endpointId: string): Promise<SigningSecret> {
+/** A new signing secret: returned in clear (shown once), stored sealed (secrets/). */
+async function insertSecret(tx: Queryable, endpointId: string, box: SecretBox): Promise<SigningSecret> {
   const s = { id: newId('whk'), secret: generateWebhookSecret() };
-  await tx.query('INSERT INTO webhook_secrets (id, endpoint_id, secret) VALUES ($1, $2, $3)', [s.id, endpointId, s.secret]);
+  await tx.query('INSERT INTO webhook_secrets (id, endpoint_id, secret) VALUES ($1, $2, $3)', [
+    s.id, endpointId, box.seal(s.secret, sealContext('webhook_secrets', s.id)),
+  ]);
   return s;
 }
 
@@ -139,7 +144,7 @@ export async function listEndpoints(db: Queryable, auth: AuthContext, opts: { li
   return rows;
 }
 
-export async function createEndpoint(tx: PoolClient, actor: Actor, input: EndpointInput, policy: EndpointPolicy): Promise<{ row: EndpointRow; secret: SigningSecret }> {
+export async function createEndpoint(tx: PoolClient, actor: Actor, input: EndpointInput, policy: EndpointPolicy, box: SecretBox): Promise<{ row: EndpointRow; secret: SigningSecret }> {
   assertWorkspaceWide(actor.auth);
   const url = validWebhookUrl(input.url, policy.allowPrivate);
   const events = validateEventFilter(input.events ?? ['*']);
@@ -152,7 +157,7 @@ export async function createEndpoint(tx: PoolClient, actor: Actor, input: Endpoi
     [id, actor.auth.workspaceId, url, input.description ?? null, events, enabled, enabled ? null : 'manual', enabled ? null : new Date(),
       input.max_concurrency ?? null, JSON.stringify(input.metadata ?? {}), actor.auth.keyId],
   );
-  const secret = await insertSecret(tx, id);
+  const secret = await insertSecret(tx, id, box);
   await recordAudit(tx, actor, 'webhook.endpoint.create', { type: 'webhook_endpoint', id }, { url, events });
   return { row: await getEndpoint(tx, actor.auth, id), secret };
 }
@@ -202,7 +207,7 @@ export async function deleteEndpoint(tx: PoolClient, actor: Actor, id: string): 
  * Adds a new secret; the secrets signing until now keep signing for `overlapHours` (a secret that
  * already retires sooner keeps its earlier time), then retire.
  */
-export async function rotateSecret(tx: PoolClient, actor: Actor, id: string, overlapHours: number): Promise<{ row: EndpointRow; secret: SigningSecret }> {
+export async function rotateSecret(tx: PoolClient, actor: Actor, id: string, overlapHours: number, box: SecretBox): Promise<{ row: EndpointRow; secret: SigningSecret }> {
   assertWorkspaceWide(actor.auth);
   await getEndpoint(tx, actor.auth, id, true);
   await tx.query(
@@ -210,7 +215,7 @@ export async function rotateSecret(tx: PoolClient, actor: Actor, id: string, ove
      WHERE endpoint_id = $1 AND (expires_at IS NULL OR expires_at > now())`,
     [id, overlapHours],
   );
-  const secret = await insertSecret(tx, id);
+  const secret = await insertSecret(tx, id, box);
   await tx.query('UPDATE webhook_endpoints SET updated_at = now() WHERE id = $1', [id]);
   await recordAudit(tx, actor, 'webhook.endpoint.rotate_secret', { type: 'webhook_endpoint', id }, { key_id: secret.id, overlap_hours: overlapHours });
   return { row: await getEndpoint(tx, actor.auth, id), secret };

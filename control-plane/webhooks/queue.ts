@@ -25,6 +25,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { SigningSecret } from '../../shared/index.js';
+import { openStored, sealContext, SecretBoxError, type SecretBox } from '../secrets/index.js';
 import type { PoolClient, Queryable } from '../db/pool.js';
 import { emitEvents, type NewEvent } from '../events/emit.js';
 import { judge, type AttemptResult, type EndpointSignal, type Verdict } from './outcome.js';
@@ -69,6 +70,8 @@ export interface ClaimOptions {
   /** Per-endpoint in-flight limit when the endpoint sets none. */
   endpointConcurrency: number;
   leaseMs: number;
+  /** Opens the stored (sealed) signing secrets. */
+  secrets: SecretBox;
 }
 
 /**
@@ -87,10 +90,22 @@ export async function claimDeliveries(tx: Queryable, opts: ClaimOptions): Promis
     values: [opts.limit, opts.endpointConcurrency, token, opts.leaseMs],
   });
   const parsed = new Map<string, SigningSecret[]>();
+  // Sealed at rest: opened once per endpoint per claim. A secret that does not open (sealed under a
+  // key this process lacks) is left out, so its endpoint fails with no_signing_secret, not the claim.
   const secretsOf = (text: string | null): SigningSecret[] => {
     if (text === null) return [];
     let s = parsed.get(text);
-    if (!s) parsed.set(text, (s = JSON.parse(text) as SigningSecret[]));
+    if (!s) {
+      s = [];
+      for (const stored of JSON.parse(text) as SigningSecret[]) {
+        try {
+          s.push({ id: stored.id, secret: openStored(opts.secrets, stored.secret, sealContext('webhook_secrets', stored.id)) });
+        } catch (err) {
+          if (!(err instanceof SecretBoxError)) throw err;
+        }
+      }
+      parsed.set(text, s);
+    }
     return s;
   };
   return rows.map((r) => ({

@@ -8,6 +8,7 @@ import type { ControlPlaneConfig } from '../config.js';
 import type { Pool } from '../db/pool.js';
 import { EVENTS_CHANNEL } from '../events/emit.js';
 import type { Metrics } from '../metrics.js';
+import { secretBoxFrom, type SecretBox } from '../secrets/index.js';
 import { WebhookDispatcher } from './dispatcher.js';
 import { FanOut } from './fan-out.js';
 import { PgListener } from './listener.js';
@@ -53,6 +54,8 @@ export interface WebhookWorkersDeps {
   /** DNS resolution for the SSRF-safe agent (tests simulate rebinding with it). */
   resolve?: ResolveAll;
   random?: () => number;
+  /** Opens sealed signing secrets; by default the box of config.SECRETS_KEY. */
+  secrets?: SecretBox;
 }
 
 export interface WebhookWorkers {
@@ -83,6 +86,7 @@ export function startWebhookWorkers(deps: WebhookWorkersDeps): WebhookWorkers {
     pollMs: s.pollMs,
     metrics,
     random: deps.random,
+    secrets: deps.secrets ?? secretBoxFrom(deps.config),
   });
   const listener = new PgListener(deps.pool, { [EVENTS_CHANNEL]: () => fanOut.wake(), [DELIVERIES_CHANNEL]: () => dispatcher.wake() }, log);
   fanOut.start();

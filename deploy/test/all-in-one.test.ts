@@ -4,7 +4,7 @@
  * Ctrl-C stops everything and leaves nothing running; a second start reuses the data and the key.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +44,11 @@ describe('npm start (all-in-one)', () => {
     expect(out).toContain('nats-server started here');
     const key = /Admin API key\s+(\S+)/.exec(out)?.[1];
     expect(key).toMatch(/^lp_admin_/);
+    // the control plane's SECRETS_KEY is generated once and kept with the admin key, readable by the owner only
+    const stateFile = join(dataDir, 'all-in-one.json');
+    const { secretsKey } = JSON.parse(readFileSync(stateFile, 'utf8')) as { secretsKey: string };
+    expect(Buffer.from(secretsKey, 'base64')).toHaveLength(32);
+    expect(statSync(stateFile).mode & 0o777).toBe(0o600);
     const curl = launcher.output.find((l) => l.trim().startsWith('curl -s -X POST'))!.trim();
     const shown = execFileSync('bash', ['-c', curl], { encoding: 'utf8' });
     expect(shown).toMatch(/HTTP\/1\.1 302 Found/);
@@ -61,6 +66,7 @@ describe('npm start (all-in-one)', () => {
     const again = launcher.output.join('\n');
     expect(again).not.toContain('initialising an embedded Postgres');
     expect(/Admin API key\s+(\S+)/.exec(again)?.[1]).toBe(key);
+    expect((JSON.parse(readFileSync(stateFile, 'utf8')) as { secretsKey: string }).secretsKey).toBe(secretsKey);
     expect(execFileSync('bash', ['-c', launcher.output.find((l) => l.trim().startsWith('curl -s -X POST'))!.trim()], { encoding: 'utf8' })).toMatch(/302 Found/);
     launcher.signal('SIGINT');
     expect((await launcher.exited).code).toBe(0);

@@ -15,6 +15,9 @@ export const REPO_ROOT: string = (() => {
   return dir;
 })();
 
+/** The SECRETS_KEY of test control planes (32 bytes, base64); a test may pass its own, or '' for none. */
+export const TEST_SECRETS_KEY = Buffer.from('linkplane-test-secrets-key-32b!!').toString('base64');
+
 export interface RunningProcess {
   child: ChildProcess;
   /** stdout+stderr lines so far. */
@@ -27,11 +30,14 @@ export interface RunningProcess {
   stop(graceMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `node dist/<script>` (e.g. `data-plane/main.js`) with `env` on top of the current environment. */
+/**
+ * Starts `node dist/<script>` (e.g. `data-plane/main.js`) with `env` on top of the current environment
+ * (and SECRETS_KEY = TEST_SECRETS_KEY unless `env` names one).
+ */
 export function startProcess(script: string, env: Record<string, string>, opts: { echo?: boolean } = {}): RunningProcess {
   const child = spawn(process.execPath, ['--enable-source-maps', join(REPO_ROOT, 'dist', script)], {
     cwd: REPO_ROOT,
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, LOG_LEVEL: 'info', SECRETS_KEY: TEST_SECRETS_KEY, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
