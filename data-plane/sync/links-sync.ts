@@ -53,7 +53,7 @@ export interface LinksSyncOptions {
   events: SyncEvents;
   batchMax: number;
   flushMs: number;
-  /** How often the stream's state is checked (lag metric, recreated bucket, stalled watch). */
+  /** How often the stream's state is checked (lag metric, recreated bucket, stalled watch; default 500 ms). */
   monitorMs?: number;
   /** Longest the replica may stay behind without a successful write before it is `stalled` (default 5 s). */
   maxBehindMs?: number;
@@ -73,6 +73,15 @@ const REPLAY_FLUSH_MS = 250;
 const PULL_BATCH = 2000;
 /** Longest wait before retrying after a failed store write (a freed disk is used within about this). */
 const WRITE_RETRY_MAX_MS = 2000;
+/**
+ * A watch that delivers nothing this long while the stream is ahead is reopened. Its consumer may
+ * have lived on a NATS server that died (ephemeral consumers are not moved): nats.js would notice
+ * only after two missed idle heartbeats (30 s by default).
+ */
+const WATCH_STALL_MS = 750;
+const MONITOR_MS = 500;
+const MONITOR_TIMEOUT_MS = 1000;
+const CONSUMER_CREATE_TIMEOUT_MS = 1500;
 /** How often `stalled` is re-evaluated. */
 const HEALTH_CHECK_MS = 250;
 /** JetStream KV's operation header (DEL/PURGE; absent on a put). */
@@ -162,6 +171,12 @@ export class LinksSync {
         }
       }
       if (this.#stopped) break;
+      if (this.#reopenNow) {
+        // the monitor ended a watch on purpose, or a consumer could not be created: try again at once
+        this.#reopenNow = false;
+        await Promise.race([sleep(50), this.#stopSignal]);
+        continue;
+      }
       await Promise.race([sleep(backoff + Math.random() * backoff / 2), this.#stopSignal]);
       backoff = Math.min(backoff * 2, 5000);
     }
@@ -254,14 +269,26 @@ export class LinksSync {
     // values and delete markers anyway.
     // (no subject filter: the stream only holds the bucket's keys, and `filter_subjects` needs
     // nats-server 2.10)
-    const consumer = await jetstream(nc).consumers.get(this.#o.names.linksStream, {
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: fromSeq,
-    });
-    const messages = await consumer.consume({ max_messages: PULL_BATCH });
+    // A short timeout, retried at once: right after a server loss the new consumer may be placed on
+    // the lost server (not yet known to be gone) and its creation never answered; another attempt
+    // is placed again.
+    let messages;
+    try {
+      const consumer = await jetstream(nc, { timeout: CONSUMER_CREATE_TIMEOUT_MS }).consumers.get(this.#o.names.linksStream, {
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: fromSeq,
+      });
+      messages = await consumer.consume({ max_messages: PULL_BATCH });
+    } catch (err) {
+      this.#reopenNow = true;
+      throw err;
+    }
     const stop = () => void messages.stop();
     this.#stopWatch = stop;
-    const monitor = setInterval(() => void this.#monitor(jsm, stop), this.#o.monitorMs ?? 2000);
+    // short timeout: a stream without a leader (election after a server loss) shows up within a second
+    const monitorJsm = await jetstreamManager(nc, { timeout: MONITOR_TIMEOUT_MS, checkAPI: false });
+    this.#monitorFailed = false;
+    const monitor = setInterval(() => void this.#monitor(monitorJsm, stop), this.#o.monitorMs ?? MONITOR_MS);
     this.#lastEntryAt = Date.now();
     try {
       for await (const m of messages) {
@@ -292,25 +319,49 @@ export class LinksSync {
     if (this.#ready) this.#log.info('serving the previous replica until the rebuild catches up');
   }
 
+  #monitoring = false;
+  /** The last stream check failed (NATS away, or the stream had no leader). */
+  #monitorFailed = false;
+  /** Set when the monitor stops a watch on purpose: the next one opens without backoff. */
+  #reopenNow = false;
   async #monitor(jsm: JetStreamManager, stopWatch: () => void): Promise<void> {
+    if (this.#monitoring) return; // a slow answer (stream leader election) must not pile up requests
+    this.#monitoring = true;
     try {
       const s = await this.#streamFacts(jsm);
       this.#progress.streamSeq = Math.max(this.#progress.appliedSeq, this.#progress.streamSeq, s.lastSeq);
       this.#emit();
+      const recovered = this.#monitorFailed;
+      this.#monitorFailed = false;
       if (s.created !== this.#streamCreated || s.lastSeq < this.#progress.appliedSeq) {
         this.#log.warn({ stream: s }, 'links stream was recreated: restarting sync');
         stopWatch();
-      } else if (s.lastSeq > this.#progress.appliedSeq && this.#pendingCount === 0 && Date.now() - this.#lastEntryAt > 3 * (this.#o.monitorMs ?? 2000)) {
+      } else if (recovered) {
+        // the stream was unreachable or leaderless (a NATS server lost): this watch's consumer may
+        // have lived on the lost server, where nothing would ever come from it again
+        this.#log.info({ appliedSeq: this.#progress.appliedSeq, streamSeq: s.lastSeq }, 'links stream answers again: reopening the watch');
+        this.#reopenNow = true;
+        stopWatch();
+      } else if (
+        s.lastSeq > this.#progress.appliedSeq && this.#pendingCount === 0 && Date.now() - this.#lastEntryAt > WATCH_STALL_MS &&
+        this.#behindSince !== null && Date.now() - this.#behindSince > WATCH_STALL_MS
+      ) {
         this.#log.warn({ appliedSeq: this.#progress.appliedSeq, streamSeq: s.lastSeq }, 'watch stalled: reopening it');
         this.#lastEntryAt = Date.now();
+        this.#reopenNow = true;
         stopWatch();
       }
     } catch (err) {
       if (isStreamMissing(err)) {
         this.#log.warn('links stream disappeared: restarting sync');
         stopWatch();
+      } else {
+        // NATS down, or no stream leader: the client reconnects; the watch is reopened once the
+        // stream answers again
+        this.#monitorFailed = true;
       }
-      // other errors (NATS down): the client reconnects; nothing to do here
+    } finally {
+      this.#monitoring = false;
     }
   }
 
