@@ -13,8 +13,13 @@
  * - While a pipeline runs it reads on from the last seq it sent; when it ends (a short batch, or
  *   after PIPELINE_ROUNDS batches) the next round reads from the start again, which is where a
  *   row that committed late with a lower seq is picked up.
+ * - While publishing fails (JetStream without quorum, a bucket that cannot be placed, Postgres
+ *   away) it backs off, whatever wakes it: a NOTIFY (every API write sends one) does not cut the
+ *   wait short, and each retry is a probe of one row, not the backlog. The first probe that goes
+ *   through ends the outage and the backlog follows at full speed.
  */
 import type { KV } from '@nats-io/kv';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type pg from 'pg';
 import { Backoff, OutageLog, PublishError, Waker, type Logger } from '../../shared/index.js';
 import type { Pool } from '../db/pool.js';
@@ -35,6 +40,19 @@ export interface RelayOptions {
   /** How long a batch's acks may take before the batch is retried (default 15 s). */
   ackTimeoutMs?: number;
   onPublished?: (count: number) => void;
+  /** Registers the relay's gauges and counters (linkplane_outbox_relay_*). */
+  registry?: Registry;
+  now?: () => number;
+}
+
+/** What the relay sees: shown in /readyz and as metrics. */
+export interface RelayHealth {
+  leader: boolean;
+  /** 'failing' from a failed round until a publish goes through again. */
+  publishing: 'ok' | 'failing';
+  last_error: string | null;
+  /** Seconds since the last round that published or found nothing to publish (null: none yet). */
+  last_success_age_seconds: number | null;
 }
 
 interface OutboxRow {
@@ -52,9 +70,54 @@ export class OutboxRelay {
   private leaderClient: pg.PoolClient | null = null;
   private leaderLost = false;
   private publisher: { kv: KV; pub: KvBatchPublisher } | null = null;
+  /** Cut short only by stop(): the wait between failed rounds. */
+  private readonly stopWaker = new Waker();
+  private failing = false;
+  private lastError: string | null = null;
+  private lastSuccess: number | null = null;
+  private readonly failures: Counter | null = null;
+  private readonly published: Counter | null = null;
   leader = false;
 
-  constructor(private readonly opts: RelayOptions) {}
+  constructor(private readonly opts: RelayOptions) {
+    const registers = opts.registry ? [opts.registry] : null;
+    if (!registers) return;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const relay = this;
+    new Gauge({
+      name: 'linkplane_outbox_relay_leader', help: '1 on the control plane whose relay holds the leader lock', registers,
+      collect() {
+        this.set(relay.leader ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'linkplane_outbox_relay_failing', help: '1 while the relay cannot publish (JetStream or Postgres unavailable, bucket not placed)', registers,
+      collect() {
+        this.set(relay.failing ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'linkplane_outbox_relay_last_success_timestamp_seconds', help: 'when a relay round last succeeded (published, or found nothing to publish)', registers,
+      collect() {
+        if (relay.lastSuccess !== null) this.set(relay.lastSuccess / 1000);
+      },
+    });
+    this.failures = new Counter({ name: 'linkplane_outbox_relay_failures_total', help: 'relay rounds that failed', registers });
+    this.published = new Counter({ name: 'linkplane_outbox_published_total', help: 'outbox rows published to the KV bucket', registers });
+  }
+
+  private now(): number {
+    return (this.opts.now ?? Date.now)();
+  }
+
+  health(): RelayHealth {
+    return {
+      leader: this.leader,
+      publishing: this.failing ? 'failing' : 'ok',
+      last_error: this.failing ? this.lastError : null,
+      last_success_age_seconds: this.lastSuccess === null ? null : Math.round((this.now() - this.lastSuccess) / 100) / 10,
+    };
+  }
 
   start(): void {
     if (this.running) return;
@@ -65,6 +128,7 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     this.running = false;
     this.waker.wake();
+    this.stopWaker.wake();
     await this.loop;
     await this.releaseLeadership();
     this.publisher?.pub.close();
@@ -134,16 +198,23 @@ export class OutboxRelay {
           continue;
         }
         const kv = await this.opts.kv();
-        const r = await this.pump(kv);
+        // while failing, a probe of one row: the backlog goes out only once JetStream takes writes again
+        const r = this.failing ? await this.pump(kv, 1, 1) : await this.pump(kv);
+        this.failing = false;
+        this.lastSuccess = this.now();
         backoff.reset();
         outage.ok();
         // a NOTIFY that came while the round ran may be for a row it missed: the wait returns at once
         if (!r.full) await this.waker.wait(this.opts.pollMs);
       } catch (err) {
         if (!this.running) break;
+        this.failing = true;
+        this.lastError = err instanceof Error ? err.message : String(err);
+        this.failures?.inc();
         outage.failed(err);
         if (this.leaderLost) await this.releaseLeadership();
-        await this.waker.wait(backoff.next());
+        // only stop() ends this wait early: NOTIFYs (one per API write) stay pending for after it
+        await this.stopWaker.wait(backoff.next());
       }
     }
   }
@@ -156,11 +227,11 @@ export class OutboxRelay {
     return this.publisher.pub;
   }
 
-  private async fetch(afterSeq: string | null): Promise<OutboxRow[]> {
+  private async fetch(afterSeq: string | null, limit: number): Promise<OutboxRow[]> {
     const { rows } = await this.opts.pool.query<OutboxRow>(
       `SELECT seq, kv_key, op, payload FROM link_outbox
        WHERE published_at IS NULL AND ($2::bigint IS NULL OR seq > $2) ORDER BY seq LIMIT $1`,
-      [this.opts.batchSize, afterSeq],
+      [limit, afterSeq],
     );
     return rows;
   }
@@ -169,18 +240,19 @@ export class OutboxRelay {
   private async mark(rows: OutboxRow[]): Promise<void> {
     await this.opts.pool.query('DELETE FROM link_outbox WHERE seq = ANY($1::bigint[])', [rows.map((r) => r.seq)]);
     this.opts.onPublished?.(rows.length);
+    this.published?.inc(rows.length);
   }
 
   /**
    * One pipeline: read a batch, publish it; while its acks come back read the next batch (after
    * its last seq) and mark the previous one. `full` when it stopped with work possibly left.
    */
-  private async pump(kv: KV): Promise<{ published: number; full: boolean }> {
+  private async pump(kv: KV, limit = this.opts.batchSize, maxRounds = PIPELINE_ROUNDS): Promise<{ published: number; full: boolean }> {
     const pub = this.publisherFor(kv);
     const timeout = this.opts.ackTimeoutMs ?? 15_000;
     let published = 0;
     let marking: Promise<void> = Promise.resolve();
-    let rows = await this.fetch(null);
+    let rows = await this.fetch(null, limit);
     try {
       for (let round = 1; rows.length > 0; round++) {
         // within a batch only the last entry per key matters; earlier ones are superseded
@@ -194,9 +266,9 @@ export class OutboxRelay {
           [...last.values()].map((r) => ({ key: r.kv_key, op: r.op, payload: r.payload })),
           timeout,
         );
-        const full = rows.length === this.opts.batchSize;
-        const more = full && round < PIPELINE_ROUNDS;
-        const next = more ? this.fetch(rows[rows.length - 1]!.seq) : Promise.resolve<OutboxRow[]>([]);
+        const full = rows.length === limit;
+        const more = full && round < maxRounds;
+        const next = more ? this.fetch(rows[rows.length - 1]!.seq, limit) : Promise.resolve<OutboxRow[]>([]);
         next.catch(() => undefined); // awaited below; don't let it go unhandled if sending fails
         try {
           await sending;
