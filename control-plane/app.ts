@@ -14,6 +14,7 @@ import { domainsRoutes } from './http/domains-routes.js';
 import { clientErrorHandler, frameworkErrorHandler, MAX_PARAM_LENGTH, registerRequestChecks } from './http/client-error.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import { registerInputGuard } from './http/input-guard.js';
+import { finishOpenApi } from './http/openapi.js';
 import { parseTrustProxy, type TrustProxy } from './http/trust-proxy.js';
 import { idempotencyRoutes } from './http/idempotency-routes.js';
 import { jobsRoutes } from './http/jobs-routes.js';
@@ -98,6 +99,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       security: [{ bearer: [] }],
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    transformObject: (doc) => ('openapiObject' in doc ? finishOpenApi(doc.openapiObject) : doc.swaggerObject),
   });
 
   registerErrorHandling(app);

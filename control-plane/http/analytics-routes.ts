@@ -13,7 +13,7 @@ import { parseInstant } from '../instant.js';
 import { ROLLUP_DIMENSIONS } from '../ingest/index.js';
 import { getLink } from '../links/link-service.js';
 import { authOf } from './request-context.js';
-import { errorResponses, IdParams, Nullable } from './schemas.js';
+import { errorResponses, IdParams, Nullable, WithDefault } from './schemas.js';
 
 const Instant = Type.String({
   pattern: '^\\d{4}-\\d{2}-\\d{2}([Tt ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?([Zz]|[+-]\\d{2}:?\\d{2})?)?$',
@@ -108,7 +108,7 @@ export const analyticsRoutes =
       config: { scope: 'analytics:read' },
       schema: {
         tags,
-        summary: 'Clicks and unique visitors of a link over time, optionally grouped by a dimension',
+        operationId: 'getLinkStats', summary: 'Clicks and unique visitors of a link over time, optionally grouped by a dimension',
         description: 'From hourly rollups kept up to date by ingest. Range [from, to) in whole UTC hours/days; ' +
           'defaults: the last 30 days (interval=day) or 24 hours (interval=hour). Visitors are unique per UTC day; ' +
           'in hour buckets and groups a visitor counts where its first click of the day fell.',
@@ -116,10 +116,10 @@ export const analyticsRoutes =
         querystring: Type.Object({
           from: Type.Optional(Instant),
           to: Type.Optional(Instant),
-          interval: Interval,
+          interval: WithDefault(Interval),
           group_by: Type.Optional(Dimension),
-          exclude_bots: ExcludeBots,
-          limit: Limit,
+          exclude_bots: WithDefault(ExcludeBots),
+          limit: WithDefault(Limit),
         }, { additionalProperties: false }),
         response: { 200: LinkStats, ...errorResponses(400, 401, 403, 404, 429) },
       },
@@ -143,15 +143,15 @@ export const analyticsRoutes =
       config: { scope: 'analytics:read' },
       schema: {
         tags,
-        summary: 'Workspace stats: top links (group_by=link) or top values of a dimension across all links',
+        operationId: 'getWorkspaceStats', summary: 'Workspace stats: top links (group_by=link) or top values of a dimension across all links',
         params: Type.Object({}),
         querystring: Type.Object({
-          group_by: Type.Union([Type.Literal('link'), Dimension], { default: 'link' }),
+          group_by: WithDefault(Type.Union([Type.Literal('link'), Dimension], { default: 'link' })),
           from: Type.Optional(Instant),
           to: Type.Optional(Instant),
-          interval: Interval,
-          exclude_bots: ExcludeBots,
-          limit: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'most rows in data' }),
+          interval: WithDefault(Interval),
+          exclude_bots: WithDefault(ExcludeBots),
+          limit: WithDefault(Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'most rows in data' })),
         }, { additionalProperties: false }),
         response: { 200: WorkspaceStats, ...errorResponses(400, 401, 403, 429) },
       },
@@ -175,16 +175,16 @@ export const analyticsRoutes =
       config: { scope: 'analytics:read' },
       schema: {
         tags,
-        summary: 'Raw click events of a link: JSON pages (newest first), or an export streamed as NDJSON or CSV (oldest first)',
+        operationId: 'listLinkClicks', summary: 'Raw click events of a link: JSON pages (newest first), or an export streamed as NDJSON or CSV (oldest first)',
         description: 'Send `Accept: application/x-ndjson` or `Accept: text/csv` (or `format=ndjson|csv`) to stream every click ' +
           'in [from, to) instead of a page. Raw events are kept CLICK_RETENTION_DAYS days; bots are included unless exclude_bots=true.',
         params: IdParams('ln'),
         querystring: Type.Object({
           from: Type.Optional(Instant),
           to: Type.Optional(Instant),
-          exclude_bots: Type.Boolean({ default: false }),
+          exclude_bots: WithDefault(Type.Boolean({ default: false })),
           format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('ndjson'), Type.Literal('csv')])),
-          limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+          limit: WithDefault(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
           cursor: Type.Optional(Type.String({ maxLength: 512 })),
         }, { additionalProperties: false }),
         response: {

@@ -17,7 +17,7 @@ export const domainsRoutes =
 
     app.post('/v1/domains', {
       config: { scope: 'links:write' },
-      schema: { tags, summary: 'Register a branded domain', body: DomainCreate, response: { 201: Type.Ref('Domain'), ...errs } },
+      schema: { tags, operationId: 'createDomain', summary: 'Register a branded domain', body: DomainCreate, response: { 201: Type.Ref('Domain'), ...errs } },
     }, async (req, reply) => {
       const actor = actorOf(req);
       return commitAndRespond(req, reply, pool, 201, async (tx) => toDomainResource(await createDomain(tx, actor, req.body)),
@@ -27,7 +27,7 @@ export const domainsRoutes =
     app.get('/v1/domains', {
       config: { scope: 'links:read' },
       schema: {
-        tags, summary: 'List domains', querystring: PageQuery,
+        tags, operationId: 'listDomains', summary: 'List domains', querystring: PageQuery,
         response: { 200: Type.Object({ data: Type.Array(Type.Ref('Domain')), next_cursor: Nullable(Type.String()) }), ...errorResponses(400, 401, 403, 429) },
       },
     }, async (req) => {
@@ -40,12 +40,12 @@ export const domainsRoutes =
 
     app.get('/v1/domains/:id', {
       config: { scope: 'links:read' },
-      schema: { tags, summary: 'Get a domain', params: IdParams('dom'), response: one },
+      schema: { tags, operationId: 'getDomain', summary: 'Get a domain', params: IdParams('dom'), response: one },
     }, async (req) => toDomainResource(await getDomain(pool, authOf(req), req.params.id)));
 
     app.patch('/v1/domains/:id', {
       config: { scope: 'links:write' },
-      schema: { tags, summary: 'Update a domain (UTM template or default status changes recompile its links)', params: IdParams('dom'), body: DomainUpdate, response: one },
+      schema: { tags, operationId: 'updateDomain', summary: 'Update a domain (UTM template or default status changes recompile its links)', params: IdParams('dom'), body: DomainUpdate, response: one },
     }, async (req, reply) => {
       const actor = actorOf(req);
       return commitAndRespond(req, reply, pool, 200, async (tx) => toDomainResource(await updateDomain(tx, actor, req.params.id, req.body)));
@@ -53,7 +53,7 @@ export const domainsRoutes =
 
     app.delete('/v1/domains/:id', {
       config: { scope: 'links:write' },
-      schema: { tags, summary: 'Delete a domain without live links', params: IdParams('dom'), response: one },
+      schema: { tags, operationId: 'deleteDomain', summary: 'Delete a domain without live links', params: IdParams('dom'), response: one },
     }, async (req, reply) => {
       const actor = actorOf(req);
       return commitAndRespond(req, reply, pool, 200, async (tx) => toDomainResource(await deleteDomain(tx, actor, req.params.id)));

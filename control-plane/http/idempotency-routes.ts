@@ -12,7 +12,7 @@ export const idempotencyRoutes =
     app.post('/v1/idempotency/recover', {
       schema: {
         tags: ['idempotency'],
-        summary: 'Recover the stored response of an earlier request by its Idempotency-Key',
+        operationId: 'recoverIdempotentResponse', summary: 'Recover the stored response of an earlier request by its Idempotency-Key',
         description: 'For a client that lost the response (timeout, crash): returns what the first request answered, or that it is still in flight. Only the API key that sent the request can recover it.',
         body: Type.Object({ key: Type.String({ minLength: 1, maxLength: 255 }) }, { additionalProperties: false }),
         response: {

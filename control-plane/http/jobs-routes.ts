@@ -146,7 +146,7 @@ export const jobsRoutes =
         config: { scope: 'jobs:write' },
         schema: {
           tags,
-          summary: 'Start a bulk job (JSON, NDJSON or CSV body, streamed)',
+          operationId: 'createBulkJob', summary: 'Start a bulk job (JSON, NDJSON or CSV body, streamed)',
           description: [
             'Body: `application/json` `{operation, items: [...], callback_url?, idempotency_key?}`,',
             'or `application/x-ndjson` (one item per line) / `text/csv` (header row) with `?operation=` (and `callback_url`, `idempotency_key`) in the query.',
@@ -253,7 +253,7 @@ export const jobsRoutes =
 
     app.get('/v1/jobs/:id', {
       config: { scope: 'links:read' },
-      schema: { tags, summary: 'A bulk job: status, counts, timings', params: IdParams('job'), response: { 200: Job, ...errs } },
+      schema: { tags, operationId: 'getJob', summary: 'A bulk job: status, counts, timings', params: IdParams('job'), response: { 200: Job, ...errs } },
     }, async (req) => {
       const job = await getVisibleJob(pool, authOf(req), req.params.id);
       return toJobResource(job, await getCallbackState(pool, job.seq));
@@ -261,7 +261,7 @@ export const jobsRoutes =
 
     app.get('/v1/jobs/:id/errors', {
       config: { scope: 'links:read' },
-      schema: { tags, summary: "A job's failed items, by item index (cursor-paged)", params: IdParams('job'), querystring: PageQuery, response: { 200: JobErrorsPage, ...errs } },
+      schema: { tags, operationId: 'listJobErrors', summary: "A job's failed items, by item index (cursor-paged)", params: IdParams('job'), querystring: PageQuery, response: { 200: JobErrorsPage, ...errs } },
     }, async (req) => {
       const job = await getVisibleJob(pool, authOf(req), req.params.id);
       const after = req.query.cursor ? decodeIndexCursor(req.query.cursor) : -1;
@@ -281,7 +281,7 @@ export const jobsRoutes =
       config: { scope: 'links:read' },
       schema: {
         tags,
-        summary: "A job's results as NDJSON, one line per processed item in item order",
+        operationId: 'getJobResults', summary: "A job's results as NDJSON, one line per processed item in item order",
         description: '`{"index","status":"created|updated|unchanged|disabled|deleted","link_id","short_url","external_id"}` or `{"index","status":"failed","external_id","error":{"code","field","message"}}`. While the job runs, the lines of the batches done so far.',
         params: IdParams('job'),
         response: { 200: { description: 'NDJSON', content: { 'application/x-ndjson': { schema: { type: 'string' } } } }, ...errs },
@@ -307,7 +307,7 @@ export const jobsRoutes =
       config: { scope: 'jobs:write' },
       schema: {
         tags,
-        summary: 'Cancel a job (batches not started are skipped; those running finish)',
+        operationId: 'cancelJob', summary: 'Cancel a job (batches not started are skipped; those running finish)',
         params: IdParams('job'),
         response: { 200: Job, ...errorResponses(400, 401, 403, 404, 409, 429) },
       },

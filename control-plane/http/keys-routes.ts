@@ -35,7 +35,7 @@ export const keysRoutes =
     app.post('/v1/keys', {
       config: { scope: 'keys:admin' },
       schema: {
-        tags, summary: 'Create an API key (the secret is returned once; a replay has it redacted)',
+        tags, operationId: 'createKey', summary: 'Create an API key (the secret is returned once; a replay has it redacted)',
         body: KeyCreate,
         response: { 201: KeyWithSecret, ...errorResponses(400, 401, 403, 409, 422, 429) },
       },
@@ -75,7 +75,7 @@ export const keysRoutes =
     app.get('/v1/keys', {
       config: { scope: 'keys:admin' },
       schema: {
-        tags, summary: 'List active API keys the caller could have created (never their secrets)',
+        tags, operationId: 'listKeys', summary: 'List active API keys the caller could have created (never their secrets)',
         querystring: PageQuery,
         response: { 200: Type.Object({ data: Type.Array(Type.Ref('Key')), next_cursor: Nullable(Type.String()) }), ...errorResponses(400, 401, 403, 429) },
       },
@@ -91,7 +91,7 @@ export const keysRoutes =
     app.delete('/v1/keys/:id', {
       config: { scope: 'keys:admin' },
       schema: {
-        tags, summary: 'Revoke an API key (immediately)',
+        tags, operationId: 'revokeKey', summary: 'Revoke an API key (immediately)',
         params: IdParams('key'),
         response: { 200: Type.Ref('Key'), ...errorResponses(401, 403, 404, 429) },
       },

@@ -23,7 +23,7 @@ export const linksRoutes =
     app.post('/v1/links', {
       config: { scope: 'links:write' },
       schema: {
-        tags, summary: 'Create a link', description: 'Send `Idempotency-Key` to make retries safe.',
+        tags, operationId: 'createLink', summary: 'Create a link', description: 'Send `Idempotency-Key` to make retries safe.',
         body: LinkCreate, response: { 201: Type.Ref('Link'), ...errs },
       },
     }, async (req, reply) => {
@@ -34,7 +34,7 @@ export const linksRoutes =
 
     app.get('/v1/links', {
       config: { scope: 'links:read' },
-      schema: { tags, summary: 'Search links (newest first, cursor-paged)', querystring: LinkListQuery, response: { 200: LinkList, ...errorResponses(400, 401, 403, 429) } },
+      schema: { tags, operationId: 'listLinks', summary: 'Search links (newest first, cursor-paged)', querystring: LinkListQuery, response: { 200: LinkList, ...errorResponses(400, 401, 403, 429) } },
     }, async (req) => {
       const q = req.query;
       const r = await listLinks(pool, authOf(req), {
@@ -49,12 +49,12 @@ export const linksRoutes =
 
     app.get('/v1/links/:id', {
       config: { scope: 'links:read' },
-      schema: { tags, summary: 'Get a link', params: IdParams('ln'), response: one },
+      schema: { tags, operationId: 'getLink', summary: 'Get a link', params: IdParams('ln'), response: one },
     }, async (req) => toResource(await getLink(pool, authOf(req), req.params.id), scheme));
 
     app.patch('/v1/links/:id', {
       config: { scope: 'links:write' },
-      schema: { tags, summary: 'Update a link (null clears a field)', params: IdParams('ln'), body: LinkUpdate, response: one },
+      schema: { tags, operationId: 'updateLink', summary: 'Update a link (null clears a field)', params: IdParams('ln'), body: LinkUpdate, response: one },
     }, async (req, reply) => {
       const c = ctx(req);
       return commitAndRespond(req, reply, pool, 200, async (tx) => toResource(await updateLink(tx, c, req.params.id, req.body), scheme));
@@ -62,7 +62,7 @@ export const linksRoutes =
 
     app.delete('/v1/links/:id', {
       config: { scope: 'links:write' },
-      schema: { tags, summary: 'Delete a link (soft: the path is free again, nodes answer 404)', params: IdParams('ln'), response: one },
+      schema: { tags, operationId: 'deleteLink', summary: 'Delete a link (soft: the path is free again, nodes answer 404)', params: IdParams('ln'), response: one },
     }, async (req, reply) => {
       const c = ctx(req);
       return commitAndRespond(req, reply, pool, 200, async (tx) => toResource(await deleteLink(tx, c, req.params.id), scheme));

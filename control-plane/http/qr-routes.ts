@@ -5,7 +5,7 @@ import type { Pool } from '../db/pool.js';
 import { shortUrl } from '../links/link-row.js';
 import { getLink } from '../links/link-service.js';
 import { authOf } from './request-context.js';
-import { errorResponses, IdParams } from './schemas.js';
+import { errorResponses, IdParams, WithDefault } from './schemas.js';
 
 /** The URL a QR code encodes: the short URL marked `qr=1`, which nodes count as a scan. */
 export function qrTarget(scheme: string, domain: string, path: string): string {
@@ -19,14 +19,14 @@ export const qrRoutes =
       config: { scope: 'links:read' },
       schema: {
         tags: ['links'],
-        summary: 'QR code of the short URL (PNG or SVG); scans are counted as qr.scan events',
+        operationId: 'getLinkQrCode', summary: 'QR code of the short URL (PNG or SVG); scans are counted as qr.scan events',
         params: IdParams('ln'),
         querystring: Type.Object(
           {
-            format: Type.Union([Type.Literal('png'), Type.Literal('svg')], { default: 'png' }),
-            size: Type.Integer({ minimum: 128, maximum: 2048, default: 512 }),
-            margin: Type.Integer({ minimum: 0, maximum: 16, default: 2 }),
-            ecl: Type.Union([Type.Literal('L'), Type.Literal('M'), Type.Literal('Q'), Type.Literal('H')], { default: 'M' }),
+            format: WithDefault(Type.Union([Type.Literal('png'), Type.Literal('svg')], { default: 'png' })),
+            size: WithDefault(Type.Integer({ minimum: 128, maximum: 2048, default: 512 })),
+            margin: WithDefault(Type.Integer({ minimum: 0, maximum: 16, default: 2 })),
+            ecl: WithDefault(Type.Union([Type.Literal('L'), Type.Literal('M'), Type.Literal('Q'), Type.Literal('H')], { default: 'M' })),
           },
           { additionalProperties: false },
         ),

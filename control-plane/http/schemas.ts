@@ -7,6 +7,18 @@ import { ROLES, SCOPES, type Role, type Scope } from '../keys/roles.js';
 
 export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
+/**
+ * A query field the server fills in when it is absent (ajv's useDefaults): optional for the caller,
+ * always set for the handler. TypeBox lists every property not marked Optional in `required`, and
+ * @fastify/swagger turns that list into `required: true` parameters — so a plain field with a
+ * `default` told clients they must send it. Marked Optional at runtime (left out of `required`),
+ * typed as the plain field (the handler sees the default).
+ */
+export const WithDefault = <T extends TSchema>(t: T): T => {
+  if (t.default === undefined) throw new Error('WithDefault: the schema has no default');
+  return Type.Optional(t) as unknown as T;
+};
+
 export const ErrorBody = Type.Object(
   {
     error: Type.Object({
@@ -201,14 +213,14 @@ export const LinkListQuery = Type.Object(
     status: Type.Optional(Type.Union([Type.Literal('live'), Type.Literal('pending')])),
     disabled: Type.Optional(Type.Boolean()),
     external_id: Type.Optional(Type.String({ maxLength: 256 })),
-    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }),
+    limit: WithDefault(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
     cursor: Type.Optional(Type.String({ maxLength: 512 })),
   },
   { additionalProperties: false },
 );
 
 export const PageQuery = Type.Object(
-  { limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }), cursor: Type.Optional(Type.String({ maxLength: 512 })) },
+  { limit: WithDefault(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })), cursor: Type.Optional(Type.String({ maxLength: 512 })) },
   { additionalProperties: false },
 );
 

@@ -12,7 +12,7 @@ import {
 import { decodeIdCursor, encodeIdCursor } from './cursor.js';
 import { actorOf, authOf } from './request-context.js';
 import { commitAndRespond } from './respond.js';
-import { errorResponses, Id, IdParams, Nullable } from './schemas.js';
+import { errorResponses, Id, IdParams, Nullable, WithDefault } from './schemas.js';
 
 const Timestamp = Type.String({ format: 'date-time' });
 const DateOrTime = Type.String({
@@ -129,7 +129,7 @@ const DeliveryListQuery = Type.Object(
     event_id: Type.Optional(Type.String({ format: 'uuid' })),
     from: Type.Optional(DateOrTime),
     to: Type.Optional(DateOrTime),
-    limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+    limit: WithDefault(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
     cursor: Type.Optional(Type.String({ maxLength: 512 })),
   },
   { additionalProperties: false },
@@ -179,7 +179,7 @@ export const webhooksRoutes =
     app.post('/v1/webhooks/endpoints', {
       config: { scope: 'webhooks:write' },
       schema: {
-        tags, summary: 'Register a webhook endpoint (its signing secret is returned once)',
+        tags, operationId: 'createWebhookEndpoint', summary: 'Register a webhook endpoint (its signing secret is returned once)',
         body: EndpointCreate, response: { 201: EndpointWithSecret, ...errs },
       },
     }, async (req, reply) => {
@@ -193,9 +193,9 @@ export const webhooksRoutes =
     app.get('/v1/webhooks/endpoints', {
       config: { scope: 'webhooks:read' },
       schema: {
-        tags, summary: 'List webhook endpoints (newest first)',
+        tags, operationId: 'listWebhookEndpoints', summary: 'List webhook endpoints (newest first)',
         querystring: Type.Object(
-          { enabled: Type.Optional(Type.Boolean()), limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }), cursor: Type.Optional(Type.String({ maxLength: 512 })) },
+          { enabled: Type.Optional(Type.Boolean()), limit: WithDefault(Type.Integer({ minimum: 1, maximum: 200, default: 50 })), cursor: Type.Optional(Type.String({ maxLength: 512 })) },
           { additionalProperties: false },
         ),
         response: { 200: Type.Object({ data: Type.Array(Endpoint), next_cursor: Nullable(Type.String()) }), ...readOnly },
@@ -212,7 +212,7 @@ export const webhooksRoutes =
 
     app.get('/v1/webhooks/endpoints/:id', {
       config: { scope: 'webhooks:read' },
-      schema: { tags, summary: 'Get a webhook endpoint', params: IdParams('whe'), response: { 200: Endpoint, ...readOnly } },
+      schema: { tags, operationId: 'getWebhookEndpoint', summary: 'Get a webhook endpoint', params: IdParams('whe'), response: { 200: Endpoint, ...readOnly } },
     }, async (req) => {
       const auth = authOf(req);
       assertWorkspaceWide(auth);
@@ -222,7 +222,7 @@ export const webhooksRoutes =
     app.patch('/v1/webhooks/endpoints/:id', {
       config: { scope: 'webhooks:write' },
       schema: {
-        tags, summary: 'Update a webhook endpoint (enabled: true re-enables one disabled by 410 or failures)',
+        tags, operationId: 'updateWebhookEndpoint', summary: 'Update a webhook endpoint (enabled: true re-enables one disabled by 410 or failures)',
         params: IdParams('whe'), body: EndpointUpdate, response: { 200: Endpoint, ...errs },
       },
     }, async (req, reply) => {
@@ -232,7 +232,7 @@ export const webhooksRoutes =
 
     app.delete('/v1/webhooks/endpoints/:id', {
       config: { scope: 'webhooks:write' },
-      schema: { tags, summary: 'Delete a webhook endpoint (waiting deliveries are closed)', params: IdParams('whe'), response: { 200: Endpoint, ...errs } },
+      schema: { tags, operationId: 'deleteWebhookEndpoint', summary: 'Delete a webhook endpoint (waiting deliveries are closed)', params: IdParams('whe'), response: { 200: Endpoint, ...errs } },
     }, async (req, reply) => {
       const actor = actorOf(req);
       return commitAndRespond(req, reply, pool, 200, async (tx) => toEndpointResource(await deleteEndpoint(tx, actor, req.params.id)));
@@ -241,7 +241,7 @@ export const webhooksRoutes =
     app.post('/v1/webhooks/endpoints/:id/secrets/rotate', {
       config: { scope: 'webhooks:write' },
       schema: {
-        tags, summary: 'Add a new signing secret; the current ones keep signing for the overlap window, then retire',
+        tags, operationId: 'rotateWebhookSecret', summary: 'Add a new signing secret; the current ones keep signing for the overlap window, then retire',
         params: IdParams('whe'), body: RotateBody, response: { 200: EndpointWithSecret, ...errs },
       },
       preValidation: emptyBodyIsObject,
@@ -257,7 +257,7 @@ export const webhooksRoutes =
     app.post('/v1/webhooks/endpoints/:id/test', {
       config: { scope: 'webhooks:write' },
       schema: {
-        tags, summary: 'Send a webhook.ping event to this endpoint; poll the returned delivery for the outcome',
+        tags, operationId: 'testWebhookEndpoint', summary: 'Send a webhook.ping event to this endpoint; poll the returned delivery for the outcome',
         params: IdParams('whe'), response: { 202: Delivery, ...errs },
       },
     }, async (req, reply) => {
@@ -269,7 +269,7 @@ export const webhooksRoutes =
     app.post('/v1/webhooks/endpoints/:id/replay', {
       config: { scope: 'webhooks:write' },
       schema: {
-        tags, summary: "Send an endpoint's deliveries of a time range again (by status), or the events it missed",
+        tags, operationId: 'replayWebhookEndpoint', summary: "Send an endpoint's deliveries of a time range again (by status), or the events it missed",
         params: IdParams('whe'), body: ReplayBody,
         response: { 202: Type.Object({ replayed: Type.Integer(), created: Type.Integer(), more: Type.Boolean() }), ...errs },
       },
@@ -286,7 +286,7 @@ export const webhooksRoutes =
     app.get('/v1/webhooks/deliveries', {
       config: { scope: 'webhooks:read' },
       schema: {
-        tags, summary: 'List deliveries with every attempt (newest first, filterable)',
+        tags, operationId: 'listWebhookDeliveries', summary: 'List deliveries with every attempt (newest first, filterable)',
         querystring: DeliveryListQuery,
         response: { 200: Type.Object({ data: Type.Array(Delivery), next_cursor: Nullable(Type.String()) }), ...readOnly },
       },
@@ -306,7 +306,7 @@ export const webhooksRoutes =
 
     app.get('/v1/webhooks/deliveries/:id', {
       config: { scope: 'webhooks:read' },
-      schema: { tags, summary: 'Get a delivery with its attempts and its event', params: IdParams('whd'), response: { 200: DeliveryDetail, ...readOnly } },
+      schema: { tags, operationId: 'getWebhookDelivery', summary: 'Get a delivery with its attempts and its event', params: IdParams('whd'), response: { 200: DeliveryDetail, ...readOnly } },
     }, async (req) => {
       const auth = authOf(req);
       assertWorkspaceWide(auth);
@@ -316,7 +316,7 @@ export const webhooksRoutes =
     app.post('/v1/webhooks/deliveries/:id/replay', {
       config: { scope: 'webhooks:write' },
       schema: {
-        tags, summary: 'Send a delivery again now (same event id, fresh retry schedule)',
+        tags, operationId: 'replayWebhookDelivery', summary: 'Send a delivery again now (same event id, fresh retry schedule)',
         params: IdParams('whd'), response: { 202: Delivery, ...errs },
       },
     }, async (req, reply) => {
