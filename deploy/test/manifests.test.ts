@@ -130,7 +130,7 @@ describe('deploy/compose/compose.yaml', () => {
   it.skipIf(!existsSync('/usr/bin/docker-compose'))('is accepted by docker-compose config (Debian docker-compose 1.29)', () => {
     const r = spawnSync('/usr/bin/docker-compose', ['-p', 'linkplane', '-f', COMPOSE, 'config', '-q'], {
       encoding: 'utf8',
-      env: { ...process.env, BOOTSTRAP_ADMIN_KEY: 'x'.repeat(40) },
+      env: { ...process.env, BOOTSTRAP_ADMIN_KEY: 'x'.repeat(40), SECRETS_KEY: Buffer.alloc(32, 7).toString('base64') },
     });
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
   });
