@@ -9,5 +9,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     teardownTimeout: 30_000,
+    // every process a test starts binds its operations port (/metrics) to a free port unless the
+    // test names one: files run in parallel, and the defaults (9080, 9081) would collide
+    env: { OPS_PORT: '0', API_OPS_PORT: '0', REDIRECT_OPS_PORT: '0' },
   },
 });

@@ -119,7 +119,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerInputGuard(app);
   registerIdempotency(app, pool);
 
-  await app.register(opsRoutes(pool, metrics, deps.probes ?? []));
+  await app.register(opsRoutes(pool, deps.probes ?? []));
   app.get('/v1/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   await app.register(keysRoutes(pool, { burst: config.RATE_LIMIT_BURST, perSec: config.RATE_LIMIT_PER_SEC }));
   await app.register(domainsRoutes(pool));

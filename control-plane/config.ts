@@ -6,6 +6,11 @@ export const controlPlaneSchema = {
   ...commonSchema,
   PORT: { kind: 'int', default: 8080, min: 0, max: 65535, doc: 'HTTP port of the API' },
   HOST: { kind: 'string', default: '127.0.0.1', doc: 'interface the API listens on' },
+  OPS_PORT: {
+    kind: 'int', default: 9080, min: 0, max: 65535,
+    doc: 'operations port: /metrics (never on the API port), /healthz, /readyz; 0 picks a free port',
+  },
+  OPS_HOST: { kind: 'string', default: '127.0.0.1', doc: 'interface the operations port listens on (0.0.0.0 for a Prometheus on another host)' },
   DATABASE_URL: {
     kind: 'url', default: 'postgres://postgres@127.0.0.1:5432/linkplane', protocols: ['postgres', 'postgresql'],
     doc: 'Postgres connection URL (the database is created if missing)',

@@ -3,10 +3,11 @@
  * DB, migrate under a lock, bootstrap key, re-seal stored secrets under SECRETS_KEY), connects NATS in the background, starts the outbox relay, listens.
  * SIGTERM/SIGINT: stop accepting, finish in-flight requests, stop workers, exit 0.
  */
-import { ConfigError, connectNats, createLogger, openLinksBucket, type Logger } from '../shared/index.js';
+import { ConfigError, connectNats, createLogger, openLinksBucket, startOpsServer, type Logger } from '../shared/index.js';
 import { buildApp } from './app.js';
 import { loadControlPlaneConfig, type ControlPlaneConfig } from './config.js';
 import { ensureDatabase } from './db/ensure-database.js';
+import { opsPortRoutes, type ReadinessProbe } from './http/ops-routes.js';
 import { migrate } from './db/migrate.js';
 import { createPool } from './db/pool.js';
 import { purgeExpired } from './idempotency/store.js';
@@ -72,7 +73,10 @@ async function start(config: ControlPlaneConfig, secrets: SecretBox, log: Logger
 
   const webhooks = startWebhookWorkers({ pool, config, log, metrics, secrets });
 
-  const app = await buildApp({ pool, config, log, metrics, secrets, probes: [{ name: 'nats', check: () => nats.connected() }] });
+  const probes: ReadinessProbe[] = [{ name: 'nats', check: () => nats.connected() }];
+  // metrics, health and readiness for Prometheus and probes, apart from the API port
+  const ops = await startOpsServer({ host: config.OPS_HOST, port: config.OPS_PORT, routes: opsPortRoutes(pool, metrics, probes), log: log.child({ module: 'ops' }) });
+  const app = await buildApp({ pool, config, log, metrics, secrets, probes });
   await app.listen({ port: config.PORT, host: config.HOST });
 
   const maintenance = setInterval(() => {
@@ -118,6 +122,7 @@ async function start(config: ControlPlaneConfig, secrets: SecretBox, log: Logger
     await nats.close();
     log.debug('nats closed');
     await pool.end();
+    await ops.close();
     log.info('stopped');
     process.exit(0);
   };

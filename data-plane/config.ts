@@ -32,6 +32,11 @@ export function dataPlaneSchema() {
       kind: 'bool', default: false,
       doc: 'start even when PORT is taken, sharing it (SO_REUSEPORT) with the node already there: for a handover on one host',
     },
+    OPS_PORT: {
+      kind: 'int', default: 9081, min: 0, max: 65535,
+      doc: 'operations port: /metrics, /healthz, /readyz (not on PORT\'s branded hostnames); nodes sharing a host need different ones; 0 picks a free port',
+    },
+    OPS_HOST: { kind: 'string', default: '0.0.0.0', doc: 'interface the operations port listens on' },
     NODE_ID: {
       kind: 'string', default: defaultNodeId(), pattern: /^[A-Za-z0-9_-]{1,64}$/,
       doc: 'this node\'s name (click subject, default LMDB path); default: the host name',

@@ -6,11 +6,13 @@
  * click spool and shipper (node-clicks.ts): serving threads post encoded click batches here.
  */
 import { Worker, type ResourceLimits } from 'node:worker_threads';
-import { connectNats, type Logger, type NatsHandle } from '../shared/index.js';
+import { connectNats, startOpsServer, textAnswer, type Logger, type NatsHandle, type OpsRoutes, type OpsServer } from '../shared/index.js';
 import { NodeClicks } from './clicks/node-clicks.js';
 import { saltsMessage } from './clicks/worker-clicks.js';
 import type { DataPlaneConfig } from './config.js';
 import { loadGeoDatabase } from './geo.js';
+import { renderMetrics } from './ops/metrics-text.js';
+import { readiness } from './ops/readiness.js';
 import { SharedState } from './ops/shared-state.js';
 import { checkPortFree } from './port-check.js';
 import type { FromWorker, ToWorker, WorkerInit } from './serve-worker.js';
@@ -18,6 +20,8 @@ import type { FromSync, SyncInit, ToSync } from './sync-worker.js';
 
 export interface RunningNode {
   port: number;
+  /** The operations port (/metrics, /healthz, /readyz). */
+  opsPort: number;
   state: SharedState;
   stop(): Promise<void>;
 }
@@ -269,8 +273,24 @@ export async function startNode(config: DataPlaneConfig, log: Logger, abort?: Ab
     await Promise.all(servers.map((s) => s.worker.terminate()));
   }
 
+  /** The operations port: answered by this thread from the shared state, from the start on. */
+  const opsRoutes: OpsRoutes = {
+    '/healthz': () => textAnswer(200, 'ok\n'),
+    '/readyz': () => {
+      const r = readiness(state);
+      return textAnswer(r.ready ? 200 : 503, r.text);
+    },
+    '/metrics': () => ({
+      status: 200,
+      contentType: 'text/plain; version=0.0.4; charset=utf-8',
+      body: renderMetrics(state, config.NODE_ID, process.memoryUsage()),
+    }),
+  };
+  let ops: OpsServer | null = null;
+
   let port: number;
   try {
+    ops = await startOpsServer({ host: config.OPS_HOST, port: config.OPS_PORT, routes: opsRoutes, log: log.child({ module: 'ops' }) });
     startSync();
     // a signal interrupts the wait for the store (a damaged one is checked first, which can take
     // long); serving threads, once spawned, finish starting (each listens or fails within moments)
@@ -288,13 +308,16 @@ export async function startNode(config: DataPlaneConfig, log: Logger, abort?: Ab
     await stopServers(0, START_STOP_BOUND_MS);
     await stopClicks(0).catch((e: unknown) => log.warn({ err: e }, 'click capture did not stop cleanly'));
     await stopSync(START_STOP_BOUND_MS);
+    await ops?.close();
     throw err;
   }
   started = true;
-  log.info({ host: config.HOST, port, workers: config.WORKERS, store: storePath }, 'redirect node listening');
+  log.info({ host: config.HOST, port, opsPort: ops.port, workers: config.WORKERS, store: storePath }, 'redirect node listening');
+  const opsServer = ops;
 
   return {
     port,
+    opsPort: opsServer.port,
     state,
     async stop() {
       stopping = true;
@@ -303,6 +326,7 @@ export async function startNode(config: DataPlaneConfig, log: Logger, abort?: Ab
       // every batch the workers flushed on drain has been received (messages precede 'exit')
       await stopClicks(config.CLICK_STOP_FLUSH_MS);
       await stopSync(10_000);
+      await opsServer.close();
     },
   };
 }

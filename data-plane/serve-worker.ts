@@ -70,17 +70,22 @@ try {
       backlog: new ClickBacklog(init.clicks.backlog),
       log: log.child({ module: 'click-buffer' }),
     });
+  const recorder = new RequestRecorder(state, init.index);
   const server = buildServer({
     uws,
     store,
     facts,
     sink: clicks?.buffer ?? noopClickSink,
     state,
-    recorder: new RequestRecorder(state, init.index),
+    recorder,
     nodeId: init.nodeId,
     log,
   });
-  setInterval(() => store.releaseIfStale(), 1000).unref();
+  setInterval(() => {
+    store.releaseIfStale();
+    // /metrics is rendered by the main thread (operations port): it reads this slot
+    recorder.setDecodeErrors(store.decodeErrors);
+  }, 1000).unref();
   port.on('message', (m: ToWorker) => {
     if (m.type === 'swap') {
       store.reopen(m.path).then(

@@ -11,11 +11,10 @@ import { gatherFacts, plainFacts, type FactDeps } from './facts.js';
 import { framingProblem, refuse } from './http-framing.js';
 import { ipFromBytes, type Ip } from './ip.js';
 import type { UwsModule } from './native-uws.js';
-import { renderMetrics } from './ops/metrics-text.js';
 import { caughtUp, readiness } from './ops/readiness.js';
 import type { RequestRecorder, SharedState } from './ops/shared-state.js';
 import { resolve, type Decision } from './resolve.js';
-import { respond, respondText, sendBody } from './respond.js';
+import { respond, respondText } from './respond.js';
 import type { StoreReader } from './store/reader.js';
 
 export interface ServerDeps {
@@ -72,22 +71,15 @@ export function buildServer(deps: ServerDeps): RedirectServer {
     return d.kind === 'redirect' ? d : resolve({ host, path, link, domain: store.domain(host) }, facts, at);
   }
 
-  function ops(res: HttpResponse, url: string, head: boolean, close: boolean): number {
+  /** Probes for load balancers on the traffic port; /metrics is on the operations port only. */
+  function probe(res: HttpResponse, url: string, head: boolean, close: boolean): number {
     if (url === '/healthz') {
       respondText(res, 200, 'ok\n', head, close);
       return 200;
     }
-    if (url === '/readyz') {
-      const r = readiness(state);
-      respondText(res, r.ready ? 200 : 503, r.text, head, close);
-      return r.ready ? 200 : 503;
-    }
-    recorder.setDecodeErrors(store.decodeErrors);
-    res.writeStatus('200 OK');
-    res.writeHeader('Content-Type', 'text/plain; version=0.0.4; charset=utf-8');
-    res.writeHeader('Cache-Control', 'no-store');
-    sendBody(res, head, renderMetrics(state, deps.nodeId, process.memoryUsage()), close);
-    return 200;
+    const r = readiness(state);
+    respondText(res, r.ready ? 200 : 503, r.text, head, close);
+    return r.ready ? 200 : 503;
   }
 
   app.any('/*', (res, req) => {
@@ -113,9 +105,9 @@ export function buildServer(deps: ServerDeps): RedirectServer {
         recorder.status(405);
         return;
       }
-      if (url === '/healthz' || url === '/readyz' || url === '/metrics') {
+      if (url === '/healthz' || url === '/readyz') {
         answered = true;
-        recorder.status(ops(res, url, head, close));
+        recorder.status(probe(res, url, head, close));
         return;
       }
       const d = decide(req, url);

@@ -20,6 +20,8 @@ const schema = {
   DATABASE_URL: { kind: 'url', protocols: ['postgres', 'postgresql'], doc: 'use this Postgres instead of the embedded one' },
   API_PORT: { kind: 'int', default: 8080, min: 1, max: 65535, doc: 'control plane (API) port' },
   REDIRECT_PORT: { kind: 'int', default: 8081, min: 1, max: 65535, doc: 'redirect node port' },
+  API_OPS_PORT: { kind: 'int', default: 9080, min: 0, max: 65535, doc: 'control plane operations port (/metrics); 0: a free port' },
+  REDIRECT_OPS_PORT: { kind: 'int', default: 9081, min: 0, max: 65535, doc: 'redirect node operations port (/metrics); 0: a free port' },
   DATA_DIR: { kind: 'string', default: '.data', doc: 'embedded Postgres, local NATS store, node replica, admin key and SECRETS_KEY (all-in-one.json, mode 600)' },
   POSTGRES_STAGING_DIR: { kind: 'string', default: '/var/lib/linkplane', doc: 'as root, when the postgres user cannot enter DATA_DIR or node_modules (a clone under /root): where the embedded Postgres binaries and data go' },
   DEMO_DOMAIN: { kind: 'string', default: 'go.localhost', doc: 'branded domain registered for the printed curl' },
@@ -157,10 +159,13 @@ async function main(): Promise<number> {
     const cp = startChild('control-plane', join(here, '../control-plane/main.js'), {
       ...common, PORT: String(config.API_PORT), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, BOOTSTRAP_ADMIN_KEY: local.adminKey,
       SECRETS_KEY: local.secretsKey,
+      // each child its own operations port: an OPS_PORT inherited from the launcher would collide
+      OPS_PORT: String(config.API_OPS_PORT), OPS_HOST: '127.0.0.1',
     }, opts);
     children.push(cp);
     const node = startChild('redirect-node', join(here, '../data-plane/main.js'), {
       ...common, PORT: String(config.REDIRECT_PORT), HOST: '127.0.0.1', NODE_ID: 'local', LMDB_PATH: join(dataDir, 'node-local'), WORKERS: '1',
+      OPS_PORT: String(config.REDIRECT_OPS_PORT), OPS_HOST: '127.0.0.1',
     }, opts);
     children.push(node);
     const api = `http://127.0.0.1:${config.API_PORT}`;
@@ -193,6 +198,8 @@ async function main(): Promise<number> {
     say('linkplane is running');
     say(`  API (control plane)  ${api}            OpenAPI: ${api}/v1/openapi.json`);
     say(`  Redirect node        ${redirects}            serves ${config.DEMO_DOMAIN} (send it as the Host header)`);
+    const opsUrl = (port: number) => (port === 0 ? 'a free port (see its log)' : `http://127.0.0.1:${port}/metrics`);
+    say(`  Metrics (Prometheus) control plane ${opsUrl(config.API_OPS_PORT)}, redirect node ${opsUrl(config.REDIRECT_OPS_PORT)}`);
     say(`  Postgres             ${pg ? `embedded, data in ${pg.dir} (port ${local.postgresPort})` : 'DATABASE_URL'}`);
     say(`  NATS                 ${config.NATS_URL}${nats ? ` (nats-server started here, data in ${join(dataDir, 'nats')})` : ''}`);
     say(`  Admin API key        ${local.adminKey}`);

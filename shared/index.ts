@@ -17,3 +17,4 @@ export * from './click-codec.js';
 export * from './clicks-stream.js';
 export * from './waker.js';
 export * from './outage-log.js';
+export * from './ops-server.js';

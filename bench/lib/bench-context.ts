@@ -16,10 +16,11 @@ import { describeExit, startPlane, type Proc } from './processes.js';
 
 export interface BenchNode {
   port: number;
+  opsPort: number;
   proc: Proc;
   pid: number;
   lmdbPath: string;
-  /** The node's /metrics text. */
+  /** The node's /metrics text (from its operations port). */
   metrics(): Promise<string>;
   rssBytes(): number;
   memory(): NodeMemory;
@@ -68,8 +69,10 @@ export interface NodeOptions {
 /** A redirect node from dist/, one worker thread, that trusts 127.0.0.1 as its proxy (X-Forwarded-For → geo). */
 export async function startBenchNode(o: NodeOptions): Promise<BenchNode> {
   const port = await freePort();
+  const opsPort = await freePort();
   const proc = startPlane('data-plane/main.js', {
     PORT: String(port),
+    OPS_PORT: String(opsPort),
     HOST: '127.0.0.1',
     NATS_URL: o.natsUrl,
     NATS_PREFIX: o.prefix,
@@ -89,9 +92,10 @@ export async function startBenchNode(o: NodeOptions): Promise<BenchNode> {
   }
   return {
     port,
+    opsPort,
     proc,
     pid: proc.pid,
-    metrics: () => fetchMetrics(port),
+    metrics: () => fetchMetrics(opsPort),
     lmdbPath: o.lmdbPath,
     rssBytes: () => rssBreakdownOf(proc.pid).total,
     memory: () => {

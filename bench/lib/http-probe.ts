@@ -68,6 +68,7 @@ export function metricValue(text: string, name: string): number {
   return NaN;
 }
 
+/** The /metrics text of a plane's operations port (OPS_PORT). */
 export async function fetchMetrics(port: number): Promise<string> {
   return (await httpGet({ port, path: '/metrics' })).body;
 }

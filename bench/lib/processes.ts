@@ -93,7 +93,8 @@ export function startPlane(script: string, env: Record<string, string>, cpus: st
   const file = join(REPO_ROOT, 'dist', script);
   if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` first`);
   const extra = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  return startProc(script.split('/')[0]!, process.execPath, [...extra, '--enable-source-maps', file], { env: { LOG_LEVEL: 'warn', SECRETS_KEY: BENCH_SECRETS_KEY, ...env }, cpus });
+  // OPS_PORT 0 unless the caller names one: planes a run starts side by side must not collide on 9080/9081
+  return startProc(script.split('/')[0]!, process.execPath, [...extra, '--enable-source-maps', file], { env: { LOG_LEVEL: 'warn', SECRETS_KEY: BENCH_SECRETS_KEY, OPS_PORT: '0', ...env }, cpus });
 }
 
 /** Ends every process still running (interrupted run). */

@@ -22,7 +22,7 @@ import { natsNames } from '../../shared/index.js';
 import { startNatsServer } from '../../shared/testing/index.js';
 import { startBenchNode } from '../lib/bench-context.js';
 import { BENCH_ADMIN_KEY, startBenchControlPlane } from '../lib/control-plane.js';
-import { fetchMetrics, httpGet, metricValue, sleep } from '../lib/http-probe.js';
+import { httpGet, metricValue, sleep } from '../lib/http-probe.js';
 import { newHistogram, summarize } from '../lib/http-load.js';
 import { cpuSecondsOf, cpuSecondsOfAll, rssBytesOf } from '../lib/proc-stat.js';
 import type { ScenarioOptions, ScenarioResult } from '../lib/scenario.js';
@@ -180,7 +180,7 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
         await nc.close();
         let applied = 0;
         while (!applied) {
-          if (metricValue(await fetchMetrics(node.port), 'linkplane_node_sync_applied_sequence') >= lastSeq) applied = performance.now();
+          if (metricValue(await node.metrics(), 'linkplane_node_sync_applied_sequence') >= lastSeq) applied = performance.now();
           else await sleep(50);
         }
         const red = await probe.stop();

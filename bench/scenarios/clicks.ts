@@ -25,7 +25,7 @@ import {
 } from '../../shared/testing/index.js';
 import { startBenchNode } from '../lib/bench-context.js';
 import { cpuPlan } from '../lib/cpu-pin.js';
-import { fetchMetrics, metricValue } from '../lib/http-probe.js';
+import { metricValue } from '../lib/http-probe.js';
 import { BENCH_DOMAIN, plainPath, publishLinks, visitorHeaderSets } from '../lib/link-dataset.js';
 import { loadRow, measureInterleaved, type RunSpec, type ServerUnderTest } from '../lib/measure.js';
 import type { ScenarioOptions, ScenarioResult } from '../lib/scenario.js';
@@ -144,15 +144,16 @@ export async function measureIngest(n: number, env: Record<string, string> = {})
   const db = await createTestDatabase('bench_clicks');
   const prefix = testPrefix('benchclk');
   const port = await freePort();
+  const opsPort = await freePort();
   try {
     await publishBacklog(prefix, n, 5000);
     const cp = startProcess('control-plane/main.js', {
-      PORT: String(port), DATABASE_URL: db.url, NATS_PREFIX: prefix, NATS_URL: TEST_NATS_URL, LOG_LEVEL: 'warn',
+      PORT: String(port), OPS_PORT: String(opsPort), DATABASE_URL: db.url, NATS_PREFIX: prefix, NATS_URL: TEST_NATS_URL, LOG_LEVEL: 'warn',
       WEBHOOK_WORKERS: '0', JOB_WORKERS: '0', ...env,
     });
     const admin = new pg.Client({ connectionString: db.url });
     try {
-      const metrics = `http://127.0.0.1:${port}/metrics`;
+      const metrics = `http://127.0.0.1:${opsPort}/metrics`;
       await waitForHttp(metrics, 200, 60_000);
       await admin.connect();
       const backends = async () =>
@@ -219,7 +220,7 @@ export async function measureCapture(quick: boolean): Promise<CaptureMeasure | {
     const off = await startBenchNode({ natsUrl: nats.url, prefix, lmdbPath: dirs[0]!, cpus, env: { CLICK_CAPTURE: 'false' } });
     const on = await startBenchNode({ natsUrl: nats.url, prefix, lmdbPath: dirs[1]!, cpus, env: { CLICK_CAPTURE: 'true' } });
     try {
-      if (!(await fetchMetrics(on.port)).includes('linkplane_node_clicks_captured_total')) {
+      if (!(await on.metrics()).includes('linkplane_node_clicks_captured_total')) {
         return { skipped: 'this node build does not capture clicks yet' };
       }
       const pathSet = { host: BENCH_DOMAIN, paths: Array.from({ length: count }, (_, i) => plainPath(i)), headerSets: visitorHeaderSets(quick ? 200 : 1000) };
@@ -232,7 +233,7 @@ export async function measureCapture(quick: boolean): Promise<CaptureMeasure | {
         { server: server('capture off', off), spec: spec(16) },
         { server: server('capture on', on), spec: spec(16) },
       ], quick ? 2 : 4);
-      const captured = metricValue(await fetchMetrics(on.port), 'linkplane_node_clicks_captured_total');
+      const captured = metricValue(await on.metrics(), 'linkplane_node_clicks_captured_total');
       return {
         rows: [
           loadRow('plain links, capture off', 'node', o1!), loadRow('plain links, capture on', 'node', c1!),

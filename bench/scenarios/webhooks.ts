@@ -146,10 +146,11 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
   const db = await createTestDatabase('bench_webhooks');
   const prefix = testPrefix('benchwh');
   const port = await freePort();
+  const opsPort = await freePort();
   const rx = await startReceiver();
   const pool = new pg.Pool({ connectionString: db.url, max: 3 });
   const cp = startProcess('control-plane/main.js', {
-    PORT: String(port), DATABASE_URL: db.url, NATS_PREFIX: prefix, BOOTSTRAP_ADMIN_KEY: KEY, LOG_LEVEL: 'warn', DB_POOL_MAX: '10',
+    PORT: String(port), OPS_PORT: String(opsPort), DATABASE_URL: db.url, NATS_PREFIX: prefix, BOOTSTRAP_ADMIN_KEY: KEY, LOG_LEVEL: 'warn', DB_POOL_MAX: '10',
     WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_WORKERS: process.env.BENCH_WEBHOOK_WORKERS ?? '64', WEBHOOK_RETRY_SCHEDULE: SCHEDULE, WEBHOOK_POLL_MS: '100',
   });
   try {
@@ -197,7 +198,7 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
     const withinPct = (100 * within) / chaosIds.length;
     const chaosLat = chaosIds.filter((id) => rx.delivered.has(id)).map((id) => rx.delivered.get(id)! - rx.occurred.get(id)!).sort((a, b) => a - b);
     const { rows: dead } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE status = 'dead'`);
-    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const metrics = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
     const metric = (re: RegExp) => Number(re.exec(metrics)?.[1] ?? NaN);
     const mean = (name: string, kind: string) =>
       metric(new RegExp(`^${name}_sum\\{kind="${kind}"\\} (\\S+)$`, 'm')) / metric(new RegExp(`^${name}_count\\{kind="${kind}"\\} (\\S+)$`, 'm'));

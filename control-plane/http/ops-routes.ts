@@ -1,5 +1,10 @@
-/** /healthz (alive), /readyz (Postgres and NATS reachable), /metrics (Prometheus text). */
+/**
+ * /healthz (alive) and /readyz (Postgres and NATS reachable) on the API port, for load balancers
+ * and probes; the same two plus /metrics (Prometheus text) on the operations port (OPS_PORT,
+ * shared/ops-server.ts). /metrics is not served on the API port: it is unauthenticated.
+ */
 import type { FastifyPluginAsync } from 'fastify';
+import type { OpsRoutes } from '../../shared/index.js';
 import type { Pool } from '../db/pool.js';
 import type { Metrics } from '../metrics.js';
 
@@ -8,22 +13,41 @@ export interface ReadinessProbe {
   check(): Promise<boolean> | boolean;
 }
 
+export interface Readiness {
+  status: 'ready' | 'not_ready';
+  checks: Record<string, boolean>;
+}
+
+export async function checkReadiness(pool: Pool, probes: ReadinessProbe[]): Promise<Readiness> {
+  const checks: Record<string, boolean> = {};
+  checks.postgres = await pool.query('SELECT 1').then(() => true, () => false);
+  for (const p of probes) checks[p.name] = await Promise.resolve(p.check()).catch(() => false);
+  return { status: Object.values(checks).every(Boolean) ? 'ready' : 'not_ready', checks };
+}
+
 export const opsRoutes =
-  (pool: Pool, metrics: Metrics, probes: ReadinessProbe[]): FastifyPluginAsync =>
+  (pool: Pool, probes: ReadinessProbe[]): FastifyPluginAsync =>
   async (app) => {
     const hidden = { hide: true };
     app.get('/healthz', { config: { public: true }, schema: hidden }, async () => ({ status: 'ok' }));
 
     app.get('/readyz', { config: { public: true }, schema: hidden }, async (_req, reply) => {
-      const checks: Record<string, boolean> = {};
-      checks.postgres = await pool.query('SELECT 1').then(() => true, () => false);
-      for (const p of probes) checks[p.name] = await Promise.resolve(p.check()).catch(() => false);
-      const ready = Object.values(checks).every(Boolean);
-      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
-    });
-
-    app.get('/metrics', { config: { public: true }, schema: hidden }, async (_req, reply) => {
-      reply.type(metrics.registry.contentType);
-      return metrics.registry.metrics();
+      const r = await checkReadiness(pool, probes);
+      return reply.code(r.status === 'ready' ? 200 : 503).send(r);
     });
   };
+
+/** The operations port's answers (same bodies as the API port's probes). */
+export function opsPortRoutes(pool: Pool, metrics: Metrics, probes: ReadinessProbe[]): OpsRoutes {
+  const json = (status: number, body: unknown) => ({ status, contentType: 'application/json; charset=utf-8', body: JSON.stringify(body) });
+  return {
+    '/healthz': () => json(200, { status: 'ok' }),
+    '/readyz': async () => {
+      const r = await checkReadiness(pool, probes);
+      return json(r.status === 'ready' ? 200 : 503, r);
+    },
+    '/metrics': async () => ({ status: 200, contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+  };
+}
+
+

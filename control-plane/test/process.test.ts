@@ -35,15 +35,16 @@ describe('the control-plane process', () => {
 
   it('bootstraps an admin key, serves, answers probes and metrics, drains on SIGTERM and exits 0', async () => {
     const port = await freePort();
+    const opsPort = await freePort();
     const key = 'lp_bootstrap_secret_for_process_test_0001';
-    const p = startProcess('control-plane/main.js', { PORT: String(port), DATABASE_URL: db.url, NATS_PREFIX: prefix, BOOTSTRAP_ADMIN_KEY: key });
+    const p = startProcess('control-plane/main.js', { PORT: String(port), OPS_PORT: String(opsPort), DATABASE_URL: db.url, NATS_PREFIX: prefix, BOOTSTRAP_ADMIN_KEY: key });
     const base = `http://127.0.0.1:${port}`;
     await waitForHttp(`${base}/readyz`);
     expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok' });
     expect(await (await fetch(`${base}/readyz`)).json()).toEqual({ status: 'ready', checks: { postgres: true, nats: true } });
     const auth = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
     expect((await fetch(`${base}/v1/domains`, { method: 'POST', headers: auth, body: JSON.stringify({ hostname: 'go.proc.example.com' }) })).status).toBe(201);
-    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const metrics = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
     expect(metrics).toMatch(/linkplane_http_requests_total\{method="POST",route="\/v1\/domains",status="201"\} 1/);
     expect(metrics).toContain('linkplane_http_request_duration_seconds_bucket');
 

@@ -1,4 +1,4 @@
-/** /metrics: the shared state rendered as Prometheus text (exposition format 0.0.4). */
+/** /metrics on the operations port: the shared state rendered as Prometheus text (exposition format 0.0.4). */
 import { LATENCY_BUCKETS, STATUSES, WORKER_OFFSETS, type GaugeName, type SharedState } from './shared-state.js';
 
 const P = 'linkplane_node_';
@@ -58,7 +58,7 @@ export function renderMetrics(state: SharedState, nodeId: string, memory: NodeJS
   line(out, `${P}rule_decode_errors`, 'stored values a worker could not decode (should be 0)', 'gauge', [['', state.sum(WORKER_OFFSETS.W_DECODE_ERRORS)]]);
   for (const [name, gauge, type, help] of CLICK_METRICS) line(out, `${P}${name}`, help, type, [['', g(gauge)]]);
   line(out, 'process_resident_memory_bytes', 'resident set size', 'gauge', [['', memory.rss]]);
-  line(out, 'nodejs_heap_used_bytes', 'V8 heap used (the answering worker thread)', 'gauge', [['', memory.heapUsed]]);
+  line(out, 'nodejs_heap_used_bytes', 'V8 heap used by the main thread (supervisor, click spool and shipper)', 'gauge', [['', memory.heapUsed]]);
   line(out, `${P}sync_heap_used_bytes`, 'V8 heap used by the sync thread', 'gauge', [['', g('sync_heap_used')]]);
   line(out, `${P}sync_heap_total_bytes`, 'V8 heap reserved by the sync thread', 'gauge', [['', g('sync_heap_total')]]);
   line(out, `${P}sync_external_bytes`, 'memory outside the V8 heap held by the sync thread (buffers)', 'gauge', [['', g('sync_external')]]);

@@ -105,6 +105,8 @@ export function rawRequest(port: number, bytes: Buffer | string, timeoutMs = 200
 
 export interface TestNode {
   port: number;
+  /** The operations port: /metrics (and /healthz, /readyz). */
+  opsPort: number;
   lmdbPath: string;
   proc: RunningProcess;
   url(path: string): string;
@@ -125,9 +127,11 @@ export async function startTestNode(opts: {
   waitReady?: boolean;
 }): Promise<TestNode> {
   const port = await freePort();
+  const opsPort = await freePort();
   const lmdbPath = opts.lmdbPath ?? mkdtempSync(join(tmpdir(), 'lp-node-'));
   const env = (extra: Record<string, string> = {}) => ({
     PORT: String(port),
+    OPS_PORT: String(opsPort),
     HOST: '127.0.0.1',
     NATS_URL: opts.natsUrl,
     NATS_PREFIX: opts.prefix,
@@ -145,11 +149,12 @@ export async function startTestNode(opts: {
   };
   const node: TestNode = {
     port,
+    opsPort,
     lmdbPath,
     proc: await launch(),
     url: (path) => `http://127.0.0.1:${port}${path}`,
     async metric(name) {
-      const text = await (await fetch(node.url('/metrics'))).text();
+      const text = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
       const line = text.split('\n').find((l) => l.startsWith(`${name} `));
       return line ? Number(line.split(' ')[1]) : NaN;
     },

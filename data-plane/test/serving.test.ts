@@ -180,10 +180,11 @@ describe('propagation through the bucket', () => {
 });
 
 describe('operations', () => {
-  it('/healthz, /readyz and /metrics answer on any host', async () => {
+  it('/healthz and /readyz answer on any host; /metrics is on the operations port', async () => {
     expect((await request(node.port, { path: '/healthz', host: 'anything' })).status).toBe(200);
     expect((await request(node.port, { path: '/readyz', host: 'anything' })).body).toBe('ready\n');
-    const m = await request(node.port, { path: '/metrics' });
+    expect((await request(node.port, { path: '/metrics' })).status).toBe(404);
+    const m = await request(node.opsPort, { path: '/metrics' });
     expect(m.headers['content-type']).toContain('text/plain; version=0.0.4');
     for (const name of [
       'linkplane_node_requests_total{status="302"}', 'linkplane_node_decision_seconds_bucket{le="+Inf"}', 'linkplane_node_decision_seconds_count',
