@@ -60,6 +60,13 @@ describe('SecretBox (AES-256-GCM envelope)', () => {
     expect(openStored(box, box.seal(secret, 'c'), 'c')).toBe(secret);
   });
 
+  it('openCached opens once per (value, context) and still refuses another context', () => {
+    const s = box.seal(secret, 'webhook_secrets:whk_9');
+    expect(openStored(box, s, 'webhook_secrets:whk_9', true)).toBe(secret);
+    expect(box.openCached(s, 'webhook_secrets:whk_9')).toBe(secret);
+    expect(() => box.openCached(s, 'webhook_secrets:whk_8')).toThrow(SecretBoxError);
+  });
+
   it('SECRETS_KEY is required and must be 32 bytes of base64; the message names the variable', () => {
     const problem = (cfg: Parameters<typeof secretBoxFrom>[0]) => {
       try {

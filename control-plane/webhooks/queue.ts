@@ -99,7 +99,7 @@ export async function claimDeliveries(tx: Queryable, opts: ClaimOptions): Promis
       s = [];
       for (const stored of JSON.parse(text) as SigningSecret[]) {
         try {
-          s.push({ id: stored.id, secret: openStored(opts.secrets, stored.secret, sealContext('webhook_secrets', stored.id)) });
+          s.push({ id: stored.id, secret: openStored(opts.secrets, stored.secret, sealContext('webhook_secrets', stored.id), true) });
         } catch (err) {
           if (!(err instanceof SecretBoxError)) throw err;
         }
