@@ -3,7 +3,10 @@
  * secret shows it once; a replay, a recover or a re-post of the same job answers with the secret
  * fields null and `redacted` naming them, and the stored record holds no secret.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrationsDir } from '../db/migrate.js';
 import { createDomain, createHarness, type Harness } from './harness.js';
 
 describe('replays and recovers of secret-bearing responses are redacted', () => {
@@ -86,6 +89,35 @@ describe('replays and recovers of secret-bearing responses are redacted', () => 
     const repost = await send();
     expect(repost.statusCode).toBe(202);
     expect(repost.json()).toMatchObject({ job_id: accepted.job_id, callback_secret: null, redacted: ['callback_secret'] });
+  });
+
+  it('migration 003 redacts responses stored in clear before this change', async () => {
+    const keyId = (await h.pool.query<{ id: string }>(`SELECT id FROM api_keys ORDER BY created_at LIMIT 1`)).rows[0]!.id;
+    const rows: [string, string, number, Record<string, unknown>][] = [
+      ['old-key', '/v1/keys', 201, { id: 'key_1', name: 'n', secret: 'lp_' + 'a'.repeat(40) }],
+      ['old-ep', '/v1/webhooks/endpoints', 201, { id: 'whe_1', secret: 'whsec_old', secret_key_id: 'whk_1' }],
+      ['old-rot', '/v1/webhooks/endpoints/whe_1/secrets/rotate', 200, { id: 'whe_1', secret: 'whsec_rot', secret_key_id: 'whk_2' }],
+      ['old-job', '/v1/links/bulk?operation=create', 202, { job_id: 'job_1', job: { id: 'job_1' }, callback_secret: 'whsec_cb' }],
+      ['old-link', '/v1/links', 201, { id: 'lnk_1', metadata: { secret: 'mine' } }],
+      ['old-nocb', '/v1/links/bulk', 202, { job_id: 'job_2', job: { id: 'job_2' } }],
+    ];
+    for (const [key, path, status, body] of rows) {
+      await h.pool.query(
+        `INSERT INTO idempotency_keys (workspace_id, idem_key, api_key_id, method, path, request_hash, state, response_status, response_headers, response_body)
+         SELECT workspace_id, $1, id, 'POST', $2, '\\x00', 'completed', $3, '{}', $4 FROM api_keys WHERE id = $5`,
+        [key, path, status, JSON.stringify(body), keyId],
+      );
+    }
+    await h.pool.query(readFileSync(join(migrationsDir(), '003_redact_stored_secrets.sql'), 'utf8'));
+    const stored = async (k: string) => JSON.parse(await storedBody(k)) as Record<string, unknown>;
+    expect(await stored('old-key')).toEqual({ id: 'key_1', name: 'n', secret: null, redacted: ['secret'] });
+    expect(await stored('old-ep')).toEqual({ id: 'whe_1', secret: null, secret_key_id: 'whk_1', redacted: ['secret'] });
+    expect(await stored('old-rot')).toEqual({ id: 'whe_1', secret: null, secret_key_id: 'whk_2', redacted: ['secret'] });
+    expect(await stored('old-job')).toEqual({ job_id: 'job_1', job: { id: 'job_1' }, callback_secret: null, redacted: ['callback_secret'] });
+    expect(await stored('old-link')).toEqual({ id: 'lnk_1', metadata: { secret: 'mine' } });
+    expect(await stored('old-nocb')).toEqual({ job_id: 'job_2', job: { id: 'job_2' } });
+    // and what this change stores already is left as is
+    expect(await storedBody('redact-key')).toContain('"redacted":["secret"]');
   });
 
   it('a job without a callback has nothing to redact', async () => {
