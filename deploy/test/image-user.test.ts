@@ -6,7 +6,7 @@
  * Needs root (to create files owned by another uid and switch to it); skipped otherwise.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,8 @@ import { parse, parseAllDocuments } from 'yaml';
 import { freePort, REPO_ROOT, TEST_NATS_URL, testPrefix, waitForHttp, cleanupNatsPrefix } from '../../shared/testing/index.js';
 
 const DOCKERFILE = readFileSync(join(REPO_ROOT, 'deploy/container/Dockerfile'), 'utf8');
-const isRoot = process.getuid?.() === 0;
+/** Root with setpriv: needed to create files for another uid and to run the node as it. */
+const isRoot = process.getuid?.() === 0 && existsSync('/usr/bin/setpriv');
 const prefix = testPrefix('img');
 const roots: string[] = [];
 
