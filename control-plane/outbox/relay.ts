@@ -188,7 +188,9 @@ export class OutboxRelay {
   }
 
   private async run(): Promise<void> {
-    const backoff = new Backoff(100, 5_000);
+    // capped at 1 s: while failing a round is a one-row probe, cheap enough to send every second, and a
+    // stream that regains its leader (a NATS server lost) is written to within 1 s of it (issue 14)
+    const backoff = new Backoff(100, 1_000);
     const outage = new OutageLog(this.opts.log, 'outbox relay');
     while (this.running) {
       try {

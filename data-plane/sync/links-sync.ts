@@ -82,6 +82,8 @@ const WATCH_STALL_MS = 750;
 const MONITOR_MS = 500;
 const MONITOR_TIMEOUT_MS = 1000;
 const CONSUMER_CREATE_TIMEOUT_MS = 1500;
+/** Stream info at the start of a watch (a plain request: well under a second when JetStream is healthy). */
+const SESSION_REQUEST_TIMEOUT_MS = 2000;
 /** How often `stalled` is re-evaluated. */
 const HEALTH_CHECK_MS = 250;
 /** JetStream KV's operation header (DEL/PURGE; absent on a put). */
@@ -157,12 +159,14 @@ export class LinksSync {
     let backoff = 250;
     while (!this.#stopped) {
       try {
-        const reachedStream = await this.#session(nc, await jetstreamManager(nc));
+        const reachedStream = await this.#session(nc, await jetstreamManager(nc, { timeout: SESSION_REQUEST_TIMEOUT_MS, checkAPI: false }));
         // after a failed write, retry soon but not in a tight loop (each retry re-reads from NATS)
         if (this.#failingSince !== null) backoff = Math.min(Math.max(backoff, 250), WRITE_RETRY_MAX_MS / 1.5);
         else if (reachedStream) backoff = 250;
       } catch (err) {
         if (this.#stopped) break;
+        // unanswered right after a server loss (the request met the lost server or no leader yet): again soon
+        if (err instanceof Error && err.name === 'TimeoutError' && this.#connected) this.#reopenNow = true;
         if (isStreamMissing(err)) {
           this.#bucketMissing();
           backoff = BUCKET_POLL_MS / 1.5; // look again soon: the control plane creates it when it starts
