@@ -2,15 +2,20 @@
  * One redirect node, supervised from the main thread: the sync thread (the store's only writer)
  * opens the store and keeps it in step with NATS; WORKERS serving threads answer redirects from
  * it. The supervisor starts them in that order, relays store swaps, restarts a thread that dies,
- * and on stop drains the servers, then stops the sync. With CLICK_CAPTURE on, it also owns the
- * click spool and shipper (node-clicks.ts): serving threads post encoded click batches here.
+ * and on stop drains the servers, then stops the sync. With CLICK_CAPTURE on, it also does the
+ * click work: each serving thread writes a record per click into its ring (click-ring.ts), and
+ * this thread reads the rings, encodes the clicks (click-collector.ts), spools and ships the
+ * batches (node-clicks.ts).
  */
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { connectNats, startOpsServer, textAnswer, type Logger, type NatsHandle, type OpsRoutes, type OpsServer } from '../shared/index.js';
+import { ClickCollector } from './clicks/click-collector.js';
+import { createClickRing } from './clicks/click-ring.js';
 import { NodeClicks } from './clicks/node-clicks.js';
-import { saltsMessage } from './clicks/worker-clicks.js';
 import type { DataPlaneConfig } from './config.js';
-import { loadGeoDatabase } from './geo.js';
+import { createDeviceDetector } from './device.js';
+import { loadGeoDatabase, openGeo } from './geo.js';
+import { parseCidr, type Cidr } from './ip.js';
 import { renderMetrics } from './ops/metrics-text.js';
 import { readiness } from './ops/readiness.js';
 import { SharedState } from './ops/shared-state.js';
@@ -140,9 +145,12 @@ export async function startNode(config: DataPlaneConfig, log: Logger, abort?: Ab
       }
     });
   }
-  // --- click capture: spool + shipper on this thread, salts shared with the serving threads ---
+  // --- click capture: the serving threads' rings read, encoded, spooled and shipped on this thread ---
   let clicksNats: NatsHandle | null = null;
   let clicks: NodeClicks | null = null;
+  let collector: ClickCollector | null = null;
+  /** One ring per serving thread, kept across its restarts. */
+  const clickRings: SharedArrayBuffer[] = [];
   let clickGauges: NodeJS.Timeout | null = null;
   function startClicks(): void {
     try {
@@ -162,19 +170,54 @@ export async function startNode(config: DataPlaneConfig, log: Logger, abort?: Ab
       nodeId: config.NODE_ID,
       nats: () => nats.ready,
       log,
-      onSalts: (salts) => {
-        const m = saltsMessage(salts);
-        for (const s of servers) s.worker.postMessage(m satisfies ToWorker);
-      },
     });
     clicks.start();
     const c = clicks;
+    let droppedLogged = 0;
+    const col = new ClickCollector({
+      nodeId: config.NODE_ID,
+      geo: openGeo(geo),
+      device: createDeviceDetector(config.UA_CACHE_SIZE),
+      trustedProxies: config.TRUSTED_PROXIES.map(parseCidr).filter((x): x is Cidr => x !== null),
+      salts: (day) => c.salts.current.get(day),
+      maxEvents: config.CLICK_BATCH_MAX,
+      flushMs: config.CLICK_FLUSH_MS,
+      log: log.child({ module: 'click-collector' }),
+      emit(data, events, batchId) {
+        if (!c.backlog.tryAdd(data.byteLength, events)) {
+          const now = Date.now();
+          if (now - droppedLogged > 10_000) {
+            droppedLogged = now;
+            log.warn(
+              { events, backlogBytes: c.backlog.bytes, droppedEvents: c.backlog.droppedEvents },
+              'click backlog full: clicks dropped (the node is saturated and cannot spool them as fast as it serves)',
+            );
+          }
+          return;
+        }
+        // a copy of its own: the encoder's output is a view of msgpackr's reused buffer
+        c.accept(batchId, Uint8Array.prototype.slice.call(data), events);
+      },
+    });
+    collector = col;
+    for (let i = 0; i < config.WORKERS; i++) {
+      clickRings[i] = createClickRing();
+      col.ring(i, clickRings[i]!);
+    }
+    col.start();
+    let ringDroppedLogged = 0;
     const publishGauges = () => {
+      const ringDropped = col.dropped;
+      if (ringDropped > ringDroppedLogged) {
+        log.warn({ droppedEvents: ringDropped - ringDroppedLogged }, 'click ring full: clicks dropped (the node is saturated and cannot encode them as fast as it serves)');
+        ringDroppedLogged = ringDropped;
+      }
+      state.set('clicks_received', col.received);
       state.set('clicks_spooled', c.counters.spooled);
       state.set('clicks_shipped', c.counters.shipped);
-      state.set('clicks_dropped', c.counters.dropped + c.backlog.droppedEvents);
-      state.set('clicks_backlog_dropped', c.backlog.droppedEvents);
-      state.set('click_backlog_bytes', c.backlog.bytes);
+      state.set('clicks_dropped', c.counters.dropped + c.backlog.droppedEvents + ringDropped);
+      state.set('clicks_backlog_dropped', c.backlog.droppedEvents + ringDropped);
+      state.set('click_backlog_bytes', c.backlog.bytes + col.pendingBytes);
       state.set('click_ship_errors', c.counters.shipErrors);
       state.set('clicks_held', c.heldEvents);
       state.set('click_spool_failing', c.spoolFailing ? 1 : 0);
@@ -201,14 +244,7 @@ export async function startNode(config: DataPlaneConfig, log: Logger, abort?: Ab
     storePath,
     state: state.buffer,
     geo,
-    clicks: clicks === null
-      ? null
-      : {
-        maxEvents: config.CLICK_BATCH_MAX,
-        flushMs: config.CLICK_FLUSH_MS,
-        salts: saltsMessage(clicks.salts.current).salts,
-        backlog: clicks.backlog.buffer,
-      },
+    clickRing: clickRings[index] ?? null,
   });
 
   function startServer(index: number): Promise<number> {
@@ -217,10 +253,7 @@ export async function startNode(config: DataPlaneConfig, log: Logger, abort?: Ab
     t.worker.on('error', (err) => log.error({ err, worker: index }, 'serving thread error'));
     return new Promise<number>((resolveListen, reject) => {
       t.worker.on('message', (m: FromWorker) => {
-        if (m.type === 'clicks') {
-          state.set('clicks_received', state.get('clicks_received') + m.events);
-          clicks?.accept(m.batchId, m.data, m.events);
-        } else if (m.type === 'listening') resolveListen(m.port);
+        if (m.type === 'listening') resolveListen(m.port);
         else if (m.type === 'failed') {
           reject(new Error(`serving thread ${index}: ${m.message}`));
           void t.worker.terminate(); // it never listened: nothing to drain, and it would not exit by itself
@@ -246,6 +279,8 @@ export async function startNode(config: DataPlaneConfig, log: Logger, abort?: Ab
   }
 
   async function stopClicks(flushMs: number): Promise<void> {
+    // the serving threads are gone: read what their rings still hold, emit the last batch
+    collector?.stop();
     try {
       await clicks?.stop(flushMs);
     } finally {
@@ -323,7 +358,7 @@ export async function startNode(config: DataPlaneConfig, log: Logger, abort?: Ab
       stopping = true;
       state.set('draining', 1);
       await stopServers(config.SHUTDOWN_GRACE_MS, config.SHUTDOWN_GRACE_MS + 5000);
-      // every batch the workers flushed on drain has been received (messages precede 'exit')
+      // every click the serving threads answered is in their rings: stopClicks reads them to the end
       await stopClicks(config.CLICK_STOP_FLUSH_MS);
       await stopSync(10_000);
       await opsServer.close();

@@ -5,9 +5,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../shared/index.js';
-import { ClickBacklog } from './clicks/click-backlog.js';
+import { ClickRingWriter } from './clicks/click-ring.js';
 import { noopClickSink } from './clicks/click-sink.js';
-import { createWorkerClicks, type ClicksMessage, type SaltsMessage } from './clicks/worker-clicks.js';
 import { createDeviceDetector } from './device.js';
 import { openGeo } from './geo.js';
 import { parseCidr, type Cidr } from './ip.js';
@@ -29,13 +28,12 @@ export interface WorkerInit {
   storePath: string;
   state: SharedArrayBuffer;
   geo: SharedArrayBuffer;
-  /** Click capture settings, or null when CLICK_CAPTURE is off. */
-  clicks: { maxEvents: number; flushMs: number; salts: [number, Uint8Array][]; backlog: SharedArrayBuffer } | null;
+  /** This thread's click ring (click-ring.ts; the main thread reads it), or null when CLICK_CAPTURE is off. */
+  clickRing: SharedArrayBuffer | null;
 }
 
-export type ToWorker = { type: 'swap'; id: number; path: string } | { type: 'drain'; graceMs: number } | SaltsMessage;
+export type ToWorker = { type: 'swap'; id: number; path: string } | { type: 'drain'; graceMs: number };
 export type FromWorker =
-  | ClicksMessage
   | { type: 'listening'; port: number }
   | { type: 'failed'; message: string }
   | { type: 'swapped'; id: number }
@@ -56,26 +54,12 @@ try {
     device: createDeviceDetector(init.uaCacheSize),
     trustedProxies: init.trustedProxies.map(parseCidr).filter((c): c is Cidr => c !== null),
   };
-  const clicks = init.clicks === null
-    ? null
-    : createWorkerClicks({
-      port,
-      nodeId: init.nodeId,
-      geo: facts.geo,
-      device: facts.device,
-      trustedProxies: facts.trustedProxies,
-      initialSalts: init.clicks.salts,
-      maxEvents: init.clicks.maxEvents,
-      flushMs: init.clicks.flushMs,
-      backlog: new ClickBacklog(init.clicks.backlog),
-      log: log.child({ module: 'click-buffer' }),
-    });
   const recorder = new RequestRecorder(state, init.index);
   const server = buildServer({
     uws,
     store,
     facts,
-    sink: clicks?.buffer ?? noopClickSink,
+    sink: init.clickRing === null ? noopClickSink : new ClickRingWriter(init.clickRing),
     state,
     recorder,
     nodeId: init.nodeId,
@@ -92,12 +76,9 @@ try {
         () => post({ type: 'swapped', id: m.id }),
         (err: unknown) => log.error({ err }, 'could not switch store generation'),
       );
-    } else if (m.type === 'salts') {
-      clicks?.setSalts(m);
     } else if (m.type === 'drain') {
       void server.drain(m.graceMs).then(async () => {
-        // the last clicks go out before 'drained': the main thread spools them before it stops
-        clicks?.buffer.close();
+        // every click answered is in the ring by now: the main thread reads the rest after 'drained'
         await store.close().catch(() => undefined);
         post({ type: 'drained' });
         port.close();

@@ -6,7 +6,7 @@
  */
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { requestHost, requestPathToLinkPath, storeKey, type Logger } from '../shared/index.js';
-import type { ClickSink, VisitFacts } from './clicks/click-sink.js';
+import type { ClickSink } from './clicks/click-sink.js';
 import { gatherFacts, plainFacts, type FactDeps } from './facts.js';
 import { framingProblem, refuse } from './http-framing.js';
 import { ipFromBytes, type Ip } from './ip.js';
@@ -119,19 +119,23 @@ export function buildServer(deps: ServerDeps): RedirectServer {
         return;
       }
       // copied before answering: the request and response must not be read after the answer
-      const visit: VisitFacts | null = d.kind === 'redirect' && !head && sink.enabled
-        ? {
-          peer: peerOf(),
-          forwardedFor: trustsProxies ? req.getHeader('x-forwarded-for') : '',
-          userAgent: req.getHeader('user-agent'),
-          referer: req.getHeader('referer'),
-          acceptLanguage: req.getHeader('accept-language'),
-        }
-        : null;
+      const capture = d.kind === 'redirect' && !head && sink.enabled;
+      let peerBytes: Uint8Array | null = null;
+      let forwardedFor = '';
+      let userAgent = '';
+      let referer = '';
+      let acceptLanguage = '';
+      if (capture) {
+        peerBytes = new Uint8Array(res.getRemoteAddress());
+        if (trustsProxies) forwardedFor = req.getHeader('x-forwarded-for');
+        userAgent = req.getHeader('user-agent');
+        referer = req.getHeader('referer');
+        acceptLanguage = req.getHeader('accept-language');
+      }
       answered = true;
       respond(res, d, head, close);
       recorder.status(d.status);
-      if (visit !== null && d.kind === 'redirect') sink.capture(d.click, visit);
+      if (capture && d.kind === 'redirect') sink.click(d.click, peerBytes, forwardedFor, userAgent, referer, acceptLanguage);
     } catch (err) {
       recorder.status(500);
       log.error({ err, requestId: safeHeader(req, 'x-request-id') }, 'request failed');

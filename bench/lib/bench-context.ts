@@ -64,6 +64,8 @@ export interface NodeOptions {
   cpus: string | null;
   env?: Record<string, string>;
   readyTimeoutMs?: number;
+  /** Another build's dist directory (default: this checkout's). */
+  dist?: string;
 }
 
 /** A redirect node from dist/, one worker thread, that trusts 127.0.0.1 as its proxy (X-Forwarded-For → geo). */
@@ -83,7 +85,7 @@ export async function startBenchNode(o: NodeOptions): Promise<BenchNode> {
     SHUTDOWN_GRACE_MS: '200',
     LOG_LEVEL: 'warn',
     ...o.env,
-  }, o.cpus);
+  }, o.cpus, o.dist);
   try {
     await waitForAnswer({ port, path: '/readyz', status: 200, timeoutMs: o.readyTimeoutMs ?? 120_000, everyMs: 100, alive: proc.alive });
   } catch (err) {

@@ -58,8 +58,26 @@ export async function writeNginxMap(dir: string, host: string, entries: Iterable
   return n;
 }
 
-export function nginxConfig(dir: string, port: number, entries: number): string {
-  return `worker_processes 1;
+export interface NginxVariant {
+  /** The map file (default `<dir>/links.map`): several instances can share one. */
+  mapFile?: string;
+  /**
+   * Log every request as a click would be kept: a buffered access log (64 KiB buffer, written when
+   * full) with the fields a click records — time, client and proxy addresses, host, path, query,
+   * status, destination, user agent, referer, language.
+   */
+  accessLog?: boolean;
+  /** worker_processes (default 1). */
+  workers?: number;
+}
+
+/** The log format of `accessLog`: the fields a click keeps. */
+export const CLICK_LOG_FORMAT =
+  '$msec $remote_addr "$http_x_forwarded_for" $host "$uri" "$args" $status "$lp_destination" "$http_user_agent" "$http_referer" "$http_accept_language"';
+
+export function nginxConfig(dir: string, port: number, entries: number, v: NginxVariant = {}): string {
+  const log = v.accessLog ? `log_format click '${CLICK_LOG_FORMAT}';\n  access_log ${dir}/access.log click buffer=64k;` : 'access_log off;';
+  return `worker_processes ${v.workers ?? 1};
 daemon off;
 master_process on;
 pid ${dir}/nginx.pid;
@@ -68,7 +86,7 @@ events {
   worker_connections 8192;
 }
 http {
-  access_log off;
+  ${log}
   server_tokens off;
   keepalive_requests 1000000000;
   keepalive_timeout 300s;
@@ -81,7 +99,7 @@ http {
   map_hash_bucket_size 128;
   map $host$uri $lp_destination {
     default "";
-    include ${dir}/links.map;
+    include ${v.mapFile ?? join(dir, 'links.map')};
   }
   server {
     listen 127.0.0.1:${port} default_server backlog=4096;
@@ -105,10 +123,11 @@ export async function startNginx(opts: {
   host: string;
   probePath: string;
   cpus: string | null;
+  variant?: NginxVariant;
 }): Promise<RunningNginx> {
   const { dir, port } = opts;
   mkdirSync(join(dir, 'tmp'), { recursive: true });
-  writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port, opts.entries));
+  writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port, opts.entries, opts.variant));
   const t0 = performance.now();
   const proc = startProc('nginx', opts.nginx.path, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { cpus: opts.cpus });
   try {

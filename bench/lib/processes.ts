@@ -88,9 +88,10 @@ export const BENCH_SECRETS_KEY = Buffer.from('linkplane-bench-secretskey-32b!!')
  * `node dist/<script>` (e.g. `data-plane/main.js`) with `env` on top of the current environment
  * (and SECRETS_KEY = BENCH_SECRETS_KEY unless `env` names one).
  * BENCH_NODE_ARGS adds node flags (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a plane).
+ * `dist`: another build's dist directory (a baseline measured beside this one).
  */
-export function startPlane(script: string, env: Record<string, string>, cpus: string | null = null): Proc {
-  const file = join(REPO_ROOT, 'dist', script);
+export function startPlane(script: string, env: Record<string, string>, cpus: string | null = null, dist = join(REPO_ROOT, 'dist')): Proc {
+  const file = join(dist, script);
   if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` first`);
   const extra = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   // OPS_PORT 0 unless the caller names one: planes a run starts side by side must not collide on 9080/9081

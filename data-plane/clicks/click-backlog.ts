@@ -1,11 +1,11 @@
 /**
- * The bound on click batches between the serving threads and the spool. A saturated node's serving
- * threads can produce batches faster than the main thread (sharing the same cores) spools them;
- * without a bound those batches pile up in memory. Serving threads add a batch's bytes when they
- * post it, the main thread subtracts them once the batch is on disk; a serving thread that would
- * take the backlog past its bound drops the batch instead (counted: `clicks_dropped_total`,
- * reason `backlog`), so memory stays bounded and redirects never wait. Atomics on one shared
- * Int32Array: several writers.
+ * The bound on encoded click batches waiting for the spool. A saturated node can encode batches
+ * faster than the disk takes them; without a bound those batches pile up in memory. A batch's
+ * bytes are added when it is handed to the spool and subtracted once it is on disk; a batch that
+ * would take the backlog past its bound is dropped instead (counted: `clicks_dropped_total`,
+ * reason `backlog`), so memory stays bounded and redirects never wait. (Before the encoded
+ * clicks, the serving threads' click rings are bounded too: click-ring.ts.) Atomics on a shared
+ * Int32Array, so any thread may add.
  */
 const BYTES_KB = 0;
 const DROPPED_EVENTS = 1;

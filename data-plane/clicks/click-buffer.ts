@@ -1,11 +1,11 @@
 /**
- * The per-worker click buffer: the ClickSink a redirect hands its click to, after the response is
- * written. `capture` only keeps references (the strings the handler already copied out of the
- * request); on later ticks, never inside a request and a few dozen at a time, the buffer turns them
- * into click events (visitor hash, country, device, referrer host, language, UTM) and hands each
- * encoded batch — 1 000 clicks, or fewer once the oldest waited 250 ms — to `emit` (the main
- * thread spools and ships it). Raw IPs and user agents
- * never leave this module: they go into the hash and are dropped.
+ * The click encoder: turns a click's decision facts and raw visit facts into a click event
+ * (visitor hash, country, device, referrer host, language, UTM) and hands each encoded batch —
+ * 1 000 clicks, or fewer once the oldest waited 250 ms — to `emit`. On the node it runs on the main
+ * thread (click-collector.ts feeds it from the serving threads' click rings with `encodeNow`);
+ * `capture` queues a click and encodes later, a few dozen per event-loop turn (tests, the
+ * micro-benchmark). Raw IPs and user agents never leave this module: they go into the hash and
+ * are dropped.
  */
 import { randomBytes } from 'node:crypto';
 import { ClickBatchWriter, newClickId, CLICK_BATCH_MAX_BYTES } from '../../shared/index.js';
@@ -16,7 +16,7 @@ import type { Geo } from '../geo.js';
 import type { Cidr } from '../ip.js';
 import { preferredLanguage } from '../language.js';
 import type { ClickFacts } from '../resolve.js';
-import type { ClickSink, VisitFacts } from './click-sink.js';
+import type { VisitFacts } from './click-sink.js';
 import { referrerHost } from './referrer.js';
 import { utmSnapshot } from './utm-snapshot.js';
 import { networkKey, VisitorHasher, type SaltSource } from './visitor-hash.js';
@@ -41,8 +41,7 @@ const DAY_MS = 86_400_000;
 /** Clicks encoded per turn of the event loop (at least): encoding costs a few µs per click, and requests wait meanwhile. */
 const ENCODE_CHUNK = 64;
 
-export class ClickBuffer implements ClickSink {
-  readonly enabled = true;
+export class ClickBuffer {
   private clicks: ClickFacts[] = [];
   private visits: VisitFacts[] = [];
   /** The next click of `clicks` to encode. */
@@ -144,6 +143,19 @@ export class ClickBuffer implements ClickSink {
     if (this.next < this.clicks.length) this.timer = setTimeout(this.expire, this.flushMs);
   }
 
+  /**
+   * Encodes one click at once: the node's main thread, which reads the serving threads' click
+   * rings in chunks of its own (click-collector.ts), so nothing needs queueing here. A full batch
+   * is emitted at once, a partial one flushMs after its first click.
+   */
+  encodeNow(click: ClickFacts, visit: VisitFacts): void {
+    this.captured++;
+    this.writer ??= new ClickBatchWriter(this.maxEvents);
+    this.add(this.writer, click, visit);
+    if (this.writer.count >= this.maxEvents || this.writer.bytes >= CLICK_BATCH_MAX_BYTES) this.sendWriter();
+    else this.timer ??= setTimeout(this.expire, this.flushMs);
+  }
+
   /** Encodes and emits everything buffered, now (tests; drain on SIGTERM). */
   flush(): void {
     if (this.immediate) clearImmediate(this.immediate);
@@ -159,6 +171,8 @@ export class ClickBuffer implements ClickSink {
   /** Flushes and stops the timers (the worker is going away). */
   close(): void {
     this.flush();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
   }
 
   private send(w: ClickBatchWriter): void {

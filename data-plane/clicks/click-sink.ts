@@ -1,8 +1,8 @@
 /**
- * The seam where click capture plugs in (click-buffer.ts is the real sink). The handler copies the
- * raw visit facts out of the request (only when the sink is enabled), writes the redirect, then
- * hands the decision's click facts and the visit facts to `capture`, which must return at once and
- * never throw.
+ * The seam where click capture plugs in (click-ring.ts's writer is the real sink). The handler
+ * copies the raw visit facts out of the request (only when the sink is enabled), writes the
+ * redirect, then hands the decision's click facts and the visit facts to `click`, which must
+ * return at once and never throw. Positional arguments: no object per click.
  */
 import type { Ip } from '../ip.js';
 import type { ClickFacts } from '../resolve.js';
@@ -26,11 +26,12 @@ export interface VisitFacts {
 export interface ClickSink {
   /** When false the handler skips reading the visit facts entirely. */
   readonly enabled: boolean;
-  capture(click: ClickFacts, visit: VisitFacts): void;
+  /** `peer`: the TCP peer's raw address bytes (4 or 16), as uWS gives them, or null. */
+  click(click: ClickFacts, peer: Uint8Array | null, forwardedFor: string, userAgent: string, referer: string, acceptLanguage: string): void;
 }
 
-/** Until click capture lands: nothing is gathered, nothing is kept. */
+/** CLICK_CAPTURE off: nothing is gathered, nothing is kept. */
 export const noopClickSink: ClickSink = {
   enabled: false,
-  capture() {},
+  click() {},
 };

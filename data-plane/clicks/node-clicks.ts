@@ -1,12 +1,12 @@
 /**
- * Click capture on the node's main thread: the salts the workers hash with, the durable spool the
- * workers' batches land in, and the shipper that sends them to JetStream. Workers post
- * `{type: 'clicks'}` messages (see worker-clicks.ts); `accept` spools them; `stop` flushes (SIGTERM:
- * ship what can be shipped within the grace time, keep the rest on disk for the next start).
+ * Click capture on the node's main thread: the visitor salts, the durable spool the encoded batches
+ * land in, and the shipper that sends them to JetStream. The collector (click-collector.ts) encodes
+ * the clicks the serving threads wrote into their rings; `accept` spools each batch; `stop` flushes
+ * (SIGTERM: ship what can be shipped within the grace time, keep the rest on disk for the next start).
  *
  * A batch the spool cannot write (CLICK_DIR full or unwritable) is held in memory and retried, in
  * order, with later batches queued behind it. Held batches stay in the backlog (CLICK_BACKLOG_MAX_MB),
- * so memory is bounded: once it is full the serving threads drop new batches, counted. A held
+ * so memory is bounded: once it is full the collector drops new batches, counted. A held
  * batch is counted as dropped only when it is let go (a stop that still cannot write it).
  */
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -27,8 +27,8 @@ export interface NodeClicksOptions {
   fsync?: boolean;
   /** Most bytes of batches posted by the serving threads and not yet spooled (default 64 MB). */
   backlogBytes?: number;
-  /** New salts for the workers. */
-  onSalts(salts: ReadonlyMap<number, Uint8Array>): void;
+  /** New salts (the collector reads `salts.current` itself). */
+  onSalts?(salts: ReadonlyMap<number, Uint8Array>): void;
 }
 
 export interface ClickCounters {
@@ -83,7 +83,7 @@ export class NodeClicks {
       nats: opts.nats,
       log: log.child({ module: 'visitor-salts' }),
       replicas: opts.saltReplicas ?? 1,
-      onChange: (s) => opts.onSalts(s),
+      onChange: (s) => opts.onSalts?.(s),
     });
     this.shipper = new ClickShipper({
       spool: this.spool,
