@@ -174,6 +174,8 @@ export async function startNode(config: DataPlaneConfig, log: Logger, abort?: Ab
     clicks.start();
     const c = clicks;
     let droppedLogged = 0;
+    /** Clicks handed to the spool (the clicks_received metric). */
+    let handed = 0;
     const col = new ClickCollector({
       nodeId: config.NODE_ID,
       geo: openGeo(geo),
@@ -196,6 +198,7 @@ export async function startNode(config: DataPlaneConfig, log: Logger, abort?: Ab
           return;
         }
         // a copy of its own: the encoder's output is a view of msgpackr's reused buffer
+        handed += events;
         c.accept(batchId, Uint8Array.prototype.slice.call(data), events);
       },
     });
@@ -212,7 +215,7 @@ export async function startNode(config: DataPlaneConfig, log: Logger, abort?: Ab
         log.warn({ droppedEvents: ringDropped - ringDroppedLogged }, 'click ring full: clicks dropped (the node is saturated and cannot encode them as fast as it serves)');
         ringDroppedLogged = ringDropped;
       }
-      state.set('clicks_received', col.received);
+      state.set('clicks_received', handed);
       state.set('clicks_spooled', c.counters.spooled);
       state.set('clicks_shipped', c.counters.shipped);
       state.set('clicks_dropped', c.counters.dropped + c.backlog.droppedEvents + ringDropped);
