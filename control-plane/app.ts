@@ -27,6 +27,7 @@ import { SHARED_SCHEMAS } from './http/schemas.js';
 import { registerIdempotency } from './idempotency/idempotency-hook.js';
 import { registerAuth } from './keys/auth-hook.js';
 import { registerScopeCheck } from './keys/scope-hook.js';
+import { ERROR_CATALOG } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { registerRateLimit } from './rate-limit/rate-limit-hook.js';
 import { secretBoxFrom, type SecretBox } from './secrets/index.js';
@@ -99,7 +100,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       security: [{ bearer: [] }],
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
-    transformObject: (doc) => ('openapiObject' in doc ? finishOpenApi(doc.openapiObject) : doc.swaggerObject),
+    transformObject: (doc) => ('openapiObject' in doc ? finishOpenApi(doc.openapiObject, { errors: ERROR_CATALOG }) : doc.swaggerObject),
   });
 
   registerErrorHandling(app);

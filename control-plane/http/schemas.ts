@@ -3,6 +3,7 @@
  * OpenAPI document. Unknown properties are rejected (a typo is a 400 naming the field).
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { ERROR_CATALOG, type ErrorCode } from '../errors.js';
 import { ROLES, SCOPES, type Role, type Scope } from '../keys/roles.js';
 
 export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
@@ -22,7 +23,7 @@ export const WithDefault = <T extends TSchema>(t: T): T => {
 export const ErrorBody = Type.Object(
   {
     error: Type.Object({
-      code: Type.String(),
+      code: Type.Unsafe<ErrorCode>({ type: 'string', enum: Object.keys(ERROR_CATALOG), description: 'stable machine code (the error table in the README)' }),
       message: Type.String(),
       details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     }),

@@ -1,5 +1,12 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../../shared/testing/index.js';
+import { ERROR_CATALOG } from '../errors.js';
 import { createHarness, type Harness } from './harness.js';
 
 interface Operation {
@@ -118,5 +125,57 @@ describe('GET /v1/openapi.json', () => {
     expect(doc.paths['/v1/links']!.post!.operationId).toBe('createLink');
     expect(doc.paths['/v1/links']!.get!.operationId).toBe('listLinks');
     expect(doc.paths['/v1/webhooks/endpoints/{id}/secrets/rotate']!.post!.operationId).toBe('rotateWebhookSecret');
+  });
+
+  it("passes Redocly's recommended rules with no problem (rules turned off are justified in redocly.yaml) (issue 15)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lp-openapi-'));
+    try {
+      const file = join(dir, 'openapi.json');
+      await writeFile(file, JSON.stringify(doc));
+      const cli = join(REPO_ROOT, 'node_modules', '@redocly', 'cli', 'bin', 'cli.js');
+      const run = await promisify(execFile)(process.execPath, [cli, 'lint', '--config', join(REPO_ROOT, 'redocly.yaml'), '--format=json', file], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
+        maxBuffer: 16 * 1024 * 1024,
+      }).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }));
+      const out = JSON.parse(run.stdout) as { totals: Record<string, number>; problems: { ruleId: string; message: string }[] };
+      expect(out.problems.map((p) => `${p.ruleId}: ${p.message}`)).toEqual([]);
+      expect(out.totals).toEqual({ errors: 0, warnings: 0, ignored: 0 });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('documents the request and response headers and the error answers of every operation (issue 15)', () => {
+    type Resp = { $ref?: string; headers?: Record<string, unknown> };
+    const full = doc as unknown as {
+      paths: Record<string, Record<string, { parameters?: { $ref?: string }[]; responses: Record<string, Resp> }>>;
+      components: { responses: Record<string, Resp & { description: string }>; schemas: { Error: { properties: { error: { properties: { code: { enum: string[] } } } } } } };
+    };
+    const resolve = (r: Resp) => (r.$ref ? full.components.responses[r.$ref.split('/').pop()!]! : r);
+    for (const [path, item] of Object.entries(full.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        const mutating = ['post', 'put', 'patch', 'delete'].includes(method);
+        const params = (op.parameters ?? []).map((p) => p.$ref);
+        expect(params, `${method} ${path}`).toContain('#/components/parameters/RequestId');
+        if (mutating) expect(params, `${method} ${path}`).toContain('#/components/parameters/IdempotencyKey');
+        const statuses = Object.keys(op.responses);
+        for (const s of ['400', '401', '403', '429', '500', '503']) expect(statuses, `${method} ${path}`).toContain(s);
+        if (path.includes('{')) expect(statuses, `${method} ${path}`).toContain('404');
+        if (mutating) expect(statuses, `${method} ${path}`).toEqual(expect.arrayContaining(['409', '422']));
+        for (const [status, r] of Object.entries(op.responses)) {
+          const headers = Object.keys(resolve(r).headers ?? {});
+          expect(headers, `${method} ${path} ${status}`).toContain('X-Request-Id');
+          if (status !== '401') expect(headers, `${method} ${path} ${status}`).toEqual(expect.arrayContaining(['RateLimit', 'RateLimit-Policy']));
+          if (status === '429' || status === '503') expect(headers, `${method} ${path} ${status}`).toContain('Retry-After');
+          if (mutating && status !== '401') expect(headers, `${method} ${path} ${status}`).toContain('Idempotent-Replayed');
+        }
+      }
+    }
+    expect(Object.keys(full.paths['/v1/links']!.post!.responses['201']!.headers!)).toContain('Location');
+    expect(Object.keys(full.paths['/v1/links/bulk']!.post!.responses).sort()).toEqual(['202', '400', '401', '403', '409', '413', '415', '422', '429', '500', '503']);
+    expect(full.components.responses.Error413Idempotent!.description).toBe('Body too large: error.code is one of `body_too_large`');
+    // error.code is the catalog (errors.ts), which errors-documented.test.ts checks against the README
+    expect(full.components.schemas.Error.properties.error.properties.code.enum).toEqual(Object.keys(ERROR_CATALOG));
   });
 });
