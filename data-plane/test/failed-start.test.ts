@@ -90,6 +90,7 @@ async function node(env: Record<string, string>): Promise<RunningProcess> {
   const p = startProcess('data-plane/main.js', {
     HOST: '127.0.0.1',
     PORT: env.PORT ?? String(await freePort()),
+    OPS_PORT: String(await freePort()),
     NATS_URL: TEST_NATS_URL,
     NATS_PREFIX: prefix,
     WORKERS: '1',
@@ -184,7 +185,7 @@ describe('a node whose start fails', () => {
     // the node as uid 65534 (nobody), as a container's non-root user would run it
     const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, join(REPO_ROOT, 'dist/data-plane/main.js')], {
       cwd: REPO_ROOT,
-      env: { ...process.env, HOST: '127.0.0.1', PORT: String(await freePort()), NATS_URL: TEST_NATS_URL, NATS_PREFIX: prefix, WORKERS: '1', LMDB_PATH: lmdbPath },
+      env: { ...process.env, HOST: '127.0.0.1', PORT: String(await freePort()), OPS_PORT: String(await freePort()), NATS_URL: TEST_NATS_URL, NATS_PREFIX: prefix, WORKERS: '1', LMDB_PATH: lmdbPath },
       encoding: 'utf8',
       timeout: 15_000,
     });

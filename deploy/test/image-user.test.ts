@@ -81,7 +81,7 @@ async function nodeAs(uid: number, gid: number, groups: number[], lmdbPath: stri
   const child = spawn('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, groups.length ? `--groups=${groups.join(',')}` : '--clear-groups',
     process.execPath, join(REPO_ROOT, 'dist/data-plane/main.js')], {
     cwd: REPO_ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), NATS_URL: TEST_NATS_URL, NATS_PREFIX: prefix, WORKERS: '1', LMDB_PATH: lmdbPath, SHUTDOWN_GRACE_MS: '100' },
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), OPS_PORT: String(await freePort()), NATS_URL: TEST_NATS_URL, NATS_PREFIX: prefix, WORKERS: '1', LMDB_PATH: lmdbPath, SHUTDOWN_GRACE_MS: '100' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
@@ -153,7 +153,7 @@ describe('the container image', () => {
     const lmdbPath = join(root, 'data/lmdb');
     const r = spawnSync('setpriv', ['--reuid=1000', '--regid=1000', '--clear-groups', process.execPath, join(REPO_ROOT, 'dist/data-plane/main.js')], {
       cwd: REPO_ROOT,
-      env: { ...process.env, HOST: '127.0.0.1', PORT: String(await freePort()), NATS_URL: TEST_NATS_URL, NATS_PREFIX: prefix, WORKERS: '1', LMDB_PATH: lmdbPath },
+      env: { ...process.env, HOST: '127.0.0.1', PORT: String(await freePort()), OPS_PORT: String(await freePort()), NATS_URL: TEST_NATS_URL, NATS_PREFIX: prefix, WORKERS: '1', LMDB_PATH: lmdbPath },
       encoding: 'utf8',
       timeout: 20_000,
     });
