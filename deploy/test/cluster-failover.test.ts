@@ -77,6 +77,7 @@ describe.skipIf(!process.env.LP_CHAOS)('NATS server loss: propagation', () => {
     const servedAt = new Map<string, number>();
     const pending = new Map<string, Set<number>>();
     let writing = true;
+    let writerDone = false;
     let n = 0;
     const writer = (async () => {
       while (writing) {
@@ -91,9 +92,10 @@ describe.skipIf(!process.env.LP_CHAOS)('NATS server loss: propagation', () => {
         pending.set(path, new Set(nodes.map((_, i) => i)));
         await sleep(50);
       }
+      writerDone = true;
     })();
     const checker = (async () => {
-      while (writing || pending.size > 0) {
+      while (!writerDone || pending.size > 0) {
         await Promise.all([...pending].flatMap(([path, left]) => [...left].map(async (i) => {
           const r = await request(nodes[i]!.port, { path: `/${path}` });
           if (r.status === 302) left.delete(i);
@@ -146,6 +148,15 @@ describe.skipIf(!process.env.LP_CHAOS)('NATS server loss: propagation', () => {
           if (t >= wall - 500 && (l.level as number) >= 30 && l.msg !== "incoming request" && l.msg !== "request completed") console.log(name, t - wall, l.msg, JSON.stringify(l.err ?? l.server ?? '').slice(0, 300));
         }
       }
+    }
+    if (pending.size > 0) {
+      for (const [i, n] of nodes.entries()) {
+        console.log(`node${i}: applied ${await n.metric('linkplane_node_sync_applied_sequence')} stream ${await n.metric('linkplane_node_sync_stream_sequence')} connected ${await n.metric('linkplane_node_nats_connected')} missing ${[...pending].filter(([, left]) => left.has(i)).map(([p]) => p).join(',')}`);
+      }
+      const probe = await connect({ servers: cluster.members.filter((m) => m !== victim).map((m) => m.url) });
+      const si = await (await jetstreamManager(probe)).streams.info(natsNames(prefix).linksStream).catch((err: unknown) => String(err));
+      console.log('links stream', typeof si === 'string' ? si : JSON.stringify({ last: si.state.last_seq, leader: si.cluster?.leader }));
+      await probe.close();
     }
     expect([...pending.keys()]).toEqual([]);
 
