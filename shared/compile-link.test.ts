@@ -19,9 +19,37 @@ describe('UTM', () => {
     expect(effectiveUtm(null, null)).toBeNull();
   });
 
-  it('keeps the existing query and never duplicates a key', () => {
-    expect(mergeUtm('https://x.com/p?a=1&utm_source=old#f', { source: 'new', medium: 'm' }))
+  it('a link value replaces the same key in place and never duplicates it', () => {
+    expect(mergeUtm('https://x.com/p?a=1&utm_source=old#f', null, { source: 'new', medium: 'm' }))
       .toBe('https://x.com/p?a=1&utm_source=new&utm_medium=m#f');
+    expect(mergeUtm('https://x.com/p?utm_source=a&k=~,&utm_source=b', null, { source: 'c' }))
+      .toBe('https://x.com/p?utm_source=c&k=~,');
+  });
+
+  // The destination's raw query is signed or compared by some destinations: not one byte of it may change.
+  const byteForByte: [string, string, Parameters<typeof mergeUtm>[1], Parameters<typeof mergeUtm>[2], string][] = [
+    ['tilde, comma, slash, %20 and a bare flag', 'https://x.com/p?sig=a~b,c/d&q=a%20b&flag#frag',
+      { source: 'brand' }, null, 'https://x.com/p?sig=a~b,c/d&q=a%20b&flag&utm_source=brand#frag'],
+    ['a plus and an empty pair stay', 'https://x.com/p?q=a+b&&z=', { source: 'brand' }, null,
+      'https://x.com/p?q=a+b&&z=&utm_source=brand'],
+    ['no query yet', 'https://x.com/p', { source: 'brand', medium: 'e mail' }, null,
+      'https://x.com/p?utm_source=brand&utm_medium=e%20mail'],
+    ['a bare ? and a trailing &', 'https://x.com/p?', { source: 's' }, null, 'https://x.com/p?utm_source=s'],
+    ['a trailing &', 'https://x.com/p?a=1&', { source: 's' }, null, 'https://x.com/p?a=1&utm_source=s'],
+    ['the template never overwrites a key the destination has', 'https://x.com/p?utm_source=partner&x=%7E',
+      { source: 'brand', medium: 'email' }, null, 'https://x.com/p?utm_source=partner&x=%7E&utm_medium=email'],
+    ['…also when the key is percent-encoded', 'https://x.com/p?utm%5Fsource=partner',
+      { source: 'brand' }, null, 'https://x.com/p?utm%5Fsource=partner'],
+    ['the link value replaces only its pair', 'https://x.com/p?a=~&utm_source=partner&b=%20#f',
+      { source: 'brand' }, { source: 'news letter' }, 'https://x.com/p?a=~&utm_source=news%20letter&b=%20#f'],
+    ['a link null clears the template, the destination keeps its own', 'https://x.com/p?utm_source=partner',
+      { source: 'brand' }, { source: null }, 'https://x.com/p?utm_source=partner'],
+    ['nothing to add: the URL is returned as is', 'https://x.com/p?a=%7e', null, null, 'https://x.com/p?a=%7e'],
+  ];
+  byteForByte.forEach(([name, url, template, own, expected]) => {
+    it(`keeps the destination's query byte for byte: ${name}`, () => {
+      expect(mergeUtm(url, template, own)).toBe(expected);
+    });
   });
 });
 
@@ -34,6 +62,16 @@ describe('compileLink', () => {
     expect(c.needs).toEqual({ country: false, userAgent: false, language: false, ip: false, query: false, visitor: false });
     expect(c.rules).toEqual([]);
     expect(c.ab).toBeNull();
+  });
+
+  it('applies the same merge to the destination, rule URLs and A/B variants', () => {
+    const c = compileLink(link({
+      destinationUrl: 'https://shop.example.com/p?sig=a~b,c/d&utm_source=partner&flag#top',
+      routing: { rules: [{ when: { country: ['DE'] }, url: 'https://x.com/de?q=a%20b' }], ab: [{ url: 'https://x.com/a?x=1,2', weight: 1 }] },
+    }), domain);
+    expect(c.destination).toBe('https://shop.example.com/p?sig=a~b,c/d&utm_source=partner&flag&utm_medium=email#top');
+    expect(c.rules[0]!.url).toBe('https://x.com/de?q=a%20b&utm_source=brand&utm_medium=email');
+    expect(c.ab![0]!.url).toBe('https://x.com/a?x=1,2&utm_source=brand&utm_medium=email');
   });
 
   it('uses the domain default status unless the link sets one', () => {

@@ -87,15 +87,63 @@ export function effectiveUtm(template: Utm | null, own: Utm | null): Record<stri
   return Object.keys(out).length > 0 ? out : null;
 }
 
+/** A query component's decoded form (`+` is a space); the raw text when its percent-encoding is broken. */
+function decodeQueryKey(s: string): string {
+  if (s.indexOf('%') < 0 && s.indexOf('+') < 0) return s;
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return s;
+  }
+}
+
 /**
- * Sets utm_* parameters on `url`. Keys already present are replaced in place (never duplicated);
- * the rest of the query and the fragment are kept as they were.
+ * `url` with the utm_* pairs appended. The destination's query is kept byte for byte (no
+ * re-serialization: `~`, `,`, `/`, `%20` and a bare `flag` stay as written, so destinations that
+ * sign or compare their raw query still match) and the fragment stays at the end. A key the
+ * destination already has keeps its value when the value comes from the domain's `template`; a
+ * value the link sets itself (`own`) replaces it in place (later duplicates of that key are dropped).
+ * A link value of null clears the template's value. Runs when a rule is compiled, not per redirect.
  */
-export function mergeUtm(url: string, utm: Record<string, string> | null): string {
-  if (!utm) return url;
-  const u = new URL(url);
-  for (const [k, v] of Object.entries(utm)) u.searchParams.set(`utm_${k}`, v);
-  return u.href;
+export function mergeUtm(url: string, template: Utm | null, own: Utm | null): string {
+  const wanted: { key: string; value: string; replaces: boolean }[] = [];
+  for (const k of UTM_KEYS) {
+    const mine = own?.[k];
+    const value = mine !== undefined ? mine : template?.[k];
+    if (typeof value === 'string' && value.length > 0) wanted.push({ key: `utm_${k}`, value, replaces: mine !== undefined });
+  }
+  if (wanted.length === 0) return url;
+  const hashAt = url.indexOf('#');
+  const fragment = hashAt < 0 ? '' : url.slice(hashAt);
+  let head = hashAt < 0 ? url : url.slice(0, hashAt);
+  const qAt = head.indexOf('?');
+  const present = new Set<string>();
+  if (qAt >= 0) {
+    const replaced = new Set<string>();
+    const pairs: string[] = [];
+    let changed = false;
+    for (const pair of head.slice(qAt + 1).split('&')) {
+      const eq = pair.indexOf('=');
+      const key = decodeQueryKey(eq < 0 ? pair : pair.slice(0, eq));
+      const mine = wanted.find((w) => w.key === key);
+      if (mine === undefined) pairs.push(pair);
+      else if (!mine.replaces) {
+        present.add(key);
+        pairs.push(pair);
+      } else {
+        changed = true;
+        present.add(key);
+        if (!replaced.has(key)) pairs.push(`${key}=${encodeURIComponent(mine.value)}`);
+        replaced.add(key);
+      }
+    }
+    if (changed) head = `${head.slice(0, qAt + 1)}${pairs.join('&')}`;
+  }
+  let added = '';
+  for (const w of wanted) if (!present.has(w.key)) added += `${added ? '&' : ''}${w.key}=${encodeURIComponent(w.value)}`;
+  if (added.length === 0) return head + fragment;
+  const sep = qAt < 0 ? '?' : head.endsWith('?') || head.endsWith('&') ? '' : '&';
+  return `${head}${sep}${added}${fragment}`;
 }
 
 const OS_ALIASES: Record<string, OsName> = {
@@ -120,13 +168,18 @@ function toArray<T>(v: T | T[] | undefined): T[] {
   return v === undefined ? [] : Array.isArray(v) ? v : [v];
 }
 
-function compileVariants(input: VariantInput[], utm: Record<string, string> | null): Variant[] {
+interface UtmSources {
+  template: Utm | null;
+  own: Utm | null;
+}
+
+function compileVariants(input: VariantInput[], utm: UtmSources): Variant[] {
   let cumulative = 0;
   return input
     .filter((v) => v.weight > 0)
     .map((v, i) => {
       cumulative += v.weight;
-      return { id: v.id ?? String.fromCharCode(97 + (i % 26)) + (i >= 26 ? String(i) : ''), url: mergeUtm(v.url, utm), weight: v.weight, cumulative };
+      return { id: v.id ?? String.fromCharCode(97 + (i % 26)) + (i >= 26 ? String(i) : ''), url: mergeUtm(v.url, utm.template, utm.own), weight: v.weight, cumulative };
     });
 }
 
@@ -185,14 +238,15 @@ function epochMs(v: Date | string | null): number | null {
 
 export function compileLink(link: LinkSource, domain: DomainSettings): CompiledLink {
   const utm = effectiveUtm(domain.utmTemplate, link.utm);
+  const sources: UtmSources = { template: domain.utmTemplate, own: link.utm };
   const rules: CompiledRule[] = routingRules(link.routing).map((r, i) => ({
     id: r.id ?? `r${i + 1}`,
     when: compileConditions(r.when),
-    url: r.url !== undefined ? mergeUtm(r.url, utm) : null,
-    variants: r.variants ? compileVariants(r.variants, utm) : null,
+    url: r.url !== undefined ? mergeUtm(r.url, sources.template, sources.own) : null,
+    variants: r.variants ? compileVariants(r.variants, sources) : null,
   }));
   const abInput = link.routing?.ab;
-  const ab = abInput && abInput.length > 0 ? compileVariants(abInput, utm) : null;
+  const ab = abInput && abInput.length > 0 ? compileVariants(abInput, sources) : null;
   return {
     format: RULE_FORMAT,
     kind: 'link',
@@ -201,7 +255,7 @@ export function compileLink(link: LinkSource, domain: DomainSettings): CompiledL
     version: link.version,
     domain: link.domain,
     path: link.path,
-    destination: mergeUtm(link.destinationUrl, utm),
+    destination: mergeUtm(link.destinationUrl, sources.template, sources.own),
     redirectStatus: link.redirectStatus ?? domain.defaultRedirectStatus ?? 302,
     forwardQuery: link.forwardQuery,
     disabled: link.disabled,

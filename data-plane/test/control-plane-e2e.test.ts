@@ -86,6 +86,18 @@ describe('control plane → node', () => {
     expect(await served('/nothing-here', 404, 'https://example.com/missing')).toBeLessThan(1000);
   });
 
+  it('UTM merge: the destination\'s query reaches the visitor byte for byte, the template never overwrites its keys (issue 15)', async () => {
+    const host = 'utm.e2e.example.com';
+    expect((await call('POST', '/v1/domains', { hostname: host, utm_template: { source: 'brand', medium: 'email' } })).status).toBe(201);
+    const dest = 'https://example.com/s?sig=a~b,c/d&q=a%20b&flag&utm_source=partner#top';
+    const r = await call('POST', '/v1/links', { domain: host, path: 'signed', destination_url: dest, utm: { campaign: 'spring' }, forward_query: true });
+    expect(r.status).toBe(201);
+    const merged = 'https://example.com/s?sig=a~b,c/d&q=a%20b&flag&utm_source=partner&utm_medium=email&utm_campaign=spring';
+    await served('/signed', 302, `${merged}#top`, host);
+    const forwarded = await request(node.port, { host, path: '/signed?ref=x,y' });
+    expect(forwarded.headers.location).toBe(`${merged}&ref=x,y#top`);
+  });
+
   it('routing rules created through the API are evaluated by the node', async () => {
     const r = await call('POST', '/v1/links', {
       domain: HOST, path: 'geo', destination_url: 'https://example.com/world',
