@@ -40,7 +40,7 @@ export const controlPlaneSchema = {
     doc: 'which X-Forwarded-For entry is the client (audit logs, failed-authentication limit): false, a hop count, the proxies\' addresses/CIDRs (comma-separated), or true (left-most: only behind a proxy that overwrites the header)',
   },
   RELAY_BATCH: { kind: 'int', default: 5000, min: 1, max: 100_000, doc: 'outbox rows the relay publishes per round' },
-  KV_REPLICAS: { kind: 'int', default: 1, min: 1, max: 5, doc: 'JetStream replicas of the links bucket (3 on a NATS cluster)' },
+  KV_REPLICAS: { kind: 'int', default: 1, min: 1, max: 5, doc: 'JetStream replicas of the links and visitor-salt buckets (3 on a NATS cluster)' },
   RELAY_POLL_MS: { kind: 'int', default: 500, min: 10, doc: 'relay poll interval when no notification arrives' },
   BULK_MAX_BYTES: { kind: 'int', default: 1_073_741_824, min: 1024, doc: 'largest bulk upload body (POST /v1/links/bulk, streamed; 413 above)' },
   BULK_MAX_ITEM_BYTES: { kind: 'int', default: 262_144, min: 256, max: 16_777_216, doc: 'largest single item (JSON item, NDJSON line or CSV record) of a bulk upload' },

@@ -3,7 +3,7 @@
  * DB, migrate under a lock, bootstrap key, re-seal stored secrets under SECRETS_KEY), connects NATS in the background, starts the outbox relay, listens.
  * SIGTERM/SIGINT: stop accepting, finish in-flight requests, stop workers, exit 0.
  */
-import { ConfigError, connectNats, createLogger, openLinksBucket, startOpsServer, type Logger } from '../shared/index.js';
+import { ConfigError, connectNats, createLogger, startOpsServer, type Logger } from '../shared/index.js';
 import { buildApp } from './app.js';
 import { loadControlPlaneConfig, type ControlPlaneConfig } from './config.js';
 import { ensureDatabase } from './db/ensure-database.js';
@@ -12,9 +12,11 @@ import { migrate } from './db/migrate.js';
 import { createPool } from './db/pool.js';
 import { purgeExpired } from './idempotency/store.js';
 import { JobWorkers } from './jobs/index.js';
-import { createClickPipeline } from './ingest/index.js';
+import { clickStreamSettings, createClickPipeline } from './ingest/index.js';
 import { bootstrapAdminKey } from './keys/key-store.js';
 import { createMetrics } from './metrics.js';
+import { OutboxBacklogProbe } from './outbox/backlog.js';
+import { JetStreamSetup } from './outbox/jetstream-setup.js';
 import { OutboxRelay } from './outbox/relay.js';
 import { resealSecrets, secretBoxFrom, type SecretBox } from './secrets/index.js';
 import { startWebhookWorkers, webhookSettings } from './webhooks/index.js';
@@ -38,18 +40,26 @@ async function start(config: ControlPlaneConfig, secrets: SecretBox, log: Logger
   if (sealed.resealed.webhook_secrets + sealed.resealed.jobs > 0) log.info({ resealed: sealed.resealed, kid: secrets.current.kid }, 'stored secrets sealed under SECRETS_KEY');
 
   const nats = connectNats({ servers: config.NATS_URL, name: 'linkplane-control-plane', log: log.child({ module: 'nats' }) });
-  const kv = nats.ready.then((nc) => openLinksBucket(nc, config.NATS_PREFIX, { replicas: config.KV_REPLICAS }));
-  kv.catch((err: unknown) => log.error({ err }, 'could not open the links bucket'));
+  const jetstream = new JetStreamSetup({
+    nats: () => nats.ready,
+    prefix: config.NATS_PREFIX,
+    kvReplicas: config.KV_REPLICAS,
+    clicks: config.CLICK_INGEST ? clickStreamSettings(config) : null,
+    log: log.child({ module: 'jetstream-setup' }),
+  });
+  jetstream.start();
 
   const metrics = createMetrics({ defaultMetrics: true });
   const relay = new OutboxRelay({
     pool,
-    kv: () => kv,
+    kv: () => jetstream.linksBucket(),
     log: log.child({ module: 'outbox-relay' }),
     batchSize: config.RELAY_BATCH,
     pollMs: config.RELAY_POLL_MS,
+    registry: metrics.registry,
   });
   relay.start();
+  const backlog = new OutboxBacklogProbe(pool, { registry: metrics.registry });
 
   const hooks = webhookSettings(config);
   const jobs = new JobWorkers({
@@ -73,7 +83,13 @@ async function start(config: ControlPlaneConfig, secrets: SecretBox, log: Logger
 
   const webhooks = startWebhookWorkers({ pool, config, log, metrics, secrets });
 
-  const probes: ReadinessProbe[] = [{ name: 'nats', check: () => nats.connected() }];
+  const probes: ReadinessProbe[] = [
+    { name: 'nats', check: () => nats.connected() },
+    // a bucket or stream JetStream cannot place: 503, with its reason in details.jetstream
+    { name: 'jetstream', check: () => jetstream.status.placed, detail: () => jetstream.status },
+    // a backlog is shown, not a 503: the API keeps taking writes into the outbox (README, "Outages: what you see")
+    { name: 'outbox', detail: async () => ({ ...(await backlog.read()), relay: relay.health() }) },
+  ];
   // metrics, health and readiness for Prometheus and probes, apart from the API port
   const ops = await startOpsServer({ host: config.OPS_HOST, port: config.OPS_PORT, routes: opsPortRoutes(pool, metrics, probes), log: log.child({ module: 'ops' }) });
   const app = await buildApp({ pool, config, log, metrics, secrets, probes });
@@ -112,6 +128,7 @@ async function start(config: ControlPlaneConfig, secrets: SecretBox, log: Logger
     await jobs.stop();
     log.debug('job workers stopped');
     await relay.stop();
+    await jetstream.stop();
     log.debug('relay stopped');
     await webhooks.stop();
     log.debug('webhook workers stopped');

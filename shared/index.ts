@@ -11,6 +11,7 @@ export * from './compile-link.js';
 export * from './events.js';
 export * from './nats-connect.js';
 export * from './links-bucket.js';
+export * from './click-salts-bucket.js';
 export * from './webhook-verify.js';
 export * from './click-id.js';
 export * from './click-codec.js';

@@ -1,5 +1,6 @@
 /**
- * /healthz (alive) and /readyz (Postgres and NATS reachable) on the API port, for load balancers
+ * /healthz (alive) and /readyz (Postgres and NATS reachable, the JetStream buckets and streams
+ * placed; `details` alongside, such as the outbox backlog) on the API port, for load balancers
  * and probes; the same two plus /metrics (Prometheus text) on the operations port (OPS_PORT,
  * shared/ops-server.ts). /metrics is not served on the API port: it is unauthenticated.
  */
@@ -10,19 +11,28 @@ import type { Metrics } from '../metrics.js';
 
 export interface ReadinessProbe {
   name: string;
-  check(): Promise<boolean> | boolean;
+  /** Absent: the probe only adds `details[name]` and never makes /readyz 503. */
+  check?(): Promise<boolean> | boolean;
+  /** Shown as `details[name]` (what is wrong, or state worth seeing such as the outbox backlog). */
+  detail?(): unknown;
 }
 
 export interface Readiness {
   status: 'ready' | 'not_ready';
   checks: Record<string, boolean>;
+  details?: Record<string, unknown>;
 }
 
 export async function checkReadiness(pool: Pool, probes: ReadinessProbe[]): Promise<Readiness> {
   const checks: Record<string, boolean> = {};
   checks.postgres = await pool.query('SELECT 1').then(() => true, () => false);
-  for (const p of probes) checks[p.name] = await Promise.resolve(p.check()).catch(() => false);
-  return { status: Object.values(checks).every(Boolean) ? 'ready' : 'not_ready', checks };
+  const details: Record<string, unknown> = {};
+  for (const p of probes) {
+    if (p.check) checks[p.name] = await Promise.resolve(p.check()).catch(() => false);
+    if (p.detail) details[p.name] = await Promise.resolve(p.detail()).catch((err: unknown) => ({ error: err instanceof Error ? err.message : String(err) }));
+  }
+  const status = Object.values(checks).every(Boolean) ? 'ready' : 'not_ready';
+  return Object.keys(details).length > 0 ? { status, checks, details } : { status, checks };
 }
 
 export const opsRoutes =

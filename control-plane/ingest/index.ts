@@ -1,6 +1,6 @@
 /** Click ingest (NATS → Postgres): the public entry of this folder. */
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { Logger } from '../../shared/index.js';
+import type { ClicksStreamOptions, Logger } from '../../shared/index.js';
 import type { ControlPlaneConfig } from '../config.js';
 import type { Pool } from '../db/pool.js';
 import type { Metrics } from '../metrics.js';
@@ -21,6 +21,16 @@ export { storeClicks, type StoreResult } from './click-writer.js';
 export { RollupCompactor } from './rollup-compactor.js';
 export { clickEventData } from './click-webhook-events.js';
 
+/** The clicks stream's settings from the control plane's config (ingest and the JetStream setup). */
+export function clickStreamSettings(config: ControlPlaneConfig): ClicksStreamOptions {
+  return {
+    replicas: config.CLICK_STREAM_REPLICAS,
+    maxAgeMs: Math.round(config.CLICK_STREAM_MAX_AGE_HOURS * 3_600_000),
+    maxBytes: config.CLICK_STREAM_MAX_MB * 1024 * 1024,
+    duplicateWindowMs: config.CLICK_DEDUPE_WINDOW_SECONDS * 1000,
+  };
+}
+
 /** Wires ingest and partition maintenance from the control plane's config (main.ts and tests). */
 export function createClickPipeline(deps: {
   pool: Pool;
@@ -36,12 +46,7 @@ export function createClickPipeline(deps: {
     prefix: config.NATS_PREFIX,
     log: deps.log.child({ module: 'click-ingest' }),
     metrics: createIngestMetrics(deps.metrics.registry),
-    stream: {
-      replicas: config.CLICK_STREAM_REPLICAS,
-      maxAgeMs: Math.round(config.CLICK_STREAM_MAX_AGE_HOURS * 3_600_000),
-      maxBytes: config.CLICK_STREAM_MAX_MB * 1024 * 1024,
-      duplicateWindowMs: config.CLICK_DEDUPE_WINDOW_SECONDS * 1000,
-    },
+    stream: clickStreamSettings(config),
     maxClicksPerTx: config.CLICK_INGEST_BATCH,
     fetchMessages: config.CLICK_INGEST_FETCH,
     concurrency: config.CLICK_INGEST_CONCURRENCY,

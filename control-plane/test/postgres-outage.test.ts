@@ -23,7 +23,7 @@ const running: RunningProcess[] = [];
 async function startControlPlane(): Promise<{ p: RunningProcess; base: string }> {
   const port = await freePort();
   const p = startProcess('control-plane/main.js', {
-    PORT: String(port), DATABASE_URL: cluster.url, NATS_PREFIX: prefix, BOOTSTRAP_ADMIN_KEY: KEY, CLICK_INGEST: 'false',
+    PORT: String(port), OPS_PORT: '0', DATABASE_URL: cluster.url, NATS_PREFIX: prefix, BOOTSTRAP_ADMIN_KEY: KEY, CLICK_INGEST: 'false',
   });
   running.push(p);
   const base = `http://127.0.0.1:${port}`;

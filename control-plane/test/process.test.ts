@@ -41,7 +41,14 @@ describe('the control-plane process', () => {
     const base = `http://127.0.0.1:${port}`;
     await waitForHttp(`${base}/readyz`);
     expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok' });
-    expect(await (await fetch(`${base}/readyz`)).json()).toEqual({ status: 'ready', checks: { postgres: true, nats: true } });
+    expect(await (await fetch(`${base}/readyz`)).json()).toEqual({
+      status: 'ready',
+      checks: { postgres: true, nats: true, jetstream: true },
+      details: {
+        jetstream: { placed: true, problems: [] },
+        outbox: { depth: 0, oldest_age_seconds: 0, relay: { leader: true, publishing: 'ok', last_error: null, last_success_age_seconds: expect.any(Number) } },
+      },
+    });
     const auth = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
     expect((await fetch(`${base}/v1/domains`, { method: 'POST', headers: auth, body: JSON.stringify({ hostname: 'go.proc.example.com' }) })).status).toBe(201);
     const metrics = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();

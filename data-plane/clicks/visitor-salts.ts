@@ -9,13 +9,12 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { natsNames, type Logger } from '../../shared/index.js';
+import { openClickSaltsBucket, type Logger } from '../../shared/index.js';
 
 const DAY_MS = 86_400_000;
 const SALT_BYTES = 32;
-const KV_TTL_MS = 3 * DAY_MS;
 const FILE = /^(\d{4}-\d{2}-\d{2})\.salt$/;
 
 export const dayOf = (ms: number): number => Math.floor(ms / DAY_MS);
@@ -101,11 +100,8 @@ export class VisitorSalts {
   private async syncOnce(): Promise<void> {
     const before = new Map(this.salts);
     const nc = await this.opts.nats();
-    this.kv ??= await new Kvm(nc).create(natsNames(this.opts.prefix).clickSaltsBucket, {
-      history: 1,
-      ttl: KV_TTL_MS,
-      replicas: this.opts.replicas ?? 1,
-    });
+    // the control plane creates it with KV_REPLICAS; a node first on a fresh NATS creates it with its own
+    this.kv ??= await openClickSaltsBucket(nc, this.opts.prefix, { replicas: this.opts.replicas ?? 1 });
     for (const day of this.wanted()) {
       if (day < dayOf(this.now())) continue;
       const key = dayKey(day);

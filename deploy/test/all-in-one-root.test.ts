@@ -67,7 +67,7 @@ describe.skipIf(!asRoot)('npm start as root from a directory the postgres user c
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         ...process.env, API_PORT: String(api), REDIRECT_PORT: String(redirect), NATS_URL: `nats://127.0.0.1:${nats}`,
-        NATS_PREFIX: 'lpaioroot', DATABASE_URL: '', DATA_DIR: '', POSTGRES_STAGING_DIR: staging, LOG_LEVEL: 'info',
+        NATS_PREFIX: 'lpaioroot', DATABASE_URL: '', API_OPS_PORT: '0', REDIRECT_OPS_PORT: '0', DATA_DIR: '', POSTGRES_STAGING_DIR: staging, LOG_LEVEL: 'info',
       },
     });
     group = child.pid!;
