@@ -158,7 +158,7 @@ describe('JetStream placement and the outbox backlog in /readyz', () => {
     const down = await waitFor('backlog and failing relay shown', async () => {
       const x = await readyz(base);
       return x.body.details.outbox.depth === 3 && x.body.details.outbox.relay.publishing === 'failing' && x.body.details.outbox.oldest_age_seconds >= 1 ? x : null;
-    }, 15_000, 200);
+    }, 25_000, 200);
     expect(down.status).toBe(200);
     expect(down.body.checks).toEqual({ postgres: true, nats: true, jetstream: true });
     expect(down.body.details.outbox.relay.last_error).toMatch(/^publishing 1 outbox entries failed/);

@@ -72,7 +72,7 @@ describe('operations port (real process)', () => {
       return { status: r.status, body: await r.text(), allow: r.headers.get('allow') };
     };
     expect(await get('/healthz')).toMatchObject({ status: 200, body: '{"status":"ok"}' });
-    expect(JSON.parse((await get('/readyz')).body)).toEqual({ status: 'ready', checks: { postgres: true, nats: true } });
+    expect(JSON.parse((await get('/readyz')).body)).toMatchObject({ status: 'ready', checks: { postgres: true, nats: true, jetstream: true } });
     expect(await get('/v1/links')).toMatchObject({ status: 404 });
     expect(await get('/metrics', 'POST')).toMatchObject({ status: 405, allow: 'GET, HEAD' });
   });
