@@ -14,7 +14,7 @@
  *
  * Interning: header values repeat (a few hundred user agents make most traffic), so the writer
  * gives each distinct value a number the first time it sees it, writes a DEF record with its
- * text, and later clicks carry only the number. The table is bounded: past MAX_IDS the writer
+ * text, and later clicks carry only the number. The table is bounded: past MAX_IDS (8 192) the writer
  * starts over with a RESET record (the reader drops its table too). Per-link strings (link id,
  * path, destination) are written inline: over a million links they rarely repeat.
  *
@@ -34,8 +34,11 @@ const T_DEF = 2;
 const T_RESET = 3;
 const T_PAD = 4;
 
-/** Interned strings per writer before it starts a new table. */
-export const MAX_IDS = 32_768;
+/**
+ * Interned strings per writer before it starts a new table: bounds the memory both sides keep for
+ * them (at most 1 KiB each, so ≤ 8 MiB per side even when every request brings a new user agent).
+ */
+export const MAX_IDS = 8192;
 /** Longest header value kept (user agents past 1 KiB are cut, as the hash and device parser cut them). */
 const MAX_HEADER_CHARS = 1024;
 /** Longest X-Forwarded-For kept: its right end (the hops our proxies added). */
