@@ -1,6 +1,6 @@
 /** The README's bulk-jobs example must work when pasted: run it against a real control plane. */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import {
   cleanupNatsPrefix, createTestDatabase, freePort, REPO_ROOT, startProcess, testPrefix, waitFor, waitForHttp,
   type RunningProcess, type TestDatabase,
 } from '../../shared/testing/index.js';
+import { createOpenApiValidator, recordingProxy, runBash, type Exchange } from './openapi-validator.js';
 
 function example(): string {
   const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
@@ -21,6 +22,8 @@ describe('README bulk-jobs example', () => {
   let db: TestDatabase;
   let cp: RunningProcess;
   let port: number;
+  let proxy: { server: Server; port: number };
+  const exchanges: Exchange[] = [];
   const prefix = testPrefix('readmebulk');
   const script = example();
   const key = /Bearer (\S+?)"/.exec(script)![1]!;
@@ -30,8 +33,10 @@ describe('README bulk-jobs example', () => {
     port = await freePort();
     cp = startProcess('control-plane/main.js', { PORT: String(port), DATABASE_URL: db.url, NATS_PREFIX: prefix, BOOTSTRAP_ADMIN_KEY: key, JOB_POLL_MS: '50' });
     await waitForHttp(`http://127.0.0.1:${port}/readyz`);
+    proxy = await recordingProxy(port, exchanges);
   });
   afterAll(async () => {
+    await new Promise((resolve) => proxy.server.close(resolve));
     await cp.stop();
     await db.drop();
     await cleanupNatsPrefix(prefix);
@@ -40,9 +45,9 @@ describe('README bulk-jobs example', () => {
   it('runs as written: every call answers 2xx and the CSV job ends with 2 links and 1 error', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'lp-readme-bulk-'));
     const body = script
-      .replace(/^API=.*$/m, `API=http://127.0.0.1:${port}`)
+      .replace(/^API=.*$/m, `API=http://127.0.0.1:${proxy.port}`)
       .replace(/^(JOB=\$\()?curl -s /gm, (_m, job: string | undefined) => `${job ?? ''}curl -s ${job ? '' : '-w "\\n[%{http_code}]\\n" '}`);
-    const r = spawnSync('bash', ['-euo', 'pipefail', '-c', body], { cwd, encoding: 'utf8' });
+    const r = await runBash(body, cwd);
     rmSync(cwd, { recursive: true, force: true });
     expect(r.status, r.stderr).toBe(0);
     const statuses = [...r.stdout.matchAll(/^\[(\d{3})\]$/gm)].map((x) => Number(x[1]));
@@ -54,5 +59,11 @@ describe('README bulk-jobs example', () => {
       return j.status === 'partially_succeeded' ? j : null;
     }, 20_000, 100);
     expect(job.counts).toEqual({ total: 3, succeeded: 2, failed: 1, pending: 0 });
+  });
+
+  it('every call and answer matches the OpenAPI document (issue 15)', async () => {
+    const check = createOpenApiValidator(await (await fetch(`http://127.0.0.1:${port}/v1/openapi.json`)).json());
+    expect(exchanges.length).toBe(7); // the 6 printed calls and JOB=$(curl …)
+    expect(exchanges.flatMap(check)).toEqual([]);
   });
 });

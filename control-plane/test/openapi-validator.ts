@@ -5,6 +5,9 @@
  * matches the schema and the API's own headers are documented on that answer. ajv on the
  * document's schemas (OpenAPI 3.0: `nullable` is ajv's own keyword).
  */
+import { spawn } from 'node:child_process';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 
@@ -33,7 +36,8 @@ const DOC_ID = 'openapi.json';
 const pointer = (...parts: string[]) => parts.map((p) => p.replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
 const mediaType = (v: string | string[] | undefined) => String(v ?? '').split(';')[0]!.trim().toLowerCase();
 
-export function createOpenApiValidator(doc: Doc): (x: Exchange) => string[] {
+export function createOpenApiValidator(served: unknown): (x: Exchange) => string[] {
+  const doc = served as Doc;
   const opts = { strict: false, allErrors: true, formats: { binary: true, byte: true } } as const;
   const ajv = new Ajv(opts);
   const coercing = new Ajv({ ...opts, coerceTypes: 'array' });
@@ -98,7 +102,7 @@ export function createOpenApiValidator(doc: Doc): (x: Exchange) => string[] {
       const type = mediaType(x.reqHeaders['content-type']);
       const media = op.requestBody?.content[type];
       if (!media) out.push(`${call}: request body of type ${type || '(none)'} not documented`);
-      else if (type.endsWith('json') && media.schema) {
+      else if ((type === 'application/json' || type.endsWith('+json')) && media.schema) {
         const v = validator(ajv, `${opPtr}/requestBody/content/${pointer(type)}/schema`);
         if (!v(JSON.parse(x.reqBody.toString('utf8')))) out.push(`${call}: request body: ${problems(v)}`);
       }
@@ -122,11 +126,46 @@ export function createOpenApiValidator(doc: Doc): (x: Exchange) => string[] {
       const type = mediaType(x.resHeaders['content-type']);
       const media = res.content?.[type];
       if (!media) out.push(`${call} → ${status}: response body of type ${type || '(none)'} not documented`);
-      else if (type.endsWith('json') && media.schema) {
+      else if ((type === 'application/json' || type.endsWith('+json')) && media.schema) {
         const v = validator(ajv, `${resPtr}/content/${pointer(type)}/schema`);
         if (!v(JSON.parse(x.resBody.toString('utf8')))) out.push(`${call} → ${status}: response body: ${problems(v)}`);
       }
     }
     return out;
   };
+}
+
+/** An HTTP proxy to `port` that keeps every request and answer whole. */
+export async function recordingProxy(port: number, exchanges: Exchange[]): Promise<{ server: Server; port: number }> {
+  const read = async (s: AsyncIterable<Buffer>) => {
+    const parts: Buffer[] = [];
+    for await (const c of s) parts.push(c);
+    return Buffer.concat(parts);
+  };
+  const server = createServer(async (req, res) => {
+    const reqBody = await read(req);
+    const up = request({ host: '127.0.0.1', port, method: req.method, path: req.url, headers: req.headers }, async (ur) => {
+      const resBody = await read(ur);
+      exchanges.push({ method: req.method!, url: req.url!, reqHeaders: req.headers, reqBody, status: ur.statusCode!, resHeaders: ur.headers, resBody });
+      const headers = { ...ur.headers, 'content-length': String(resBody.length) };
+      delete headers['transfer-encoding'];
+      delete headers.connection;
+      res.writeHead(ur.statusCode!, headers).end(resBody);
+    });
+    up.on('error', (err) => res.writeHead(502).end(String(err)));
+    up.end(reqBody);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+/** A README shell block, run by bash (not spawnSync: a recording proxy may run in this process). */
+export async function runBash(script: string, cwd: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn('bash', ['-euo', 'pipefail', '-c', script], { cwd });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { status, stdout, stderr };
 }

@@ -2,39 +2,13 @@
  * The README's curl walk-through must work when pasted: run it against a real control plane,
  * through a recording proxy, and check every call and answer against the OpenAPI document.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupNatsPrefix, createTestDatabase, freePort, REPO_ROOT, startProcess, testPrefix, waitForHttp, type RunningProcess, type TestDatabase } from '../../shared/testing/index.js';
-import { createOpenApiValidator, type Exchange } from './openapi-validator.js';
-
-/** An HTTP proxy to `port` that keeps every request and answer whole. */
-async function recordingProxy(port: number, exchanges: Exchange[]): Promise<{ server: Server; port: number }> {
-  const read = async (s: AsyncIterable<Buffer>) => {
-    const parts: Buffer[] = [];
-    for await (const c of s) parts.push(c);
-    return Buffer.concat(parts);
-  };
-  const server = createServer(async (req, res) => {
-    const reqBody = await read(req);
-    const up = request({ host: '127.0.0.1', port, method: req.method, path: req.url, headers: req.headers }, async (ur) => {
-      const resBody = await read(ur);
-      exchanges.push({ method: req.method!, url: req.url!, reqHeaders: req.headers, reqBody, status: ur.statusCode!, resHeaders: ur.headers, resBody });
-      const headers = { ...ur.headers, 'content-length': String(resBody.length) };
-      delete headers['transfer-encoding'];
-      delete headers.connection;
-      res.writeHead(ur.statusCode!, headers).end(resBody);
-    });
-    up.on('error', (err) => res.writeHead(502).end(String(err)));
-    up.end(reqBody);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, port: (server.address() as AddressInfo).port };
-}
+import { createOpenApiValidator, recordingProxy, runBash, type Exchange } from './openapi-validator.js';
 
 function walkthrough(): string {
   const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
@@ -74,14 +48,7 @@ describe('README API walk-through', () => {
     const body = script
       .replace(/^API=.*$/m, `API=http://127.0.0.1:${proxy.port}`)
       .replace(/^curl -s /gm, 'curl -s -w "\\n[%{http_code}]\\n" ');
-    // not spawnSync: the recording proxy runs in this process
-    const child = spawn('bash', ['-euo', 'pipefail', '-c', body], { cwd });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    const r = { status, stdout, stderr };
+    const r = await runBash(body, cwd);
     rmSync(cwd, { recursive: true, force: true });
     expect(r.status, r.stderr).toBe(0);
     const statuses = [...r.stdout.matchAll(/^\[(\d{3})\]$/gm)].map((x) => Number(x[1]));
@@ -91,8 +58,7 @@ describe('README API walk-through', () => {
   });
 
   it('every call and answer matches the OpenAPI document (issue 15)', async () => {
-    const doc = (await (await fetch(`http://127.0.0.1:${port}/v1/openapi.json`)).json()) as Parameters<typeof createOpenApiValidator>[0];
-    const check = createOpenApiValidator(doc);
+    const check = createOpenApiValidator(await (await fetch(`http://127.0.0.1:${port}/v1/openapi.json`)).json());
     expect(exchanges.length).toBeGreaterThanOrEqual(8);
     expect(exchanges.flatMap(check)).toEqual([]);
     // and the validator does reject what the document does not allow

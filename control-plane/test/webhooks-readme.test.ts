@@ -5,6 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -14,6 +15,7 @@ import {
   cleanupNatsPrefix, createTestDatabase, freePort, REPO_ROOT, startProcess, testPrefix, waitFor, waitForHttp,
   type RunningProcess, type TestDatabase,
 } from '../../shared/testing/index.js';
+import { createOpenApiValidator, recordingProxy, runBash, type Exchange } from './openapi-validator.js';
 import { startWebhookWorkers, type WebhookWorkers } from '../webhooks/index.js';
 import { createHarness, type Harness } from './harness.js';
 import { emit, newWorkspace, startReceiver, type ReceivedRequest, type Receiver } from './webhooks-helpers.js';
@@ -37,6 +39,8 @@ describe('README Webhooks section', () => {
     let db: TestDatabase;
     let cp: RunningProcess;
     let port: number;
+    let proxy: { server: Server; port: number };
+    const exchanges: Exchange[] = [];
     const prefix = testPrefix('whreadme');
     const key = 'lp_change_me_to_a_long_random_secret_0001';
 
@@ -45,19 +49,21 @@ describe('README Webhooks section', () => {
       port = await freePort();
       cp = startProcess('control-plane/main.js', { PORT: String(port), DATABASE_URL: db.url, NATS_PREFIX: prefix, BOOTSTRAP_ADMIN_KEY: key, DB_POOL_MAX: '6' });
       await waitForHttp(`http://127.0.0.1:${port}/readyz`);
+      proxy = await recordingProxy(port, exchanges);
     });
     afterAll(async () => {
+      await new Promise((resolve) => proxy.server.close(resolve));
       await cp.stop();
       await db.drop();
       await cleanupNatsPrefix(prefix).catch(() => undefined);
     });
 
-    it('runs as written: every call answers 2xx', () => {
+    it('runs as written: every call answers 2xx', async () => {
       const script = block('sh');
       expect(script).toContain(`Bearer ${key}`);
       const cwd = mkdtempSync(join(tmpdir(), 'lp-wh-readme-'));
-      const body = script.replace(/^API=.*$/m, `API=http://127.0.0.1:${port}`).replace(/^curl -s /gm, 'curl -s -w "\\n[%{http_code}]\\n" ');
-      const r = spawnSync('bash', ['-euo', 'pipefail', '-c', body], { cwd, encoding: 'utf8' });
+      const body = script.replace(/^API=.*$/m, `API=http://127.0.0.1:${proxy.port}`).replace(/^curl -s /gm, 'curl -s -w "\\n[%{http_code}]\\n" ');
+      const r = await runBash(body, cwd);
       rmSync(cwd, { recursive: true, force: true });
       expect(r.status, r.stderr).toBe(0);
       const statuses = [...r.stdout.matchAll(/^\[(\d{3})\]$/gm)].map((x) => Number(x[1]));
@@ -65,6 +71,12 @@ describe('README Webhooks section', () => {
       expect(statuses.filter((s) => s < 200 || s >= 300), r.stdout).toEqual([]);
       expect(r.stdout).toMatch(/"secret":"whsec_/);
       expect(r.stdout).toMatch(/"event_type":"webhook.ping"/);
+    });
+
+    it('every call and answer matches the OpenAPI document (issue 15)', async () => {
+      const check = createOpenApiValidator(await (await fetch(`http://127.0.0.1:${port}/v1/openapi.json`)).json());
+      expect(exchanges.length).toBeGreaterThanOrEqual(9);
+      expect(exchanges.flatMap(check)).toEqual([]);
     });
   });
 
