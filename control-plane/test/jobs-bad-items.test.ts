@@ -3,8 +3,10 @@
  * item whose metadata nested 5 000 levels deep failed its whole batch of up to 1 000 items with
  * internal_error after 5 retries, and NUL bytes, lone surrogates or a year-0000 expires_at did the same.
  */
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobWorkers } from '../jobs/index.js';
+import { ALWAYS_BODY, badValue, bodyWith } from './bad-values.js';
 import { createDomain, createHarness, type Harness } from './harness.js';
 import { count, results, startWorkers, waitForJob } from './jobs-helpers.js';
 
@@ -68,5 +70,35 @@ describe('bulk jobs: one bad item is a per-row error', () => {
     expect(job).toMatchObject({ status: 'partially_succeeded', counts: { total: 3, succeeded: 2, failed: 1 } });
     const errs = (await h.req({ method: 'GET', url: `/v1/jobs/${job.id}/errors` })).json();
     expect(errs.data).toEqual([{ index: 1, external_id: null, code: 'validation_failed', field: `metadata${'.a'.repeat(31)}`, message: expect.stringContaining('nests deeper than 32 levels') }]);
+  });
+
+  it('generated bad values in every item field: no item fails internal_error, no batch is retried, good neighbours are created', async () => {
+    // every field of a bulk item (BulkItem = the single-link create body), the whole item too
+    const fields: (string | number)[][] = [[], ['domain'], ['path'], ['destination_url'], ['utm'], ['utm', 'source'], ['routing'],
+      ['routing', 'rules', 0, 'when', 'time', 'from'], ['routing', 'rules', 0, 'when', 'country', 0], ['routing', 'ab', 0, 'weight'],
+      ['redirect_status'], ['forward_query'], ['tags'], ['tags', 0], ['expires_at'], ['disabled'], ['status'], ['metadata'], ['metadata', 'k'], ['external_id']];
+    const base = { domain, destination_url: 'https://example.org/p', tags: ['t'], metadata: { k: 'v' }, utm: { source: 's' },
+      routing: { rules: [{ when: { country: ['DE'], time: { from: '2030-01-01T00:00:00Z' } }, url: 'https://example.org/r' }], ab: [{ url: 'https://example.org/a', weight: 1 }] } };
+    const seed = Number(process.env.FUZZ_SEED ?? 20261203);
+    const values = [...ALWAYS_BODY, ...fc.sample(badValue, { seed, numRuns: 20 })];
+    const lines: string[] = [];
+    const good: number[] = [];
+    fields.forEach((at, f) => values.forEach((bad, v) => {
+      lines.push(bodyWith({ ...base, path: `fz-${f}-${v}` }, at, bad.json));
+      good.push(lines.length);
+      lines.push(ok(`fz-ok-${f}-${v}`));
+    }));
+    const r = await h.req({ method: 'POST', url: '/v1/links/bulk?operation=create', payload: lines.join('\n'), headers: { 'content-type': 'application/x-ndjson' } });
+    expect(r.statusCode).toBe(202);
+    const id = r.json().job_id as string;
+    const job = await waitForJob(h, id, 60_000);
+    expect(job.counts.pending).toBe(0);
+    expect(job.counts.total).toBe(lines.length);
+    const out = await results(h, id);
+    const byIndex = new Map(out.map((l) => [l.index as number, l]));
+    expect(good.filter((i) => byIndex.get(i)?.status !== 'created')).toEqual([]);
+    const internal = out.filter((l) => (l.error as { code?: string } | undefined)?.code === 'internal_error');
+    expect(internal).toEqual([]);
+    expect(await count(h, `SELECT count(*) AS n FROM job_batches b JOIN jobs j ON j.seq = b.job_seq WHERE j.id = $1 AND b.attempts > 0`, [id])).toBe(0);
   });
 });
