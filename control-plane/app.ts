@@ -11,6 +11,7 @@ import type { ControlPlaneConfig } from './config.js';
 import type { Pool } from './db/pool.js';
 import { analyticsRoutes } from './http/analytics-routes.js';
 import { domainsRoutes } from './http/domains-routes.js';
+import { registerCors } from './http/cors.js';
 import { clientErrorHandler, frameworkErrorHandler, MAX_PARAM_LENGTH, registerRequestChecks } from './http/client-error.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import { registerInputGuard } from './http/input-guard.js';
@@ -113,6 +114,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     metrics.httpRequests.inc(labels);
     metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
   });
+  await registerCors(app, config.CORS_ORIGINS); // before auth: a preflight is answered without a key
   registerAuth(app, pool, { burst: config.AUTH_FAILURE_BURST, perSec: config.AUTH_FAILURE_PER_SEC });
   registerRateLimit(app, { burst: config.RATE_LIMIT_BURST, perSec: config.RATE_LIMIT_PER_SEC });
   registerScopeCheck(app);

@@ -1,3 +1,4 @@
+import { badCorsOrigins } from './http/cors.js';
 import { parseTrustProxy } from './http/trust-proxy.js';
 import { commonSchema, ConfigError, loadConfig, type ConfigOf, type ConfigSchema } from '../shared/index.js';
 
@@ -38,6 +39,10 @@ export const controlPlaneSchema = {
   TRUST_PROXY: {
     kind: 'string', default: 'false',
     doc: 'which X-Forwarded-For entry is the client (audit logs, failed-authentication limit): false, a hop count, the proxies\' addresses/CIDRs (comma-separated), or true (left-most: only behind a proxy that overwrites the header)',
+  },
+  CORS_ORIGINS: {
+    kind: 'list', default: [],
+    doc: 'origins browsers may call the API from (comma-separated `https://admin.example.com`, or `*`); none by default',
   },
   RELAY_BATCH: { kind: 'int', default: 5000, min: 1, max: 100_000, doc: 'outbox rows the relay publishes per round' },
   KV_REPLICAS: { kind: 'int', default: 1, min: 1, max: 5, doc: 'JetStream replicas of the links and visitor-salt buckets (3 on a NATS cluster)' },
@@ -87,5 +92,7 @@ export function loadControlPlaneConfig(env?: Record<string, string | undefined>)
   const config = loadConfig(controlPlaneSchema, env);
   const trust = parseTrustProxy(config.TRUST_PROXY);
   if ('problem' in trust) throw new ConfigError([trust.problem]);
+  const badOrigins = badCorsOrigins(config.CORS_ORIGINS);
+  if (badOrigins.length > 0) throw new ConfigError([`CORS_ORIGINS: ${badOrigins.join(', ')} is not an origin (scheme://host[:port], nothing after) nor *`]);
   return config;
 }

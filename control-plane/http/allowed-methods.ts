@@ -24,6 +24,7 @@ export class AllowedMethods {
   private readonly routes = new Map<string, RoutePattern>();
 
   add(url: string, method: string | string[]): void {
+    if (url === '*') return; // the CORS preflight catch-all (http/cors.ts) is no path's method
     let r = this.routes.get(url);
     if (!r) {
       r = { url, pattern: routePattern(url), methods: new Set() };

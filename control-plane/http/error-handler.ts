@@ -6,6 +6,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { ApiError } from '../../shared/index.js';
 import { errors } from '../errors.js';
 import { trackAllowedMethods } from './allowed-methods.js';
+import { isPreflight } from './cors.js';
 
 interface AjvError {
   instancePath?: string;
@@ -86,6 +87,9 @@ export function registerErrorHandling(app: FastifyInstance): void {
     const allow = allowed.forPath(req.url);
     if (allow.length === 0) return sendError(reply, errors.route_not_found({ method: req.method, url: req.url.split('?')[0] }));
     reply.header('Allow', allow.join(', '));
+    // a preflight CORS did not accept (no CORS_ORIGINS, or another origin): an empty 204 without any
+    // Access-Control-* header, so the browser refuses the call; never a 405 the browser would report instead
+    if (isPreflight(req.method, req.headers)) return reply.code(204).send();
     return sendError(reply, errors.method_not_allowed({ method: req.method, allowed: allow }, `${req.method} is not allowed here; use ${allow.join(', ')}`));
   });
 }
