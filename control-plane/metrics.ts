@@ -1,5 +1,6 @@
 /** The control plane's Prometheus registry (one per app: no global state between tests). */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from '../shared/process-metrics.js';
 
 export interface Metrics {
   registry: Registry;
@@ -9,7 +10,7 @@ export interface Metrics {
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
-  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'linkplane_cp_' });
+  if (opts.defaultMetrics) collectProcessMetrics(registry);
   return {
     registry,
     httpRequests: new Counter({

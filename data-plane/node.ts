@@ -8,6 +8,7 @@
  * batches (node-clicks.ts).
  */
 import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { Registry } from 'prom-client';
 import { connectNats, startOpsServer, textAnswer, type Logger, type NatsHandle, type OpsRoutes, type OpsServer } from '../shared/index.js';
 import { ClickCollector } from './clicks/click-collector.js';
 import { createClickRing } from './clicks/click-ring.js';
@@ -16,6 +17,7 @@ import type { DataPlaneConfig } from './config.js';
 import { createDeviceDetector } from './device.js';
 import { loadGeoDatabase, openGeo } from './geo.js';
 import { parseCidr, type Cidr } from './ip.js';
+import { collectProcessMetrics } from '../shared/process-metrics.js';
 import { renderMetrics } from './ops/metrics-text.js';
 import { readiness } from './ops/readiness.js';
 import { SharedState } from './ops/shared-state.js';
@@ -311,6 +313,8 @@ export async function startNode(config: DataPlaneConfig, log: Logger, abort?: Ab
     await Promise.all(servers.map((s) => s.worker.terminate()));
   }
 
+  const processMetrics = new Registry();
+  collectProcessMetrics(processMetrics);
   /** The operations port: answered by this thread from the shared state, from the start on. */
   const opsRoutes: OpsRoutes = {
     '/healthz': () => textAnswer(200, 'ok\n'),
@@ -318,10 +322,10 @@ export async function startNode(config: DataPlaneConfig, log: Logger, abort?: Ab
       const r = readiness(state);
       return textAnswer(r.ready ? 200 : 503, r.text);
     },
-    '/metrics': () => ({
+    '/metrics': async () => ({
       status: 200,
       contentType: 'text/plain; version=0.0.4; charset=utf-8',
-      body: renderMetrics(state, config.NODE_ID, process.memoryUsage()),
+      body: renderMetrics(state, config.NODE_ID) + (await processMetrics.metrics()),
     }),
   };
   let ops: OpsServer | null = null;

@@ -57,7 +57,7 @@ describe('operations port (real process)', () => {
     expect(r.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
     const text = await r.text();
     expect(text).toMatch(/\nlinkplane_http_requests_total\{method="GET",route="\/v1\/links",status="401"\} 1\n/);
-    expect(text).toContain('\nlinkplane_cp_process_resident_memory_bytes ');
+    expect(text).toContain('\nprocess_resident_memory_bytes ');
   });
 
   it('the API port answers /metrics 404', async () => {

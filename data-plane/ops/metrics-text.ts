@@ -17,13 +17,18 @@ const CLICK_METRICS: [name: string, gauge: GaugeName, type: 'counter' | 'gauge',
   ['clicks_backlog_dropped_total', 'clicks_backlog_dropped', 'counter', 'of those, dropped by a saturated node before reaching the spool (CLICK_BACKLOG_MAX_MB)'],
   ['click_backlog_bytes', 'click_backlog_bytes', 'gauge', 'click batches handed over by the serving threads and not yet on disk'],
   ['click_ship_errors_total', 'click_ship_errors', 'counter', 'failed shipping rounds (NATS away, stream full); the batches stay spooled'],
-  ['click_spool_events', 'click_spool_events', 'gauge', 'clicks waiting in the spool'],
+  ['click_spool_clicks', 'click_spool_events', 'gauge', 'clicks waiting in the spool'],
   ['click_spool_bytes', 'click_spool_bytes', 'gauge', 'bytes the spool holds on disk'],
   ['click_spool_failing', 'click_spool_failing', 'gauge', '1 while the spool cannot be written (CLICK_DIR full or unwritable): batches are held in memory and retried'],
   ['clicks_held', 'clicks_held', 'gauge', 'clicks held in memory because the spool could not write them (part of click_backlog_bytes, bounded by CLICK_BACKLOG_MAX_MB)'],
 ];
 
-export function renderMetrics(state: SharedState, nodeId: string, memory: NodeJS.MemoryUsage): string {
+/**
+ * The node's own metrics. The standard process and Node.js metrics (`process_*`, `nodejs_*`: the
+ * main thread's heap, the whole process's memory, CPU and descriptors) follow them, rendered by
+ * prom-client under their stock names (shared/process-metrics.ts).
+ */
+export function renderMetrics(state: SharedState, nodeId: string): string {
   const out: string[] = [];
   const g = (n: GaugeName) => state.get(n);
   line(out, `${P}info`, 'constant 1, labelled with the node id', 'gauge', [[`{node_id="${nodeId}"}`, 1]]);
@@ -43,7 +48,7 @@ export function renderMetrics(state: SharedState, nodeId: string, memory: NodeJS
   out.push(`${hist}_bucket{le="+Inf"} ${cumulative}`, `${hist}_sum ${state.sum(WORKER_OFFSETS.W_SUM)}`, `${hist}_count ${state.sum(WORKER_OFFSETS.W_COUNT)}`);
   const applied = g('applied_seq');
   const stream = g('stream_seq');
-  line(out, `${P}sync_lag`, 'stream sequence minus applied sequence', 'gauge', [['', Math.max(0, stream - applied)]]);
+  line(out, `${P}sync_lag_entries`, 'links-stream entries not yet applied to the served store (stream sequence minus applied sequence)', 'gauge', [['', Math.max(0, stream - applied)]]);
   line(out, `${P}sync_applied_sequence`, 'last links-stream sequence applied to the served store', 'gauge', [['', applied]]);
   line(out, `${P}sync_stream_sequence`, 'last sequence of the links stream seen', 'gauge', [['', stream]]);
   line(out, `${P}sync_applied_entries_total`, 'KV updates applied since start', 'counter', [['', g('applied_entries')]]);
@@ -55,13 +60,10 @@ export function renderMetrics(state: SharedState, nodeId: string, memory: NodeJS
   line(out, `${P}links`, 'links in the served store', 'gauge', [['', g('links')]]);
   line(out, `${P}domains`, 'domains in the served store', 'gauge', [['', g('domains')]]);
   line(out, `${P}lmdb_bytes`, 'size of the served LMDB file', 'gauge', [['', g('lmdb_bytes')]]);
-  line(out, `${P}rule_decode_errors`, 'stored values a worker could not decode (should be 0)', 'gauge', [['', state.sum(WORKER_OFFSETS.W_DECODE_ERRORS)]]);
+  line(out, `${P}rule_decode_errors_total`, 'stored values a serving thread could not decode since start (should stay 0)', 'counter', [['', state.sum(WORKER_OFFSETS.W_DECODE_ERRORS)]]);
   for (const [name, gauge, type, help] of CLICK_METRICS) line(out, `${P}${name}`, help, type, [['', g(gauge)]]);
-  line(out, 'process_resident_memory_bytes', 'resident set size', 'gauge', [['', memory.rss]]);
-  line(out, 'nodejs_heap_used_bytes', 'V8 heap used by the main thread (supervisor, click spool and shipper)', 'gauge', [['', memory.heapUsed]]);
   line(out, `${P}sync_heap_used_bytes`, 'V8 heap used by the sync thread', 'gauge', [['', g('sync_heap_used')]]);
   line(out, `${P}sync_heap_total_bytes`, 'V8 heap reserved by the sync thread', 'gauge', [['', g('sync_heap_total')]]);
   line(out, `${P}sync_external_bytes`, 'memory outside the V8 heap held by the sync thread (buffers)', 'gauge', [['', g('sync_external')]]);
-  line(out, 'process_start_time_seconds', 'start time, seconds since the epoch', 'gauge', [['', g('started_at')]]);
   return `${out.join('\n')}\n`;
 }

@@ -65,7 +65,7 @@ describe('Postgres, NATS and the control plane all down', () => {
     expect((await get('/d19')).status).toBe(410);
     expect((await get('/nope')).status).toBe(404);
     expect((await fetch(node.url('/healthz'))).status).toBe(200);
-    await waitFor('clicks spooled', async () => (await node.metric('linkplane_node_click_spool_events')) >= sent, 10_000, 100);
+    await waitFor('clicks spooled', async () => (await node.metric('linkplane_node_click_spool_clicks')) >= sent, 10_000, 100);
     expect(await node.metric('linkplane_node_nats_connected')).toBe(0);
 
     // everything back: the spooled clicks are shipped and stored, once each

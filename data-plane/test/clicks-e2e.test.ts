@@ -239,7 +239,7 @@ describe('clicks: node → NATS → ingest → Postgres', () => {
     await nats.stop();
     const t0 = Date.now();
     const during = await send('natsdown', N / 2, N);
-    expect(await node.metric('linkplane_node_click_spool_events')).toBeGreaterThan(0);
+    expect(await node.metric('linkplane_node_click_spool_clicks')).toBeGreaterThan(0);
     await sleep(Math.max(0, 10_000 - (Date.now() - t0)));
     await nats.start();
     const answered = new Map([...first, ...during]);
@@ -365,7 +365,7 @@ describe('clicks: node → NATS → ingest → Postgres', () => {
     await waitFor('drops counted', async () => (await node.metric('linkplane_node_clicks_dropped_total')) > 0, 10_000, 100);
     expect(await node.metric('linkplane_node_click_spool_bytes')).toBeLessThanOrEqual(1024 * 1024);
     await nats.start();
-    await waitFor('spool drained', async () => (await node.metric('linkplane_node_click_spool_events')) === 0, 60_000, 100);
+    await waitFor('spool drained', async () => (await node.metric('linkplane_node_click_spool_clicks')) === 0, 60_000, 100);
     const dropped = await node.metric('linkplane_node_clicks_dropped_total');
     await waitForRows(ids, sent - dropped, 60_000);
     expect(node.proc.logs().some((l) => typeof l.msg === 'string' && /drop/i.test(l.msg))).toBe(true);

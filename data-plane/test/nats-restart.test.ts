@@ -87,7 +87,7 @@ describe('NATS restart', () => {
     });
     const final = await Promise.all(sources.map((s) => request(node!.port, { path: `/${s.path}` })));
     final.forEach((r, k) => expect(r.headers.location).toBe(stored[k]));
-    expect(await node.metric('linkplane_node_sync_lag')).toBe(0);
+    expect(await node.metric('linkplane_node_sync_lag_entries')).toBe(0);
     expect(await node.metric('linkplane_node_store_rebuilds_total')).toBe(0);
   });
 

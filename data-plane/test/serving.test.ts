@@ -188,11 +188,11 @@ describe('operations', () => {
     expect(m.headers['content-type']).toContain('text/plain; version=0.0.4');
     for (const name of [
       'linkplane_node_requests_total{status="302"}', 'linkplane_node_decision_seconds_bucket{le="+Inf"}', 'linkplane_node_decision_seconds_count',
-      'linkplane_node_sync_lag', 'linkplane_node_sync_applied_sequence', 'linkplane_node_links', 'linkplane_node_lmdb_bytes', 'process_resident_memory_bytes',
+      'linkplane_node_sync_lag_entries', 'linkplane_node_sync_applied_sequence', 'linkplane_node_links', 'linkplane_node_lmdb_bytes', 'process_resident_memory_bytes',
     ]) expect(m.body).toContain(`\n${name} `);
     expect(await node.metric('linkplane_node_links')).toBeGreaterThanOrEqual(11);
     expect(await node.metric('linkplane_node_sync_applied_sequence')).toBe(await bucket.lastSeq());
-    expect(await node.metric('linkplane_node_sync_lag')).toBe(0);
+    expect(await node.metric('linkplane_node_sync_lag_entries')).toBe(0);
     expect(await node.metric('linkplane_node_requests_total{status="500"}')).toBe(0);
     expect(await node.metric('linkplane_node_decision_seconds_count')).toBeGreaterThan(20);
   });

@@ -62,7 +62,7 @@ describe.skipIf(tmpfs === null)('store disk full (tmpfs)', () => {
     // every retry learns the stream's last sequence: the lag is visible, not 0
     await waitFor('stream sequence seen', async () => (await node!.metric('linkplane_node_sync_stream_sequence')) === lastSeq, 10_000, 100);
     const applied = await node.metric('linkplane_node_sync_applied_sequence');
-    expect(await node.metric('linkplane_node_sync_lag')).toBe(lastSeq - applied);
+    expect(await node.metric('linkplane_node_sync_lag_entries')).toBe(lastSeq - applied);
     expect(lastSeq - applied).toBeGreaterThan(1000);
 
     // a link it lacks: retry later, never a cacheable 404
@@ -84,7 +84,7 @@ describe.skipIf(tmpfs === null)('store disk full (tmpfs)', () => {
     const tReady = Date.now() - t1;
     expect((await request(node.port, { path: '/readyz' })).body).toBe('ready\n');
     expect(await node.metric('linkplane_node_sync_applied_sequence')).toBe(lastSeq);
-    expect(await node.metric('linkplane_node_sync_lag')).toBe(0);
+    expect(await node.metric('linkplane_node_sync_lag_entries')).toBe(0);
     expect(await node.metric('linkplane_node_sync_stalled')).toBe(0);
     expect(await node.metric('linkplane_node_store_writes_failing')).toBe(0);
     expect(await node.metric('linkplane_node_links')).toBe(BEFORE + AFTER);
