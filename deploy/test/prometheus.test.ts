@@ -119,6 +119,22 @@ describe.skipIf(!PROMTOOL)('Prometheus: metrics, alert rules and dashboard again
   });
 });
 
+describe('the README\'s outbox alert rules', () => {
+  it('are the ones deploy/prometheus/alerts.yml ships (same expr, for and severity), except the blackbox probe', () => {
+    type Rule = { alert: string; expr: string; for?: string; labels?: Record<string, string> };
+    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+    const block = /Alert rules \(Prometheus\):\n\n```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(block).toBeDefined();
+    const documented = (parse(block!) as { groups: { rules: Rule[] }[] }).groups.flatMap((g) => g.rules).filter((r) => !r.expr.includes('probe_success'));
+    const shipped = new Map((parse(readFileSync(ALERTS, 'utf8')) as { groups: { rules: Rule[] }[] }).groups.flatMap((g) => g.rules).map((r) => [r.alert, r]));
+    expect(documented.map((r) => r.alert)).toEqual(['LinkplaneOutboxBacklog', 'LinkplaneOutboxRelayFailing', 'LinkplaneOutboxNoRelay']);
+    for (const r of documented) {
+      const s = shipped.get(r.alert);
+      expect({ expr: s?.expr.trim(), for: s?.for, severity: s?.labels?.severity }, r.alert).toEqual({ expr: r.expr.trim(), for: r.for, severity: r.labels?.severity });
+    }
+  });
+});
+
 describe('metricNames (the PromQL scan the checks rely on)', () => {
   it('finds selected metrics, not functions, labels, strings or ranges', () => {
     expect(metricNames('sum by (job) (rate(linkplane_node_requests_total{status=~"5..",job="linkplane_x"}[5m])) / sum(rate(linkplane_node_requests_total[5m])) > 0.001'))
