@@ -120,16 +120,21 @@ function errorStatuses(method: string, path: string, op: Json): number[] {
 
 /** The answer with status `status`: the Error body and the headers it carries. */
 function errorResponse(facts: OpenApiFacts, status: number, mutating: boolean): Json {
-  const codes = Object.entries(facts.errors).filter(([, e]) => e.status === status).map(([c]) => `\`${c}\``);
+  const codes = Object.entries(facts.errors).filter(([, e]) => e.status === status).map(([c]) => c);
   const headers: Json = { 'X-Request-Id': ref('headers', 'X-Request-Id') };
   if (status !== 401) Object.assign(headers, { RateLimit: ref('headers', 'RateLimit'), 'RateLimit-Policy': ref('headers', 'RateLimit-Policy') });
   if (mutating && status !== 401) Object.assign(headers, { 'Idempotency-Key': ref('headers', 'Idempotency-Key'), 'Idempotent-Replayed': ref('headers', 'Idempotent-Replayed') });
   if (status === 429 || status === 503 || (status === 409 && mutating)) headers['Retry-After'] = ref('headers', 'Retry-After');
   if (status === 401 || status === 403) headers['WWW-Authenticate'] = ref('headers', 'WWW-Authenticate');
   return {
-    description: `${STATUS_TEXT[status] ?? 'Error'}: error.code is one of ${codes.join(', ')}`,
+    description: `${STATUS_TEXT[status] ?? 'Error'}: error.code is one of ${codes.map((c) => `\`${c}\``).join(', ')}`,
     headers,
-    content: { 'application/json': { schema: ref('schemas', 'Error') } },
+    // the Error body, its code narrowed to the codes of this status (a client can switch on it)
+    content: {
+      'application/json': {
+        schema: { allOf: [ref('schemas', 'Error'), { type: 'object', properties: { error: { type: 'object', properties: { code: { type: 'string', enum: codes } } } } }] },
+      },
+    },
   };
 }
 
