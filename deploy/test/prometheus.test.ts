@@ -3,15 +3,17 @@
  * `promtool check metrics` passes on the /metrics of a real control plane and a real node; the
  * standard process/Node.js metrics carry their stock names on both; `promtool check rules` passes
  * on deploy/prometheus/alerts.yml; and every metric the alert rules and the Grafana dashboard name
- * is exported by one of the two processes (so a rename cannot silently blind an alert).
+ * is exported by one of the two processes (so a rename cannot silently blind an alert); the
+ * dashboard's queries are valid PromQL.
  *
  * Needs promtool (Debian package `prometheus`; .ci/run installs it): skipped, saying so, without it.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { DOMAIN, LinksBucket, linkSource, request, startTestNode, type TestNode } from '../../data-plane/test/harness.js';
 import {
   cleanupNatsPrefix, createTestDatabase, freePort, REPO_ROOT, startProcess, TEST_NATS_URL, testPrefix, waitForHttp,
@@ -38,6 +40,13 @@ function exported(text: string): Set<string> {
     if (type === 'summary') for (const s of ['_sum', '_count']) names.add(name + s);
   }
   return names;
+}
+
+/** Every query of deploy/grafana/linkplane.json. */
+function dashboardExprs(): string[] {
+  type Panel = { targets?: { expr: string }[]; panels?: Panel[] };
+  const walk = (ps: Panel[]): string[] => ps.flatMap((p) => [...(p.targets ?? []).map((t) => t.expr), ...walk(p.panels ?? [])]);
+  return walk((JSON.parse(readFileSync(join(REPO_ROOT, 'deploy/grafana/linkplane.json'), 'utf8')) as { panels: Panel[] }).panels);
 }
 
 /** Series Prometheus makes itself for every target. */
@@ -116,6 +125,26 @@ describe.skipIf(!PROMTOOL)('Prometheus: metrics, alert rules and dashboard again
     expect(missing).toEqual([]);
     expect(rules.flatMap((r) => metricNames(r.expr)).filter((n) => n.startsWith('linkplane_node_')).length).toBeGreaterThan(0);
     expect(rules.flatMap((r) => metricNames(r.expr)).filter((n) => n.startsWith('linkplane_') && !n.startsWith('linkplane_node_')).length).toBeGreaterThan(0);
+  });
+
+  it('the Grafana dashboard: every query is valid PromQL (promtool) and names only exported metrics', async () => {
+    const names = new Set([...exported(await scrape(cpOps)), ...exported(await scrape(node.opsPort)), ...SCRAPE_SERIES]);
+    const exprs = dashboardExprs();
+    expect(exprs.length).toBe(32);
+    const missing = exprs.flatMap((e) => metricNames(e).filter((n) => !names.has(n)).map((n) => `${n} in ${e}`));
+    expect(missing).toEqual([]);
+    // Grafana's interval variable is not PromQL: promtool checks each query as a recording rule
+    const dir = mkdtempSync(join(tmpdir(), 'lp-grafana-'));
+    try {
+      const file = join(dir, 'queries.yml');
+      const rules = exprs.map((e, i) => ({ record: `dashboard:query_${i}`, expr: e.replaceAll('$__rate_interval', '5m') }));
+      writeFileSync(file, stringify({ groups: [{ name: 'dashboard', rules }] }));
+      const r = promtool(['check', 'rules', file]);
+      expect(r.status, r.out).toBe(0);
+      expect(r.out).toContain(`SUCCESS: ${exprs.length} rules found`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
