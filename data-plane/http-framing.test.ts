@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { framingProblem, type FramingProblem, type HeaderSource } from './http-framing.js';
+import { framingProblem, seen, type FramingProblem, type HeaderSource } from './http-framing.js';
 
 const headers = (...pairs: [string, string][]): HeaderSource => ({ forEach: (cb) => pairs.forEach(([k, v]) => cb(k, v)) });
 
@@ -25,6 +25,13 @@ describe('framingProblem', () => {
     ['look-alike names are other headers', headers(['hostx', 'a'], ['hos', 'b'], ['x-content-length', '5'], ['content-length', '5'], ['x-transfer-encodin', 'gzip']), null],
   ];
   for (const [name, source, expected] of cases) it(name, () => expect(framingProblem(source)).toBe(expected));
+
+  it('keeps the first value of the headers the redirect path reads', () => {
+    framingProblem(headers(['host', 'go.example.com'], ['user-agent', 'UA'], ['referer', 'R'], ['accept-language', 'de'], ['x-forwarded-for', '1.1.1.1'], ['x-forwarded-for', '2.2.2.2'], ['user-agent', 'UA2']));
+    expect(seen).toEqual({ host: 'go.example.com', userAgent: 'UA', referer: 'R', acceptLanguage: 'de', forwardedFor: '1.1.1.1' });
+    framingProblem(headers(['host', 'b.example']));
+    expect(seen).toEqual({ host: 'b.example', userAgent: '', referer: '', acceptLanguage: '', forwardedFor: '' });
+  });
 
   it('keeps no state from one request to the next', () => {
     expect(framingProblem(headers(['host', 'a'], ['host', 'b']))).toBe('duplicate_host');

@@ -7,7 +7,9 @@
  * request be smuggled behind it. The answer is 400 and the connection is closed.
  *
  * The check runs on every request, before anything else: one pass over the headers uWS already
- * parsed, no allocation of its own (module-level counters, one callback function).
+ * parsed, no allocation of its own (module-level counters, one callback function). The same pass
+ * keeps the first value of the headers the node reads on every redirect (`seen`), so the handler
+ * does not ask uWS for them again (each `getHeader` costs about as much as visiting ten headers).
  */
 import type { HttpResponse } from 'uWebSockets.js';
 
@@ -23,6 +25,9 @@ export type FramingProblem =
   | 'transfer_encoding'
   | 'transfer_encoding_with_content_length';
 
+/** First value of each header the redirect path reads, from the last `framingProblem` call ('' when absent). */
+export const seen = { host: '', userAgent: '', referer: '', acceptLanguage: '', forwardedFor: '' };
+
 let hosts = 0;
 let contentLength: string | null = null;
 let lengthsDisagree = false;
@@ -30,10 +35,21 @@ let encodings = 0;
 let encodingIsChunked = false;
 
 function visit(key: string, value: string): void {
-  // the first letters tell the three names apart from almost every other header without a compare
+  // the length tells the names apart from almost every other header without a string compare
   switch (key.length) {
     case 4:
-      if (key === 'host') hosts++;
+      if (key === 'host' && hosts++ === 0) seen.host = value;
+      return;
+    case 7:
+      if (key === 'referer' && seen.referer === '') seen.referer = value;
+      return;
+    case 10:
+      if (key === 'user-agent' && seen.userAgent === '') seen.userAgent = value;
+      return;
+    case 15:
+      if (key === 'accept-language') {
+        if (seen.acceptLanguage === '') seen.acceptLanguage = value;
+      } else if (key === 'x-forwarded-for' && seen.forwardedFor === '') seen.forwardedFor = value;
       return;
     case 14:
       if (key === 'content-length') {
@@ -67,6 +83,11 @@ export function framingProblem(req: HeaderSource): FramingProblem | null {
   lengthsDisagree = false;
   encodings = 0;
   encodingIsChunked = false;
+  seen.host = '';
+  seen.userAgent = '';
+  seen.referer = '';
+  seen.acceptLanguage = '';
+  seen.forwardedFor = '';
   req.forEach(visit);
   if (hosts > 1) return 'duplicate_host';
   if (lengthsDisagree) return 'conflicting_content_length';

@@ -8,7 +8,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from '
 import { requestHost, requestPathToLinkPath, storeKey, type Logger } from '../shared/index.js';
 import type { ClickSink } from './clicks/click-sink.js';
 import { gatherFacts, plainFacts, type FactDeps } from './facts.js';
-import { framingProblem, refuse } from './http-framing.js';
+import { framingProblem, refuse, seen } from './http-framing.js';
 import { ipFromBytes, type Ip } from './ip.js';
 import type { UwsModule } from './native-uws.js';
 import { caughtUp, readiness } from './ops/readiness.js';
@@ -60,7 +60,7 @@ export function buildServer(deps: ServerDeps): RedirectServer {
   let listenSocket: us_listen_socket | null = null;
 
   function decide(req: HttpRequest, url: string): Decision {
-    const host = requestHost(req.getHeader('host'));
+    const host = requestHost(seen.host); // read by framingProblem's pass over the headers
     const path = requestPathToLinkPath(url);
     const link = path !== null && host.length > 0 ? store.link(storeKey(host, path)) : null;
     const query = req.getQuery() ?? '';
@@ -127,10 +127,10 @@ export function buildServer(deps: ServerDeps): RedirectServer {
       let acceptLanguage = '';
       if (capture) {
         peerBytes = new Uint8Array(res.getRemoteAddress());
-        if (trustsProxies) forwardedFor = req.getHeader('x-forwarded-for');
-        userAgent = req.getHeader('user-agent');
-        referer = req.getHeader('referer');
-        acceptLanguage = req.getHeader('accept-language');
+        if (trustsProxies) forwardedFor = seen.forwardedFor;
+        userAgent = seen.userAgent;
+        referer = seen.referer;
+        acceptLanguage = seen.acceptLanguage;
       }
       answered = true;
       respond(res, d, head, close);
