@@ -11,6 +11,7 @@ import type { ControlPlaneConfig } from './config.js';
 import type { Pool } from './db/pool.js';
 import { analyticsRoutes } from './http/analytics-routes.js';
 import { domainsRoutes } from './http/domains-routes.js';
+import { registerCompression } from './http/compression.js';
 import { registerCors } from './http/cors.js';
 import { clientErrorHandler, frameworkErrorHandler, MAX_PARAM_LENGTH, registerRequestChecks } from './http/client-error.js';
 import { registerErrorHandling } from './http/error-handler.js';
@@ -122,6 +123,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerInputGuard(app);
   registerIdempotency(app, pool);
 
+  await registerCompression(app); // before the routes: it hooks each route as it is added
   await app.register(opsRoutes(pool, deps.probes ?? []));
   app.get('/v1/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   await app.register(keysRoutes(pool, { burst: config.RATE_LIMIT_BURST, perSec: config.RATE_LIMIT_PER_SEC }));
