@@ -58,7 +58,7 @@ describe('operations port', () => {
     expect(m.body).toContain(`\nlinkplane_node_info{node_id="test-${node.port}"} 1\n`);
     expect(m.body).toContain('\nlinkplane_node_ready 1\n');
     expect(m.body).toContain('\nlinkplane_node_links 1\n');
-    expect(m.body).toContain('\nlinkplane_node_rule_decode_errors_total 0\n');
+    expect(m.body).toContain('\n# TYPE linkplane_node_rule_decode_errors_total counter\nlinkplane_node_rule_decode_errors_total 0\n');
     expect(await node.metric('linkplane_node_requests_total{status="404"}')).toBe(before + 2);
   });
 

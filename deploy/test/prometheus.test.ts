@@ -148,6 +148,14 @@ describe.skipIf(!PROMTOOL)('Prometheus: metrics, alert rules and dashboard again
   });
 });
 
+describe.skipIf(!PROMTOOL)('alert rules fire on the metrics they watch', () => {
+  it('promtool test rules deploy/prometheus/alerts.test.yml (redirect 5xx above/below 0.1 %, sync lag, click drops and backlog, webhook DLQ)', () => {
+    const r = promtool(['test', 'rules', join(REPO_ROOT, 'deploy/prometheus/alerts.test.yml')]);
+    expect(r.status, r.out).toBe(0);
+    expect(r.out).toContain('SUCCESS');
+  });
+});
+
 describe('the README\'s outbox alert rules', () => {
   it('are the ones deploy/prometheus/alerts.yml ships (same expr, for and severity), except the blackbox probe', () => {
     type Rule = { alert: string; expr: string; for?: string; labels?: Record<string, string> };
