@@ -80,7 +80,6 @@ export async function startNode(config: DataPlaneConfig, log: Logger, abort?: Ab
   // before anything starts: a taken port is a mistake unless sharing it is asked for
   if (!config.REUSE_PORT && config.PORT !== 0) await checkPortFree(config.HOST, config.PORT);
   const state = SharedState.create(config.WORKERS);
-  state.set('started_at', Math.floor(Date.now() / 1000));
   const geo = loadGeoDatabase(config.GEOIP_DB);
   let stopping = false;
   let started = false;
@@ -227,7 +226,7 @@ export async function startNode(config: DataPlaneConfig, log: Logger, abort?: Ab
       state.set('clicks_held', c.heldEvents);
       state.set('click_spool_failing', c.spoolFailing ? 1 : 0);
       const size = c.spool.size;
-      state.set('click_spool_events', size.events);
+      state.set('click_spool_clicks', size.events);
       state.set('click_spool_bytes', size.bytes);
     };
     publishGauges();
