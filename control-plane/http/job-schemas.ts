@@ -1,7 +1,7 @@
 /** Bulk job request/response schemas (TypeBox): validation, types and the OpenAPI document. */
 import { Type } from '@sinclair/typebox';
 import { BULK_FORMATS, BULK_OPERATIONS, BulkItem, CSV_COLUMNS, JOB_STATUSES } from '../jobs/index.js';
-import { Nullable } from './schemas.js';
+import { Nullable, WithDefault } from './schemas.js';
 
 const Timestamp = Type.String({ format: 'date-time' });
 const Operation = Type.Union(BULK_OPERATIONS.map((o) => Type.Literal(o)));
@@ -96,3 +96,15 @@ export const JobErrorsPage = Type.Object({
   ),
   next_cursor: Nullable(Type.String()),
 });
+
+export const JobListQuery = Type.Object(
+  {
+    status: Type.Optional(Type.Union(JOB_STATUSES.map((st) => Type.Literal(st)))),
+    operation: Type.Optional(Operation),
+    limit: WithDefault(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+    cursor: Type.Optional(Type.String({ maxLength: 512 })),
+  },
+  { additionalProperties: false },
+);
+
+export const JobList = Type.Object({ data: Type.Array(Job), next_cursor: Nullable(Type.String()) });

@@ -25,7 +25,9 @@ import {
   fieldFromPointer,
   finishIfComplete,
   getCallbackState,
+  getCallbackStates,
   getVisibleJob,
+  listVisibleJobs,
   insertJob,
   stageUpload,
   toJobResource,
@@ -36,7 +38,8 @@ import {
 } from '../jobs/index.js';
 import { sealContext, type SecretBox } from '../secrets/index.js';
 import { validWebhookUrl } from '../webhooks/index.js';
-import { BulkBody, BulkQuery, Job, JobAccepted, JobErrorsPage } from './job-schemas.js';
+import { BulkBody, BulkQuery, Job, JobAccepted, JobErrorsPage, JobList, JobListQuery } from './job-schemas.js';
+import { decodeIdCursor, encodeIdCursor } from './cursor.js';
 import { actorOf, authOf } from './request-context.js';
 import { commitAndRespond } from './respond.js';
 import { errorResponses, IdParams, PageQuery } from './schemas.js';
@@ -250,6 +253,23 @@ export const jobsRoutes =
     });
 
     const errs = errorResponses(400, 401, 403, 404, 429);
+
+    app.get('/v1/jobs', {
+      config: { scope: 'links:read' },
+      schema: {
+        tags, operationId: 'listJobs', summary: 'List bulk jobs (newest first, cursor-paged), by status and operation',
+        description: 'The jobs this key may see, as for GET /v1/jobs/{id}: a key limited to some domains sees the jobs of keys limited to those domains or fewer.',
+        querystring: JobListQuery, response: { 200: JobList, ...errorResponses(400, 401, 403, 429) },
+      },
+    }, async (req) => {
+      const auth = authOf(req);
+      const { status, operation, limit, cursor } = req.query;
+      const rows = await listVisibleJobs(pool, auth, { status, operation, limit: limit + 1, after: cursor ? decodeIdCursor(cursor, 'job') : null });
+      const more = rows.length > limit;
+      if (more) rows.pop();
+      const callbacks = await getCallbackStates(pool, rows.filter((j) => j.callback_url).map((j) => j.seq));
+      return { data: rows.map((j) => toJobResource(j, callbacks.get(j.seq) ?? null)), next_cursor: more ? encodeIdCursor(rows[rows.length - 1]!.id) : null };
+    });
 
     app.get('/v1/jobs/:id', {
       config: { scope: 'links:read' },

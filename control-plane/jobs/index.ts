@@ -1,11 +1,12 @@
 /** Bulk jobs: staging uploads, the job store, batch workers and completion callbacks. */
 export { BULK_OPERATIONS, BulkItem, fieldFromPointer, type BulkOperation } from './bulk-item.js';
 export { CSV_COLUMNS } from './csv-items.js';
-export { getVisibleJob, jobVisibleTo } from './job-access.js';
+export { getVisibleJob, jobVisibleTo, listVisibleJobs } from './job-access.js';
 export {
   cancelJob,
   finishIfComplete,
   getCallbackState,
+  getCallbackStates,
   getJob,
   insertJob,
   JOB_STATUSES,

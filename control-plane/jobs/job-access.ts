@@ -7,7 +7,8 @@
 import type { Queryable } from '../db/pool.js';
 import { errors } from '../errors.js';
 import type { AuthContext } from '../keys/key-store.js';
-import { getJob, type JobRow } from './job-store.js';
+import { getJob, JOB_COLUMNS, type JobRow, type JobStatus } from './job-store.js';
+import type { BulkOperation } from './bulk-item.js';
 
 export function jobVisibleTo(auth: AuthContext, job: Pick<JobRow, 'workspace_id' | 'key_domains'>): boolean {
   if (job.workspace_id !== auth.workspaceId) return false;
@@ -21,4 +22,26 @@ export async function getVisibleJob(db: Queryable, auth: AuthContext, id: string
   const job = await getJob(db, auth.workspaceId, id);
   if (!jobVisibleTo(auth, job)) throw errors.job_not_found({ id });
   return job;
+}
+
+export interface JobListFilter {
+  status?: JobStatus;
+  operation?: BulkOperation;
+  /** Keyset: jobs with an id below this one (newest first). */
+  after: string | null;
+  limit: number;
+}
+
+/** The jobs `auth` may see (the same rule as jobVisibleTo, in SQL), newest first. */
+export async function listVisibleJobs(db: Queryable, auth: AuthContext, f: JobListFilter): Promise<JobRow[]> {
+  const { rows } = await db.query<JobRow>(
+    `SELECT ${JOB_COLUMNS} FROM jobs
+      WHERE workspace_id = $1
+        AND ($2::text[] IS NULL OR (key_domains IS NOT NULL AND key_domains <@ $2::text[]))
+        AND ($3::text IS NULL OR status = $3) AND ($4::text IS NULL OR operation = $4)
+        AND ($5::text IS NULL OR id < $5)
+      ORDER BY id DESC LIMIT $6`,
+    [auth.workspaceId, auth.domains, f.status ?? null, f.operation ?? null, f.after, f.limit],
+  );
+  return rows;
 }

@@ -182,6 +182,16 @@ export async function getCallbackState(db: Queryable, seq: string): Promise<JobC
   return rows[0] ?? null;
 }
 
+/** The callback states of several jobs at once (a list page), by job seq. */
+export async function getCallbackStates(db: Queryable, seqs: string[]): Promise<Map<string, JobCallbackState>> {
+  if (seqs.length === 0) return new Map();
+  const { rows } = await db.query<JobCallbackState & { job_seq: string }>(
+    'SELECT job_seq::text AS job_seq, state, attempts, last_status, last_error, delivered_at FROM job_callbacks WHERE job_seq = ANY($1::bigint[])',
+    [seqs],
+  );
+  return new Map(rows.map((r) => [r.job_seq, r]));
+}
+
 function finalStatus(j: JobRow): JobStatus {
   if (j.cancel_requested_at) return 'cancelled';
   if (j.failed === 0) return 'succeeded';

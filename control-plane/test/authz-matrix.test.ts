@@ -109,6 +109,8 @@ const ROUTES: RouteCase[] = [
   row('jobs', 'POST', '/v1/links/bulk', 'jobs:write', 'A', 'ok', 202, (w) => ({ url: '/v1/links/bulk', ...json({ operation: 'create', items: [{ domain: w.A, destination_url: 'https://example.org/' }] }) })),
   row('jobs', 'POST', '/v1/links/bulk', 'jobs:write', 'B', 'ok', 202, (w) => ({ url: '/v1/links/bulk', ...json({ operation: 'create', items: [{ domain: w.B, destination_url: 'https://example.org/' }] }) })),
   // a job "in A" is one submitted by a key limited to A; "in B", by a key limited to B
+  // a list: a key limited to A sees the jobs of keys limited to A (job-list.test.ts checks which)
+  row('jobs', 'GET', '/v1/jobs', 'links:read', '-', 'ok', 200, () => ({ url: '/v1/jobs?status=queued&operation=create&limit=10' })),
   row('jobs', 'GET', '/v1/jobs/:id', 'links:read', 'A', 'ok', 200, (w) => ({ url: `/v1/jobs/${w.job.A}` })),
   row('jobs', 'GET', '/v1/jobs/:id', 'links:read', 'B', 404, 200, (w) => ({ url: `/v1/jobs/${w.job.B}` })),
   row('jobs', 'GET', '/v1/jobs/:id/errors', 'links:read', 'A', 'ok', 200, (w) => ({ url: `/v1/jobs/${w.job.A}/errors` })),
