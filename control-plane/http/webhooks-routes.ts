@@ -10,6 +10,7 @@ import {
   replayEndpoint, rotateSecret, sendTestEvent, toEndpointResource, updateEndpoint, webhookSettings, type ReplayStatus,
 } from '../webhooks/index.js';
 import { decodeIdCursor, encodeIdCursor } from './cursor.js';
+import { ENVELOPE_SCHEMA, EVENT_TYPES, EventTypeList } from './event-types.js';
 import { actorOf, authOf } from './request-context.js';
 import { commitAndRespond } from './respond.js';
 import { errorResponses, Id, IdParams, Nullable, WithDefault } from './schemas.js';
@@ -189,6 +190,14 @@ export const webhooksRoutes =
         return { ...toEndpointResource(row), secret: secret.secret, secret_key_id: secret.id };
       }, (e) => ({ location: `/v1/webhooks/endpoints/${e.id}` }), ['secret']);
     });
+
+    app.get('/v1/webhooks/event-types', {
+      config: { scope: 'webhooks:read' },
+      schema: {
+        tags, operationId: 'listWebhookEventTypes', summary: 'The webhook event catalog: each type, when it is sent, and the JSON Schema of its data',
+        response: { 200: EventTypeList, ...errorResponses(401, 403, 429) },
+      },
+    }, async () => ({ envelope: ENVELOPE_SCHEMA, data: EVENT_TYPES }));
 
     app.get('/v1/webhooks/endpoints', {
       config: { scope: 'webhooks:read' },

@@ -138,6 +138,8 @@ const ROUTES: RouteCase[] = [
   row('webhooks', 'POST', '/v1/webhooks/endpoints/:id/secrets/rotate', 'webhooks:write', '-', 403, 200, (w) => ({ url: `/v1/webhooks/endpoints/${w.endpoint}/secrets/rotate`, payload: {} })),
   row('webhooks', 'POST', '/v1/webhooks/endpoints/:id/test', 'webhooks:write', '-', 403, 202, (w) => ({ url: `/v1/webhooks/endpoints/${w.endpoint}/test`, payload: {} })),
   row('webhooks', 'POST', '/v1/webhooks/endpoints/:id/replay', 'webhooks:write', '-', 403, 202, (w) => ({ url: `/v1/webhooks/endpoints/${w.endpoint}/replay`, payload: {} })),
+  // the catalog is static (no workspace data): a key limited to some domains may read it
+  row('webhooks', 'GET', '/v1/webhooks/event-types', 'webhooks:read', '-', 'ok', 200, () => ({ url: '/v1/webhooks/event-types' })),
   row('webhooks', 'GET', '/v1/webhooks/deliveries', 'webhooks:read', '-', 403, 200, () => ({ url: '/v1/webhooks/deliveries' })),
   row('webhooks', 'GET', '/v1/webhooks/deliveries/:id', 'webhooks:read', '-', 403, 200, (w) => ({ url: `/v1/webhooks/deliveries/${w.delivery}` })),
   row('webhooks', 'POST', '/v1/webhooks/deliveries/:id/replay', 'webhooks:write', '-', 403, 202, (w) => ({ url: `/v1/webhooks/deliveries/${w.delivery}/replay`, payload: {} })),
