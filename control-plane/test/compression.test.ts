@@ -80,6 +80,18 @@ describe('response compression', () => {
     }
   });
 
+  it('an idempotent replay stores the plain answer: compressed for who asks, plain for who does not', async () => {
+    const payload = { domain, path: 'big', destination_url: 'https://example.com/big', metadata: { note: 'x'.repeat(2000) } };
+    const headers = { 'idempotency-key': 'compress-replay-1' };
+    const first = await h.req({ method: 'POST', url: '/v1/links', payload, headers: { ...headers, 'accept-encoding': 'gzip' } });
+    expect([first.statusCode, first.headers['content-encoding']]).toEqual([201, 'gzip']);
+    const body = gunzipSync(first.rawPayload).toString('utf8');
+    const replay = await h.req({ method: 'POST', url: '/v1/links', payload, headers });
+    expect([replay.statusCode, replay.headers['idempotent-replayed'], replay.headers['content-encoding'], replay.body]).toEqual([201, 'true', undefined, body]);
+    const replayBr = await h.req({ method: 'POST', url: '/v1/links', payload, headers: { ...headers, 'accept-encoding': 'br' } });
+    expect([replayBr.headers['content-encoding'], brotliDecompressSync(replayBr.rawPayload).toString('utf8')]).toEqual(['br', body]);
+  });
+
   it('a gzipped request body is not inflated: read as sent, 400 invalid_json', async () => {
     const r = await h.req({ method: 'POST', url: '/v1/links', payload: Buffer.from([0x1f, 0x8b, 0, 0]), headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } });
     expect([r.statusCode, r.json<{ error: { code: string } }>().error.code]).toEqual([400, 'invalid_json']);
