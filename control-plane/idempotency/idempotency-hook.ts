@@ -16,11 +16,31 @@ const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 /** Response headers worth replaying. */
 export const REPLAYED_HEADERS = ['content-type', 'location'] as const;
 
-/** What identifies a request: the API key that sends it, method, URL and body. */
+/**
+ * JSON text of a parsed body with object keys sorted at every depth, so the same JSON sent with
+ * fields in another order or other whitespace identifies the same request (issue 15).
+ */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const obj = value as Record<string, unknown>;
+    const fields = Object.keys(obj)
+      .filter((k) => obj[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`);
+    return `{${fields.join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * What identifies a request: the API key that sends it, method, URL and body — parsed bodies in
+ * canonical form (keys sorted), raw uploads (Buffers) byte for byte.
+ */
 export function requestHash(apiKeyId: string, method: string, url: string, body: unknown): Buffer {
   return createHash('sha256')
     .update(`${apiKeyId}\n${method} ${url}\n`)
-    .update(body === undefined ? '' : Buffer.isBuffer(body) ? body : JSON.stringify(body))
+    .update(body === undefined ? '' : Buffer.isBuffer(body) ? body : canonicalJson(body))
     .digest();
 }
 

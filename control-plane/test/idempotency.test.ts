@@ -39,6 +39,30 @@ describe('Idempotency-Key', () => {
     expect(await count(`path = 'idem-2b'`)).toBe(0);
   });
 
+  it('same JSON with fields reordered and other whitespace → replay; a different value → 422 (issue 15)', async () => {
+    const raw = (text: string) =>
+      h.req({ method: 'POST', url: '/v1/links', headers: { 'idempotency-key': 'key-canon', 'content-type': 'application/json' }, payload: text });
+    const first = await raw(`{"domain":"${domain}","path":"idem-canon","destination_url":"https://example.org/c","metadata":{"a":1,"b":[{"x":1,"y":2}]}}`);
+    expect(first.statusCode, first.body).toBe(201);
+    const reordered = await raw(
+      `{\n  "metadata" : { "b" : [ { "y" : 2, "x" : 1 } ], "a" : 1 },\n\t"destination_url": "https://example.org/c", "path":"idem-canon",  "domain": "${domain}"\n}`,
+    );
+    expect(reordered.statusCode).toBe(201);
+    expect(reordered.body).toBe(first.body);
+    expect(reordered.headers['idempotent-replayed']).toBe('true');
+    expect(await count(`path = 'idem-canon'`)).toBe(1);
+    // array order still matters, and so does any value
+    for (const text of [
+      `{"domain":"${domain}","path":"idem-canon","destination_url":"https://example.org/c","metadata":{"a":2,"b":[{"x":1,"y":2}]}}`,
+      `{"domain":"${domain}","path":"idem-canon","destination_url":"https://example.org/c","metadata":{"a":1,"b":[{"x":1,"y":2}],"c":null}}`,
+    ]) {
+      const r = await raw(text);
+      expect(r.statusCode).toBe(422);
+      expect(r.json().error.code).toBe('idempotency_key_reused');
+      expect(r.headers['idempotent-replayed']).toBeUndefined();
+    }
+  });
+
   it('50 parallel requests with one key → exactly one link', async () => {
     const body = { domain, destination_url: 'https://example.org/parallel' };
     const results = await Promise.all(Array.from({ length: 50 }, () => create('key-parallel', body)));
