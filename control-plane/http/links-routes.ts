@@ -1,4 +1,4 @@
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Pool } from '../db/pool.js';
 import { instantIso } from '../instant.js';
@@ -8,6 +8,8 @@ import { createLink, deleteLink, getLink, updateLink, type LinkContext } from '.
 import { actorOf, authOf } from './request-context.js';
 import { commitAndRespond } from './respond.js';
 import { errorResponses, IdParams, LinkCreate, LinkList, LinkListQuery, LinkUpdate } from './schemas.js';
+
+const MERGE_PATCH = 'application/merge-patch+json';
 
 /** Date-only filter values mean midnight UTC. */
 const dateParam = (v: string | undefined, field: string): string | undefined => (v === undefined ? undefined : instantIso(v, field));
@@ -52,12 +54,26 @@ export const linksRoutes =
       schema: { tags, operationId: 'getLink', summary: 'Get a link', params: IdParams('ln'), response: one },
     }, async (req) => toResource(await getLink(pool, authOf(req), req.params.id), scheme));
 
-    app.patch('/v1/links/:id', {
-      config: { scope: 'links:write' },
-      schema: { tags, operationId: 'updateLink', summary: 'Update a link (null clears a field)', params: IdParams('ln'), body: LinkUpdate, response: one },
-    }, async (req, reply) => {
-      const c = ctx(req);
-      return commitAndRespond(req, reply, pool, 200, async (tx) => toResource(await updateLink(tx, c, req.params.id, req.body), scheme));
+    // PATCH also takes application/merge-patch+json (RFC 7396, issue 15): then `metadata` is merged
+    // into the stored one (null deletes a key); with application/json it replaces it whole. Own
+    // scope, so no other route accepts the merge-patch media type.
+    await app.register(async (plain) => {
+      const scope = plain.withTypeProvider<TypeBoxTypeProvider>();
+      scope.addContentTypeParser(MERGE_PATCH, { parseAs: 'string' }, scope.getDefaultJsonParser('error', 'error'));
+      scope.patch('/v1/links/:id', {
+        config: { scope: 'links:write' },
+        schema: {
+          tags, operationId: 'updateLink', summary: 'Update a link (null clears a field)',
+          description: 'With `Content-Type: application/json` a given `metadata` replaces the stored one whole; with ' +
+            '`application/merge-patch+json` (RFC 7396) it is merged into it: keys merge recursively, `null` deletes a key. ' +
+            'Other fields behave the same with either type.',
+          consumes: ['application/json', MERGE_PATCH], params: IdParams('ln'), body: LinkUpdate, response: one,
+        },
+      }, async (req, reply) => {
+        const c = ctx(req);
+        const mergeMetadata = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase() === MERGE_PATCH;
+        return commitAndRespond(req, reply, pool, 200, async (tx) => toResource(await updateLink(tx, c, req.params.id, req.body, { mergeMetadata }), scheme));
+      });
     });
 
     app.delete('/v1/links/:id', {

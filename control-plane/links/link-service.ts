@@ -178,9 +178,33 @@ export async function getLink(db: Queryable, auth: AuthContext, id: string, lock
   return row;
 }
 
-export async function updateLink(tx: PoolClient, ctx: LinkContext, id: string, input: UpdateLinkInput): Promise<LinkRow> {
+/**
+ * RFC 7396 JSON merge patch: objects merge key by key (recursively), `null` deletes a key,
+ * anything else (arrays included) replaces the value.
+ */
+export function mergePatch(target: unknown, patch: unknown): unknown {
+  const isObject = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === 'object' && !Array.isArray(x);
+  if (!isObject(patch)) return patch;
+  const out: Record<string, unknown> = isObject(target) ? { ...target } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
+}
+
+/**
+ * `mergeMetadata` (PATCH with `application/merge-patch+json`, issue 15): `metadata` is merged into
+ * the stored one (RFC 7396) instead of replacing it; the size limit applies to the result.
+ */
+export async function updateLink(
+  tx: PoolClient, ctx: LinkContext, id: string, input: UpdateLinkInput, opts: { mergeMetadata?: boolean } = {},
+): Promise<LinkRow> {
   const auth = ctx.actor.auth;
   const before = await getLink(tx, auth, id, true);
+  if (opts.mergeMetadata && input.metadata !== undefined) {
+    input = { ...input, metadata: mergePatch(before.metadata, input.metadata) as Record<string, unknown> };
+  }
   const f = normalizeFields(input);
   const domain = await domainForWrite(tx, auth, f.domain ?? before.domain, true);
   const path = f.path !== undefined ? validPath(f.path) : before.path;

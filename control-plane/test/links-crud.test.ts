@@ -69,6 +69,39 @@ describe('links: CRUD round trip', () => {
     expect(audit.rows.map((r) => r.action)).toEqual(['link.create', 'link.update', 'link.delete']);
   });
 
+  it('PATCH metadata: application/json replaces it whole, application/merge-patch+json merges it (null deletes a key) (issue 15)', async () => {
+    const made = await h.req({
+      method: 'POST', url: '/v1/links',
+      payload: { domain, path: 'merge-meta', destination_url: 'https://example.org/m', metadata: { owner: 'ann', team: { a: 1, b: 2 }, list: [1, 2] } },
+    });
+    expect(made.statusCode, made.body).toBe(201);
+    const url = `/v1/links/${made.json<{ id: string }>().id}`;
+    const patch = (type: string, payload: string) => h.req({ method: 'PATCH', url, headers: { 'content-type': type }, payload });
+
+    const merged = await patch('application/merge-patch+json', JSON.stringify({ metadata: { owner: null, team: { b: null, c: 3 }, list: [3], added: 'x' }, tags: ['t1'] }));
+    expect(merged.statusCode, merged.body).toBe(200);
+    expect(merged.json().metadata).toEqual({ team: { a: 1, c: 3 }, list: [3], added: 'x' });
+    expect(merged.json().tags).toEqual(['t1']);
+    expect((await h.req({ method: 'GET', url })).json().metadata).toEqual({ team: { a: 1, c: 3 }, list: [3], added: 'x' });
+
+    const replaced = await patch('application/json', JSON.stringify({ metadata: { only: true } }));
+    expect(replaced.statusCode).toBe(200);
+    expect(replaced.json().metadata).toEqual({ only: true });
+
+    // merge-patch bodies are parsed and validated like JSON ones
+    const bad = await patch('application/merge-patch+json', '{"metadata":');
+    expect(bad.statusCode).toBe(400);
+    // the OpenAPI document offers both media types with the same schema
+    const doc = (await h.req({ method: 'GET', url: '/v1/openapi.json', key: null })).json();
+    const content = doc.paths['/v1/links/{id}'].patch.requestBody.content;
+    expect(Object.keys(content).sort()).toEqual(['application/json', 'application/merge-patch+json']);
+    expect(content['application/merge-patch+json'].schema).toEqual(content['application/json'].schema);
+    // and only this route takes the media type
+    const post = await h.req({ method: 'POST', url: '/v1/links', headers: { 'content-type': 'application/merge-patch+json' }, payload: JSON.stringify({ domain, destination_url: 'https://example.org/x' }) });
+    expect(post.statusCode).toBe(415);
+    expect(post.json().error.code).toBe('unsupported_media_type');
+  });
+
   it('generates unguessable base62 paths when none is given', async () => {
     const paths = new Set<string>();
     for (let i = 0; i < 20; i++) {
