@@ -210,7 +210,12 @@ export class LinksSync {
     if (p.streamSeq > p.appliedSeq) this.#behindSince ??= now;
     else this.#behindSince = null;
     const since = Math.max(this.#behindSince ?? now, this.#lastWriteAt, this.#connectedAt);
-    const stalled = this.#behindSince !== null && (this.#connected || this.#failingSince !== null) && now - since > (this.#o.maxBehindMs ?? 5000);
+    const reachable = this.#connected || this.#failingSince !== null;
+    // Once stalled, a successful write is not enough: ready again only when caught up with the stream
+    // sequence last seen (or when NATS is gone, which alone never makes a node unready).
+    const stalled = p.stalled
+      ? this.#behindSince !== null && reachable
+      : this.#behindSince !== null && reachable && now - since > (this.#o.maxBehindMs ?? 5000);
     if (stalled === p.stalled) return;
     p.stalled = stalled;
     const facts = { lag: p.streamSeq - p.appliedSeq, appliedSeq: p.appliedSeq, streamSeq: p.streamSeq, storeWritesFailing: p.storeWritesFailing, maxBehindMs: this.#o.maxBehindMs ?? 5000 };
