@@ -13,7 +13,7 @@ import { parseInstant } from '../instant.js';
 import { ROLLUP_DIMENSIONS } from '../ingest/index.js';
 import { getLink } from '../links/link-service.js';
 import { authOf } from './request-context.js';
-import { errorResponses, IdParams, Nullable, WithDefault } from './schemas.js';
+import { Click, errorResponses, IdParams, Nullable, WithDefault } from './schemas.js';
 
 const Instant = Type.String({
   pattern: '^\\d{4}-\\d{2}-\\d{2}([Tt ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?([Zz]|[+-]\\d{2}:?\\d{2})?)?$',
@@ -61,28 +61,6 @@ const WorkspaceStats = Type.Object({
     value: Type.Optional(Nullable(Type.String())),
     ...Counts,
   })),
-});
-
-const Click = Type.Object({
-  id: Type.String({ format: 'uuid' }),
-  occurred_at: Type.String({ format: 'date-time' }),
-  link_id: Type.String(),
-  domain: Type.String(),
-  path: Type.String(),
-  destination: Type.String(),
-  rule_id: Nullable(Type.String()),
-  variant_id: Nullable(Type.String()),
-  country: Nullable(Type.String()),
-  device: Nullable(Type.String()),
-  os: Nullable(Type.String()),
-  browser: Nullable(Type.String()),
-  referrer_host: Nullable(Type.String()),
-  language: Nullable(Type.String()),
-  bot: Type.Boolean(),
-  qr: Type.Boolean(),
-  utm: Nullable(Type.Record(Type.String(), Type.String())),
-  node_id: Type.String(),
-  visitor_hash: Type.String({ description: 'daily-salted hash of the truncated IP and user agent; never an IP' }),
 });
 
 const iso = (t: number) => new Date(t).toISOString();

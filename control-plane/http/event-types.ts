@@ -8,31 +8,13 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import { WEBHOOK_EVENT_TYPES, type WebhookEventType } from '../../shared/index.js';
 import { SUBSCRIBABLE_EVENT_TYPES } from '../webhooks/index.js';
 import { Job } from './job-schemas.js';
-import { Link, Nullable } from './schemas.js';
+import { Click, Link, Nullable, Timestamp } from './schemas.js';
 
-const Timestamp = Type.String({ format: 'date-time' });
-
-export const ClickEventData = Type.Object({
-  id: Type.String({ description: 'the click id (UUIDv7)' }),
-  occurred_at: Timestamp,
-  link_id: Type.String(),
-  domain: Type.String(),
-  path: Type.String(),
-  short_url: Type.String(),
-  destination: Type.String({ description: 'the URL actually redirected to' }),
-  rule_id: Nullable(Type.String()),
-  variant_id: Nullable(Type.String()),
-  country: Nullable(Type.String()),
-  device: Nullable(Type.String()),
-  os: Nullable(Type.String()),
-  browser: Nullable(Type.String()),
-  referrer_host: Nullable(Type.String()),
-  language: Nullable(Type.String()),
-  qr: Type.Boolean(),
-  utm: Nullable(Type.Record(Type.String(), Type.String())),
-  visitor_hash: Type.String(),
-  node_id: Type.String(),
-}, { additionalProperties: false });
+/** A click webhook's data: the stored click as the API answers it, without `bot` (bots send none), with its short URL. */
+export const ClickEventData = Type.Composite(
+  [Type.Omit(Click, ['bot']), Type.Object({ short_url: Type.String() })],
+  { additionalProperties: false },
+);
 
 export const VariantChosenData = Type.Object({
   click_id: Type.String(),

@@ -39,7 +39,7 @@ export const Id = (prefix: string) => Type.String({ pattern: `^${prefix}_[0-9A-Z
 export const IdParams = (prefix: string) => Type.Object({ id: Id(prefix) });
 
 export const UrlString = Type.String({ minLength: 1, maxLength: 4096, description: 'absolute http(s) URL' });
-const Timestamp = Type.String({ format: 'date-time' });
+export const Timestamp = Type.String({ format: 'date-time' });
 const DateOrTime = Type.String({
   pattern: '^\\d{4}-\\d{2}-\\d{2}([Tt ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?([Zz]|[+-]\\d{2}:?\\d{2})?)?$',
   description: 'ISO 8601 date or date-time (UTC when no offset)',
@@ -311,3 +311,26 @@ export type KeyCreateBody = Static<typeof KeyCreate>;
 
 /** Schemas registered with `app.addSchema` (referenced by `$ref`). */
 export const SHARED_SCHEMAS = [ErrorBody, Link, Domain, Key];
+
+/** A stored click as the API answers it (raw clicks, exports); a click webhook's data derives from it. */
+export const Click = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  occurred_at: Timestamp,
+  link_id: Type.String(),
+  domain: Type.String(),
+  path: Type.String(),
+  destination: Type.String(),
+  rule_id: Nullable(Type.String()),
+  variant_id: Nullable(Type.String()),
+  country: Nullable(Type.String()),
+  device: Nullable(Type.String()),
+  os: Nullable(Type.String()),
+  browser: Nullable(Type.String()),
+  referrer_host: Nullable(Type.String()),
+  language: Nullable(Type.String()),
+  bot: Type.Boolean(),
+  qr: Type.Boolean(),
+  utm: Nullable(Type.Record(Type.String(), Type.String())),
+  node_id: Type.String(),
+  visitor_hash: Type.String({ description: 'daily-salted hash of the truncated IP and user agent; never an IP' }),
+});
