@@ -17,11 +17,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstreamManager } from '@nats-io/jetstream';
 import { natsNames } from '../../shared/index.js';
-import {
-  createTestDatabase, freePort, sleep, startNatsCluster, startProcess, testPrefix, waitForHttp,
-  type NatsCluster, type RunningProcess, type TestDatabase,
-} from '../../shared/testing/index.js';
-import { DOMAIN, request, startTestNode, type TestNode } from '../../data-plane/test/harness.js';
+import { sleep, testPrefix, type NatsCluster, type RunningProcess } from '../../shared/testing/index.js';
+import { DOMAIN, request, type TestNode } from '../../data-plane/test/harness.js';
+import { startClusterPlane, type ClusterPlane } from './cluster-plane.js';
 
 const KEY = 'lp_failover_test_admin_secret_00000000001';
 const HOST = DOMAIN.hostname;
@@ -32,35 +30,21 @@ function percentile(sorted: number[], p: number): number {
 }
 
 describe.skipIf(!process.env.LP_CHAOS)('NATS server loss: propagation', () => {
+  let plane: ClusterPlane | undefined;
   let cluster: NatsCluster;
-  let db: TestDatabase;
   let cp: RunningProcess;
   let api: string;
   const nodes: TestNode[] = [];
   const prefix = testPrefix('failover');
 
   beforeAll(async () => {
-    cluster = await startNatsCluster(3);
-    db = await createTestDatabase('failover');
-    const port = await freePort();
-    api = `http://127.0.0.1:${port}`;
-    cp = startProcess('control-plane/main.js', {
-      PORT: String(port), DATABASE_URL: db.url, NATS_URL: cluster.urls, NATS_PREFIX: prefix, KV_REPLICAS: '3', BOOTSTRAP_ADMIN_KEY: KEY,
-      RATE_LIMIT_BURST: '100000', RATE_LIMIT_PER_SEC: '100000',
-    });
-    await waitForHttp(`${api}/readyz`, 200, 30_000);
-    const d = await fetch(`${api}/v1/domains`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ hostname: HOST }) });
-    expect(d.status).toBe(201);
-    const [a, b, c] = cluster.members.map((m) => m.url);
-    nodes.push(await startTestNode({ natsUrl: [a, b, c].join(','), prefix, env: { WORKERS: '1', CLICK_CAPTURE: 'false' } }));
-    nodes.push(await startTestNode({ natsUrl: [c, b, a].join(','), prefix, env: { WORKERS: '1', CLICK_CAPTURE: 'false' } }));
+    plane = await startClusterPlane({ name: 'failover', prefix, adminKey: KEY, cpEnv: { RATE_LIMIT_BURST: '100000', RATE_LIMIT_PER_SEC: '100000' }, nodeEnv: { CLICK_CAPTURE: 'false' } });
+    ({ cluster, cp, api } = plane);
+    nodes.push(...plane.nodes);
   }, 180_000);
 
   afterAll(async () => {
-    for (const n of nodes) await n.destroy();
-    await cp?.stop();
-    await db?.drop();
-    await cluster?.destroy();
+    await plane?.destroy();
   });
 
   it('every write made while a server dies reaches both nodes; after the election within seconds, without a leader loss within 1 s (p99)', async () => {

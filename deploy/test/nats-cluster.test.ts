@@ -7,19 +7,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { natsNames } from '../../shared/index.js';
-import {
-  createTestDatabase, freePort, startNatsCluster, startProcess, testPrefix, waitFor, waitForHttp,
-  type NatsCluster, type RunningProcess, type TestDatabase,
-} from '../../shared/testing/index.js';
-import { DOMAIN, startTestNode, waitForAnswer, type TestNode } from '../../data-plane/test/harness.js';
+import { testPrefix, waitFor, type NatsCluster } from '../../shared/testing/index.js';
+import { DOMAIN, waitForAnswer, type TestNode } from '../../data-plane/test/harness.js';
+import { startClusterPlane, type ClusterPlane } from './cluster-plane.js';
 
 const KEY = 'lp_cluster_test_admin_secret_000000000001';
 const HOST = DOMAIN.hostname; // the host the node test client sends
 
 describe('NATS cluster (3 servers, R3 bucket) with two nodes', () => {
+  let plane: ClusterPlane | undefined;
   let cluster: NatsCluster;
-  let db: TestDatabase;
-  let cp: RunningProcess;
   let api: string;
   const nodes: TestNode[] = [];
   const prefix = testPrefix('cluster');
@@ -34,27 +31,13 @@ describe('NATS cluster (3 servers, R3 bucket) with two nodes', () => {
   };
 
   beforeAll(async () => {
-    cluster = await startNatsCluster(3);
-    db = await createTestDatabase('cluster');
-    const port = await freePort();
-    api = `http://127.0.0.1:${port}`;
-    cp = startProcess('control-plane/main.js', {
-      PORT: String(port), DATABASE_URL: db.url, NATS_URL: cluster.urls, NATS_PREFIX: prefix, KV_REPLICAS: '3', BOOTSTRAP_ADMIN_KEY: KEY,
-    });
-    await waitForHttp(`${api}/readyz`, 200, 30_000);
-    const d = await fetch(`${api}/v1/domains`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ hostname: HOST }) });
-    expect(d.status).toBe(201);
-    // each node prefers a different server
-    const [a, b, c] = cluster.members.map((m) => m.url);
-    nodes.push(await startTestNode({ natsUrl: [a, b, c].join(','), prefix, env: { WORKERS: '1' } }));
-    nodes.push(await startTestNode({ natsUrl: [c, b, a].join(','), prefix, env: { WORKERS: '1' } }));
+    plane = await startClusterPlane({ name: 'cluster', prefix, adminKey: KEY });
+    ({ cluster, api } = plane);
+    nodes.push(...plane.nodes);
   }, 180_000);
 
   afterAll(async () => {
-    for (const n of nodes) await n.destroy();
-    await cp?.stop();
-    await db?.drop();
-    await cluster?.destroy();
+    await plane?.destroy();
   });
 
   it('the links bucket is replicated three times', async () => {
