@@ -42,20 +42,18 @@ const ALLOW = { Allow: 'GET, HEAD' };
 const NOT_SYNCED = { 'Retry-After': '1' };
 const NOT_SYNCED_BODY = 'Service Unavailable: this node has not caught up with its links yet; retry\n';
 
-/** The TCP peer from its raw bytes (cheaper than uWS's text form: 0.84 vs 1.34 µs measured). */
-function peerAddress(res: HttpResponse): Ip | null {
-  return ipFromBytes(new Uint8Array(res.getRemoteAddress()));
-}
-
 export function buildServer(deps: ServerDeps): RedirectServer {
   const { uws, store, state, recorder, sink, log } = deps;
   const now = deps.now ?? Date.now;
   const trustsProxies = deps.facts.trustedProxies.length > 0;
-  // the current request's peer address, read from uWS at most once (handlers run synchronously);
-  // rules that need the client IP and click capture share it
+  // the current request's peer address, read from uWS at most once (handlers run synchronously) as
+  // raw bytes (cheaper than uWS's text form: 0.84 vs 1.34 µs measured); rules that need the client
+  // IP parse them, click capture copies them into its ring
+  let peerBytes: Uint8Array | null = null;
   let peer: Ip | null | undefined;
   let peerRes: HttpResponse | null = null;
-  const peerOf = (): Ip | null => (peer === undefined ? (peer = peerAddress(peerRes!)) : peer);
+  const peerBytesOf = (): Uint8Array => (peerBytes ??= new Uint8Array(peerRes!.getRemoteAddress()));
+  const peerOf = (): Ip | null => (peer === undefined ? (peer = ipFromBytes(peerBytesOf())) : peer);
   const app = uws.App();
   let listenSocket: us_listen_socket | null = null;
 
@@ -85,6 +83,7 @@ export function buildServer(deps: ServerDeps): RedirectServer {
   app.any('/*', (res, req) => {
     const t0 = performance.now();
     peer = undefined;
+    peerBytes = null;
     peerRes = res;
     const close = state.get('draining') === 1;
     let answered = false;
@@ -120,13 +119,13 @@ export function buildServer(deps: ServerDeps): RedirectServer {
       }
       // copied before answering: the request and response must not be read after the answer
       const capture = d.kind === 'redirect' && !head && sink.enabled;
-      let peerBytes: Uint8Array | null = null;
+      let visitPeer: Uint8Array | null = null;
       let forwardedFor = '';
       let userAgent = '';
       let referer = '';
       let acceptLanguage = '';
       if (capture) {
-        peerBytes = new Uint8Array(res.getRemoteAddress());
+        visitPeer = peerBytesOf();
         if (trustsProxies) forwardedFor = seen.forwardedFor;
         userAgent = seen.userAgent;
         referer = seen.referer;
@@ -135,7 +134,7 @@ export function buildServer(deps: ServerDeps): RedirectServer {
       answered = true;
       respond(res, d, head, close);
       recorder.status(d.status);
-      if (capture && d.kind === 'redirect') sink.click(d.click, peerBytes, forwardedFor, userAgent, referer, acceptLanguage);
+      if (capture && d.kind === 'redirect') sink.click(d.click, visitPeer, forwardedFor, userAgent, referer, acceptLanguage);
     } catch (err) {
       recorder.status(500);
       log.error({ err, requestId: safeHeader(req, 'x-request-id') }, 'request failed');
