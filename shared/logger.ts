@@ -18,6 +18,16 @@ export const REDACT_PATHS = [
   'config.BOOTSTRAP_ADMIN_KEY',
 ];
 
+/**
+ * Every line carries `level` as pino's label (`"trace"`, `"debug"`, `"info"`, `"warn"`, `"error"`,
+ * `"fatal"`), not its number, so log pipelines need no mapping table.
+ */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+export type LogLevelLabel = (typeof LOG_LEVELS)[number];
+
+/** Rank of a level label (trace 0 … fatal 5); -1 for anything else — for filtering parsed lines. */
+export const levelRank = (label: unknown): number => LOG_LEVELS.indexOf(label as LogLevelLabel);
+
 export function createLogger(opts: { name: string; level?: string } & LoggerOptions): Logger {
   const { name, level = 'info', ...rest } = opts;
   return pino({
@@ -27,5 +37,6 @@ export function createLogger(opts: { name: string; level?: string } & LoggerOpti
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     ...rest,
+    formatters: { level: (label) => ({ level: label }), ...rest.formatters },
   });
 }

@@ -47,7 +47,7 @@ async function terminateBackends(applicationName = 'linkplane-control-plane'): P
   }
 }
 
-const crashed = (p: RunningProcess) => p.output.filter((l) => /Release called|already been released|Uncaught|^\s+at /.test(l) || l.includes('"level":60'));
+const crashed = (p: RunningProcess) => p.output.filter((l) => /Release called|already been released|Uncaught|^\s+at /.test(l) || l.includes('"level":"fatal"'));
 
 beforeAll(async () => {
   cluster = await startTempCluster();
@@ -88,8 +88,8 @@ describe('the control plane while its Postgres goes away', () => {
     await sleep(4_000);
     const during = p.output.slice(from).flatMap((l) => {
       try {
-        const j = JSON.parse(l) as { level: number; msg: string };
-        return j.level >= 40 ? [j.msg] : [];
+        const j = JSON.parse(l) as { level: string; msg: string };
+        return j.level === 'warn' || j.level === 'error' || j.level === 'fatal' ? [j.msg] : [];
       } catch {
         return [l];
       }

@@ -8,6 +8,7 @@ async function countLinks(url: string): Promise<number> {
   await c.end();
   return Number(rows[0].n);
 }
+import { LOG_LEVELS, type LogLevelLabel } from '../../shared/index.js';
 import { cleanupNatsPrefix, createTestDatabase, freePort, startProcess, testPrefix, waitForHttp, type TestDatabase } from '../../shared/testing/index.js';
 
 describe('the control-plane process', () => {
@@ -70,6 +71,11 @@ describe('the control-plane process', () => {
     expect(stored).toBe(statuses.filter((s) => s === 201).length);
     const logs = p.logs();
     expect(logs.some((l) => l.msg === 'stopped')).toBe(true);
+    // levels are pino's labels, never numbers: request lines are info, every line a known label
+    expect(logs.length).toBeGreaterThan(20);
+    expect(logs.filter((l) => !LOG_LEVELS.includes(l.level as LogLevelLabel))).toEqual([]);
+    expect(logs.find((l) => l.msg === 'stopped')?.level).toBe('info');
+    expect(logs.find((l) => l.msg === 'request completed')?.level).toBe('info');
     expect(p.output.join('\n')).not.toContain(key);
 
     // the key survives a restart; BOOTSTRAP_ADMIN_KEY is ignored once keys exist

@@ -121,7 +121,7 @@ describe('a node whose start fails', () => {
       `data-plane: node failed to start: click capture cannot start in CLICK_DIR=${clickDir}: ENOTDIR: not a directory, mkdir '${clickDir}/spool'`,
     );
     const fatal = p.logs().find((l) => l.msg === 'node failed to start');
-    expect(fatal?.level).toBe(60);
+    expect(fatal?.level).toBe('fatal');
   });
 
   it('exits 1 promptly when the store cannot be opened, with the cause', async () => {

@@ -1,5 +1,6 @@
 /** A plane started by the all-in-one launcher: its JSON log lines relayed, its exit awaited. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { levelRank } from '../../shared/index.js';
 
 export interface Child {
   name: string;
@@ -9,7 +10,6 @@ export interface Child {
   stop(graceMs?: number): Promise<number | null>;
 }
 
-const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
 
 /**
  * Starts `node <script>` in its own process group (so Ctrl-C reaches the launcher, which stops the
@@ -24,17 +24,17 @@ export function startChild(name: string, script: string, env: Record<string, str
   const relay = (chunk: Buffer) => {
     for (const line of chunk.toString().split('\n')) {
       if (!line) continue;
-      let level = 50;
+      let level = 'error';
       let msg = line;
       try {
-        const j = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };
-        level = j.level ?? 30;
+        const j = JSON.parse(line) as { level?: string; msg?: string; err?: { message?: string } };
+        level = j.level ?? 'info';
         msg = `${j.msg ?? ''}${j.err?.message ? ` (${j.err.message})` : ''}`;
       } catch {
         // not JSON (a crash trace, a config error): always shown
       }
       if (opts.verbose) process.stdout.write(`[${name}] ${line}\n`);
-      else if (level >= 40) process.stdout.write(`[${name}] ${LEVELS[level] ?? level}: ${msg}\n`);
+      else if (levelRank(level) >= levelRank('warn')) process.stdout.write(`[${name}] ${level}: ${msg}\n`);
     }
   };
   proc.stdout!.on('data', relay);

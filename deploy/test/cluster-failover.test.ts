@@ -129,7 +129,7 @@ describe.skipIf(!process.env.LP_CHAOS)('NATS server loss: propagation', () => {
       for (const [name, proc] of [['cp', cp], ['node0', nodes[0]!.proc], ['node1', nodes[1]!.proc]] as const) {
         for (const l of proc.logs()) {
           const t = Date.parse(String(l.time));
-          if (t >= wall - 500 && (l.level as number) >= 30 && l.msg !== "incoming request" && l.msg !== "request completed") console.log(name, t - wall, l.msg, JSON.stringify(l.err ?? l.server ?? '').slice(0, 300));
+          if (t >= wall - 500 && ['info', 'warn', 'error', 'fatal'].includes(l.level as string) && l.msg !== "incoming request" && l.msg !== "request completed") console.log(name, t - wall, l.msg, JSON.stringify(l.err ?? l.server ?? '').slice(0, 300));
         }
       }
     }
