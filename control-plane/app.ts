@@ -10,6 +10,7 @@ import type { Logger } from '../shared/index.js';
 import type { ControlPlaneConfig } from './config.js';
 import type { Pool } from './db/pool.js';
 import { analyticsRoutes } from './http/analytics-routes.js';
+import { auditRoutes } from './http/audit-routes.js';
 import { domainsRoutes } from './http/domains-routes.js';
 import { registerCompression } from './http/compression.js';
 import { registerCors } from './http/cors.js';
@@ -134,5 +135,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(jobsRoutes({ pool, config, secrets }));
   await app.register(webhooksRoutes(pool, config, secrets));
   await app.register(analyticsRoutes(pool, config.SHORT_URL_SCHEME));
+  await app.register(auditRoutes(pool));
   return app;
 }

@@ -71,6 +71,10 @@ export const controlPlaneSchema = {
   WEBHOOK_POLL_MS: { kind: 'int', default: 250, min: 10, max: 60_000, doc: 'how often webhook workers look for due work when no notification arrives' },
   WEBHOOK_FANOUT_BATCH: { kind: 'int', default: 2000, min: 1, max: 50_000, doc: 'events turned into deliveries per transaction' },
   WEBHOOK_RETENTION_DAYS: { kind: 'int', default: 30, min: 1, max: 3650, doc: 'finished deliveries, their attempts and dispatched events are deleted after this many days' },
+  AUDIT_RETENTION_DAYS: {
+    kind: 'int', default: 400, min: 31, max: 36_500,
+    doc: 'audit entries (with the client address and user agent they record) are kept at least this many days, then dropped a month at a time',
+  },
   CLICK_INGEST: { kind: 'bool', default: true, doc: 'run the click ingest worker (NATS → Postgres) in this process' },
   CLICK_INGEST_BATCH: { kind: 'int', default: 20_000, min: 1, max: 500_000, doc: 'most clicks written in one ingest transaction' },
   CLICK_INGEST_FETCH: { kind: 'int', default: 100, min: 1, max: 10_000, doc: 'click batch messages pulled from JetStream at a time' },

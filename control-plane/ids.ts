@@ -53,7 +53,7 @@ export function ulid(now = Date.now()): string {
   return encodeTime(now) + encodeRandom(lastRandom);
 }
 
-export type IdPrefix = 'ln' | 'dom' | 'key' | 'ws' | 'job' | 'whe' | 'whd' | 'evt' | 'whk';
+export type IdPrefix = 'ln' | 'dom' | 'key' | 'ws' | 'job' | 'whe' | 'whd' | 'evt' | 'whk' | 'aud' | 'oac' | 'jwk';
 
 export function newId(prefix: IdPrefix): string {
   return `${prefix}_${ulid()}`;

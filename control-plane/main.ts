@@ -5,6 +5,7 @@
  */
 import { ConfigError, connectNats, createLogger, startOpsServer, type Logger } from '../shared/index.js';
 import { buildApp } from './app.js';
+import { dropExpiredAuditPartitions, ensureAuditPartitions } from './audit/index.js';
 import { loadControlPlaneConfig, type ControlPlaneConfig } from './config.js';
 import { ensureDatabase } from './db/ensure-database.js';
 import { opsPortRoutes, type ReadinessProbe } from './http/ops-routes.js';
@@ -27,6 +28,7 @@ async function start(config: ControlPlaneConfig, secrets: SecretBox, log: Logger
   if (await ensureDatabase(config.DATABASE_URL)) log.info('database created');
   const pool = createPool(config.DATABASE_URL, { max: config.DB_POOL_MAX, applicationName: 'linkplane-control-plane' });
   await migrate(pool, log.child({ module: 'migrate' }));
+  await ensureAuditPartitions(pool);
   if (config.BOOTSTRAP_ADMIN_KEY) {
     const r = await bootstrapAdminKey(pool, config.BOOTSTRAP_ADMIN_KEY);
     log.info({ result: r }, r === 'created' ? 'bootstrap admin key created in workspace default' : 'API keys exist; BOOTSTRAP_ADMIN_KEY ignored');
@@ -96,6 +98,10 @@ async function start(config: ControlPlaneConfig, secrets: SecretBox, log: Logger
   await app.listen({ port: config.PORT, host: config.HOST });
 
   const maintenance = setInterval(() => {
+    void ensureAuditPartitions(pool)
+      .then(() => dropExpiredAuditPartitions(pool, config.AUDIT_RETENTION_DAYS))
+      .then((dropped) => dropped.length > 0 && log.info({ dropped }, 'audit months past AUDIT_RETENTION_DAYS dropped'))
+      .catch((err: unknown) => log.warn({ err }, 'audit partition maintenance failed'));
     void purgeExpired(pool).catch((err: unknown) => log.warn({ err }, 'idempotency purge failed'));
     void pool
       .query(`DELETE FROM link_outbox WHERE published_at < now() - interval '1 day'`)

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { normalizeHostname } from '../../shared/index.js';
-import { recordAudit } from '../audit/record.js';
+import { recordAudit } from '../audit/index.js';
 import type { Pool } from '../db/pool.js';
 import { errors } from '../errors.js';
 import { createKey, listKeys, revokeKey, type ApiKeyRow } from '../keys/key-store.js';
@@ -67,7 +67,9 @@ export const keysRoutes =
           rateLimit,
           createdBy: actor.auth.keyId,
         });
-        await recordAudit(tx, actor, 'key.create', { type: 'key', id: row.id }, { role: row.role, scopes: row.scopes, domains: row.domains });
+        await recordAudit(tx, actor, 'key.create', { type: 'key', id: row.id }, {
+          after: { name: row.name, role: row.role, scopes: row.scopes, domains: row.domains, rate_limit: toKeyResource(row).rate_limit },
+        });
         return { ...toKeyResource(row), secret };
       }, undefined, ['secret']);
     });
@@ -100,7 +102,7 @@ export const keysRoutes =
       return commitAndRespond(req, reply, pool, 200, async (tx) => {
         const row = await revokeKey(tx, actor.auth, req.params.id); // a key above the caller is as absent as a missing one
         if (!row) throw errors.key_not_found({ id: req.params.id });
-        await recordAudit(tx, actor, 'key.revoke', { type: 'key', id: row.id });
+        await recordAudit(tx, actor, 'key.revoke', { type: 'key', id: row.id }, { before: { revoked_at: null }, after: { revoked_at: row.revoked_at } });
         return toKeyResource(row);
       });
     });

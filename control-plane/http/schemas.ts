@@ -40,7 +40,7 @@ export const IdParams = (prefix: string) => Type.Object({ id: Id(prefix) });
 
 export const UrlString = Type.String({ minLength: 1, maxLength: 4096, description: 'absolute http(s) URL' });
 export const Timestamp = Type.String({ format: 'date-time' });
-const DateOrTime = Type.String({
+export const DateOrTime = Type.String({
   pattern: '^\\d{4}-\\d{2}-\\d{2}([Tt ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?([Zz]|[+-]\\d{2}:?\\d{2})?)?$',
   description: 'ISO 8601 date or date-time (UTC when no offset)',
 });

@@ -11,6 +11,7 @@ import {
 } from '../webhooks/index.js';
 import { decodeIdCursor, encodeIdCursor } from './cursor.js';
 import { ENVELOPE_SCHEMA, EVENT_TYPES, EventTypeList } from './event-types.js';
+import { recordAudit } from '../audit/index.js';
 import { actorOf, authOf } from './request-context.js';
 import { commitAndRespond } from './respond.js';
 import { errorResponses, Id, IdParams, Nullable, WithDefault } from './schemas.js';
@@ -272,7 +273,11 @@ export const webhooksRoutes =
     }, async (req, reply) => {
       const auth = authOf(req);
       assertWorkspaceWide(auth);
-      return commitAndRespond(req, reply, pool, 202, (tx) => sendTestEvent(tx, auth, req.params.id), (d) => ({ location: `/v1/webhooks/deliveries/${d.id}` }));
+      return commitAndRespond(req, reply, pool, 202, async (tx) => {
+        const d = await sendTestEvent(tx, auth, req.params.id);
+        await recordAudit(tx, actorOf(req), 'webhook.endpoint.test', { type: 'webhook_endpoint', id: req.params.id }, { after: { delivery_id: d.id } });
+        return d;
+      }, (d) => ({ location: `/v1/webhooks/deliveries/${d.id}` }));
     });
 
     app.post('/v1/webhooks/endpoints/:id/replay', {
@@ -289,7 +294,13 @@ export const webhooksRoutes =
       const b = req.body;
       const r = range(b.from, b.to, 'body');
       const statuses: ReplayStatus[] = b.status === undefined ? ['dead'] : Array.isArray(b.status) ? b.status : [b.status];
-      return commitAndRespond(req, reply, pool, 202, (tx) => replayEndpoint(tx, auth, req.params.id, { ...r, statuses, limit: b.limit ?? 10_000 }));
+      return commitAndRespond(req, reply, pool, 202, async (tx) => {
+        const result = await replayEndpoint(tx, auth, req.params.id, { ...r, statuses, limit: b.limit ?? 10_000 });
+        await recordAudit(tx, actorOf(req), 'webhook.endpoint.replay', { type: 'webhook_endpoint', id: req.params.id }, {
+          after: { statuses, from: b.from ?? null, to: b.to ?? null, replayed: result.replayed, created: result.created },
+        });
+        return result;
+      });
     });
 
     app.get('/v1/webhooks/deliveries', {
@@ -331,6 +342,10 @@ export const webhooksRoutes =
     }, async (req, reply) => {
       const auth = authOf(req);
       assertWorkspaceWide(auth);
-      return commitAndRespond(req, reply, pool, 202, (tx) => replayDelivery(tx, auth, req.params.id));
+      return commitAndRespond(req, reply, pool, 202, async (tx) => {
+        const d = await replayDelivery(tx, auth, req.params.id);
+        await recordAudit(tx, actorOf(req), 'webhook.delivery.replay', { type: 'webhook_delivery', id: d.id }, { after: { endpoint_id: d.endpoint_id } });
+        return d;
+      });
     });
   };

@@ -7,6 +7,7 @@ import { ROLE_SCOPES, type Role, type Scope } from './roles.js';
 import { generateSecret, hashSecret, secretPrefix } from './secrets.js';
 
 export interface AuthContext {
+  /** The credential: an API key's id, or an OAuth client's id when the bearer was its JWT. */
   keyId: string;
   workspaceId: string;
   role: Role;
@@ -14,6 +15,10 @@ export interface AuthContext {
   /** Hostnames the key is limited to; null = all of the workspace's. */
   domains: readonly string[] | null;
   rateLimit: { burst: number; perSec: number } | null;
+  /** The credential's name (audit entries show it). */
+  name?: string;
+  /** How the caller authenticated; absent = an API key. */
+  via?: 'api_key' | 'oauth_client';
 }
 
 export interface ApiKeyRow {
@@ -112,6 +117,7 @@ export async function authenticate(db: Queryable, secret: string): Promise<AuthC
     role: row.role,
     scopes: new Set(row.scopes),
     domains: row.domains,
+    name: row.name,
     rateLimit:
       row.rate_limit_burst !== null || row.rate_limit_per_sec !== null
         ? { burst: row.rate_limit_burst ?? 0, perSec: row.rate_limit_per_sec ?? 0 }

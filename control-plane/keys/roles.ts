@@ -1,4 +1,8 @@
-export const SCOPES = [
+/**
+ * Scopes and roles. Workspace scopes are what roles hand out; `system` is the platform scope
+ * (workspaces), held only by the key BOOTSTRAP_ADMIN_KEY creates and never granted through the API.
+ */
+export const WORKSPACE_SCOPES = [
   'links:read',
   'links:write',
   'webhooks:read',
@@ -6,7 +10,10 @@ export const SCOPES = [
   'analytics:read',
   'jobs:write',
   'keys:admin',
+  'audit:read',
 ] as const;
+export const SYSTEM_SCOPE = 'system';
+export const SCOPES = [...WORKSPACE_SCOPES, SYSTEM_SCOPE] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export const ROLES = ['admin', 'publisher', 'analyst', 'read-only'] as const;
@@ -14,7 +21,7 @@ export type Role = (typeof ROLES)[number];
 
 /** What each role may do; a key's scopes are its role's, optionally narrowed at creation. */
 export const ROLE_SCOPES: Record<Role, readonly Scope[]> = {
-  admin: SCOPES,
+  admin: WORKSPACE_SCOPES,
   publisher: ['links:read', 'links:write', 'jobs:write', 'analytics:read', 'webhooks:read', 'webhooks:write'],
   analyst: ['links:read', 'analytics:read'],
   'read-only': ['links:read', 'webhooks:read', 'analytics:read'],

@@ -144,6 +144,9 @@ const ROUTES: RouteCase[] = [
   row('webhooks', 'GET', '/v1/webhooks/deliveries/:id', 'webhooks:read', '-', 403, 200, (w) => ({ url: `/v1/webhooks/deliveries/${w.delivery}` })),
   row('webhooks', 'POST', '/v1/webhooks/deliveries/:id/replay', 'webhooks:write', '-', 403, 202, (w) => ({ url: `/v1/webhooks/deliveries/${w.delivery}/replay`, payload: {} })),
 
+  // the audit trail covers every domain: a key limited to domains may not read it
+  row('audit', 'GET', '/v1/audit', 'audit:read', '-', 403, 200, () => ({ url: '/v1/audit?limit=5' })),
+
   // recover needs no scope: every key may recover its own stored responses …
   row('idempotency', 'POST', '/v1/idempotency/recover', null, '-', 'ok', 200, async (_w, actor) => {
     const own = `matrix-${uniq()}`;

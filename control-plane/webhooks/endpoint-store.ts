@@ -4,7 +4,7 @@
  * stored sealed under SECRETS_KEY (secrets/), never in clear.
  */
 import { checkUrl, generateWebhookSecret, type SigningSecret } from '../../shared/index.js';
-import { recordAudit, type Actor } from '../audit/record.js';
+import { changedFields, recordAudit, type Actor } from '../audit/record.js';
 import type { PoolClient, Queryable } from '../db/pool.js';
 import { errors } from '../errors.js';
 import { newId } from '../ids.js';
@@ -158,7 +158,7 @@ export async function createEndpoint(tx: PoolClient, actor: Actor, input: Endpoi
       input.max_concurrency ?? null, JSON.stringify(input.metadata ?? {}), actor.auth.keyId],
   );
   const secret = await insertSecret(tx, id, box);
-  await recordAudit(tx, actor, 'webhook.endpoint.create', { type: 'webhook_endpoint', id }, { url, events });
+  await recordAudit(tx, actor, 'webhook.endpoint.create', { type: 'webhook_endpoint', id }, { after: { url, event_types: events, description: input.description ?? null } });
   return { row: await getEndpoint(tx, actor.auth, id), secret };
 }
 
@@ -185,8 +185,10 @@ export async function updateEndpoint(tx: PoolClient, actor: Actor, id: string, p
   );
   // deliveries held while it was disabled go out now
   if (turnedOn) await tx.query(`SELECT pg_notify('${DELIVERIES_CHANNEL}', '')`);
-  await recordAudit(tx, actor, 'webhook.endpoint.update', { type: 'webhook_endpoint', id }, { changed: Object.keys(patch) });
-  return getEndpoint(tx, actor.auth, id);
+  const after = await getEndpoint(tx, actor.auth, id);
+  const fields = (r: EndpointRow) => ({ url: r.url, description: r.description, event_types: r.event_types, max_concurrency: r.max_concurrency, metadata: r.metadata, enabled: r.enabled });
+  await recordAudit(tx, actor, 'webhook.endpoint.update', { type: 'webhook_endpoint', id }, changedFields(fields(before), fields(after)));
+  return after;
 }
 
 /** Soft delete; deliveries still waiting are closed as dead (`endpoint_deleted`) without events. */
@@ -199,7 +201,7 @@ export async function deleteEndpoint(tx: PoolClient, actor: Actor, id: string): 
      WHERE endpoint_id = $1 AND status IN ('pending', 'failed')`,
     [id],
   );
-  await recordAudit(tx, actor, 'webhook.endpoint.delete', { type: 'webhook_endpoint', id }, { url: row.url });
+  await recordAudit(tx, actor, 'webhook.endpoint.delete', { type: 'webhook_endpoint', id }, { before: { url: row.url, enabled: row.enabled } });
   return { ...row, enabled: false };
 }
 
@@ -217,7 +219,7 @@ export async function rotateSecret(tx: PoolClient, actor: Actor, id: string, ove
   );
   const secret = await insertSecret(tx, id, box);
   await tx.query('UPDATE webhook_endpoints SET updated_at = now() WHERE id = $1', [id]);
-  await recordAudit(tx, actor, 'webhook.endpoint.rotate_secret', { type: 'webhook_endpoint', id }, { key_id: secret.id, overlap_hours: overlapHours });
+  await recordAudit(tx, actor, 'webhook.endpoint.rotate_secret', { type: 'webhook_endpoint', id }, { after: { secret_key_id: secret.id, overlap_hours: overlapHours } });
   return { row: await getEndpoint(tx, actor.auth, id), secret };
 }
 

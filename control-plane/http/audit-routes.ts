@@ -1,0 +1,75 @@
+/** GET /v1/audit: the workspace's audit trail (scope audit:read; a domain-limited key may not read it). */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { listAudit, toAuditResource } from '../audit/index.js';
+import type { Pool } from '../db/pool.js';
+import { errors } from '../errors.js';
+import { parseInstant } from '../instant.js';
+import { decodeIdCursor, encodeIdCursor } from './cursor.js';
+import { authOf } from './request-context.js';
+import { DateOrTime, errorResponses, Nullable, Timestamp, WithDefault } from './schemas.js';
+
+const Name = Type.String({ minLength: 1, maxLength: 200 });
+
+export const AuditQuery = Type.Object(
+  {
+    resource_type: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'link, domain, key, webhook_endpoint, job, workspace, oauth_client' })),
+    resource_id: Type.Optional(Name),
+    actor_key_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'the API key that acted' })),
+    actor_client_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'the OAuth client that acted' })),
+    action: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'e.g. link.create, key.revoke' })),
+    from: Type.Optional(DateOrTime),
+    to: Type.Optional(DateOrTime),
+    limit: WithDefault(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+    cursor: Type.Optional(Type.String({ maxLength: 512 })),
+  },
+  { additionalProperties: false },
+);
+
+export const AuditEntry = Type.Object(
+  {
+    id: Type.String({ pattern: '^aud_[0-9A-Z]{26}$' }),
+    at: Timestamp,
+    action: Type.String(),
+    resource: Type.Object({ type: Type.String(), id: Type.String() }),
+    actor: Type.Object({
+      type: Type.Union([Type.Literal('api_key'), Type.Literal('oauth_client')]),
+      id: Type.String(),
+      name: Nullable(Type.String()),
+    }),
+    request: Type.Object({
+      id: Nullable(Type.String()),
+      client_address: Nullable(Type.String({ description: 'recorded for the audit only; kept as long as the entry (AUDIT_RETENTION_DAYS)' })),
+      user_agent: Nullable(Type.String()),
+    }),
+    changes: Nullable(Type.Record(Type.String(), Type.Unknown(), { description: '`before`/`after` of the changed fields, or the created resource\'s fields; secrets never' })),
+  },
+  { $id: 'AuditEntry' },
+);
+
+export const auditRoutes =
+  (pool: Pool): FastifyPluginAsyncTypebox =>
+  async (app) => {
+    app.addSchema(AuditEntry);
+    app.get('/v1/audit', {
+      config: { scope: 'audit:read' },
+      schema: {
+        tags: ['audit'], operationId: 'listAuditEntries', summary: 'Read the audit trail, newest first (append-only; old months are dropped after AUDIT_RETENTION_DAYS)',
+        querystring: AuditQuery,
+        response: { 200: Type.Object({ data: Type.Array(Type.Ref('AuditEntry')), next_cursor: Nullable(Type.String()) }), ...errorResponses(400, 401, 403, 429) },
+      },
+    }, async (req) => {
+      const auth = authOf(req);
+      if (auth.domains !== null) throw errors.domain_not_allowed({ reason: 'domain_limited_key' }, 'the audit trail covers every domain; a key limited to domains cannot read it');
+      const q = req.query;
+      const from = q.from === undefined ? undefined : new Date(parseInstant(q.from, 'from'));
+      const to = q.to === undefined ? undefined : new Date(parseInstant(q.to, 'to'));
+      const before = q.cursor ? decodeIdCursor(q.cursor, 'aud') : null;
+      const rows = await listAudit(pool, auth.workspaceId, {
+        resourceType: q.resource_type, resourceId: q.resource_id, actorKeyId: q.actor_key_id, actorClientId: q.actor_client_id, action: q.action, from, to,
+      }, { limit: q.limit + 1, before });
+      const more = rows.length > q.limit;
+      if (more) rows.pop();
+      return { data: rows.map(toAuditResource), next_cursor: more ? encodeIdCursor(rows[rows.length - 1]!.id) : null };
+    });
+  };
