@@ -27,6 +27,7 @@ import { opsRoutes, type ReadinessProbe } from './http/ops-routes.js';
 import { qrRoutes } from './http/qr-routes.js';
 import './http/request-context.js';
 import { SHARED_SCHEMAS } from './http/schemas.js';
+import { Link } from './links/link-schema.js';
 import { registerIdempotency } from './idempotency/idempotency-hook.js';
 import { registerAuth } from './keys/auth-hook.js';
 import { registerScopeCheck } from './keys/scope-hook.js';
@@ -89,7 +90,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // only JSON bodies (and the bulk upload's own media types): text/plain is 415 like any other
   app.removeContentTypeParser('text/plain');
 
-  for (const s of SHARED_SCHEMAS) app.addSchema(s);
+  for (const s of [...SHARED_SCHEMAS, Link]) app.addSchema(s);
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',

@@ -1,14 +1,14 @@
 /** Branded domains: one workspace owns a hostname; settings are published to nodes (`d.` keys). */
-import { compileDomain, compileLink, normalizeHostname, type RedirectStatus, type Utm } from '../../shared/index.js';
+import { compileDomain, normalizeHostname, type RedirectStatus, type Utm } from '../../shared/index.js';
 import { recordAudit, type Actor } from '../audit/record.js';
 import type { PoolClient, Queryable } from '../db/pool.js';
 import { isUniqueViolation } from '../db/tx.js';
 import { errors } from '../errors.js';
 import { newId } from '../ids.js';
 import type { AuthContext } from '../keys/key-store.js';
-import { LINK_COLUMNS, toSource, type LinkRow } from '../links/link-row.js';
+import { republishDomainLinks } from '../links/link-writer.js';
 import { validUrl } from '../links/validate-link.js';
-import { delDomain, enqueue, putDomain, putLink } from '../outbox/enqueue.js';
+import { delDomain, enqueue, putDomain } from '../outbox/enqueue.js';
 import { DOMAIN_COLUMNS, toSettings, type DomainRow } from './domain-row.js';
 
 export interface DomainInput {
@@ -123,11 +123,7 @@ export async function updateDomain(tx: PoolClient, actor: Actor, id: string, inp
   const row = rows[0]!;
   const entries = [putDomain(compileDomain(toSettings(row)))];
   const recompile = input.utm_template !== undefined || input.default_redirect_status !== undefined;
-  if (recompile) {
-    const links = await tx.query<LinkRow>(`SELECT ${LINK_COLUMNS} FROM links WHERE domain_id = $1 AND deleted_at IS NULL`, [id]);
-    const settings = toSettings(row);
-    for (const l of links.rows) entries.push(putLink(compileLink(toSource(l), settings)));
-  }
+  if (recompile) entries.push(...(await republishDomainLinks(tx, row)));
   await enqueue(tx, entries);
   await recordAudit(tx, actor, 'domain.update', { type: 'domain', id }, { before: { ...current }, input: { ...input } });
   return row;

@@ -8,7 +8,8 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import { WEBHOOK_EVENT_TYPES, type WebhookEventType } from '../../shared/index.js';
 import { SUBSCRIBABLE_EVENT_TYPES } from '../webhooks/index.js';
 import { Job } from './job-schemas.js';
-import { Click, Link, Nullable, Timestamp } from './schemas.js';
+import { Link } from '../links/link-schema.js';
+import { Click, Nullable, Timestamp } from './schemas.js';
 
 /** A click webhook's data: the stored click as the API answers it, without `bot` (bots send none), with its short URL. */
 export const ClickEventData = Type.Composite(

@@ -7,7 +7,8 @@ import { listLinks } from '../links/link-query.js';
 import { createLink, deleteLink, getLink, updateLink, type LinkContext } from '../links/link-service.js';
 import { actorOf, authOf } from './request-context.js';
 import { commitAndRespond } from './respond.js';
-import { errorResponses, IdParams, LinkCreate, LinkList, LinkListQuery, LinkUpdate } from './schemas.js';
+import { LinkCreate, LinkList, LinkListQuery, LinkUpdate } from '../links/link-schema.js';
+import { errorResponses, IdParams } from './schemas.js';
 
 const MERGE_PATCH = 'application/merge-patch+json';
 

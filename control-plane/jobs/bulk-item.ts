@@ -7,7 +7,7 @@ import { FormatRegistry, Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { ApiError } from '../../shared/index.js';
-import { LinkCreate } from '../http/schemas.js';
+import { LinkCreate } from '../links/link-schema.js';
 
 export const BULK_OPERATIONS = ['create', 'upsert', 'update', 'disable', 'delete'] as const;
 export type BulkOperation = (typeof BULK_OPERATIONS)[number];

@@ -7,7 +7,8 @@
 import { GENERATED_PATH_LENGTH } from '../../shared/index.js';
 import type { DomainRow } from '../domains/domain-row.js';
 import type { LinkRow } from '../links/link-row.js';
-import type { LinkFields } from '../links/link-service.js';
+import type { LinkFields } from '../links/link-schema.js';
+import type { LinkWrite } from '../links/link-writer.js';
 import { newLinkValues, sameValues, updatedLinkValues, valuesOf, type LinkDomain, type LinkValues } from '../links/link-values.js';
 import { itemError, type BulkOperation, type ItemError } from './bulk-item.js';
 
@@ -25,15 +26,6 @@ export interface CheckedItem {
 export type ItemOutcome =
   | { idx: number; status: 'created' | 'updated' | 'unchanged' | 'disabled' | 'deleted'; linkId: string; domain: string; path: string; externalId: string | null }
   | { idx: number; status: 'failed'; error: ItemError; externalId: string | null };
-
-/** A link's final state after the batch. */
-export interface LinkWrite {
-  id: string;
-  /** The live row before the batch (null: created by it). */
-  before: LinkRow | null;
-  values: LinkValues;
-  deleted: boolean;
-}
 
 export interface BatchPlan {
   writes: LinkWrite[];

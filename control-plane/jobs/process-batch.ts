@@ -1,7 +1,8 @@
 /**
  * One batch, exactly once: claim it (FOR UPDATE SKIP LOCKED), check its items, lock the links
- * they name, plan, write every link in ONE multi-row upsert, their outbox rows, the item errors,
- * the results and the job's counters — and commit all of it together. A crash rolls the whole
+ * they name, plan, hand every link's final state to the link writer (links/link-writer.ts: one
+ * set-based upsert, the outbox rows from the rows it returns), write the item errors, the results
+ * and the job's counters — and commit all of it together. A crash rolls the whole
  * batch back and another worker claims it again.
  *
  * If the one-statement write fails on a data or constraint error (a path taken concurrently, a
@@ -9,17 +10,17 @@
  * item gets the error and the others still commit.
  */
 import { randomBytes } from 'node:crypto';
-import { compileLink, normalizeHostname, randomBase62, type Logger } from '../../shared/index.js';
+import { normalizeHostname, randomBase62, type Logger } from '../../shared/index.js';
 import type { Pool, PoolClient } from '../db/pool.js';
 import { canUseDomain } from '../domains/domain-service.js';
-import { DOMAIN_COLUMNS, toSettings, type DomainRow } from '../domains/domain-row.js';
+import { DOMAIN_COLUMNS, type DomainRow } from '../domains/domain-row.js';
 import { describeInputProblem, escapeUnstorable, findInputProblem } from '../http/input-guard.js';
 import { newId } from '../ids.js';
 import { shortUrl, type LinkRow } from '../links/link-row.js';
-import { linkSource } from '../links/link-values.js';
-import { normalizeFields, type LinkFields } from '../links/link-service.js';
+import type { LinkFields } from '../links/link-schema.js';
+import { normalizeFields } from '../links/link-service.js';
+import { writeLinks } from '../links/link-writer.js';
 import { validPath } from '../links/validate-link.js';
-import { delLink, enqueue, putLink, type OutboxEntry } from '../outbox/enqueue.js';
 import { checkItemShape, itemError, itemErrorFrom, type ItemError } from './bulk-item.js';
 import { finishIfComplete, JOB_COLUMNS, jobAuth, type JobRow } from './job-store.js';
 import { planBatch, type CheckedItem, type ItemOutcome } from './plan-batch.js';
@@ -47,7 +48,7 @@ interface StagedItem {
 }
 
 /** Milliseconds a batch spent in each step (for metrics and profiling). */
-export type BatchPhases = Partial<Record<'load' | 'check' | 'lock' | 'plan' | 'write' | 'outbox' | 'complete' | 'commit', number>>;
+export type BatchPhases = Partial<Record<'load' | 'check' | 'lock' | 'plan' | 'write' | 'complete' | 'commit', number>>;
 
 class Laps {
   private t = performance.now();
@@ -133,7 +134,7 @@ interface Applied {
 }
 
 /** Checks, locks, plans and writes `items` (links + outbox) in `tx`. Throws on database errors. */
-async function applyItems(tx: PoolClient, job: JobRow, items: StagedItem[], laps: Laps): Promise<Applied> {
+async function applyItems(tx: PoolClient, job: JobRow, items: StagedItem[], laps: Laps, scheme: string): Promise<Applied> {
   const outcomes: ItemOutcome[] = [];
   const checked: CheckedItem[] = [];
   const hosts = new Map<string, string>();
@@ -211,63 +212,22 @@ async function applyItems(tx: PoolClient, job: JobRow, items: StagedItem[], laps
   laps.lap('plan');
   if (plan.writes.length === 0) return { outcomes, written: 0 };
 
-  // updates and deletes first (they may free paths the inserts take), then inserts
-  const writes = [...plan.writes].sort((a, b) => Number(a.before === null) - Number(b.before === null));
-  // One JSON document for the whole batch: Postgres parses it in C (json_to_recordset) instead of
-  // node-pg escaping 16 arrays element by element.
-  const rows = writes.map((w, n) => {
-    const x = w.values;
-    return {
-      n, id: w.id, domain_id: x.domain_id, domain: x.domain, path: x.path, destination_url: x.destination_url, utm: x.utm,
-      routing: x.routing, redirect_status: x.redirect_status, forward_query: x.forward_query, tags: x.tags, expires_at: x.expires_at,
-      disabled: x.disabled, status: x.status, metadata: x.metadata, external_id: x.external_id, deleted: w.deleted,
-    };
-  });
-  const written = await tx.query(
-    `INSERT INTO links AS l (id, workspace_id, domain_id, domain, path, destination_url, utm, routing, redirect_status,
-       forward_query, tags, expires_at, disabled, status, metadata, external_id, created_by, deleted_at)
-     SELECT t.id, $1, t.domain_id, t.domain, t.path, t.destination_url, t.utm, t.routing, t.redirect_status,
-       t.forward_query, t.tags, t.expires_at, t.disabled, t.status, t.metadata, t.external_id, $2,
-       CASE WHEN t.deleted THEN now() END
-     FROM json_to_recordset($3::json) AS t(n int, id text, domain_id text, domain text, path text, destination_url text,
-       utm jsonb, routing jsonb, redirect_status smallint, forward_query boolean, tags text[], expires_at timestamptz,
-       disabled boolean, status text, metadata jsonb, external_id text, deleted boolean)
-     ORDER BY t.n
-     ON CONFLICT (id) DO UPDATE SET domain_id = EXCLUDED.domain_id, domain = EXCLUDED.domain, path = EXCLUDED.path,
-       destination_url = EXCLUDED.destination_url, utm = EXCLUDED.utm, routing = EXCLUDED.routing,
-       redirect_status = EXCLUDED.redirect_status, forward_query = EXCLUDED.forward_query, tags = EXCLUDED.tags,
-       expires_at = EXCLUDED.expires_at, disabled = EXCLUDED.disabled, status = EXCLUDED.status,
-       metadata = EXCLUDED.metadata, external_id = EXCLUDED.external_id, deleted_at = EXCLUDED.deleted_at,
-       version = l.version + 1, updated_at = now()`,
-    [job.workspace_id, job.api_key_id, JSON.stringify(rows)],
-  );
+  // one set-based write through the link writer: rows, then outbox entries compiled from the rows
+  // it returns (their real versions); per-link events are not sent for jobs (the job reports)
+  const written = await writeLinks(tx, { workspaceId: job.workspace_id, keyId: job.api_key_id, scheme, events: false }, plan.writes, byHost);
   laps.lap('write');
-  // The rows are locked since the lookup: their stored state is exactly `values`, version before + 1.
-  const dels: OutboxEntry[] = [];
-  const puts: OutboxEntry[] = [];
-  for (const w of writes) {
-    const b = w.before;
-    if (w.deleted) dels.push(delLink(b!.domain, b!.path));
-    else {
-      if (b && (b.domain !== w.values.domain || b.path !== w.values.path)) dels.push(delLink(b.domain, b.path));
-      const source = linkSource(w.id, job.workspace_id, b ? b.version + 1 : 1, w.values);
-      puts.push(putLink(compileLink(source, toSettings(byHost.get(w.values.domain)!))));
-    }
-  }
-  await enqueue(tx, [...dels, ...puts]);
-  laps.lap('outbox');
-  return { outcomes, written: written.rowCount ?? 0 };
+  return { outcomes, written: written.size };
 }
 
 /** Item by item, each in a savepoint: the fallback that pins a database error on its item. */
-async function applyOneByOne(tx: PoolClient, job: JobRow, items: StagedItem[], laps: Laps): Promise<Applied> {
+async function applyOneByOne(tx: PoolClient, job: JobRow, items: StagedItem[], laps: Laps, scheme: string): Promise<Applied> {
   const outcomes: ItemOutcome[] = [];
   let written = 0;
   for (const item of items) {
     for (let attempt = 1; ; attempt++) {
       await tx.query('SAVEPOINT bulk_item');
       try {
-        const r = await applyItems(tx, job, [item], laps);
+        const r = await applyItems(tx, job, [item], laps, scheme);
         await tx.query('RELEASE SAVEPOINT bulk_item');
         outcomes.push(...r.outcomes);
         written += r.written;
@@ -358,9 +318,9 @@ async function attempt(tx: PoolClient, ctx: BatchContext, claim: Claim, job: Job
     const e = itemError('internal_error', null, 'the item could not be processed after several attempts');
     outcomes = items.map((s) => ({ idx: s.idx, status: 'failed', error: e, externalId: null }));
   } else if (mode === 'fast') {
-    outcomes = (await applyItems(tx, job, items, laps)).outcomes;
+    outcomes = (await applyItems(tx, job, items, laps, ctx.scheme)).outcomes;
   } else {
-    outcomes = (await applyOneByOne(tx, job, items, laps)).outcomes;
+    outcomes = (await applyOneByOne(tx, job, items, laps, ctx.scheme)).outcomes;
   }
   const done = await completeBatch(tx, claim, outcomes, ctx.scheme);
   laps.lap('complete');

@@ -3,43 +3,22 @@
  * the audit row in the caller's transaction: a link is never half-written or half-published.
  */
 import { randomBytes } from 'node:crypto';
-import { compileLink, GENERATED_PATH_LENGTH, randomBase62, type RedirectStatus, type RoutingInput, type Utm } from '../../shared/index.js';
-import { recordAudit, type Actor } from '../audit/record.js';
+import { GENERATED_PATH_LENGTH, randomBase62 } from '../../shared/index.js';
+import type { Actor } from '../audit/record.js';
 import type { PoolClient, Queryable } from '../db/pool.js';
 import { isUniqueViolation } from '../db/tx.js';
 import { canUseDomain, domainForWrite } from '../domains/domain-service.js';
-import { toSettings, type DomainRow } from '../domains/domain-row.js';
+import type { DomainRow } from '../domains/domain-row.js';
 import { errors } from '../errors.js';
-import { emitEvents, type NewEvent } from '../events/emit.js';
 import { newId } from '../ids.js';
 import { instantIso } from '../instant.js';
 import type { AuthContext } from '../keys/key-store.js';
-import { delLink, enqueue, putLink, type OutboxEntry } from '../outbox/enqueue.js';
-import { LINK_COLUMNS, toResource, toSource, type LinkRow } from './link-row.js';
-import { newLinkValues, updatedLinkValues, valuesOf } from './link-values.js';
+import type { CreateLinkInput, LinkFields, UpdateLinkInput } from './link-schema.js';
+import { LINK_COLUMNS, newLinkValues, updatedLinkValues, valuesOf, type LinkRow, type LinkValues } from './link-values.js';
+import { writeLinks, type LinkWrite, type WriteMode } from './link-writer.js';
 import { validateRouting, validPath, validUrl } from './validate-link.js';
 
-export interface LinkFields {
-  domain: string;
-  path?: string;
-  destination_url: string;
-  utm?: Utm | null;
-  routing?: RoutingInput | null;
-  redirect_status?: RedirectStatus | null;
-  forward_query?: boolean;
-  tags?: string[];
-  expires_at?: string | null;
-  disabled?: boolean;
-  status?: 'live' | 'pending';
-  metadata?: Record<string, unknown>;
-  external_id?: string | null;
-}
-
-export interface CreateLinkInput extends LinkFields {
-  on_conflict?: 'error' | 'suffix';
-}
-
-export type UpdateLinkInput = Partial<LinkFields>;
+export type { CreateLinkInput, LinkFields, UpdateLinkInput } from './link-schema.js';
 
 export interface LinkContext {
   actor: Actor;
@@ -60,30 +39,27 @@ function uniqueTags(tags: string[] | undefined): string[] | undefined {
   return tags ? [...new Set(tags.map((t) => t.normalize('NFC')))] : undefined;
 }
 
-/**
- * Inserts the row at `path`; null when (domain, path) is taken by a live link. No savepoint: a
- * taken path is not an error (ON CONFLICT DO NOTHING), and any error ends the request's
- * transaction (two round trips less per create).
- */
-async function insertAt(tx: PoolClient, id: string, domain: DomainRow, path: string, f: LinkFields, auth: AuthContext): Promise<LinkRow | null> {
-  const v = newLinkValues(domain, path, f);
+/** One link through the writer, as the API's key (events and audit on); unique violations as API errors. */
+async function writeOne(tx: PoolClient, ctx: LinkContext, w: LinkWrite, domain: DomainRow | null, mode: WriteMode): Promise<LinkRow | null> {
+  const auth = ctx.actor.auth;
   try {
-    const { rows } = await tx.query<LinkRow>({
-      name: 'link_insert',
-      text: `INSERT INTO links (id, workspace_id, domain_id, domain, path, destination_url, utm, routing, redirect_status,
-         forward_query, tags, expires_at, disabled, status, metadata, external_id, created_by)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-       ON CONFLICT (domain, path) WHERE deleted_at IS NULL DO NOTHING
-       RETURNING ${LINK_COLUMNS}`,
-      values: [id, auth.workspaceId, v.domain_id, v.domain, v.path, v.destination_url, v.utm ? JSON.stringify(v.utm) : null,
-        v.routing ? JSON.stringify(v.routing) : null, v.redirect_status, v.forward_query, v.tags,
-        v.expires_at, v.disabled, v.status, JSON.stringify(v.metadata), v.external_id, auth.keyId],
-    });
-    return rows[0] ?? null;
+    const rows = await writeLinks(tx, { workspaceId: auth.workspaceId, keyId: auth.keyId, scheme: ctx.scheme, actor: ctx.actor, events: true },
+      [w], new Map(domain ? [[domain.hostname, domain]] : []), mode);
+    return rows.get(w.id) ?? null;
   } catch (err) {
     if (isUniqueViolation(err, 'links_external_id_live')) throw errors.external_id_conflict({ field: 'external_id' });
     throw err;
   }
+}
+
+/**
+ * Inserts the link at `path`; null when (domain, path) is taken by a live link. No savepoint: a
+ * taken path is not an error (ON CONFLICT DO NOTHING), and any error ends the request's
+ * transaction (two round trips less per create).
+ */
+function insertAt(tx: PoolClient, ctx: LinkContext, id: string, domain: DomainRow, path: string, f: LinkFields): Promise<LinkRow | null> {
+  const values = newLinkValues(domain, path, f);
+  return writeOne(tx, ctx, { id, before: null, values, deleted: false, audit: { domain: domain.hostname, path } }, domain, 'insert_if_free');
 }
 
 async function liveLinkAt(db: Queryable, domain: string, path: string): Promise<string | null> {
@@ -122,11 +98,6 @@ export function normalizeFields<T extends Partial<LinkFields>>(f: T): T {
   };
 }
 
-function linkEvents(row: LinkRow, scheme: string, types: NewEvent['type'][]): NewEvent[] {
-  const data = toResource(row, scheme);
-  return types.map((type) => ({ workspaceId: row.workspace_id, type, data }));
-}
-
 export async function createLink(tx: PoolClient, ctx: LinkContext, input: CreateLinkInput): Promise<LinkRow> {
   const auth = ctx.actor.auth;
   const domain = await domainForWrite(tx, auth, input.domain, true);
@@ -136,7 +107,7 @@ export async function createLink(tx: PoolClient, ctx: LinkContext, input: Create
   if (f.path !== undefined) {
     let path = validPath(f.path);
     for (let attempt = 0; attempt < 20 && !row; attempt++) {
-      row = await insertAt(tx, id, domain, path, f, auth);
+      row = await insertAt(tx, ctx, id, domain, path, f);
       if (row) break;
       if (input.on_conflict !== 'suffix') {
         const existing = await liveLinkAt(tx, domain.hostname, path);
@@ -148,13 +119,10 @@ export async function createLink(tx: PoolClient, ctx: LinkContext, input: Create
   } else {
     for (let attempt = 0; attempt < GENERATE_ATTEMPTS && !row; attempt++) {
       const length = GENERATED_PATH_LENGTH + Math.floor(attempt / 3);
-      row = await insertAt(tx, id, domain, randomBase62(length, (n) => randomBytes(n)), f, auth);
+      row = await insertAt(tx, ctx, id, domain, randomBase62(length, (n) => randomBytes(n)), f);
     }
   }
   if (!row) throw errors.path_conflict({ field: 'path' }, 'could not find a free path; retry');
-  await enqueue(tx, [putLink(compileLink(toSource(row), toSettings(domain)))]);
-  await emitEvents(tx, linkEvents(row, ctx.scheme, row.disabled ? ['link.created', 'link.disabled'] : ['link.created']));
-  await recordAudit(tx, ctx.actor, 'link.create', { type: 'link', id: row.id }, { domain: row.domain, path: row.path });
   return row;
 }
 
@@ -208,58 +176,29 @@ export async function updateLink(
   const f = normalizeFields(input);
   const domain = await domainForWrite(tx, auth, f.domain ?? before.domain, true);
   const path = f.path !== undefined ? validPath(f.path) : before.path;
-  const v = updatedLinkValues(valuesOf(before), domain, path, f);
-  const json = (x: unknown) => (x === null || x === undefined ? null : JSON.stringify(x));
-  let row: LinkRow;
+  const v: LinkValues = updatedLinkValues(valuesOf(before), domain, path, f);
   // a savepoint only when the link moves: a taken (domain, path) is answered with the live link
   // that holds it, a query that needs the transaction still usable after the unique violation
   const moves = v.domain !== before.domain || v.path !== before.path;
+  if (moves) await tx.query('SAVEPOINT update_link');
   try {
-    if (moves) await tx.query('SAVEPOINT update_link');
-    const { rows } = await tx.query<LinkRow>({
-      name: 'link_update',
-      text: `UPDATE links SET domain_id = $2, domain = $3, path = $4, destination_url = $5, utm = $6, routing = $7,
-         redirect_status = $8, forward_query = $9, tags = $10, expires_at = $11, disabled = $12, status = $13,
-         metadata = $14, external_id = $15, version = version + 1, updated_at = now()
-       WHERE id = $1 RETURNING ${LINK_COLUMNS}`,
-      values: [id, v.domain_id, v.domain, v.path, v.destination_url, json(v.utm), json(v.routing), v.redirect_status,
-        v.forward_query, v.tags, v.expires_at, v.disabled, v.status, JSON.stringify(v.metadata), v.external_id],
-    });
+    const row = await writeOne(tx, ctx, { id, before, values: v, deleted: false, audit: { changed: Object.keys(input) } }, domain, 'upsert');
     if (moves) await tx.query('RELEASE SAVEPOINT update_link');
-    row = rows[0]!;
+    return row!;
   } catch (err) {
-    if (!moves) {
-      if (isUniqueViolation(err, 'links_external_id_live')) throw errors.external_id_conflict({ field: 'external_id' });
-      throw err;
-    }
+    if (!moves) throw err;
     await tx.query('ROLLBACK TO SAVEPOINT update_link');
     if (isUniqueViolation(err, 'links_domain_path_live')) {
       const existing = await liveLinkAt(tx, domain.hostname, path);
       throw errors.path_conflict({ field: 'path', path, existing_link_id: existing }, `path "${path}" is already used on ${domain.hostname}`);
     }
-    if (isUniqueViolation(err, 'links_external_id_live')) throw errors.external_id_conflict({ field: 'external_id' });
     throw err;
   }
-  const entries: OutboxEntry[] = [];
-  if (row.domain !== before.domain || row.path !== before.path) entries.push(delLink(before.domain, before.path));
-  entries.push(putLink(compileLink(toSource(row), toSettings(domain))));
-  await enqueue(tx, entries);
-  const types: NewEvent['type'][] = ['link.updated'];
-  if (row.disabled && !before.disabled) types.push('link.disabled');
-  await emitEvents(tx, linkEvents(row, ctx.scheme, types));
-  await recordAudit(tx, ctx.actor, 'link.update', { type: 'link', id }, { changed: Object.keys(input) });
-  return row;
 }
 
 export async function deleteLink(tx: PoolClient, ctx: LinkContext, id: string): Promise<LinkRow> {
-  await getLink(tx, ctx.actor.auth, id, true);
-  const { rows } = await tx.query<LinkRow>(
-    `UPDATE links SET deleted_at = now(), updated_at = now(), version = version + 1 WHERE id = $1 RETURNING ${LINK_COLUMNS}`,
-    [id],
-  );
-  const row = rows[0]!;
-  await enqueue(tx, [delLink(row.domain, row.path)]);
-  await emitEvents(tx, linkEvents(row, ctx.scheme, ['link.deleted']));
-  await recordAudit(tx, ctx.actor, 'link.delete', { type: 'link', id }, { domain: row.domain, path: row.path });
-  return row;
+  const before = await getLink(tx, ctx.actor.auth, id, true);
+  // a deleted link is only taken off the nodes: no domain settings needed
+  const row = await writeOne(tx, ctx, { id, before, values: valuesOf(before), deleted: true, audit: { domain: before.domain, path: before.path } }, null, 'upsert');
+  return row!;
 }

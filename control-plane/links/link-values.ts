@@ -1,12 +1,11 @@
 /**
- * A link's stored column values from its input fields, without I/O: defaults for a new link,
- * or the current row overlaid with the given fields (undefined keeps, null clears). Shared by
- * the single-link service and bulk jobs so both write exactly the same rows.
+ * A link's stored values and the columns that hold them (spelled once, with their SQL types),
+ * without I/O: defaults for a new link, or the current values overlaid with the given fields
+ * (undefined keeps, null clears). The API, bulk jobs and domain changes all go through these.
  */
 import type { LinkSource, RedirectStatus, RoutingInput, Utm } from '../../shared/index.js';
 import type { DomainRow } from '../domains/domain-row.js';
-import type { LinkRow } from './link-row.js';
-import type { LinkFields } from './link-service.js';
+import type { LinkFields, LinkStatusValue } from './link-schema.js';
 
 export interface LinkValues {
   domain_id: string;
@@ -20,10 +19,45 @@ export interface LinkValues {
   tags: string[];
   expires_at: Date | string | null;
   disabled: boolean;
-  status: 'live' | 'pending';
+  status: LinkStatusValue;
   metadata: Record<string, unknown>;
   external_id: string | null;
 }
+
+/** Every column a write sets, with its SQL type (for json_to_recordset): the one spelling. */
+export const VALUE_COLUMNS = {
+  domain_id: 'text',
+  domain: 'text',
+  path: 'text',
+  destination_url: 'text',
+  utm: 'jsonb',
+  routing: 'jsonb',
+  redirect_status: 'smallint',
+  forward_query: 'boolean',
+  tags: 'text[]',
+  expires_at: 'timestamptz',
+  disabled: 'boolean',
+  status: 'text',
+  metadata: 'jsonb',
+  external_id: 'text',
+} as const satisfies Record<keyof LinkValues, string>;
+
+export const VALUE_COLUMN_NAMES = Object.keys(VALUE_COLUMNS) as (keyof LinkValues)[];
+
+/** A stored link: its values and what the database keeps about it. */
+export interface LinkRow extends LinkValues {
+  id: string;
+  workspace_id: string;
+  expires_at: Date | null;
+  version: number;
+  created_by: string | null;
+  created_at: Date;
+  updated_at: Date;
+  deleted_at: Date | null;
+}
+
+/** The select list of a whole row. */
+export const LINK_COLUMNS = ['id', 'workspace_id', ...VALUE_COLUMN_NAMES, 'version', 'created_by', 'created_at', 'updated_at', 'deleted_at'].join(', ');
 
 type Fields = Partial<LinkFields>;
 
@@ -34,23 +68,10 @@ const keep = <T>(v: T | undefined, current: T): T => (v === undefined ? current 
 export type LinkDomain = Pick<DomainRow, 'id' | 'hostname'>;
 
 /** The stored values of a row. */
-export function valuesOf(row: LinkRow): LinkValues {
-  return {
-    domain_id: row.domain_id,
-    domain: row.domain,
-    path: row.path,
-    destination_url: row.destination_url,
-    utm: row.utm,
-    routing: row.routing,
-    redirect_status: row.redirect_status,
-    forward_query: row.forward_query,
-    tags: row.tags,
-    expires_at: row.expires_at,
-    disabled: row.disabled,
-    status: row.status,
-    metadata: row.metadata,
-    external_id: row.external_id,
-  };
+export function valuesOf(row: LinkValues): LinkValues {
+  const out = {} as Record<keyof LinkValues, unknown>;
+  for (const c of VALUE_COLUMN_NAMES) out[c] = row[c];
+  return out as unknown as LinkValues;
 }
 
 /** Values of a new link (fields already normalized; `path` already validated or generated). */
@@ -93,22 +114,22 @@ export function updatedLinkValues(current: LinkValues, domain: LinkDomain, path:
   };
 }
 
-/** The compiler's input for a link stored with `values` (as toSource gives it for a row). */
-export function linkSource(id: string, workspaceId: string, version: number, v: LinkValues): LinkSource {
+/** The compiler's input for a link stored with these values. */
+export function toSource(link: LinkValues & { id: string; workspace_id: string; version: number }): LinkSource {
   return {
-    id,
-    workspaceId,
-    version,
-    domain: v.domain,
-    path: v.path,
-    destinationUrl: v.destination_url,
-    utm: v.utm,
-    routing: v.routing,
-    redirectStatus: v.redirect_status,
-    forwardQuery: v.forward_query,
-    disabled: v.disabled,
-    expiresAt: v.expires_at,
-    status: v.status,
+    id: link.id,
+    workspaceId: link.workspace_id,
+    version: link.version,
+    domain: link.domain,
+    path: link.path,
+    destinationUrl: link.destination_url,
+    utm: link.utm,
+    routing: link.routing,
+    redirectStatus: link.redirect_status,
+    forwardQuery: link.forward_query,
+    disabled: link.disabled,
+    expiresAt: link.expires_at,
+    status: link.status,
   };
 }
 
