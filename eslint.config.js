@@ -17,8 +17,8 @@ export default tseslint.config(
     },
   },
   {
-    // config loading, test helpers, benches and the all-in-one launcher may read the environment
-    files: ['shared/config.ts', 'shared/testing/**', '**/*.test.ts', '**/test/**', 'bench/**', 'vitest.config.ts', 'scripts/**'],
+    // config loading, test helpers, benches, the all-in-one launcher and the recipes' entry points may read the environment
+    files: ['shared/config.ts', 'shared/testing/**', '**/*.test.ts', '**/test/**', 'bench/**', 'vitest.config.ts', 'scripts/**', 'examples/*/main.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },
 );

@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['shared/**/*.test.ts', 'control-plane/**/*.test.ts', 'data-plane/**/*.test.ts', 'bench/**/*.test.ts', 'deploy/**/*.test.ts'],
+    include: ['shared/**/*.test.ts', 'control-plane/**/*.test.ts', 'data-plane/**/*.test.ts', 'bench/**/*.test.ts', 'deploy/**/*.test.ts', 'examples/**/*.test.ts'],
     exclude: ['node_modules/**', 'dist/**', '.data/**'],
     globalSetup: ['shared/testing/global-setup.ts'],
     pool: 'forks',
