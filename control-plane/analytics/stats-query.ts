@@ -3,6 +3,7 @@
  * top values of one dimension — for one link, or for a whole workspace (top links included).
  */
 import type { Queryable } from '../db/pool.js';
+import { ROLLUP_DIMENSIONS } from '../ingest/index.js';
 import type { AuthContext } from '../keys/key-store.js';
 import { shortUrl } from '../links/link-row.js';
 import { bucketStarts, INTERVAL_MS, type StatsRange } from './stats-range.js';
@@ -11,6 +12,10 @@ export interface Counts {
   clicks: number;
   visitors: number;
 }
+
+/** What stats group by: every rollup dimension, and `bot` (`bot` / `human`, from the rows' own flag). */
+export const STATS_DIMENSIONS = [...ROLLUP_DIMENSIONS, 'bot'] as const;
+export type StatsDimension = (typeof STATS_DIMENSIONS)[number];
 
 export interface StatsFilter {
   range: StatsRange;
@@ -65,24 +70,24 @@ export async function totalsAndSeries(db: Queryable, scope: Scope, f: StatsFilte
 }
 
 /** Top values of `dim` ('' values reported as null = unknown), most clicks first. */
-export async function topValues(db: Queryable, scope: Scope, dim: string, f: StatsFilter, limit: number): Promise<({ value: string | null } & Counts)[]> {
-  const w = where(scope, dim, f);
+export async function topValues(db: Queryable, scope: Scope, dim: StatsDimension, f: StatsFilter, limit: number): Promise<({ value: string | null } & Counts)[]> {
+  const byBot = dim === 'bot';
+  const w = where(scope, byBot ? '' : dim, f);
   w.params.push(limit);
+  const value = byBot ? `CASE WHEN r.bot THEN 'bot' ELSE 'human' END` : 'r.value';
   const { rows } = await db.query<{ value: string; clicks: string; visitors: string }>(
-    `SELECT r.value, sum(r.clicks) AS clicks, sum(r.visitors) AS visitors
+    `SELECT ${value} AS value, sum(r.clicks) AS clicks, sum(r.visitors) AS visitors
        FROM click_rollups_live r WHERE ${w.sql}
-      GROUP BY r.value ORDER BY sum(r.clicks) DESC, r.value LIMIT $${w.params.length}`,
+      GROUP BY 1 ORDER BY sum(r.clicks) DESC, 1 LIMIT $${w.params.length}`,
     w.params,
   );
   return rows.map((r) => ({ value: r.value === '' ? null : r.value, clicks: Number(r.clicks), visitors: Number(r.visitors) }));
 }
 
+/** A link as a stats group: `value` is its id; `link` says where it lives (null fields: deleted for good). */
 export interface TopLink extends Counts {
-  link_id: string;
-  domain: string | null;
-  path: string | null;
-  short_url: string | null;
-  deleted: boolean;
+  value: string;
+  link: { domain: string | null; path: string | null; short_url: string | null; deleted: boolean };
 }
 
 /** The workspace's links with the most clicks in the range. */
@@ -99,12 +104,14 @@ export async function topLinks(db: Queryable, auth: AuthContext, f: StatsFilter,
     w.params,
   );
   return rows.map((r) => ({
-    link_id: r.link_id,
-    domain: r.domain,
-    path: r.path,
-    short_url: r.domain !== null && r.path !== null ? shortUrl(scheme, r.domain, r.path) : null,
-    deleted: r.deleted ?? false,
+    value: r.link_id,
     clicks: Number(r.clicks),
     visitors: Number(r.visitors),
+    link: {
+      domain: r.domain,
+      path: r.path,
+      short_url: r.domain !== null && r.path !== null ? shortUrl(scheme, r.domain, r.path) : null,
+      deleted: r.deleted ?? false,
+    },
   }));
 }

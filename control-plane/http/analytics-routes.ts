@@ -5,12 +5,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import {
-  EXPORT_CONTENT_TYPES, exportClicks, listClicks, statsRange, topLinks, topValues, totalsAndSeries,
-  type ExportFormat, type StatsFilter,
+  EXPORT_CONTENT_TYPES, exportClicks, listClicks, STATS_DIMENSIONS, statsRange, topLinks, topValues, totalsAndSeries,
+  type ExportFormat, type StatsDimension, type StatsFilter,
 } from '../analytics/index.js';
 import type { Pool } from '../db/pool.js';
 import { parseInstant } from '../instant.js';
-import { ROLLUP_DIMENSIONS } from '../ingest/index.js';
 import { getLink } from '../links/link-service.js';
 import { authOf } from './request-context.js';
 import { Click, errorResponses, IdParams, Nullable, WithDefault } from './schemas.js';
@@ -20,17 +19,31 @@ const Instant = Type.String({
   description: 'ISO 8601 date (midnight UTC) or date-time',
 });
 const Interval = Type.Union([Type.Literal('hour'), Type.Literal('day')], { default: 'day', description: 'bucket size (UTC)' });
-const Dimension = Type.Unsafe<(typeof ROLLUP_DIMENSIONS)[number]>({
+const DIMENSION_DOC = 'country (ISO 3166-1 alpha-2), device (desktop, mobile, tablet, bot, …), os, browser, referrer (host), ' +
+  'language (primary `Accept-Language` tag), variant (`variant`, or `rule/variant` inside a rule), rule (the rule that matched), ' +
+  'source (`click` or `qr`), node (the redirect node), utm_source, utm_medium, utm_campaign, utm_term, utm_content ' +
+  '(the click\'s UTM values), bot (`bot` or `human`; with exclude_bots=true only `human`)';
+const Dimension = Type.Unsafe<StatsDimension>({ type: 'string', enum: [...STATS_DIMENSIONS], description: DIMENSION_DOC });
+const GroupBy = Type.Unsafe<StatsDimension | 'link'>({
   type: 'string',
-  enum: [...ROLLUP_DIMENSIONS],
-  description: 'country, device, os, browser, referrer (host), variant (`variant` or `rule/variant`), source (`click` or `qr`)',
+  enum: ['link', ...STATS_DIMENSIONS],
+  description: `link (the workspace's top links) or a dimension: ${DIMENSION_DOC}`,
 });
 const ExcludeBots = Type.Boolean({ default: true, description: 'leave out clicks flagged as bots' });
 const Limit = Type.Integer({ minimum: 1, maximum: 1000, default: 50, description: 'most groups returned' });
 
 const Counts = { clicks: Type.Integer(), visitors: Type.Integer({ description: 'unique visitors (once per UTC day)' }) };
 const Series = Type.Array(Type.Object({ start: Type.String({ format: 'date-time' }), ...Counts }));
-const Group = Type.Object({ value: Nullable(Type.String({ description: 'null = unknown' })), ...Counts });
+const Group = Type.Object({
+  value: Nullable(Type.String({ description: 'the dimension\'s value (null = unknown), or the link id for group_by=link' })),
+  ...Counts,
+  link: Type.Optional(Type.Object({
+    domain: Nullable(Type.String()),
+    path: Nullable(Type.String()),
+    short_url: Nullable(Type.String()),
+    deleted: Type.Boolean(),
+  }, { description: 'only for group_by=link (domain, path and short_url are null once the link is purged)' })),
+}, { additionalProperties: false });
 const RangeFields = {
   from: Type.String({ format: 'date-time' }),
   to: Type.String({ format: 'date-time', description: 'exclusive' }),
@@ -38,30 +51,15 @@ const RangeFields = {
   exclude_bots: Type.Boolean(),
 };
 
-const LinkStats = Type.Object({
-  link_id: Type.String(),
+/** One shape for a link's stats and a workspace's: `groups` is empty without a group_by. */
+const Stats = Type.Object({
+  link_id: Nullable(Type.String({ description: 'the link (GET /v1/links/{id}/stats), null for the workspace (GET /v1/stats)' })),
   ...RangeFields,
-  group_by: Nullable(Dimension),
+  group_by: Nullable(GroupBy),
   totals: Type.Object(Counts),
   series: Series,
-  groups: Type.Optional(Type.Array(Group)),
-});
-
-const WorkspaceStats = Type.Object({
-  ...RangeFields,
-  group_by: Type.String(),
-  totals: Type.Object(Counts),
-  series: Series,
-  data: Type.Array(Type.Object({
-    link_id: Type.Optional(Type.String()),
-    domain: Type.Optional(Nullable(Type.String())),
-    path: Type.Optional(Nullable(Type.String())),
-    short_url: Type.Optional(Nullable(Type.String())),
-    deleted: Type.Optional(Type.Boolean()),
-    value: Type.Optional(Nullable(Type.String())),
-    ...Counts,
-  })),
-});
+  groups: Type.Array(Group, { description: 'the top values of group_by, most clicks first (ties by value); [] without a group_by' }),
+}, { additionalProperties: false });
 
 const iso = (t: number) => new Date(t).toISOString();
 
@@ -99,7 +97,7 @@ export const analyticsRoutes =
           exclude_bots: WithDefault(ExcludeBots),
           limit: WithDefault(Limit),
         }, { additionalProperties: false }),
-        response: { 200: LinkStats, ...errorResponses(400, 401, 403, 404, 429) },
+        response: { 200: Stats, ...errorResponses(400, 401, 403, 404, 429) },
       },
     }, async (req) => {
       const q = req.query;
@@ -109,11 +107,11 @@ export const analyticsRoutes =
       const scope = { linkId: link.id };
       const [ts, groups] = await Promise.all([
         totalsAndSeries(pool, scope, f),
-        q.group_by ? topValues(pool, scope, q.group_by, f, q.limit) : Promise.resolve(undefined),
+        q.group_by ? topValues(pool, scope, q.group_by, f, q.limit) : Promise.resolve([]),
       ]);
       return {
         link_id: link.id, from: iso(range.from), to: iso(range.to), interval: range.interval, exclude_bots: q.exclude_bots,
-        group_by: q.group_by ?? null, totals: ts.totals, series: ts.series, ...(groups ? { groups } : {}),
+        group_by: q.group_by ?? null, totals: ts.totals, series: ts.series, groups,
       };
     });
 
@@ -124,14 +122,14 @@ export const analyticsRoutes =
         operationId: 'getWorkspaceStats', summary: 'Workspace stats: top links (group_by=link) or top values of a dimension across all links',
         params: Type.Object({}),
         querystring: Type.Object({
-          group_by: WithDefault(Type.Union([Type.Literal('link'), Dimension], { default: 'link' })),
+          group_by: WithDefault(Type.Unsafe<StatsDimension | 'link'>({ ...GroupBy, default: 'link' })),
           from: Type.Optional(Instant),
           to: Type.Optional(Instant),
           interval: WithDefault(Interval),
           exclude_bots: WithDefault(ExcludeBots),
-          limit: WithDefault(Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'most rows in data' })),
+          limit: WithDefault(Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'most groups returned' })),
         }, { additionalProperties: false }),
-        response: { 200: WorkspaceStats, ...errorResponses(400, 401, 403, 429) },
+        response: { 200: Stats, ...errorResponses(400, 401, 403, 429) },
       },
     }, async (req) => {
       const q = req.query;
@@ -139,13 +137,13 @@ export const analyticsRoutes =
       const range = statsRange(q);
       const f: StatsFilter = { range, excludeBots: q.exclude_bots };
       const scope = { workspaceId: auth.workspaceId, domains: auth.domains };
-      const [ts, data] = await Promise.all([
+      const [ts, groups] = await Promise.all([
         totalsAndSeries(pool, scope, f),
         q.group_by === 'link' ? topLinks(pool, auth, f, q.limit, scheme) : topValues(pool, scope, q.group_by, f, q.limit),
       ]);
       return {
-        from: iso(range.from), to: iso(range.to), interval: range.interval, exclude_bots: q.exclude_bots,
-        group_by: q.group_by, totals: ts.totals, series: ts.series, data,
+        link_id: null, from: iso(range.from), to: iso(range.to), interval: range.interval, exclude_bots: q.exclude_bots,
+        group_by: q.group_by, totals: ts.totals, series: ts.series, groups,
       };
     });
 

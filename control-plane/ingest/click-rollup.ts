@@ -12,7 +12,18 @@
  */
 import { F, type ClickSet } from './click-set.js';
 
-export const ROLLUP_DIMENSIONS = ['country', 'device', 'os', 'browser', 'referrer', 'variant', 'source'] as const;
+/**
+ * Every stored click field a report can group by. `variant` is `variant` or `rule/variant`, `rule`
+ * the rule that matched ('' = none: the default split or destination), `source` is `click` or `qr`,
+ * `utm_*` the click's UTM snapshot, `node` the redirect node that served it. (`bot` is the rollup
+ * rows' own column, so it needs no dimension of its own.)
+ */
+export const ROLLUP_DIMENSIONS = [
+  'country', 'device', 'os', 'browser', 'referrer', 'variant', 'source',
+  'language', 'rule', 'node', 'utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content',
+] as const;
+/** The UTM keys of a click's snapshot, in ROLLUP_DIMENSIONS order. */
+export const UTM_KEYS = ['source', 'medium', 'campaign', 'term', 'content'] as const;
 export type RollupDimension = (typeof ROLLUP_DIMENSIONS)[number];
 const DIM_NAMES: readonly ('' | RollupDimension)[] = ['', ...ROLLUP_DIMENSIONS];
 
@@ -51,8 +62,24 @@ export function rollupInto(set: ClickSet, rows: Int32Array, first: Uint8Array, e
   const rule = set.cols[F.rule]!;
   const variant = set.cols[F.variant]!;
   const direct = [set.cols[F.country]!, set.cols[F.device]!, set.cols[F.os]!, set.cols[F.browser]!, set.cols[F.referrer]!];
+  const later = [set.cols[F.language]!, rule, set.cols[F.node]!];
+  const utm = set.cols[F.utm]!;
   const qrG = set.intern('qr');
   const clickG = set.intern('click');
+  // a click's UTM snapshot (one JSON string per distinct snapshot) → its five values, interned once
+  const utmValues = new Map<number, Int32Array>();
+  const noUtm = new Int32Array(UTM_KEYS.length);
+  const utmOf = (i: number): Int32Array => {
+    const u = utm[i]!;
+    if (u === 0) return noUtm;
+    let vs = utmValues.get(u);
+    if (vs === undefined) {
+      const o = JSON.parse(set.strings[u]!) as Record<string, unknown>;
+      vs = Int32Array.from(UTM_KEYS, (k) => (typeof o[k] === 'string' && o[k] !== '' ? set.intern(o[k]) : 0));
+      utmValues.set(u, vs);
+    }
+    return vs;
+  };
   const composed = new Map<number, number>();
   const variantOf = (i: number): number => {
     const v = variant[i]!;
@@ -63,7 +90,9 @@ export function rollupInto(set: ClickSet, rows: Int32Array, first: Uint8Array, e
     if (g === undefined) composed.set(key, (g = set.intern(`${set.strings[r]}/${set.strings[v]}`)));
     return g;
   };
-  if (set.strings.length + rows.length >= B21) throw new Error('too many distinct strings in one transaction');
+  if (DIM_NAMES.length > 16) throw new Error('a rollup key holds 16 dimensions');
+  // new strings: one composed variant per row at most, five UTM values per distinct snapshot at most
+  if (set.strings.length * (1 + UTM_KEYS.length) + rows.length >= B21) throw new Error('too many distinct strings in one transaction');
 
   // one (link, hour) run at a time: keys are small integers, nothing allocated per click
   const slot = new Map<number, number>();
@@ -78,8 +107,8 @@ export function rollupInto(set: ClickSet, rows: Int32Array, first: Uint8Array, e
     for (let k = 0; k < sKey.length; k++) {
       const key = sKey[k]!;
       const bot = (key & 1) === 1;
-      const d = (key >>> 1) & 7;
-      const v = Math.floor(key / 16);
+      const d = (key >>> 1) & 15;
+      const v = Math.floor(key / 32);
       emit(curLink, d, curHour, v, bot, curWs, sClicks[k]!, sVisitors[k]!);
       emitted++;
     }
@@ -101,9 +130,11 @@ export function rollupInto(set: ClickSet, rows: Int32Array, first: Uint8Array, e
     }
     const bot = set.flags[i]! & 1;
     const fst = first[j]!;
+    const utmI = utmOf(i);
     for (let d = 0; d < DIM_NAMES.length; d++) {
-      const v = d === 0 ? 0 : d <= 5 ? direct[d - 1]![i]! : d === 6 ? variantOf(i) : set.flags[i]! & 2 ? qrG : clickG;
-      const key = (v * 8 + d) * 2 + bot;
+      const v = d === 0 ? 0 : d <= 5 ? direct[d - 1]![i]! : d === 6 ? variantOf(i) : d === 7 ? (set.flags[i]! & 2 ? qrG : clickG)
+        : d <= 10 ? later[d - 8]![i]! : utmI[d - 11]!;
+      const key = (v * 16 + d) * 2 + bot;
       const k = slot.get(key);
       if (k === undefined) {
         slot.set(key, sKey.length);

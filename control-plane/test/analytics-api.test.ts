@@ -1,18 +1,22 @@
 /**
- * Analytics API over clicks that went through the real ingest: every group_by, both intervals and
- * the workspace views equal counts computed from the raw rows (with some rollups compacted and some
+ * Analytics API over clicks that went through the real ingest: every group_by the OpenAPI document
+ * lists (for a link and for the workspace), both intervals and the workspace views equal counts
+ * computed from the raw rows (with some rollups compacted and some
  * still as deltas); raw clicks page without gaps and export as NDJSON and CSV; scopes, domain
  * limits and bad parameters answer with the right codes.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, type ClickEvent } from '../../shared/index.js';
 import { waitFor } from '../../shared/testing/index.js';
-import { createClickPipeline, ROLLUP_DIMENSIONS, type ClickIngest, type RollupCompactor } from '../ingest/index.js';
+import { createClickPipeline, type ClickIngest, type RollupCompactor } from '../ingest/index.js';
 import { createMetrics } from '../metrics.js';
 import { clickCount, makeClicks, publishClicks, type FixtureLink } from './click-fixtures.js';
 import { createDomain, createHarness, type Harness } from './harness.js';
 
 const HOUR = 3_600_000;
+/** Every stats answer, a link's or the workspace's, has exactly these fields. */
+const STATS_KEYS = ['exclude_bots', 'from', 'group_by', 'groups', 'interval', 'link_id', 'series', 'to', 'totals'];
 const DAY = 24 * HOUR;
 
 const VALUE_SQL: Record<string, string> = {
@@ -23,7 +27,37 @@ const VALUE_SQL: Record<string, string> = {
   referrer: `coalesce(referrer_host, '')`,
   variant: `CASE WHEN variant_id IS NULL THEN '' WHEN rule_id IS NULL THEN variant_id ELSE rule_id || '/' || variant_id END`,
   source: `CASE WHEN qr THEN 'qr' ELSE 'click' END`,
+  language: `coalesce(language, '')`,
+  rule: `coalesce(rule_id, '')`,
+  node: 'node_id',
+  utm_source: `coalesce(utm->>'source', '')`,
+  utm_medium: `coalesce(utm->>'medium', '')`,
+  utm_campaign: `coalesce(utm->>'campaign', '')`,
+  utm_term: `coalesce(utm->>'term', '')`,
+  utm_content: `coalesce(utm->>'content', '')`,
+  bot: `CASE WHEN bot THEN 'bot' ELSE 'human' END`,
 };
+
+/** The group_by values the served OpenAPI document lists for an operation. */
+type OpenApiDoc = { paths: Record<string, Record<string, { operationId: string; parameters: { name: string; in: string; schema: { enum?: string[] } }[] }>> };
+const groupByEnum = (doc: OpenApiDoc, operationId: string): string[] => {
+  const op = Object.values(doc.paths).flatMap((p) => Object.values(p)).find((o) => o.operationId === operationId)!;
+  return op.parameters.find((x) => x.name === 'group_by' && x.in === 'query')!.schema.enum!;
+};
+
+/** Varies what the fixture keeps constant: every UTM key, rules that choose no variant. */
+function varied(clicks: ClickEvent[]): ClickEvent[] {
+  return clicks.map((c, i) => {
+    if (c.path === 'with-utm') {
+      const utm: Record<string, string> = { source: i % 3 === 0 ? 'ads' : 'newsletter', medium: i % 2 === 0 ? 'email' : 'social', campaign: 'spring' };
+      if (i % 3 === 1) utm.term = 'shoes';
+      if (i % 5 === 0) utm.content = 'banner';
+      return { ...c, utm };
+    }
+    if (c.path === 'plain' && i % 4 === 0) return { ...c, ruleId: 'geo-de' };
+    return c;
+  });
+}
 
 /**
  * Clicks and visitors from the raw rows: a visitor counts at its first click of the (UTC) day on
@@ -51,6 +85,7 @@ describe('analytics API', () => {
   const end = Math.floor(Date.now() / HOUR) * HOUR - HOUR; // whole hours, in the past
   const start = end - 30 * HOUR;
   let sent: ClickEvent[] = [];
+  let doc: OpenApiDoc;
 
   beforeAll(async () => {
     h = await createHarness('clkapi');
@@ -71,14 +106,15 @@ describe('analytics API', () => {
     ({ ingest, compactor } = createClickPipeline({ pool: h.pool, nats: async () => nc, config: h.config, log, metrics: createMetrics() }));
     ingest.start();
     // first half compacted into click_rollups, second half left as deltas: reads must see both
-    const first = makeClicks(3000, [...links, other], { start, spacingMs: 18_000, visitors: 400, seed: 3 });
+    const first = varied(makeClicks(3000, [...links, other], { start, spacingMs: 18_000, visitors: 400, seed: 3 }));
     await publishClicks(nc, h.prefix, first, { batchIdPrefix: 'a' });
     await waitFor('first half', async () => (await clickCount(h.pool)) === 3000, 30_000, 100);
     await compactor.drain();
-    const second = makeClicks(3000, [...links, other], { start: start + 1000, spacingMs: 18_000, visitors: 400, seed: 4 });
+    const second = varied(makeClicks(3000, [...links, other], { start: start + 1000, spacingMs: 18_000, visitors: 400, seed: 4, nodeId: 'node-u' }));
     const evil = { ...second[0]!, path: '=HYPERLINK("http://evil.example")', utm: { source: '+cmd' } };
     second[0] = evil;
-    await publishClicks(nc, h.prefix, second, { batchIdPrefix: 'b' });
+    await publishClicks(nc, h.prefix, second, { batchIdPrefix: 'b', nodeId: 'node-u' });
+    doc = (await h.req({ method: 'GET', url: '/v1/openapi.json' })).json<OpenApiDoc>();
     await waitFor('second half', async () => (await clickCount(h.pool)) === 6000, 30_000, 100);
     sent = [...first, ...second];
   });
@@ -97,14 +133,28 @@ describe('analytics API', () => {
     expect(await n('click_rollup_deltas')).toBeGreaterThan(0);
   });
 
-  for (const dim of ROLLUP_DIMENSIONS) {
-    it(`group_by=${dim}: groups and hourly series equal the raw rows, for every link`, async () => {
+  it('the document lists exactly the dimensions this test checks, for a link and for the workspace (plus link)', () => {
+    expect(groupByEnum(doc, 'getLinkStats').sort()).toEqual(Object.keys(VALUE_SQL).sort());
+    expect(groupByEnum(doc, 'getWorkspaceStats').sort()).toEqual(['link', ...Object.keys(VALUE_SQL)].sort());
+  });
+
+  it('the fixture has more than one value in every dimension', async () => {
+    for (const [dim, sql] of Object.entries(VALUE_SQL)) {
+      const n = (await h.pool.query<{ n: number }>(`SELECT count(DISTINCT ${sql})::int AS n FROM clicks`)).rows[0]!.n;
+      expect(n, dim).toBeGreaterThan(1);
+    }
+  });
+
+  for (const dim of Object.keys(VALUE_SQL)) {
+    it(`group_by=${dim}: groups and hourly series equal the raw rows, for every link, in one shape with the workspace's`, async () => {
       for (const link of links) {
         const from = start - HOUR;
         const to = end + 2 * HOUR;
         const r = await h.req({ method: 'GET', url: `/v1/links/${link.id}/stats?group_by=${dim}&interval=hour&from=${new Date(from).toISOString()}&to=${new Date(to).toISOString()}&limit=1000` });
         expect(r.statusCode, r.body).toBe(200);
-        const body = r.json<{ groups: Row[]; series: ({ start: string } & Row)[]; totals: { clicks: number; visitors: number } }>();
+        const body = r.json<{ link_id: string; group_by: string; groups: Row[]; series: ({ start: string } & Row)[]; totals: { clicks: number; visitors: number } }>();
+        expect(Object.keys(body).sort()).toEqual(STATS_KEYS);
+        expect(body).toMatchObject({ link_id: link.id, group_by: dim });
         const where = `link_id = '${link.id}' AND NOT bot AND occurred_at >= '${new Date(from).toISOString()}' AND occurred_at < '${new Date(to).toISOString()}'`;
         const want = (await h.pool.query<Row>(rawSql(VALUE_SQL[dim]!, where))).rows;
         expect(body.groups).toEqual(ranked(want));
@@ -118,7 +168,41 @@ describe('analytics API', () => {
         expect(body.totals.clicks).toBe(want.reduce((a, x) => a + x.clicks, 0));
       }
     });
+
+    it(`GET /v1/stats?group_by=${dim} sums every link of the workspace, bots included when asked`, async () => {
+      const r = await h.req({ method: 'GET', url: `/v1/stats?group_by=${dim}&limit=1000&exclude_bots=false&${range()}` });
+      expect(r.statusCode, r.body).toBe(200);
+      const body = r.json<{ link_id: null; group_by: string; groups: Row[] }>();
+      expect(Object.keys(body).sort()).toEqual(STATS_KEYS);
+      expect(body).toMatchObject({ link_id: null, group_by: dim });
+      const want = (await h.pool.query<Row>(rawSql(VALUE_SQL[dim]!, 'true'))).rows;
+      expect(body.groups).toEqual(ranked(want));
+    });
   }
+
+  it('migration 101 fills the dimensions it added from the raw clicks exactly as ingest counts them', async () => {
+    const added = ['language', 'rule', 'node', 'utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content'];
+    const snapshot = async () => {
+      const out: Record<string, unknown> = {};
+      for (const dim of added) out[dim] = (await h.req({ method: 'GET', url: `/v1/stats?group_by=${dim}&limit=1000&exclude_bots=false&interval=hour&${range().replace(/T[^&]*/g, '')}` })).json();
+      return out;
+    };
+    const before = await snapshot();
+    for (const dim of added) expect((before[dim] as { groups: unknown[] }).groups.length, dim).toBeGreaterThan(1);
+    await h.pool.query(`DELETE FROM click_rollups WHERE dim = ANY($1)`, [added]);
+    await h.pool.query(`DELETE FROM click_rollup_deltas WHERE dim = ANY($1)`, [added]);
+    expect(((await snapshot()).language as { groups: unknown[] }).groups).toEqual([]);
+    await h.pool.query(readFileSync(new URL('../db/migrations/101_click_rollup_dimensions.sql', import.meta.url), 'utf8'));
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('without group_by a link answers the same shape with no groups', async () => {
+    const r = await h.req({ method: 'GET', url: `/v1/links/${links[0]!.id}/stats?${range()}` });
+    expect(r.statusCode).toBe(200);
+    const body = r.json<{ group_by: null; groups: Row[] }>();
+    expect(Object.keys(body).sort()).toEqual(STATS_KEYS);
+    expect(body).toMatchObject({ link_id: links[0]!.id, group_by: null, groups: [] });
+  });
 
   it('interval=day with bots included equals the raw rows per UTC day (visitors unique per day)', async () => {
     const link = links[1]!;
@@ -139,11 +223,12 @@ describe('analytics API', () => {
   it('GET /v1/stats?group_by=link ranks the workspace links by clicks', async () => {
     const r = await h.req({ method: 'GET', url: `/v1/stats?group_by=link&limit=10&${range()}` });
     expect(r.statusCode).toBe(200);
-    const body = r.json<{ data: { link_id: string; short_url: string; clicks: number; visitors: number; deleted: boolean }[]; totals: Row }>();
+    const body = r.json<{ groups: (Row & { link: { short_url: string; deleted: boolean } })[]; totals: Row }>();
+    expect(Object.keys(body).sort()).toEqual(STATS_KEYS);
     const want = (await h.pool.query<Row>(rawSql('link_id', 'NOT bot'))).rows;
-    expect(body.data.map((d) => ({ value: d.link_id, clicks: d.clicks, visitors: d.visitors }))).toEqual(ranked(want));
-    const a = body.data.find((d) => d.link_id === links[0]!.id)!;
-    expect(a).toMatchObject({ short_url: `https://${domainA}/plain`, deleted: false });
+    expect(body.groups.map((d) => ({ value: d.value, clicks: d.clicks, visitors: d.visitors }))).toEqual(ranked(want));
+    const a = body.groups.find((d) => d.value === links[0]!.id)!;
+    expect(a.link).toEqual({ domain: domainA, path: 'plain', short_url: `https://${domainA}/plain`, deleted: false });
     expect(body.totals.clicks).toBe(sent.filter((c) => !c.bot).length);
   });
 
@@ -151,7 +236,7 @@ describe('analytics API', () => {
     const r = await h.req({ method: 'GET', url: `/v1/stats?group_by=country&limit=100&${range()}` });
     expect(r.statusCode).toBe(200);
     const want = (await h.pool.query<Row>(rawSql(VALUE_SQL.country!, 'NOT bot'))).rows;
-    expect(r.json<{ data: Row[] }>().data).toEqual(ranked(want));
+    expect(r.json<{ groups: Row[] }>().groups).toEqual(ranked(want));
   });
 
   it('a key limited to one domain sees only its links', async () => {
@@ -160,11 +245,11 @@ describe('analytics API', () => {
     const key = k.json<{ secret: string }>().secret;
     const top = await h.req({ method: 'GET', url: `/v1/stats?group_by=link&${range()}`, key });
     expect(top.statusCode).toBe(200);
-    const ids = top.json<{ data: { link_id: string }[] }>().data.map((d) => d.link_id);
+    const ids = top.json<{ groups: { value: string }[] }>().groups.map((d) => d.value);
     expect(ids.sort()).toEqual(links.map((l) => l.id).sort());
     const countries = await h.req({ method: 'GET', url: `/v1/stats?group_by=country&limit=100&${range()}`, key });
     const want = (await h.pool.query<Row>(rawSql(VALUE_SQL.country!, `NOT bot AND link_id <> '${other.id}'`))).rows;
-    expect(countries.json<{ data: Row[] }>().data).toEqual(ranked(want));
+    expect(countries.json<{ groups: Row[] }>().groups).toEqual(ranked(want));
     const hidden = await h.req({ method: 'GET', url: `/v1/links/${other.id}/stats`, key });
     expect(hidden.statusCode).toBe(404);
     expect(hidden.json()).toMatchObject({ error: { code: 'link_not_found' } });

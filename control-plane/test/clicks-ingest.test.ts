@@ -25,7 +25,11 @@ const EXPECTED_ROLLUPS = `
       ('', ''), ('country', coalesce(country, '')), ('device', coalesce(device, '')), ('os', coalesce(os, '')),
       ('browser', coalesce(browser, '')), ('referrer', coalesce(referrer_host, '')),
       ('variant', CASE WHEN variant_id IS NULL THEN '' WHEN rule_id IS NULL THEN variant_id ELSE rule_id || '/' || variant_id END),
-      ('source', CASE WHEN qr THEN 'qr' ELSE 'click' END)) AS d(dim, value),
+      ('source', CASE WHEN qr THEN 'qr' ELSE 'click' END), ('language', coalesce(language, '')),
+      ('rule', coalesce(rule_id, '')), ('node', node_id),
+      ('utm_source', coalesce(utm->>'source', '')), ('utm_medium', coalesce(utm->>'medium', '')),
+      ('utm_campaign', coalesce(utm->>'campaign', '')), ('utm_term', coalesce(utm->>'term', '')),
+      ('utm_content', coalesce(utm->>'content', ''))) AS d(dim, value),
     LATERAL (SELECT date_bin('1 hour', occurred_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS hour) h
    GROUP BY 1, 2, 3, 4, 5`;
 
