@@ -22,12 +22,12 @@ export const controlPlaneSchema = {
     doc: 'if set and no API key exists yet: create an admin key with this secret in workspace `default`',
   },
   SECRETS_KEY: {
-    kind: 'string', secret: true,
-    doc: 'required: 32 random bytes, base64 (`openssl rand -base64 32`), sealing webhook signing secrets and job callback secrets at rest (AES-256-GCM envelope); the control plane does not start without it',
+    kind: 'string', secret: true, defaultDoc: '**required**',
+    doc: 'required: 32 random bytes, base64 (`openssl rand -base64 32`), sealing webhook signing secrets and job callback secrets at rest (AES-256-GCM envelope); the control plane does not start without it (`npm start` generates one)',
   },
   SECRETS_KEYS_OLD: {
     kind: 'string', secret: true,
-    doc: 'previous SECRETS_KEY values, comma-separated: they still open stored secrets, which are re-sealed under SECRETS_KEY at start',
+    doc: 'previous SECRETS_KEY values, comma-separated: they still open stored secrets, which are re-sealed under SECRETS_KEY at start and every 10 minutes',
   },
   SHORT_URL_SCHEME: { kind: 'string', default: 'https', oneOf: ['http', 'https'], doc: 'scheme of generated short URLs' },
   RATE_LIMIT_BURST: { kind: 'int', default: 200, min: 1, doc: 'token bucket size per API key (override per key)' },

@@ -1,5 +1,5 @@
 /**
- * Every API error code, declared once. The README's error table is checked against this
+ * Every API error code, declared once. The error table of docs/errors.md is checked against this
  * catalog by a test (control-plane/test/errors-documented.test.ts).
  */
 import { defineErrors, type ErrorSpec } from '../shared/index.js';

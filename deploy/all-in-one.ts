@@ -10,23 +10,11 @@ import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { commonSchema, ConfigError, loadConfig, type ConfigSchema } from '../shared/index.js';
+import { ConfigError, loadConfig } from '../shared/index.js';
+import { allInOneSchema } from './local/all-in-one-schema.js';
 import { startChild, type Child } from './local/child.js';
 import { NATS_INSTALL_HELP, probeNats, startLocalNats, type LocalNats } from './local/nats.js';
 import { startLocalPostgres, type LocalPostgres } from './local/postgres.js';
-
-const schema = {
-  ...commonSchema,
-  DATABASE_URL: { kind: 'url', protocols: ['postgres', 'postgresql'], doc: 'use this Postgres instead of the embedded one' },
-  API_PORT: { kind: 'int', default: 8080, min: 1, max: 65535, doc: 'control plane (API) port' },
-  REDIRECT_PORT: { kind: 'int', default: 8081, min: 1, max: 65535, doc: 'redirect node port' },
-  API_OPS_PORT: { kind: 'int', default: 9080, min: 0, max: 65535, doc: 'control plane operations port (/metrics); 0: a free port' },
-  REDIRECT_OPS_PORT: { kind: 'int', default: 9081, min: 0, max: 65535, doc: 'redirect node operations port (/metrics); 0: a free port' },
-  DATA_DIR: { kind: 'string', default: '.data', doc: 'embedded Postgres, local NATS store, node replica, admin key and SECRETS_KEY (all-in-one.json, mode 600)' },
-  POSTGRES_STAGING_DIR: { kind: 'string', default: '/var/lib/linkplane', doc: 'as root, when the postgres user cannot enter DATA_DIR or node_modules (a clone under /root): where the embedded Postgres binaries and data go' },
-  DEMO_DOMAIN: { kind: 'string', default: 'go.localhost', doc: 'branded domain registered for the printed curl' },
-  VERBOSE: { kind: 'bool', default: false, doc: 'relay every log line of the planes (default: warnings and errors)' },
-} as const satisfies ConfigSchema;
 
 const say = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -103,7 +91,7 @@ async function nodeKnowsDomain(node: string, domain: string, timeoutMs = 30_000)
 async function main(): Promise<number> {
   let config;
   try {
-    config = loadConfig(schema);
+    config = loadConfig(allInOneSchema);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`all-in-one: ${err.message}\n`);

@@ -21,6 +21,12 @@ interface VarSpec<K extends Kind = Kind> {
   pattern?: RegExp;
   /** Marks a secret: never printed in errors. */
   secret?: boolean;
+  /**
+   * How docs/configuration.md shows the default when it is worked out at start (from the host, the
+   * CPUs, another variable) or checked outside the schema: the generated page must not depend on
+   * the machine that generates it.
+   */
+  defaultDoc?: string;
   doc: string;
 }
 
@@ -110,14 +116,6 @@ export function loadConfig<S extends ConfigSchema>(
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return out as ConfigOf<S>;
-}
-
-/** A markdown table of a schema, for the README. */
-export function describeConfig(schema: ConfigSchema): string {
-  const rows = Object.entries(schema).map(
-    ([name, s]) => `| \`${name}\` | ${s.default === undefined ? (s.required ? '**required**' : '—') : `\`${String(s.default)}\``} | ${s.doc} |`,
-  );
-  return ['| variable | default | meaning |', '|---|---|---|', ...rows].join('\n');
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

@@ -1,7 +1,7 @@
 /**
  * bench/results/<scenario>.json (full runs) and <scenario>.quick.json (--quick): rows, judged
  * targets, notes and the machine, plus bench/results/summary.md — every full result as Markdown,
- * what the README's Performance section shows.
+ * what docs/performance.md shows.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -23,7 +23,7 @@ export const WithDefault = <T extends TSchema>(t: T): T => {
 export const ErrorBody = Type.Object(
   {
     error: Type.Object({
-      code: Type.Unsafe<ErrorCode>({ type: 'string', enum: Object.keys(ERROR_CATALOG), description: 'stable machine code (the error table in the README)' }),
+      code: Type.Unsafe<ErrorCode>({ type: 'string', enum: Object.keys(ERROR_CATALOG), description: 'stable machine code (the error table in docs/errors.md)' }),
       message: Type.String(),
       details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     }),

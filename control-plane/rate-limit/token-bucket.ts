@@ -1,6 +1,6 @@
 /**
  * Token buckets per API key, in process memory: `burst` tokens, refilled at `perSec`.
- * Several control-plane instances each keep their own buckets (documented in the README):
+ * Several control-plane instances each keep their own buckets (documented in docs/api.md):
  * a client spread over N instances gets up to N× the rate.
  */
 export interface Limit {

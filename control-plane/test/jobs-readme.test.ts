@@ -1,31 +1,25 @@
-/** The README's bulk-jobs example must work when pasted: run it against a real control plane. */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+/** The bulk-jobs example of docs/bulk-jobs.md must work when pasted: run it against a real control plane. */
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  cleanupNatsPrefix, createTestDatabase, freePort, REPO_ROOT, startProcess, testPrefix, waitFor, waitForHttp,
+  cleanupNatsPrefix, createTestDatabase, docBlocks, freePort, startProcess, testPrefix, waitFor, waitForHttp,
   type RunningProcess, type TestDatabase,
 } from '../../shared/testing/index.js';
 import { createOpenApiValidator, recordingProxy, runBash, type Exchange } from './openapi-validator.js';
 
-function example(): string {
-  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('## Bulk jobs'));
-  const m = /```sh\n([\s\S]*?)```/.exec(section);
-  if (!m) throw new Error('no sh block in the Bulk jobs section');
-  return m[1]!;
-}
+const [example] = docBlocks('docs/bulk-jobs.md', 'sh', { min: 1 }) as [string];
 
-describe('README bulk-jobs example', () => {
+describe('docs/bulk-jobs.md example', () => {
   let db: TestDatabase;
   let cp: RunningProcess;
   let port: number;
   let proxy: { server: Server; port: number };
   const exchanges: Exchange[] = [];
   const prefix = testPrefix('readmebulk');
-  const script = example();
+  const script = example;
   const key = /Bearer (\S+?)"/.exec(script)![1]!;
 
   beforeAll(async () => {

@@ -159,7 +159,7 @@ export async function recordingProxy(port: number, exchanges: Exchange[]): Promi
   return { server, port: (server.address() as AddressInfo).port };
 }
 
-/** A README shell block, run by bash (not spawnSync: a recording proxy may run in this process). */
+/** A shell block of the docs, run by bash (not spawnSync: a recording proxy may run in this process). */
 export async function runBash(script: string, cwd: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
   const child = spawn('bash', ['-euo', 'pipefail', '-c', script], { cwd });
   let stdout = '';

@@ -1,10 +1,10 @@
 /**
- * The README's Webhooks section must work as written: its curl block against a real control
+ * docs/webhooks.md must work as written: its curl block against a real control
  * plane (every call 2xx), and its Node and Python verification recipes against a real delivery
  * (signed by the dispatcher during a rotation overlap), accepting it and refusing tampering.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../shared/index.js';
 import {
-  cleanupNatsPrefix, createTestDatabase, freePort, REPO_ROOT, startProcess, testPrefix, waitFor, waitForHttp,
+  cleanupNatsPrefix, createTestDatabase, docBlocks, freePort, startProcess, testPrefix, waitFor, waitForHttp,
   type RunningProcess, type TestDatabase,
 } from '../../shared/testing/index.js';
 import { createOpenApiValidator, recordingProxy, runBash, type Exchange } from './openapi-validator.js';
@@ -20,21 +20,14 @@ import { startWebhookWorkers, type WebhookWorkers } from '../webhooks/index.js';
 import { createHarness, type Harness } from './harness.js';
 import { emit, newWorkspace, startReceiver, type ReceivedRequest, type Receiver } from './webhooks-helpers.js';
 
-function section(): string {
-  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
-  const start = readme.indexOf('\n## Webhooks\n');
-  if (start < 0) throw new Error('README has no "## Webhooks" section');
-  const end = readme.indexOf('\n## ', start + 5);
-  return readme.slice(start, end < 0 ? undefined : end);
-}
-
+/** The one block of `lang` in docs/webhooks.md (the curl tour, the Node recipe, the Python recipe). */
 function block(lang: string): string {
-  const m = new RegExp('```' + lang + '\\n([\\s\\S]*?)```').exec(section());
-  if (!m) throw new Error(`no ${lang} block in the Webhooks section`);
-  return m[1]!;
+  const blocks = docBlocks('docs/webhooks.md', lang, { min: 1 });
+  expect(blocks.length, `docs/webhooks.md: one ${lang} block`).toBe(1);
+  return blocks[0]!;
 }
 
-describe('README Webhooks section', () => {
+describe('docs/webhooks.md', () => {
   describe('curl block', () => {
     let db: TestDatabase;
     let cp: RunningProcess;

@@ -2,7 +2,7 @@
  * Request framing on the redirect node, with raw bytes on raw sockets against a real node (issue
  * 12, "Redirect node HTTP parsing"): ambiguous framing is answered 400 and the connection closed,
  * and a request pipelined behind it is never served (no desync). What uWS 20.30 refuses before our
- * handler sees the request is pinned here exactly as it happens today (README: "HTTP parsing").
+ * handler sees the request is pinned here exactly as it happens today (docs/redirect-node.md: "HTTP parsing").
  */
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -148,7 +148,7 @@ describe('unambiguous framing is served', () => {
   });
 });
 
-describe('what uWS 20.30 closes or drops itself (pinned; README "HTTP parsing")', () => {
+describe('what uWS 20.30 closes or drops itself (pinned; docs/redirect-node.md "HTTP parsing")', () => {
   // Transfer-Encoding with Content-Length is also refused by the node's own check; uWS fails the
   // body and closes the connection in the same turn, before anything written is flushed
   it('Transfer-Encoding with Content-Length, malformed Content-Length: closed at once, nothing answered, nothing served', async () => {

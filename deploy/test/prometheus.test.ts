@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { DOMAIN, LinksBucket, linkSource, request, startTestNode, type TestNode } from '../../data-plane/test/harness.js';
 import {
-  cleanupNatsPrefix, createTestDatabase, freePort, REPO_ROOT, startProcess, TEST_NATS_URL, testPrefix, waitForHttp,
+  cleanupNatsPrefix, createTestDatabase, docBlocks, freePort, REPO_ROOT, startProcess, TEST_NATS_URL, testPrefix, waitForHttp,
   type RunningProcess, type TestDatabase,
 } from '../../shared/testing/index.js';
 
@@ -156,13 +156,12 @@ describe.skipIf(!PROMTOOL)('alert rules fire on the metrics they watch', () => {
   });
 });
 
-describe('the README\'s outbox alert rules', () => {
+describe('the outbox alert rules of docs/operations.md', () => {
   it('are the ones deploy/prometheus/alerts.yml ships (same expr, for and severity), except the blackbox probe', () => {
     type Rule = { alert: string; expr: string; for?: string; labels?: Record<string, string> };
-    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
-    const block = /Alert rules \(Prometheus\):\n\n```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
-    expect(block).toBeDefined();
-    const documented = (parse(block!) as { groups: { rules: Rule[] }[] }).groups.flatMap((g) => g.rules).filter((r) => !r.expr.includes('probe_success'));
+    const blocks = docBlocks('docs/operations.md', 'yaml', { section: 'Faults: what you see', min: 1 });
+    expect(blocks.length).toBe(1);
+    const documented = (parse(blocks[0]!) as { groups: { rules: Rule[] }[] }).groups.flatMap((g) => g.rules).filter((r) => !r.expr.includes('probe_success'));
     const shipped = new Map((parse(readFileSync(ALERTS, 'utf8')) as { groups: { rules: Rule[] }[] }).groups.flatMap((g) => g.rules).map((r) => [r.alert, r]));
     expect(documented.map((r) => r.alert)).toEqual(['LinkplaneOutboxBacklog', 'LinkplaneOutboxRelayFailing', 'LinkplaneOutboxNoRelay']);
     for (const r of documented) {
