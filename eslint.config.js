@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.data/**', 'bench/results/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.data/**', 'bench/results/**', 'sdk/dist/**', 'cli/dist/**', 'sdk/src/generated/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -18,7 +18,12 @@ export default tseslint.config(
   },
   {
     // config loading, test helpers, benches, the all-in-one launcher and the recipes' entry points may read the environment
-    files: ['shared/config.ts', 'shared/testing/**', '**/*.test.ts', '**/test/**', 'bench/**', 'vitest.config.ts', 'scripts/**', 'examples/*/main.ts'],
+    files: ['shared/config.ts', 'cli/src/config.ts', 'shared/testing/**', '**/*.test.ts', '**/test/**', 'bench/**', 'vitest.config.ts', 'scripts/**', 'examples/*/main.ts'],
     rules: { 'no-restricted-properties': 'off' },
+  },
+  {
+    // the CLI's launcher is plain JavaScript run by Node
+    files: ['cli/bin/**/*.js'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },
 );

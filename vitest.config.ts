@@ -1,9 +1,12 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // the repository runs the SDK from its sources (sdk/dist is only built for publishing)
+  resolve: { alias: [{ find: /^@linkplane\/sdk$/, replacement: fileURLToPath(new URL('./sdk/src/index.ts', import.meta.url)) }] },
   test: {
-    include: ['shared/**/*.test.ts', 'control-plane/**/*.test.ts', 'data-plane/**/*.test.ts', 'bench/**/*.test.ts', 'deploy/**/*.test.ts', 'examples/**/*.test.ts'],
-    exclude: ['node_modules/**', 'dist/**', '.data/**'],
+    include: ['shared/**/*.test.ts', 'control-plane/**/*.test.ts', 'data-plane/**/*.test.ts', 'bench/**/*.test.ts', 'deploy/**/*.test.ts', 'examples/**/*.test.ts', 'sdk/**/*.test.ts', 'cli/**/*.test.ts'],
+    exclude: ['node_modules/**', 'dist/**', '.data/**', 'sdk/dist/**', 'cli/dist/**'],
     globalSetup: ['shared/testing/global-setup.ts'],
     pool: 'forks',
     testTimeout: 60_000,
