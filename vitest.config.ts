@@ -5,7 +5,7 @@ export default defineConfig({
   // the repository runs the SDK from its sources (sdk/dist is only built for publishing)
   resolve: { alias: [{ find: /^@linkplane\/sdk$/, replacement: fileURLToPath(new URL('./sdk/src/index.ts', import.meta.url)) }] },
   test: {
-    include: ['shared/**/*.test.ts', 'control-plane/**/*.test.ts', 'data-plane/**/*.test.ts', 'bench/**/*.test.ts', 'deploy/**/*.test.ts', 'examples/**/*.test.ts', 'sdk/**/*.test.ts', 'cli/**/*.test.ts'],
+    include: ['shared/**/*.test.ts', 'control-plane/**/*.test.ts', 'data-plane/**/*.test.ts', 'bench/**/*.test.ts', 'deploy/**/*.test.ts', 'examples/**/*.test.ts', 'sdk/**/*.test.ts', 'cli/**/*.test.ts', 'console/**/*.test.ts'],
     exclude: ['node_modules/**', 'dist/**', '.data/**', 'sdk/dist/**', 'cli/dist/**'],
     globalSetup: ['shared/testing/global-setup.ts'],
     pool: 'forks',

@@ -36,6 +36,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { registerRateLimit } from './rate-limit/rate-limit-hook.js';
 import { secretBoxFrom, type SecretBox } from './secrets/index.js';
 import { webhooksRoutes } from './http/webhooks-routes.js';
+import { defaultUiDir, registerUi } from './http/ui-routes.js';
 
 export interface AppDeps {
   pool: Pool;
@@ -137,5 +138,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(webhooksRoutes(pool, config, secrets));
   await app.register(analyticsRoutes(pool, config.SHORT_URL_SCHEME));
   await app.register(auditRoutes(pool));
+  const uiDir = config.UI_DIR || defaultUiDir();
+  if (!registerUi(app, uiDir)) deps.log.info({ ui_dir: uiDir }, 'no admin console build there (npm run build): /ui/ is not served');
   return app;
 }

@@ -29,6 +29,10 @@ export const controlPlaneSchema = {
     kind: 'string', secret: true,
     doc: 'previous SECRETS_KEY values, comma-separated: they still open stored secrets, which are re-sealed under SECRETS_KEY at start and every 10 minutes',
   },
+  UI_DIR: {
+    kind: 'string',
+    doc: 'folder of the built admin console served under /ui/ (`npm run build` writes dist/ui, the default); missing: no console',
+  },
   SHORT_URL_SCHEME: { kind: 'string', default: 'https', oneOf: ['http', 'https'], doc: 'scheme of generated short URLs' },
   RATE_LIMIT_BURST: { kind: 'int', default: 200, min: 1, doc: 'token bucket size per API key (override per key)' },
   RATE_LIMIT_PER_SEC: { kind: 'number', default: 20, min: 0.001, doc: 'sustained requests/s per API key (override per key)' },

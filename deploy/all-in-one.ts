@@ -185,6 +185,7 @@ async function main(): Promise<number> {
     say('');
     say('linkplane is running');
     say(`  API (control plane)  ${api}            OpenAPI: ${api}/v1/openapi.json`);
+    say(`  Admin console        ${api}/ui/            sign in with the admin API key below`);
     say(`  Redirect node        ${redirects}            serves ${config.DEMO_DOMAIN} (send it as the Host header)`);
     const opsUrl = (port: number) => (port === 0 ? 'a free port (see its log)' : `http://127.0.0.1:${port}/metrics`);
     say(`  Metrics (Prometheus) control plane ${opsUrl(config.API_OPS_PORT)}, redirect node ${opsUrl(config.REDIRECT_OPS_PORT)}`);

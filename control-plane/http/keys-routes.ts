@@ -4,7 +4,7 @@ import { normalizeHostname } from '../../shared/index.js';
 import { recordAudit } from '../audit/index.js';
 import type { Pool } from '../db/pool.js';
 import { errors } from '../errors.js';
-import { createKey, listKeys, revokeKey, type ApiKeyRow } from '../keys/key-store.js';
+import { createKey, listKeys, ownKey, revokeKey, type ApiKeyRow } from '../keys/key-store.js';
 import { checkChildPower, childRateLimit, type RateLimit } from '../keys/key-power.js';
 import { ROLE_SCOPES } from '../keys/roles.js';
 import { decodeIdCursor, encodeIdCursor } from './cursor.js';
@@ -88,6 +88,18 @@ export const keysRoutes =
       const more = rows.length > req.query.limit;
       if (more) rows.pop();
       return { data: rows.map(toKeyResource), next_cursor: more ? encodeIdCursor(rows[rows.length - 1]!.id) : null };
+    });
+
+    // any valid key may ask what it is: clients (the admin console) offer only what its scopes allow
+    app.get('/v1/keys/me', {
+      schema: {
+        tags, operationId: 'getCurrentKey', summary: 'The calling API key: its role, scopes, domain limit and rate limit (never its secret)',
+        response: { 200: Type.Ref('Key'), ...errorResponses(401, 429) },
+      },
+    }, async (req) => {
+      const row = await ownKey(pool, authOf(req));
+      if (!row) throw errors.unauthorized(); // revoked between authentication and this read
+      return toKeyResource(row);
     });
 
     app.delete('/v1/keys/:id', {

@@ -91,6 +91,15 @@ export async function listKeys(db: Queryable, holder: AuthContext, opts: { limit
   return rows;
 }
 
+/** The caller's own key (GET /v1/keys/me): what it is and what it may do, never its secret. */
+export async function ownKey(db: Queryable, holder: AuthContext): Promise<ApiKeyRow | null> {
+  const { rows } = await db.query<ApiKeyRow>(
+    `SELECT ${COLUMNS} FROM api_keys WHERE workspace_id = $1 AND id = $2 AND revoked_at IS NULL`,
+    [holder.workspaceId, holder.keyId],
+  );
+  return rows[0] ?? null;
+}
+
 /** Revokes a key the holder could have created; null when there is none such (missing, revoked or above the holder). */
 export async function revokeKey(db: Queryable, holder: AuthContext, id: string): Promise<ApiKeyRow | null> {
   const m = manageable(holder, 3);

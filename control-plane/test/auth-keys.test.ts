@@ -6,7 +6,7 @@ describe('API keys, scopes, roles and domain restriction', () => {
   const newKey = async (payload: Record<string, unknown>) => {
     const r = await h.req({ method: 'POST', url: '/v1/keys', payload });
     expect(r.statusCode).toBe(201);
-    return r.json() as { id: string; secret: string; scopes: string[] };
+    return r.json() as { id: string; secret: string; scopes: string[]; created_at: string };
   };
 
   beforeAll(async () => {
@@ -55,6 +55,22 @@ describe('API keys, scopes, roles and domain restriction', () => {
     const widen = await h.req({ method: 'POST', url: '/v1/keys', payload: { name: 'x', role: 'analyst', scopes: ['keys:admin'] } });
     expect(widen.statusCode).toBe(400);
     expect(widen.json().error.details).toMatchObject({ field: 'scopes', reason: 'not_in_role' });
+  });
+
+  it('GET /v1/keys/me: any key reads its own role, scopes and limits (what a client may offer), never its secret', async () => {
+    const k = await newKey({ name: 'console analyst', role: 'analyst', domains: ['a.auth.example.com'], rate_limit: { burst: 5, per_second: 1 } });
+    const r = await h.req({ method: 'GET', url: '/v1/keys/me', key: k.secret });
+    expect(r.statusCode).toBe(200);
+    const me = r.json();
+    expect(me).toEqual({
+      id: k.id, name: 'console analyst', prefix: k.secret.slice(0, 9), role: 'analyst', scopes: k.scopes,
+      domains: ['a.auth.example.com'], rate_limit: { burst: 5, per_second: 1 }, created_at: k.created_at, last_used_at: me.last_used_at,
+    });
+    expect(JSON.stringify(me)).not.toContain(k.secret);
+    expect((await h.req({ method: 'GET', url: '/v1/keys/me' })).json()).toMatchObject({ role: 'admin', domains: null });
+    expect((await h.req({ method: 'GET', url: '/v1/keys/me', key: null })).statusCode).toBe(401);
+    expect((await h.req({ method: 'DELETE', url: `/v1/keys/${k.id}` })).statusCode).toBe(200);
+    expect((await h.req({ method: 'GET', url: '/v1/keys/me', key: k.secret })).statusCode).toBe(401);
   });
 
   it('a domain-restricted key only sees and writes its domains', async () => {

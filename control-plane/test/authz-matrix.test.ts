@@ -84,6 +84,7 @@ const ROUTES: RouteCase[] = [
   row('keys', 'POST', '/v1/keys', 'keys:admin', 'B', 403, 201, (w) => ({ url: '/v1/keys', payload: { name: 'm', role: 'read-only', domains: [w.B] } })),
   row('keys', 'POST', '/v1/keys', 'keys:admin', '-', 403, 201, () => ({ url: '/v1/keys', payload: { name: 'm', role: 'read-only' } })),
   row('keys', 'GET', '/v1/keys', 'keys:admin', '-', 'ok', 200, () => ({ url: '/v1/keys' })),
+  row('keys', 'GET', '/v1/keys/me', null, '-', 'ok', 200, () => ({ url: '/v1/keys/me' })),
   row('keys', 'DELETE', '/v1/keys/:id', 'keys:admin', 'A', 'ok', 200, async (w) => ({ url: `/v1/keys/${await w.fresh.key('A')}` })),
   row('keys', 'DELETE', '/v1/keys/:id', 'keys:admin', 'B', 404, 200, async (w) => ({ url: `/v1/keys/${await w.fresh.key('B')}` })),
 

@@ -42,6 +42,10 @@ describe('npm start (all-in-one)', () => {
     expect(out).toContain(`http://127.0.0.1:${api}`);
     expect(out).toContain(`http://127.0.0.1:${redirect}`);
     expect(out).toContain('nats-server started here');
+    expect(out).toContain(`Admin console        http://127.0.0.1:${api}/ui/`);
+    const ui = await fetch(`http://127.0.0.1:${api}/ui/`);
+    expect([ui.status, ui.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
+    expect(await ui.text()).toContain('<div id="app">');
     const key = /Admin API key\s+(\S+)/.exec(out)?.[1];
     expect(key).toMatch(/^lp_admin_/);
     // the control plane's SECRETS_KEY is generated once and kept with the admin key, readable by the owner only

@@ -1,0 +1,130 @@
+/** The shell: sign-in gate, navigation by what the key may do, and the page of the current route. */
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { createApi } from './api.js';
+import { SessionContext, useSession as useSessionValue, type Session } from './context.js';
+import { AnalyticsPage } from './pages/analytics.js';
+import { JobsPage } from './pages/jobs.js';
+import { KeysPage } from './pages/keys.js';
+import { LinkFormPage } from './pages/link-form.js';
+import { LinksPage } from './pages/links.js';
+import { SignIn } from './pages/sign-in.js';
+import { WebhooksPage } from './pages/webhooks.js';
+import { useRoute } from './route.js';
+import { session } from './session.js';
+import type { Key, Scope } from './types.js';
+
+interface NavItem {
+  hash: string;
+  label: string;
+  scope: Scope;
+}
+
+const NAV: NavItem[] = [
+  { hash: 'links', label: 'Links', scope: 'links:read' },
+  { hash: 'analytics', label: 'Analytics', scope: 'analytics:read' },
+  { hash: 'jobs', label: 'Bulk jobs', scope: 'links:read' },
+  { hash: 'webhooks', label: 'Webhooks', scope: 'webhooks:read' },
+  { hash: 'keys', label: 'Keys', scope: 'keys:admin' },
+];
+
+export function App() {
+  const [key, setKey] = useState(session.key());
+  const [me, setMe] = useState<Key | null>(null);
+  const [failed, setFailed] = useState<string | null>(null);
+  const signOut = () => {
+    session.signOut();
+    setKey(null);
+    setMe(null);
+  };
+  const api = useMemo(() => (key ? createApi(key, signOut) : null), [key]);
+
+  useEffect(() => {
+    if (!api || me) return;
+    api.get<Key>('/v1/keys/me').then(setMe, (err: Error) => {
+      setFailed(err.message);
+      signOut();
+    });
+  }, [api]);
+
+  if (!key || !api) {
+    return (
+      <SignIn
+        error={failed}
+        onSignedIn={(k, who) => {
+          session.signIn(k);
+          setFailed(null);
+          setMe(who);
+          setKey(k);
+        }}
+      />
+    );
+  }
+  if (!me) return <p class="loading">Signing in…</p>;
+  const value: Session = { api, me, can: (s) => me.scopes.includes(s) };
+  return (
+    <SessionContext.Provider value={value}>
+      <Shell onSignOut={signOut} />
+    </SessionContext.Provider>
+  );
+}
+
+function Shell({ onSignOut }: { onSignOut: () => void }) {
+  const route = useRoute();
+  const { me, can } = useSessionValue();
+  const nav = NAV.filter((n) => can(n.scope));
+  const page = route.parts[0] ?? nav[0]?.hash ?? 'links';
+  return (
+    <>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
+      <header class="top">
+        <span class="brand">linkplane</span>
+        <nav aria-label="Sections">
+          {nav.map((n) => (
+            <a href={`#/${n.hash}`} aria-current={page === n.hash ? 'page' : undefined}>
+              {n.label}
+            </a>
+          ))}
+        </nav>
+        <span class="who" title={me.scopes.join(', ')}>
+          {me.name} · {me.role}
+          {me.domains ? ` · ${me.domains.join(', ')}` : ''}
+        </span>
+        <button type="button" class="secondary" onClick={onSignOut}>
+          Sign out
+        </button>
+      </header>
+      <main id="main" tabIndex={-1}>
+        <Page page={page} parts={route.parts} query={route.query} />
+      </main>
+    </>
+  );
+}
+
+function Page({ page, parts, query }: { page: string; parts: string[]; query: URLSearchParams }) {
+  const { can } = useSessionValue();
+  const [, id, sub] = parts;
+  const view = (() => {
+    if (page === 'links') {
+      if (id === 'new') return can('links:write') && <LinkFormPage id={null} />;
+      if (id && sub === 'edit') return can('links:write') && <LinkFormPage id={id} />;
+      if (id && sub === 'stats') return can('analytics:read') && <AnalyticsPage linkId={id} />;
+      return !id && can('links:read') && <LinksPage query={query} />;
+    }
+    if (id) return null;
+    if (page === 'analytics') return can('analytics:read') && <AnalyticsPage linkId={null} />;
+    if (page === 'jobs') return can('links:read') && <JobsPage />;
+    if (page === 'webhooks') return can('webhooks:read') && <WebhooksPage />;
+    if (page === 'keys') return can('keys:admin') && <KeysPage />;
+    return null;
+  })();
+  return (
+    view || (
+      <section>
+        <h1>Not here</h1>
+        <p>This page does not exist or this key may not open it.</p>
+      </section>
+    )
+  );
+}
