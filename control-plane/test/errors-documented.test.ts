@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../shared/testing/index.js';
+import { docBlocks, REPO_ROOT } from '../../shared/testing/index.js';
 import { ERROR_CATALOG } from '../errors.js';
 import { ADMIN_SECRET, createHarness, type Harness } from './harness.js';
 import { rawRequest } from './raw-http.js';
@@ -46,6 +46,14 @@ describe('error catalog', () => {
       .map(([code, spec]) => `${code} (${spec.status})`);
     expect(missing, 'catalog codes missing from docs/errors.md or at another status').toEqual([]);
     expect(codes.filter((c) => !(c in ERROR_CATALOG)), 'rows naming a code the catalog does not have').toEqual([]);
+  });
+
+  it('the example answer of docs/errors.md has the documented shape and a catalog code', () => {
+    const [example] = docBlocks('docs/errors.md', 'json', { min: 1 }) as [string];
+    const body = JSON.parse(example) as { error: { code: string; message: string; details: Record<string, unknown> } };
+    expect(Object.keys(body)).toEqual(['error']);
+    expect(Object.keys(body.error)).toEqual(['code', 'message', 'details']);
+    expect(body.error.code in ERROR_CATALOG).toBe(true);
   });
 
   it('no other doc has an error table (README.md, docs/*.md)', () => {

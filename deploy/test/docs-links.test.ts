@@ -11,6 +11,14 @@ import { REPO_ROOT } from '../../shared/testing/index.js';
 const DOCS = readdirSync(join(REPO_ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`);
 const FILES = ['README.md', ...DOCS, 'deploy/README.md', 'bench/README.md'];
 
+/** Base names of every *.test.ts of the repository. */
+function testFileNames(dir = REPO_ROOT): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    if (e.isDirectory()) return ['node_modules', 'dist', '.data', '.git'].includes(e.name) ? [] : testFileNames(join(dir, e.name));
+    return e.name.endsWith('.test.ts') ? [e.name] : [];
+  });
+}
+
 /** Markdown outside fenced blocks and inline code. */
 function prose(text: string): string {
   let inFence = false;
@@ -67,6 +75,24 @@ describe('documentation links', () => {
       }
     }
     expect(broken).toEqual([]);
+  });
+
+  it('every test file the docs name exists (paths, file names, and the test names of the security table)', () => {
+    const all = new Set(testFileNames());
+    const missing: string[] = [];
+    for (const file of FILES) {
+      const text = readFileSync(join(REPO_ROOT, file), 'utf8');
+      for (const [, name] of text.matchAll(/`([\w./-]+\.test\.ts)`/g)) {
+        const ok = name!.includes('/') ? existsSync(join(REPO_ROOT, name!)) : all.has(name!);
+        if (!ok) missing.push(`${file}: ${name}`);
+      }
+    }
+    const security = readFileSync(join(REPO_ROOT, 'docs/security.md'), 'utf8');
+    const table = security.slice(security.indexOf('| promise | tested by |'), security.indexOf('\n\n', security.indexOf('| promise | tested by |')));
+    const named = table.split('\n').slice(2).flatMap((row) => [...(row.split(' | ')[1] ?? '').matchAll(/`([a-z0-9-]+)`/g)].map((m) => m[1]!));
+    expect(named.length).toBeGreaterThanOrEqual(15);
+    for (const name of named) if (!all.has(`${name}.test.ts`)) missing.push(`docs/security.md: ${name}`);
+    expect(missing).toEqual([]);
   });
 
   it('the README links every page of docs/, and is the short front door (≤ 200 lines)', () => {
