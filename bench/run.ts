@@ -21,7 +21,7 @@ import { describeTarget, judge, loadTargets } from './lib/targets.js';
 /** Run order: the redirect scenarios share one 1 M-link node, so they go first and together. */
 export const SCENARIOS = ['redirect', 'redirect-vs-nginx', 'propagation', 'api', 'clicks', 'bulk', 'webhooks'] as const;
 /** Scenarios that use the shared redirect fixture (released once none of them is left to run). */
-const REDIRECT_FIXTURE_USERS = new Set(['redirect', 'redirect-vs-nginx']);
+const REDIRECT_FIXTURE_USERS = new Set(['redirect', 'redirect-vs-nginx', 'instructions']);
 
 type ScenarioModule = { run(opts: ScenarioOptions): Promise<ScenarioResult> };
 

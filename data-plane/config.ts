@@ -42,6 +42,10 @@ export function dataPlaneSchema() {
       doc: 'this node\'s name (click subject, default LMDB path); default: the host name',
     },
     LMDB_PATH: { kind: 'string', defaultDoc: '`./.data/node-<NODE_ID>`', doc: 'directory of the node\'s LMDB replica; default `./.data/node-<NODE_ID>`' },
+    LMDB_MAP_SIZE_GB: {
+      kind: 'int', default: 64, min: 1, max: 4096,
+      doc: 'virtual address space reserved for each LMDB map (the file grows as links are written, never past this); lower it where address space is limited (`ulimit -v`, valgrind)',
+    },
     STORE_MIN_FREE_MB: {
       kind: 'int', default: 8, min: 0, max: 1_000_000,
       doc: 'the node does not start when less than this is free under LMDB_PATH (a full volume would crash it with SIGBUS)',
@@ -66,6 +70,10 @@ export function dataPlaneSchema() {
     READY_WITHOUT_NATS_MS: {
       kind: 'int', default: 15_000, min: 0,
       doc: 'a node that has a synced store but cannot reach NATS this long after start reports ready anyway (0: never)',
+    },
+    ACCESS_LOG_SAMPLE: {
+      kind: 'number', default: 0, min: 0, max: 1,
+      doc: 'share of requests the serving threads log, one `request` line each at info level (method, host, path, status, location, link, X-Request-Id, µs): 0.01 logs about one in a hundred, 1 every one; 0 (the default) logs none',
     },
     SHUTDOWN_GRACE_MS: { kind: 'int', default: 1000, min: 0, max: 60_000, doc: 'on SIGTERM: how long open connections may finish requests' },
     CLICK_CAPTURE: { kind: 'bool', default: true, doc: 'capture clicks and ship them to `<prefix>_CLICKS` (false: redirects only, no analytics)' },

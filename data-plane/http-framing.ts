@@ -26,7 +26,7 @@ export type FramingProblem =
   | 'transfer_encoding_with_content_length';
 
 /** First value of each header the redirect path reads, from the last `framingProblem` call ('' when absent). */
-export const seen = { host: '', userAgent: '', referer: '', acceptLanguage: '', forwardedFor: '' };
+export const seen = { host: '', userAgent: '', referer: '', acceptLanguage: '', forwardedFor: '', requestId: '' };
 
 let hosts = 0;
 let contentLength: string | null = null;
@@ -50,6 +50,9 @@ function visit(key: string, value: string): void {
       if (key === 'accept-language') {
         if (seen.acceptLanguage === '') seen.acceptLanguage = value;
       } else if (key === 'x-forwarded-for' && seen.forwardedFor === '') seen.forwardedFor = value;
+      return;
+    case 12:
+      if (key === 'x-request-id' && seen.requestId === '') seen.requestId = value;
       return;
     case 14:
       if (key === 'content-length') {
@@ -88,6 +91,7 @@ export function framingProblem(req: HeaderSource): FramingProblem | null {
   seen.referer = '';
   seen.acceptLanguage = '';
   seen.forwardedFor = '';
+  seen.requestId = '';
   req.forEach(visit);
   if (hosts > 1) return 'duplicate_host';
   if (lengthsDisagree) return 'conflicting_content_length';

@@ -101,6 +101,7 @@ export async function startNode(config: DataPlaneConfig, log: Logger, abort?: Ab
     maxBehindMs: config.SYNC_MAX_BEHIND_MS,
     workers: config.WORKERS,
     state: state.buffer,
+    lmdbMapBytes: config.LMDB_MAP_SIZE_GB * 1024 ** 3,
   };
   let sync: Thread | undefined;
   let syncStopped: Promise<void> = Promise.resolve();
@@ -245,6 +246,8 @@ export async function startNode(config: DataPlaneConfig, log: Logger, abort?: Ab
     trustedProxies: [...config.TRUSTED_PROXIES],
     ruleCacheSize: config.RULE_CACHE_SIZE,
     uaCacheSize: config.UA_CACHE_SIZE,
+    accessLogSample: config.ACCESS_LOG_SAMPLE,
+    lmdbMapBytes: config.LMDB_MAP_SIZE_GB * 1024 ** 3,
     storePath,
     state: state.buffer,
     geo,

@@ -60,9 +60,11 @@ function send(res: ResponseWriter, head: boolean, body: string, close: boolean):
   }
 }
 
-export function respond(res: ResponseWriter, d: Decision, head: boolean, close: boolean): void {
+/** `requestId`: the request's X-Request-Id to echo ('' when none; see request-id.ts). */
+export function respond(res: ResponseWriter, d: Decision, head: boolean, close: boolean, requestId = ''): void {
   if (d.kind === 'redirect') {
     res.writeStatus(STATUS_LINES[d.status]!);
+    if (requestId.length > 0) res.writeHeader('X-Request-Id', requestId);
     res.writeHeader('Location', d.location);
     res.writeHeader('Cache-Control', d.cacheControl);
     if (head) res.endWithoutBody(0, close);
@@ -70,6 +72,7 @@ export function respond(res: ResponseWriter, d: Decision, head: boolean, close: 
     return;
   }
   res.writeStatus(STATUS_LINES[d.status]!);
+  if (requestId.length > 0) res.writeHeader('X-Request-Id', requestId);
   res.writeHeader('Cache-Control', 'no-store');
   res.writeHeader('X-Content-Type-Options', 'nosniff');
   if (d.hostname === null) {
@@ -84,8 +87,9 @@ export function respond(res: ResponseWriter, d: Decision, head: boolean, close: 
 
 export { send as sendBody };
 
-export function respondText(res: ResponseWriter, status: number, body: string, head: boolean, close: boolean, headers?: Record<string, string>): void {
+export function respondText(res: ResponseWriter, status: number, body: string, head: boolean, close: boolean, headers?: Record<string, string>, requestId = ''): void {
   res.writeStatus(STATUS_LINES[status] ?? `${status}`);
+  if (requestId.length > 0) res.writeHeader('X-Request-Id', requestId);
   res.writeHeader('Content-Type', 'text/plain; charset=utf-8');
   res.writeHeader('Cache-Control', 'no-store');
   if (headers) for (const [k, v] of Object.entries(headers)) res.writeHeader(k, v);

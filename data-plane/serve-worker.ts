@@ -13,6 +13,7 @@ import { parseCidr, type Cidr } from './ip.js';
 import { loadNativeUws } from './native-uws.js';
 import { RequestRecorder, SharedState } from './ops/shared-state.js';
 import { buildServer } from './server.js';
+import { setLmdbMapSize } from './store/lmdb-env.js';
 import { StoreReader } from './store/reader.js';
 
 export interface WorkerInit {
@@ -25,7 +26,11 @@ export interface WorkerInit {
   trustedProxies: string[];
   ruleCacheSize: number;
   uaCacheSize: number;
+  /** ACCESS_LOG_SAMPLE: the share of requests logged (0: none). */
+  accessLogSample: number;
   storePath: string;
+  /** LMDB_MAP_SIZE_GB in bytes. */
+  lmdbMapBytes: number;
   state: SharedArrayBuffer;
   geo: SharedArrayBuffer;
   /** This thread's click ring (click-ring.ts; the main thread reads it), or null when CLICK_CAPTURE is off. */
@@ -40,6 +45,7 @@ export type FromWorker =
   | { type: 'drained' };
 
 const init = workerData as WorkerInit;
+setLmdbMapSize(init.lmdbMapBytes);
 const port = parentPort!;
 const post = (m: FromWorker) => port.postMessage(m);
 const log = createLogger({ name: 'data-plane', level: init.logLevel }).child({ module: 'worker', worker: init.index });
@@ -64,6 +70,7 @@ try {
     recorder,
     nodeId: init.nodeId,
     log,
+    accessLogSample: init.accessLogSample,
   });
   setInterval(() => {
     store.releaseIfStale();

@@ -13,6 +13,7 @@ import { ipFromBytes, type Ip } from './ip.js';
 import type { UwsModule } from './native-uws.js';
 import { caughtUp, readiness } from './ops/readiness.js';
 import type { RequestRecorder, SharedState } from './ops/shared-state.js';
+import { echoableRequestId } from './request-id.js';
 import { resolve, type Decision } from './resolve.js';
 import { respond, respondText } from './respond.js';
 import type { StoreReader } from './store/reader.js';
@@ -28,6 +29,10 @@ export interface ServerDeps {
   log: Logger;
   /** Clock (tests pin it). */
   now?: () => number;
+  /** ACCESS_LOG_SAMPLE: the share of requests logged as one `request` line (0, the default: none). */
+  accessLogSample?: number;
+  /** The sampler (tests pin it): a request is logged when it returns < accessLogSample. */
+  random?: () => number;
 }
 
 export interface RedirectServer {
@@ -56,6 +61,25 @@ export function buildServer(deps: ServerDeps): RedirectServer {
   const peerOf = (): Ip | null => (peer === undefined ? (peer = ipFromBytes(peerBytesOf())) : peer);
   const app = uws.App();
   let listenSocket: us_listen_socket | null = null;
+  const sample = deps.accessLogSample ?? 0;
+  const random = deps.random ?? Math.random;
+
+  /**
+   * One sampled request's line (ACCESS_LOG_SAMPLE): read before the answer (the request must not
+   * be read after it), logged after. Off by default; when off, a request pays one comparison.
+   */
+  function accessLog(method: string, url: string, status: number, d: Decision | null, requestId: string, t0: number): void {
+    log.info({
+      method,
+      host: seen.host,
+      path: url,
+      status,
+      location: d?.kind === 'redirect' ? d.location : undefined,
+      link_id: d?.kind === 'redirect' ? d.click.linkId : undefined,
+      request_id: requestId || undefined,
+      us: Math.round((performance.now() - t0) * 1000),
+    }, 'request');
+  }
 
   function decide(req: HttpRequest, url: string): Decision {
     const host = requestHost(seen.host); // read by framingProblem's pass over the headers
@@ -70,13 +94,13 @@ export function buildServer(deps: ServerDeps): RedirectServer {
   }
 
   /** Probes for load balancers on the traffic port; /metrics is on the operations port only. */
-  function probe(res: HttpResponse, url: string, head: boolean, close: boolean): number {
+  function probe(res: HttpResponse, url: string, head: boolean, close: boolean, rid: string): number {
     if (url === '/healthz') {
-      respondText(res, 200, 'ok\n', head, close);
+      respondText(res, 200, 'ok\n', head, close, undefined, rid);
       return 200;
     }
     const r = readiness(state);
-    respondText(res, r.ready ? 200 : 503, r.text, head, close);
+    respondText(res, r.ready ? 200 : 503, r.text, head, close, undefined, rid);
     return r.ready ? 200 : 503;
   }
 
@@ -98,23 +122,29 @@ export function buildServer(deps: ServerDeps): RedirectServer {
       const method = req.getMethod();
       const url = req.getUrl();
       const head = method === 'head';
+      const rid = seen.requestId.length > 0 && echoableRequestId(seen.requestId) ? seen.requestId : '';
+      const logged = sample > 0 && random() < sample;
       if (method !== 'get' && !head) {
         answered = true;
-        respondText(res, 405, 'Method Not Allowed\n', head, close, ALLOW);
+        respondText(res, 405, 'Method Not Allowed\n', head, close, ALLOW, rid);
         recorder.status(405);
+        if (logged) accessLog(method, url, 405, null, rid, t0);
         return;
       }
       if (url === '/healthz' || url === '/readyz') {
         answered = true;
-        recorder.status(probe(res, url, head, close));
+        const status = probe(res, url, head, close, rid);
+        recorder.status(status);
+        if (logged) accessLog(method, url, status, null, rid, t0);
         return;
       }
       const d = decide(req, url);
       recorder.latency(performance.now() - t0);
       if (d.kind === 'not_found' && !caughtUp(state)) {
         answered = true;
-        respondText(res, 503, NOT_SYNCED_BODY, head, close, NOT_SYNCED);
+        respondText(res, 503, NOT_SYNCED_BODY, head, close, NOT_SYNCED, rid);
         recorder.status(503);
+        if (logged) accessLog(method, url, 503, null, rid, t0);
         return;
       }
       // copied before answering: the request and response must not be read after the answer
@@ -132,9 +162,10 @@ export function buildServer(deps: ServerDeps): RedirectServer {
         acceptLanguage = seen.acceptLanguage;
       }
       answered = true;
-      respond(res, d, head, close);
+      respond(res, d, head, close, rid);
       recorder.status(d.status);
       if (capture && d.kind === 'redirect') sink.click(d.click, visitPeer, forwardedFor, userAgent, referer, acceptLanguage);
+      if (logged) accessLog(method, url, d.status, d, rid, t0);
     } catch (err) {
       recorder.status(500);
       log.error({ err, requestId: safeHeader(req, 'x-request-id') }, 'request failed');

@@ -7,6 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { connectNats, createLogger, errorChain, natsNames } from '../shared/index.js';
 import { SharedState } from './ops/shared-state.js';
+import { setLmdbMapSize } from './store/lmdb-env.js';
 import { prepareStoreDir } from './store/store-dir.js';
 import { StoreFiles } from './store/store-files.js';
 import { LinksSync } from './sync/links-sync.js';
@@ -25,6 +26,8 @@ export interface SyncInit {
   maxBehindMs: number;
   workers: number;
   state: SharedArrayBuffer;
+  /** LMDB_MAP_SIZE_GB in bytes. */
+  lmdbMapBytes: number;
 }
 
 export type ToSync = { type: 'swapped'; id: number } | { type: 'stop' };
@@ -35,6 +38,7 @@ export type FromSync =
   | { type: 'stopped' };
 
 const init = workerData as SyncInit;
+setLmdbMapSize(init.lmdbMapBytes);
 const port = parentPort!;
 const post = (m: FromSync) => port.postMessage(m);
 const log = createLogger({ name: 'data-plane', level: init.logLevel }).child({ node: init.nodeId });

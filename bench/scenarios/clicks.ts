@@ -220,7 +220,7 @@ export async function measureCapture(quick: boolean): Promise<CaptureMeasure | {
     const off = await startBenchNode({ natsUrl: nats.url, prefix, lmdbPath: dirs[0]!, cpus, env: { CLICK_CAPTURE: 'false' } });
     const on = await startBenchNode({ natsUrl: nats.url, prefix, lmdbPath: dirs[1]!, cpus, env: { CLICK_CAPTURE: 'true' } });
     try {
-      if (!(await on.metrics()).includes('linkplane_node_clicks_captured_total')) {
+      if (!(await on.metrics()).includes('linkplane_node_clicks_received_total')) {
         return { skipped: 'this node build does not capture clicks yet' };
       }
       const pathSet = { host: BENCH_DOMAIN, paths: Array.from({ length: count }, (_, i) => plainPath(i)), headerSets: visitorHeaderSets(quick ? 200 : 1000) };
@@ -233,7 +233,7 @@ export async function measureCapture(quick: boolean): Promise<CaptureMeasure | {
         { server: server('capture off', off), spec: spec(16) },
         { server: server('capture on', on), spec: spec(16) },
       ], quick ? 2 : 4);
-      const captured = metricValue(await on.metrics(), 'linkplane_node_clicks_captured_total');
+      const captured = metricValue(await on.metrics(), 'linkplane_node_clicks_received_total');
       return {
         rows: [
           loadRow('plain links, capture off', 'node', o1!), loadRow('plain links, capture on', 'node', c1!),

@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { openStoreDbs } from './lmdb-env.js';
+import { lmdbMapSize, openStoreDbs, setLmdbMapSize } from './lmdb-env.js';
 
 export interface StoreCheck {
   ok: boolean;
@@ -19,7 +19,7 @@ export const CHECK_SCRIPT = fileURLToPath(new URL('./check-store.js', import.met
 /** Runs the check in a child process; `script` is this file compiled (dist/). */
 export function checkStoreFile(path: string, script = CHECK_SCRIPT): StoreCheck {
   if (!existsSync(script)) return { ok: true, detail: `check skipped: ${script} not built` };
-  const r = spawnSync(process.execPath, [script, path], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [script, path, String(lmdbMapSize())], { encoding: 'utf8', timeout: 120_000 });
   if (r.status === 0) return { ok: true, detail: r.stdout.trim() };
   return { ok: false, detail: r.signal ? `check crashed with ${r.signal}` : (r.stderr || r.stdout).trim().slice(0, 500) };
 }
@@ -41,6 +41,7 @@ if (process.argv[1] === CHECK_SCRIPT) {
     process.stderr.write('usage: check-store.js <store file>\n');
     process.exit(2);
   }
+  if (Number(process.argv[3]) > 0) setLmdbMapSize(Number(process.argv[3]));
   main(path).catch((err: unknown) => {
     process.stderr.write(`${String(err)}\n`);
     process.exit(1);

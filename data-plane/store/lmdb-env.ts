@@ -16,12 +16,24 @@ export interface StoreDbs {
   getDomain: FastGet;
 }
 
-/** Virtual size reserved for the map; the file only grows as data is written. */
-const MAP_SIZE = 64 * 1024 ** 3;
+/**
+ * Virtual size reserved for the map; the file only grows as data is written. LMDB_MAP_SIZE_GB
+ * lowers it where address space is limited (`ulimit -v`, valgrind); every thread that opens the
+ * store sets it from its init data (module state is per thread).
+ */
+let mapSize = 64 * 1024 ** 3;
+
+export function setLmdbMapSize(bytes: number): void {
+  mapSize = bytes;
+}
+
+export function lmdbMapSize(): number {
+  return mapSize;
+}
 
 export function openStoreDbs(path: string, readOnly: boolean): StoreDbs {
   // noReadAhead (MDB_NORDAHEAD): lookups are random, read-ahead would only fill RSS; lmdb-js supports it, its typings lack it
-  const options = { path, maxDbs: 4, mapSize: MAP_SIZE, noReadAhead: true, readOnly, cache: false };
+  const options = { path, maxDbs: 4, mapSize, noReadAhead: true, readOnly, cache: false };
   const env = open(options);
   const links = env.openDB<Buffer, string>({ name: 'links', encoding: 'binary', cache: false });
   const domains = env.openDB<Buffer, string>({ name: 'domains', encoding: 'binary', cache: false });

@@ -179,6 +179,56 @@ describe('propagation through the bucket', () => {
   });
 });
 
+describe('request ids and the sampled access log (issue 15)', () => {
+  it('echoes a valid X-Request-Id on every kind of answer, never makes one up, and does not echo an invalid one', async () => {
+    const id = 'req-01J.ab_9:Z';
+    for (const [path, method, status] of [['/plain', 'GET', 302], ['/nope', 'GET', 404], ['/off', 'GET', 410], ['/plain', 'HEAD', 302], ['/plain', 'POST', 405], ['/healthz', 'GET', 200], ['/readyz', 'GET', 200]] as const) {
+      const r = await request(node.port, { path, method, headers: { 'X-Request-Id': id } });
+      expect([path, method, r.status, r.headers['x-request-id']]).toEqual([path, method, status, id]);
+      const bare = await request(node.port, { path, method });
+      expect([path, method, bare.headers['x-request-id']]).toEqual([path, method, undefined]);
+    }
+    for (const bad of ['has space', 'semi;colon', 'a/b', 'x'.repeat(129)]) {
+      const r = await request(node.port, { path: '/plain', headers: { 'X-Request-Id': bad } });
+      expect(r.status).toBe(302);
+      expect(r.headers['x-request-id']).toBeUndefined();
+    }
+    expect((await request(node.port, { path: '/plain', headers: { 'X-Request-Id': 'x'.repeat(128) } })).headers['x-request-id']).toBe('x'.repeat(128));
+  });
+
+  it('logs no request lines by default; ACCESS_LOG_SAMPLE=1 logs one per request with its fields', async () => {
+    expect(node.proc.logs().filter((l) => l.msg === 'request')).toEqual([]);
+    const logged = await startTestNode({ natsUrl: TEST_NATS_URL, prefix, env: { ACCESS_LOG_SAMPLE: '1', WORKERS: '1' } });
+    try {
+      await waitForAnswer(logged.port, '/plain', 302);
+      // the harness's own probes are logged too: only this test's requests are looked at
+      const mine = () => logged.proc.logs().filter((l) => l.msg === 'request' && l.path !== '/healthz' && l.path !== '/readyz');
+      const before = mine().length;
+      await request(logged.port, { path: '/plain?x=1', headers: { 'X-Request-Id': 'trace-42' } });
+      await request(logged.port, { path: '/nope' });
+      await request(logged.port, { path: '/plain', method: 'POST' });
+      let lines: Record<string, unknown>[] = [];
+      for (let i = 0; i < 50 && lines.length < before + 3; i++) {
+        await sleep(20);
+        lines = mine();
+      }
+      const [redirect, missing, refused] = lines.slice(before).map(({ time: _t, pid: _p, hostname: _h, us, ...rest }) => {
+        expect(typeof us).toBe('number');
+        return rest;
+      });
+      expect(redirect).toEqual({
+        level: expect.anything(), name: 'data-plane', module: 'worker', worker: 0, msg: 'request', method: 'get', host: 'go.example.com', path: '/plain',
+        status: 302, location: 'https://www.example.com/landing', link_id: expect.any(String), request_id: 'trace-42',
+      });
+      expect(missing).toEqual({ level: expect.anything(), name: 'data-plane', module: 'worker', worker: 0, msg: 'request', method: 'get', host: 'go.example.com', path: '/nope', status: 404 });
+      expect(refused).toMatchObject({ method: 'post', path: '/plain', status: 405 });
+      expect(lines.length).toBe(before + 3);
+    } finally {
+      await logged.destroy();
+    }
+  });
+});
+
 describe('operations', () => {
   it('/healthz and /readyz answer on any host; /metrics is on the operations port', async () => {
     expect((await request(node.port, { path: '/healthz', host: 'anything' })).status).toBe(200);

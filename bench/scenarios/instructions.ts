@@ -1,0 +1,231 @@
+/**
+ * `instructions`: machine instructions per redirect, counted by valgrind's callgrind — the node
+ * (click capture on and off) against the floor (bare uWS + one LMDB get, bench/lib/bare-redirect-server.ts).
+ * Instruction counts do not depend on what else runs on the machine, so this is the figure for
+ * hot-path decisions on a shared box; wall-clock CPU (redirect-vs-nginx) says what they are worth
+ * in time (cache misses and the kernel are not counted here: the kernel's share is the same
+ * sockets for both sides).
+ *
+ * Each server runs under `valgrind --tool=callgrind` (every thread of the process: the serving
+ * thread, the main thread that reads the click ring, encodes, spools and ships, V8's helpers).
+ * A warm-up lets the JIT settle, then `callgrind_control -z` zeroes the counters, a fixed number of
+ * requests is sent (a few keep-alive connections, pipelining 1 or 16, random keys and visitor
+ * headers), the process is given time to finish the clicks' asynchronous work (ring drain, batch,
+ * spool write, ship), and `callgrind_control -d` dumps the count. The instructions of an idle
+ * window of the same length (timers) are measured the same way and subtracted.
+ *
+ * Needs valgrind (`apt-get install -y valgrind`); skipped without it.
+ * Run alone: `npm run bench -- instructions [--quick]`.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../../shared/testing/index.js';
+import { startBareRedirect } from '../lib/bare-redirect.js';
+import { BenchContext, startBenchNode } from '../lib/bench-context.js';
+import { sleep, waitForAnswer } from '../lib/http-probe.js';
+import { plainDestination } from '../lib/link-dataset.js';
+import { BENCH_SECRETS_KEY, REPO_ROOT, startProc, type Proc } from '../lib/processes.js';
+import type { ScenarioOptions, ScenarioResult } from '../lib/scenario.js';
+
+const FLOOR_P1 = 'instructions: node / bare uWS + LMDB per redirect, no pipelining';
+const FLOOR_P16 = 'instructions: node / bare uWS + LMDB per redirect, pipelining 16';
+const OFF_P1 = 'instructions: node without click capture / bare uWS + LMDB per redirect, no pipelining';
+
+function hasValgrind(): boolean {
+  return spawnSync('valgrind', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+interface Counted {
+  proc: Proc;
+  port: number;
+  outDir: string;
+}
+
+function valgrindArgs(outDir: string): string[] {
+  return ['--tool=callgrind', `--callgrind-out-file=${join(outDir, 'cg.%p')}`, '--dump-instr=no', '--compress-strings=no'];
+}
+
+/** Total instructions of the last dump of `pid` in `dir` (the `totals:` / `summary:` line). */
+function lastDumpTotal(dir: string, pid: number): number {
+  const files = readdirSync(dir).filter((f) => f.startsWith(`cg.${pid}.`)).sort((a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop()));
+  const f = files.at(-1);
+  if (!f) throw new Error(`no callgrind dump for pid ${pid} in ${dir}`);
+  const text = readFileSync(join(dir, f), 'utf8');
+  const m = /^(?:totals|summary):\s+(\d+)/m.exec(text);
+  if (!m) throw new Error(`no totals in ${f}`);
+  return Number(m[1]);
+}
+
+/** The valgrind process's pid is the program's (valgrind execs in place). */
+function control(pid: number, flag: '-z' | '-d'): void {
+  const out = execFileSync('callgrind_control', [flag, String(pid)], { encoding: 'utf8', timeout: 120_000 });
+  if (!/OK/.test(out)) throw new Error(`callgrind_control ${flag} ${pid}: ${out}`);
+}
+
+/** Sends `total` GETs over `conns` keep-alive connections, `pipelining` in flight on each; resolves when all are answered. */
+async function send(port: number, host: string, paths: readonly string[], headerSets: readonly Record<string, string>[], total: number, conns: number, pipelining: number, seed: number): Promise<void> {
+  let s = seed >>> 0;
+  const rand = () => {
+    s = (Math.imul(s, 1_103_515_245) + 12_345) >>> 0;
+    return s / 4_294_967_296;
+  };
+  const request = () => {
+    const h = headerSets[Math.floor(rand() * headerSets.length)]!;
+    let r = `GET /${paths[Math.floor(rand() * paths.length)]!} HTTP/1.1\r\nhost: ${host}\r\n`;
+    for (const [k, v] of Object.entries(h)) r += `${k}: ${v}\r\n`;
+    return `${r}\r\n`;
+  };
+  let left = total;
+  const one = () => new Promise<void>((resolve, reject) => {
+    const sock = connect(port, '127.0.0.1');
+    let inFlight = 0;
+    let buf = '';
+    const fill = () => {
+      let out = '';
+      while (inFlight < pipelining && left > 0) {
+        out += request();
+        inFlight++;
+        left--;
+      }
+      if (out) sock.write(out);
+      else if (inFlight === 0) {
+        sock.end();
+        resolve();
+      }
+    };
+    sock.setEncoding('latin1');
+    sock.on('connect', fill);
+    sock.on('data', (d: string) => {
+      buf += d;
+      // empty-bodied 302s: a response ends with its header block
+      for (let i = buf.indexOf('\r\n\r\n'); i >= 0; i = buf.indexOf('\r\n\r\n')) {
+        if (!buf.startsWith('HTTP/1.1 302')) {
+          reject(new Error(`unexpected answer: ${buf.slice(0, 200)}`));
+          sock.destroy();
+          return;
+        }
+        buf = buf.slice(i + 4);
+        inFlight--;
+      }
+      if (inFlight === 0) fill();
+    });
+    sock.on('error', reject);
+  });
+  await Promise.all(Array.from({ length: conns }, one));
+}
+
+export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
+  if (!hasValgrind()) {
+    const reason = 'valgrind is not installed (Debian/Ubuntu: `apt-get install -y valgrind`)';
+    return { rows: [], targets: [], notes: [`skipped: ${reason}`], skipped: [{ name: FLOOR_P1, reason }] };
+  }
+  const own = opts.context ? null : new BenchContext();
+  const ctx = opts.context ?? own!;
+  const running: Proc[] = [];
+  try {
+    const fx = await ctx.redirectFixture(opts.quick);
+    const plainCount = Math.min(fx.plainPaths.length, 20_000);
+    const paths = fx.plainPaths.slice(0, plainCount);
+    const entries = function* () {
+      for (let i = 0; i < plainCount; i++) yield [fx.plainPaths[i]!, plainDestination(i)] as [string, string];
+    };
+    const warm = 5000;
+    const measured = 5000;
+    const outDir = ctx.scratch('callgrind');
+
+    /** A node synced first without valgrind, then restarted under it on the same store. */
+    async function countedNode(name: string, env: Record<string, string>): Promise<Counted> {
+      const lmdbPath = ctx.scratch(name);
+      const pre = await startBenchNode({ natsUrl: fx.natsUrl, prefix: fx.prefix, lmdbPath, cpus: null, env, readyTimeoutMs: 900_000 });
+      await pre.stop();
+      const port = await freePort();
+      // BENCH_NODE_DIST: another build's dist directory (a before/after pair counted in turn)
+      const file = join(process.env.BENCH_NODE_DIST ?? join(REPO_ROOT, 'dist'), 'data-plane', 'main.js');
+      const proc = startProc(name, 'valgrind', [...valgrindArgs(outDir), process.execPath, file], {
+        env: {
+          PORT: String(port), OPS_PORT: '0', HOST: '127.0.0.1', NATS_URL: fx.natsUrl, NATS_PREFIX: fx.prefix, LMDB_PATH: lmdbPath,
+          NODE_ID: `bench-cg-${port}`, WORKERS: '1', TRUSTED_PROXIES: '127.0.0.1/32', SHUTDOWN_GRACE_MS: '200', LOG_LEVEL: 'warn',
+          SECRETS_KEY: BENCH_SECRETS_KEY, LMDB_MAP_SIZE_GB: '4', ...env,
+        },
+      });
+      running.push(proc);
+      await waitForAnswer({ port, host: fx.host, path: `/${paths[0]!}`, status: 302, timeoutMs: 600_000, everyMs: 500, alive: proc.alive });
+      return { proc, port, outDir };
+    }
+
+    async function countedFloor(): Promise<Counted> {
+      const dir = ctx.scratch('bare-cg');
+      const bare = await startBareRedirect({ dir, host: fx.host, entries: entries(), probePath: paths[0]!, cpus: null });
+      const lmdb = join(dir, 'bare.mdb'); // written by startBareRedirect
+      await bare.stop();
+      const port = await freePort();
+      const script = fileURLToPath(new URL('../lib/bare-redirect-server.js', import.meta.url));
+      const proc = startProc('bare-cg', 'valgrind', [...valgrindArgs(outDir), process.execPath, script, String(port), lmdb]);
+      running.push(proc);
+      await waitForAnswer({ port, host: fx.host, path: `/${paths[0]!}`, status: 302, timeoutMs: 600_000, everyMs: 500, alive: proc.alive });
+      return { proc, port, outDir };
+    }
+
+    /** Instructions per request of `pipelining`, idle-corrected. */
+    async function perRequest(c: Counted, pipelining: number): Promise<{ perReq: number; idlePerS: number }> {
+      const conns = 4;
+      await send(c.port, fx.host, paths, fx.headerSets, warm, conns, pipelining, 1);
+      await sleep(1000);
+      // idle: the same wall time without requests (timers, the ring reader's polling)
+      control(c.proc.pid, '-z');
+      const i0 = performance.now();
+      await sleep(3000);
+      control(c.proc.pid, '-d');
+      const idleSeconds = (performance.now() - i0) / 1000;
+      const idlePerS = lastDumpTotal(c.outDir, c.proc.pid) / idleSeconds;
+      control(c.proc.pid, '-z');
+      const t0 = performance.now();
+      await send(c.port, fx.host, paths, fx.headerSets, measured, conns, pipelining, 2);
+      await sleep(1500); // the clicks' batch (flush after 250 ms), spool write and ship
+      control(c.proc.pid, '-d');
+      const seconds = (performance.now() - t0) / 1000;
+      const total = lastDumpTotal(c.outDir, c.proc.pid);
+      return { perReq: Math.max(0, total - idlePerS * seconds) / measured, idlePerS };
+    }
+
+    const floor = await countedFloor();
+    const f1 = await perRequest(floor, 1);
+    const f16 = await perRequest(floor, 16);
+    await floor.proc.stop();
+    const on = await countedNode('node-cg', {});
+    const n1 = await perRequest(on, 1);
+    const n16 = await perRequest(on, 16);
+    await on.proc.stop();
+    const off = await countedNode('node-cg-off', { CLICK_CAPTURE: 'false' });
+    const o1 = await perRequest(off, 1);
+    const o16 = await perRequest(off, 16);
+    await off.proc.stop();
+
+    const k = (n: number) => Math.round(n / 100) / 10; // thousands, one decimal
+    const r = (a: number, b: number) => Math.round((a / b) * 100) / 100;
+    const rows: Record<string, number | string>[] = [
+      { server: 'bare uWS + LMDB', 'k instr/req p1': k(f1.perReq), 'k instr/req p16': k(f16.perReq), 'idle k instr/s': k(f1.idlePerS) },
+      { server: 'node', 'k instr/req p1': k(n1.perReq), 'k instr/req p16': k(n16.perReq), 'idle k instr/s': k(n1.idlePerS) },
+      { server: 'node, capture off', 'k instr/req p1': k(o1.perReq), 'k instr/req p16': k(o16.perReq), 'idle k instr/s': k(o1.idlePerS) },
+      { server: 'node: click capture per redirect', 'k instr/req p1': k(n1.perReq - o1.perReq), 'k instr/req p16': k(n16.perReq - o16.perReq), 'idle k instr/s': '' },
+    ];
+    return {
+      rows,
+      notes: [
+        `callgrind (valgrind ${execFileSync('valgrind', ['--version']).toString().trim()}), every thread of each process; ${warm} warm-up requests, then ${measured} counted, over 4 keep-alive connections, random keys over ${plainCount} links and ${fx.headerSets.length} visitor header sets; an idle window's instructions per second subtracted`,
+        'node: one worker thread; the count includes the main thread reading the click ring, encoding, spooling and shipping the clicks of the counted requests',
+      ],
+      targets: [
+        { name: FLOOR_P1, value: r(n1.perReq, f1.perReq), target: 1.3, op: '<=' },
+        { name: FLOOR_P16, value: r(n16.perReq, f16.perReq), target: 2.0, op: '<=' },
+        { name: OFF_P1, value: r(o1.perReq, f1.perReq), target: 1.1, op: '<=' },
+      ],
+    };
+  } finally {
+    for (const p of running) await p.stop(5000).catch(() => undefined);
+    await own?.close();
+  }
+}
