@@ -6,6 +6,9 @@
  */
 import type { RequestBody } from './transport.js';
 
+/** Items are sent in chunks of about this many bytes. */
+export const CHUNK_BYTES = 64 * 1024;
+
 export type UploadFormat = 'csv' | 'ndjson' | 'json';
 export type UploadChunk = string | Uint8Array;
 export type UploadSource =
@@ -68,25 +71,44 @@ export function iterableStream(source: AsyncIterable<UploadChunk | object> | Ite
   const encoder = new TextEncoder();
   const it: AsyncIterator<UploadChunk | object> | Iterator<UploadChunk | object> =
     Symbol.asyncIterator in source ? (source as AsyncIterable<UploadChunk | object>)[Symbol.asyncIterator]() : (source as Iterable<UploadChunk | object>)[Symbol.iterator]();
+  // small items (CSV rows, NDJSON lines) are gathered into chunks of about CHUNK_BYTES, so the
+  // network sees few large writes and the source is read at most one chunk ahead of it
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  const flush = (ctl: ReadableStreamDefaultController<Uint8Array>) => {
+    const out = new Uint8Array(pendingBytes);
+    let at = 0;
+    for (const p of pending) {
+      out.set(p, at);
+      at += p.byteLength;
+    }
+    pending = [];
+    pendingBytes = 0;
+    ctl.enqueue(out);
+  };
   return new ReadableStream<Uint8Array>({
     async pull(ctl) {
       for (;;) {
         const { value, done } = await it.next();
-        if (done) return ctl.close();
+        if (done) {
+          if (pendingBytes > 0) flush(ctl);
+          return ctl.close();
+        }
         const bytes =
           typeof value === 'string' ? encoder.encode(value)
           : value instanceof Uint8Array ? value
           : encoder.encode(JSON.stringify(value) + '\n');
         if (bytes.byteLength === 0) continue;
-        // copy: a producer (a Node Readable) may reuse its buffers
-        ctl.enqueue(value instanceof Uint8Array ? bytes.slice() : bytes);
-        return;
+        // copied by flush: a producer (a Node Readable) may reuse its buffers
+        pending.push(bytes);
+        pendingBytes += bytes.byteLength;
+        if (pendingBytes >= CHUNK_BYTES) return flush(ctl);
       }
     },
     async cancel() {
       await it.return?.();
     },
-  });
+  }, { highWaterMark: 0 });
 }
 
 /** The request body for an upload, with progress reported as fetch reads it. */
