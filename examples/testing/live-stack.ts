@@ -64,6 +64,7 @@ export async function startLiveStack(label: string, opts: { node?: boolean; env?
       procs.push(startProcess('data-plane/main.js', {
         PORT: String(nodePort), HOST: '127.0.0.1', NATS_URL: TEST_NATS_URL, NATS_PREFIX: prefix, LMDB_PATH: lmdb,
         NODE_ID: `example-${label}`, WORKERS: '1', SHUTDOWN_GRACE_MS: '200', CLICK_FLUSH_MS: '20', LOG_LEVEL: 'warn',
+        TRUSTED_PROXIES: '127.0.0.1/32', // the tests' visitors come through X-Forwarded-For
       }));
       await ready;
       await waitForHttp(`http://127.0.0.1:${nodePort}/readyz`, 200, 60_000);
