@@ -11,6 +11,7 @@ import type { ControlPlaneConfig } from './config.js';
 import type { Pool } from './db/pool.js';
 import { analyticsRoutes } from './http/analytics-routes.js';
 import { auditRoutes } from './http/audit-routes.js';
+import { workspacesRoutes } from './http/workspaces-routes.js';
 import { domainsRoutes } from './http/domains-routes.js';
 import { registerCompression } from './http/compression.js';
 import { registerCors } from './http/cors.js';
@@ -30,6 +31,7 @@ import { SHARED_SCHEMAS } from './http/schemas.js';
 import { Link } from './links/link-schema.js';
 import { registerIdempotency } from './idempotency/idempotency-hook.js';
 import { registerAuth } from './keys/auth-hook.js';
+import { LastUsed } from './keys/last-used.js';
 import { registerScopeCheck } from './keys/scope-hook.js';
 import { ERROR_CATALOG } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -119,7 +121,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
   });
   await registerCors(app, config.CORS_ORIGINS); // before auth: a preflight is answered without a key
-  registerAuth(app, pool, { burst: config.AUTH_FAILURE_BURST, perSec: config.AUTH_FAILURE_PER_SEC });
+  const lastUsed = new LastUsed(pool, { granularityMs: 60_000, flushMs: config.KEY_LAST_USED_FLUSH_MS, log: deps.log.child({ module: 'last-used' }) });
+  lastUsed.start();
+  app.addHook('onClose', async () => lastUsed.stop());
+  app.decorate('lastUsed', lastUsed);
+  registerAuth(app, pool, { burst: config.AUTH_FAILURE_BURST, perSec: config.AUTH_FAILURE_PER_SEC }, { lastUsed });
   registerRateLimit(app, { burst: config.RATE_LIMIT_BURST, perSec: config.RATE_LIMIT_PER_SEC });
   registerScopeCheck(app);
   // bad text, numbers and nesting are refused before the idempotency hook stores anything
@@ -138,6 +144,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(webhooksRoutes(pool, config, secrets));
   await app.register(analyticsRoutes(pool, config.SHORT_URL_SCHEME));
   await app.register(auditRoutes(pool));
+  await app.register(workspacesRoutes(pool));
   const uiDir = config.UI_DIR || defaultUiDir();
   if (!registerUi(app, uiDir)) deps.log.info({ ui_dir: uiDir }, 'no admin console build there (npm run build): /ui/ is not served');
   return app;

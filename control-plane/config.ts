@@ -75,6 +75,7 @@ export const controlPlaneSchema = {
   WEBHOOK_POLL_MS: { kind: 'int', default: 250, min: 10, max: 60_000, doc: 'how often webhook workers look for due work when no notification arrives' },
   WEBHOOK_FANOUT_BATCH: { kind: 'int', default: 2000, min: 1, max: 50_000, doc: 'events turned into deliveries per transaction' },
   WEBHOOK_RETENTION_DAYS: { kind: 'int', default: 30, min: 1, max: 3650, doc: 'finished deliveries, their attempts and dispatched events are deleted after this many days' },
+  KEY_LAST_USED_FLUSH_MS: { kind: 'int', default: 10_000, min: 10, max: 600_000, doc: 'how often the keys\' last_used_at (noted at most once a minute per key) is written, in one statement' },
   AUDIT_RETENTION_DAYS: {
     kind: 'int', default: 400, min: 31, max: 36_500,
     doc: 'audit entries (with the client address and user agent they record) are kept at least this many days, then dropped a month at a time',

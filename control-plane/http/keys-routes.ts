@@ -5,7 +5,8 @@ import { recordAudit } from '../audit/index.js';
 import type { Pool } from '../db/pool.js';
 import { errors } from '../errors.js';
 import { createKey, listKeys, ownKey, revokeKey, type ApiKeyRow } from '../keys/key-store.js';
-import { checkChildPower, childRateLimit, type RateLimit } from '../keys/key-power.js';
+import { checkChildPower, childExpiry, childRateLimit, type RateLimit } from '../keys/key-power.js';
+import { parseInstant } from '../instant.js';
 import { ROLE_SCOPES } from '../keys/roles.js';
 import { decodeIdCursor, encodeIdCursor } from './cursor.js';
 import { actorOf, authOf } from './request-context.js';
@@ -25,6 +26,7 @@ export function toKeyResource(row: ApiKeyRow) {
       : null,
     created_at: row.created_at.toISOString(),
     last_used_at: row.last_used_at?.toISOString() ?? null,
+    expires_at: row.expires_at?.toISOString() ?? null,
   };
 }
 
@@ -57,6 +59,7 @@ export const keysRoutes =
       // no key creates a key with more power than itself (scopes, domains, role, rate limit)
       checkChildPower(actor.auth, { role: b.role, scopes, domains });
       const rateLimit = childRateLimit(actor.auth, b.rate_limit && { burst: b.rate_limit.burst, perSec: b.rate_limit.per_second }, defaults);
+      const expiresAt = childExpiry(actor.auth, b.expires_at == null ? null : new Date(parseInstant(b.expires_at, 'expires_at', 'body')));
       return commitAndRespond(req, reply, pool, 201, async (tx) => {
         const { row, secret } = await createKey(tx, {
           workspaceId: actor.auth.workspaceId,
@@ -66,9 +69,10 @@ export const keysRoutes =
           domains,
           rateLimit,
           createdBy: actor.auth.keyId,
+          expiresAt,
         });
         await recordAudit(tx, actor, 'key.create', { type: 'key', id: row.id }, {
-          after: { name: row.name, role: row.role, scopes: row.scopes, domains: row.domains, rate_limit: toKeyResource(row).rate_limit },
+          after: { name: row.name, role: row.role, scopes: row.scopes, domains: row.domains, rate_limit: toKeyResource(row).rate_limit, expires_at: row.expires_at },
         });
         return { ...toKeyResource(row), secret };
       }, undefined, ['secret']);

@@ -4,12 +4,17 @@ import type { Actor } from '../audit/record.js';
 import { errors } from '../errors.js';
 import type { Reservation } from '../idempotency/store.js';
 import type { AuthContext } from '../keys/key-store.js';
+import type { LastUsed } from '../keys/last-used.js';
 import type { Scope } from '../keys/roles.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     auth: AuthContext | null;
     idem: Reservation | null;
+  }
+  interface FastifyInstance {
+    /** API keys' last use, written in batches (keys/last-used.ts). */
+    lastUsed: LastUsed;
   }
   interface FastifyContextConfig {
     /** The scope the route needs; routes without one (and without `public`) need only a valid key. */

@@ -183,6 +183,7 @@ export const KeyCreate = Type.Object(
         ),
       ),
     ),
+    expires_at: Type.Optional(Nullable(Type.String({ format: 'date-time', description: 'the key stops working then (401 key_expired); at most the creating key\'s own expiry, which it inherits when omitted' }))),
   },
   { additionalProperties: false },
 );
@@ -198,6 +199,7 @@ export const Key = Type.Object(
     rate_limit: Nullable(Type.Object({ burst: Type.Integer(), per_second: Type.Number() })),
     created_at: Timestamp,
     last_used_at: Nullable(Timestamp),
+    expires_at: Nullable(Timestamp),
   },
   { $id: 'Key' },
 );

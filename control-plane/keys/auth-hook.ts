@@ -5,10 +5,12 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Queryable } from '../db/pool.js';
+import type { ApiError } from '../../shared/index.js';
 import { errors } from '../errors.js';
 import { AuthFailureLimit } from '../rate-limit/auth-failure-limit.js';
 import type { Limit } from '../rate-limit/token-bucket.js';
 import { authenticate } from './key-store.js';
+import type { LastUsed } from './last-used.js';
 
 /** An RFC 6750 challenge: `Bearer realm="linkplane"`, plus the error when credentials were presented. */
 export function bearerChallenge(error?: { code: string; description?: string; scope?: string }): string {
@@ -21,12 +23,17 @@ export function bearerChallenge(error?: { code: string; description?: string; sc
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
-export function registerAuth(app: FastifyInstance, db: Queryable, failures: Limit): void {
+export interface AuthOptions {
+  /** Notes each API key's use for `last_used_at` (written in batches). */
+  lastUsed?: LastUsed;
+}
+
+export function registerAuth(app: FastifyInstance, db: Queryable, failures: Limit, opts: AuthOptions = {}): void {
   const failureLimit = new AuthFailureLimit(failures);
-  const refuse = (req: FastifyRequest, reply: FastifyReply, reason: string, challenge: string) => {
+  const refuse = (req: FastifyRequest, reply: FastifyReply, reason: string, challenge: string, error: ApiError = errors.unauthorized({ reason })) => {
     failureLimit.failed(req.ip);
     reply.header('WWW-Authenticate', challenge);
-    return errors.unauthorized({ reason });
+    return error;
   };
 
   app.decorateRequest('auth', null);
@@ -44,6 +51,10 @@ export function registerAuth(app: FastifyInstance, db: Queryable, failures: Limi
     }
     const auth = await authenticate(db, match[1]!);
     if (!auth) throw refuse(req, reply, 'invalid_or_revoked', bearerChallenge({ code: 'invalid_token', description: 'the API key is unknown or revoked' }));
+    if (auth === 'expired') {
+      throw refuse(req, reply, 'expired', bearerChallenge({ code: 'invalid_token', description: 'the API key expired' }), errors.key_expired({ reason: 'expired' }));
+    }
+    opts.lastUsed?.touch(auth.keyId);
     req.auth = auth;
   });
 }

@@ -87,3 +87,21 @@ export function checkChildPower(creator: AuthContext, child: KeyPower): void {
     throw errors.privilege_escalation({ field: 'domains', reason: 'domain_not_held', not_held: d, held: creator.domains }, `the creating key may not use ${d.join(', ')}`);
   }
 }
+
+/**
+ * The expiry a new key gets: asking for none inherits the creator's (none stays none); a time not
+ * in the future is a 400; a time after the creator's own expiry is refused (a key cannot outlive
+ * the key that made it).
+ */
+export function childExpiry(creator: AuthContext, asked: Date | null, now = Date.now()): Date | null {
+  const own = creator.expiresAt ?? null;
+  if (!asked) return own;
+  if (asked.getTime() <= now) throw errors.validation_failed({ field: 'expires_at', in: 'body', reason: 'not_in_future' }, 'expires_at must be in the future');
+  if (own && asked.getTime() > own.getTime()) {
+    throw errors.privilege_escalation(
+      { field: 'expires_at', reason: 'expires_after_creator', held: own.toISOString() },
+      `expires_at may not be later than the creating key's (${own.toISOString()})`,
+    );
+  }
+  return asked;
+}

@@ -3,7 +3,7 @@ import type { Pool, Queryable } from '../db/pool.js';
 import { withTx } from '../db/tx.js';
 import { newId } from '../ids.js';
 import { rolesWithin } from './key-power.js';
-import { ROLE_SCOPES, type Role, type Scope } from './roles.js';
+import { ROLE_SCOPES, SYSTEM_SCOPE, type Role, type Scope } from './roles.js';
 import { generateSecret, hashSecret, secretPrefix } from './secrets.js';
 
 export interface AuthContext {
@@ -17,6 +17,8 @@ export interface AuthContext {
   rateLimit: { burst: number; perSec: number } | null;
   /** The credential's name (audit entries show it). */
   name?: string;
+  /** When the credential stops working; null = never. */
+  expiresAt?: Date | null;
   /** How the caller authenticated; absent = an API key. */
   via?: 'api_key' | 'oauth_client';
 }
@@ -35,10 +37,11 @@ export interface ApiKeyRow {
   created_at: Date;
   last_used_at: Date | null;
   revoked_at: Date | null;
+  expires_at: Date | null;
 }
 
 const COLUMNS = `id, workspace_id, name, prefix, role, scopes, domains, rate_limit_burst, rate_limit_per_sec,
-  created_by, created_at, last_used_at, revoked_at`;
+  created_by, created_at, last_used_at, revoked_at, expires_at`;
 
 export interface NewKey {
   workspaceId: string;
@@ -48,6 +51,7 @@ export interface NewKey {
   domains?: string[] | null;
   rateLimit?: { burst: number; perSec: number } | null;
   createdBy?: string | null;
+  expiresAt?: Date | null;
   /** Use this secret instead of generating one (bootstrap only). */
   secret?: string;
 }
@@ -57,11 +61,12 @@ export async function createKey(db: Queryable, k: NewKey): Promise<{ row: ApiKey
   const scopes = k.scopes ?? [...ROLE_SCOPES[k.role]];
   const { rows } = await db.query<ApiKeyRow>(
     `INSERT INTO api_keys (id, workspace_id, name, prefix, secret_hash, role, scopes, domains,
-       rate_limit_burst, rate_limit_per_sec, created_by)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ${COLUMNS}`,
+       rate_limit_burst, rate_limit_per_sec, created_by, expires_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING ${COLUMNS}`,
     [
       newId('key'), k.workspaceId, k.name, secretPrefix(secret), hashSecret(secret), k.role, scopes,
       k.domains ?? null, k.rateLimit?.burst ?? null, k.rateLimit?.perSec ?? null, k.createdBy ?? null,
+      k.expiresAt ?? null,
     ],
   );
   return { row: rows[0]!, secret };
@@ -111,7 +116,8 @@ export async function revokeKey(db: Queryable, holder: AuthContext, id: string):
   return rows[0] ?? null;
 }
 
-export async function authenticate(db: Queryable, secret: string): Promise<AuthContext | null> {
+/** The key a secret names: its context, `'expired'` past its expires_at, or null (unknown or revoked). */
+export async function authenticate(db: Queryable, secret: string, now = Date.now()): Promise<AuthContext | 'expired' | null> {
   // every authenticated request runs this: a named statement, parsed and planned once per connection
   const { rows } = await db.query<ApiKeyRow>({
     name: 'api_key_by_secret',
@@ -120,6 +126,7 @@ export async function authenticate(db: Queryable, secret: string): Promise<AuthC
   });
   const row = rows[0];
   if (!row) return null;
+  if (row.expires_at && row.expires_at.getTime() <= now) return 'expired';
   return {
     keyId: row.id,
     workspaceId: row.workspace_id,
@@ -127,6 +134,7 @@ export async function authenticate(db: Queryable, secret: string): Promise<AuthC
     scopes: new Set(row.scopes),
     domains: row.domains,
     name: row.name,
+    expiresAt: row.expires_at,
     rateLimit:
       row.rate_limit_burst !== null || row.rate_limit_per_sec !== null
         ? { burst: row.rate_limit_burst ?? 0, perSec: row.rate_limit_per_sec ?? 0 }
@@ -136,16 +144,24 @@ export async function authenticate(db: Queryable, secret: string): Promise<AuthC
 
 /**
  * BOOTSTRAP_ADMIN_KEY: when no key exists at all, create workspace `default` and an admin key
- * with the given secret. Safe to call from several control planes at once (advisory xact lock).
+ * with the given secret; that key also holds the platform scope `system` (workspaces). When keys
+ * exist, the live key with that secret (created by an earlier bootstrap) is given `system` if it
+ * lacks it. Safe to call from several control planes at once (advisory xact lock).
  */
 export async function bootstrapAdminKey(pool: Pool, secret: string): Promise<'created' | 'exists'> {
   return withTx(pool, async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [0x6c70626b]);
     const { rows } = await tx.query('SELECT 1 FROM api_keys LIMIT 1');
-    if (rows.length > 0) return 'exists';
+    if (rows.length > 0) {
+      await tx.query(
+        `UPDATE api_keys SET scopes = array_append(scopes, $2) WHERE secret_hash = $1 AND revoked_at IS NULL AND role = 'admin' AND NOT ($2 = ANY(scopes))`,
+        [hashSecret(secret), SYSTEM_SCOPE],
+      );
+      return 'exists';
+    }
     await tx.query(`INSERT INTO workspaces (id, name) VALUES ('ws_default', 'default') ON CONFLICT (name) DO NOTHING`);
     const ws = await tx.query<{ id: string }>(`SELECT id FROM workspaces WHERE name = 'default'`);
-    await createKey(tx, { workspaceId: ws.rows[0]!.id, name: 'bootstrap admin', role: 'admin', secret });
+    await createKey(tx, { workspaceId: ws.rows[0]!.id, name: 'bootstrap admin', role: 'admin', scopes: [...ROLE_SCOPES.admin, SYSTEM_SCOPE], secret });
     return 'created';
   });
 }

@@ -86,6 +86,8 @@ export const AUDIT_CASES: AuditCase[] = [
     expect: { action: 'webhook.endpoint.replay', type: 'webhook_endpoint', id: idInUrl, changes: { after: expect.objectContaining({ statuses: ['dead'], replayed: 0 }) } } },
   { route: 'POST /v1/webhooks/deliveries/{id}/replay', send: async (f) => ({ method: 'POST', url: `/v1/webhooks/deliveries/${await f.fresh.delivery()}/replay`, payload: {} }),
     expect: { action: 'webhook.delivery.replay', type: 'webhook_delivery', changes: { after: { endpoint_id: expect.stringMatching(/^whe_/) } } } },
+  { route: 'POST /v1/workspaces', send: async () => ({ method: 'POST', url: '/v1/workspaces', payload: { name: `audited-${uniq()}` } }),
+    expect: { action: 'workspace.create', type: 'workspace', changes: { after: { name: expect.stringMatching(/^audited-/), admin_key_id: expect.stringMatching(/^key_/) } } } },
   { route: 'POST /v1/idempotency/recover', send: async () => ({ method: 'POST', url: '/v1/idempotency/recover', payload: { key: 'nothing-stored' } }),
     none: 'reads a stored response back; changes nothing' },
 ];

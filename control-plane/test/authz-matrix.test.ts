@@ -148,6 +148,11 @@ const ROUTES: RouteCase[] = [
   // the audit trail covers every domain: a key limited to domains may not read it
   row('audit', 'GET', '/v1/audit', 'audit:read', '-', 403, 200, () => ({ url: '/v1/audit?limit=5' })),
 
+  // workspaces are the platform's: no workspace role holds `system` (only the bootstrap key does; workspaces.test.ts)
+  row('workspaces', 'POST', '/v1/workspaces', 'system', '-', 403, 201, () => ({ url: '/v1/workspaces', payload: { name: `matrix-${uniq()}` } })),
+  row('workspaces', 'GET', '/v1/workspaces', 'system', '-', 403, 200, () => ({ url: '/v1/workspaces' })),
+  row('workspaces', 'GET', '/v1/workspaces/:id', 'system', '-', 403, 200, () => ({ url: '/v1/workspaces/ws_default' })),
+
   // recover needs no scope: every key may recover its own stored responses …
   row('idempotency', 'POST', '/v1/idempotency/recover', null, '-', 'ok', 200, async (_w, actor) => {
     const own = `matrix-${uniq()}`;

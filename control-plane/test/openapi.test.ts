@@ -175,7 +175,7 @@ describe('GET /v1/openapi.json', () => {
     expect(Object.keys(full.paths['/v1/links']!.post!.responses['201']!.headers!)).toContain('Location');
     expect(Object.keys(full.paths['/v1/links/bulk']!.post!.responses).sort()).toEqual(['202', '400', '401', '403', '409', '413', '415', '422', '429', '500', '503']);
     expect(full.components.responses.Error413Idempotent!.description).toBe('Body too large: error.code is one of `body_too_large`');
-    expect(JSON.stringify(full.components.responses.Error404!)).toContain('"code":{"type":"string","enum":["route_not_found","link_not_found","domain_not_found","key_not_found","job_not_found","webhook_endpoint_not_found","webhook_delivery_not_found","idempotency_key_not_found"]}');
+    expect(JSON.stringify(full.components.responses.Error404!)).toContain('"code":{"type":"string","enum":["route_not_found","link_not_found","domain_not_found","key_not_found","workspace_not_found","job_not_found","webhook_endpoint_not_found","webhook_delivery_not_found","idempotency_key_not_found"]}');
     // error.code is the catalog (errors.ts), which errors-documented.test.ts checks against docs/errors.md
     expect(full.components.schemas.Error.properties.error.properties.code.enum).toEqual(Object.keys(ERROR_CATALOG));
   });

@@ -1,0 +1,1 @@
+export { createWorkspace, getWorkspace, listWorkspaces, toWorkspaceResource, type WorkspaceRow } from './workspace-store.js';
