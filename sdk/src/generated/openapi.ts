@@ -514,6 +514,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/workspaces": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List workspaces (platform admin) */
+        get: operations["listWorkspaces"];
+        put?: never;
+        /** Create a workspace and its first admin key (platform admin; the secret is returned once) */
+        post: operations["createWorkspace"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workspaces/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a workspace (platform admin) */
+        get: operations["getWorkspace"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -525,7 +560,7 @@ export interface components {
                  * @description stable machine code (the error table in docs/errors.md)
                  * @enum {string}
                  */
-                code: "validation_failed" | "invalid_json" | "invalid_csv" | "invalid_cursor" | "invalid_range" | "invalid_idempotency_key" | "malformed_request" | "unauthorized" | "insufficient_scope" | "domain_not_allowed" | "privilege_escalation" | "route_not_found" | "link_not_found" | "domain_not_found" | "key_not_found" | "job_not_found" | "webhook_endpoint_not_found" | "webhook_delivery_not_found" | "idempotency_key_not_found" | "method_not_allowed" | "request_timeout" | "path_conflict" | "external_id_conflict" | "hostname_taken" | "domain_in_use" | "job_not_cancellable" | "idempotency_in_flight" | "webhook_endpoint_disabled" | "webhook_delivery_in_flight" | "body_too_large" | "uri_too_long" | "unsupported_media_type" | "expectation_failed" | "invalid_url" | "invalid_path" | "invalid_hostname" | "invalid_routing" | "invalid_event_filter" | "idempotency_key_reused" | "rate_limited" | "headers_too_large" | "internal_error" | "service_unavailable";
+                code: "validation_failed" | "invalid_json" | "invalid_csv" | "invalid_cursor" | "invalid_range" | "invalid_idempotency_key" | "malformed_request" | "unauthorized" | "key_expired" | "insufficient_scope" | "domain_not_allowed" | "privilege_escalation" | "route_not_found" | "link_not_found" | "domain_not_found" | "key_not_found" | "workspace_not_found" | "job_not_found" | "webhook_endpoint_not_found" | "webhook_delivery_not_found" | "idempotency_key_not_found" | "method_not_allowed" | "request_timeout" | "path_conflict" | "external_id_conflict" | "hostname_taken" | "domain_in_use" | "workspace_name_taken" | "job_not_cancellable" | "idempotency_in_flight" | "webhook_endpoint_disabled" | "webhook_delivery_in_flight" | "body_too_large" | "uri_too_long" | "unsupported_media_type" | "expectation_failed" | "invalid_url" | "invalid_path" | "invalid_hostname" | "invalid_routing" | "invalid_event_filter" | "idempotency_key_reused" | "rate_limited" | "headers_too_large" | "internal_error" | "service_unavailable";
                 message: string;
                 details?: {
                     [key: string]: unknown;
@@ -570,6 +605,8 @@ export interface components {
             created_at: string;
             /** Format: date-time */
             last_used_at: string | null;
+            /** Format: date-time */
+            expires_at: string | null;
         };
         Link: {
             /** @description ln_<ULID> */
@@ -634,6 +671,13 @@ export interface components {
                 [key: string]: unknown;
             } | null;
         };
+        Workspace: {
+            /** @description ws_<ULID> (ws_default for the bootstrap workspace) */
+            id: string;
+            name: string;
+            /** Format: date-time */
+            created_at: string;
+        };
     };
     responses: {
         /** @description Bad request: error.code is one of `validation_failed`, `invalid_json`, `invalid_csv`, `invalid_cursor`, `invalid_range`, `invalid_idempotency_key`, `malformed_request` */
@@ -655,7 +699,7 @@ export interface components {
                 };
             };
         };
-        /** @description Unauthorized: error.code is one of `unauthorized` */
+        /** @description Unauthorized: error.code is one of `unauthorized`, `key_expired` */
         Error401Idempotent: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -666,7 +710,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"] & {
                     error?: {
                         /** @enum {string} */
-                        code?: "unauthorized";
+                        code?: "unauthorized" | "key_expired";
                     };
                 };
             };
@@ -691,7 +735,7 @@ export interface components {
                 };
             };
         };
-        /** @description Conflict: error.code is one of `path_conflict`, `external_id_conflict`, `hostname_taken`, `domain_in_use`, `job_not_cancellable`, `idempotency_in_flight`, `webhook_endpoint_disabled`, `webhook_delivery_in_flight` */
+        /** @description Conflict: error.code is one of `path_conflict`, `external_id_conflict`, `hostname_taken`, `domain_in_use`, `workspace_name_taken`, `job_not_cancellable`, `idempotency_in_flight`, `webhook_endpoint_disabled`, `webhook_delivery_in_flight` */
         Error409Idempotent: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -706,7 +750,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"] & {
                     error?: {
                         /** @enum {string} */
-                        code?: "path_conflict" | "external_id_conflict" | "hostname_taken" | "domain_in_use" | "job_not_cancellable" | "idempotency_in_flight" | "webhook_endpoint_disabled" | "webhook_delivery_in_flight";
+                        code?: "path_conflict" | "external_id_conflict" | "hostname_taken" | "domain_in_use" | "workspace_name_taken" | "job_not_cancellable" | "idempotency_in_flight" | "webhook_endpoint_disabled" | "webhook_delivery_in_flight";
                     };
                 };
             };
@@ -844,7 +888,7 @@ export interface components {
                 };
             };
         };
-        /** @description Unauthorized: error.code is one of `unauthorized` */
+        /** @description Unauthorized: error.code is one of `unauthorized`, `key_expired` */
         Error401: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -855,7 +899,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"] & {
                     error?: {
                         /** @enum {string} */
-                        code?: "unauthorized";
+                        code?: "unauthorized" | "key_expired";
                     };
                 };
             };
@@ -931,7 +975,7 @@ export interface components {
                 };
             };
         };
-        /** @description Not found: error.code is one of `route_not_found`, `link_not_found`, `domain_not_found`, `key_not_found`, `job_not_found`, `webhook_endpoint_not_found`, `webhook_delivery_not_found`, `idempotency_key_not_found` */
+        /** @description Not found: error.code is one of `route_not_found`, `link_not_found`, `domain_not_found`, `key_not_found`, `workspace_not_found`, `job_not_found`, `webhook_endpoint_not_found`, `webhook_delivery_not_found`, `idempotency_key_not_found` */
         Error404Idempotent: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -945,12 +989,12 @@ export interface components {
                 "application/json": components["schemas"]["Error"] & {
                     error?: {
                         /** @enum {string} */
-                        code?: "route_not_found" | "link_not_found" | "domain_not_found" | "key_not_found" | "job_not_found" | "webhook_endpoint_not_found" | "webhook_delivery_not_found" | "idempotency_key_not_found";
+                        code?: "route_not_found" | "link_not_found" | "domain_not_found" | "key_not_found" | "workspace_not_found" | "job_not_found" | "webhook_endpoint_not_found" | "webhook_delivery_not_found" | "idempotency_key_not_found";
                     };
                 };
             };
         };
-        /** @description Not found: error.code is one of `route_not_found`, `link_not_found`, `domain_not_found`, `key_not_found`, `job_not_found`, `webhook_endpoint_not_found`, `webhook_delivery_not_found`, `idempotency_key_not_found` */
+        /** @description Not found: error.code is one of `route_not_found`, `link_not_found`, `domain_not_found`, `key_not_found`, `workspace_not_found`, `job_not_found`, `webhook_endpoint_not_found`, `webhook_delivery_not_found`, `idempotency_key_not_found` */
         Error404: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -962,12 +1006,12 @@ export interface components {
                 "application/json": components["schemas"]["Error"] & {
                     error?: {
                         /** @enum {string} */
-                        code?: "route_not_found" | "link_not_found" | "domain_not_found" | "key_not_found" | "job_not_found" | "webhook_endpoint_not_found" | "webhook_delivery_not_found" | "idempotency_key_not_found";
+                        code?: "route_not_found" | "link_not_found" | "domain_not_found" | "key_not_found" | "workspace_not_found" | "job_not_found" | "webhook_endpoint_not_found" | "webhook_delivery_not_found" | "idempotency_key_not_found";
                     };
                 };
             };
         };
-        /** @description Conflict: error.code is one of `path_conflict`, `external_id_conflict`, `hostname_taken`, `domain_in_use`, `job_not_cancellable`, `idempotency_in_flight`, `webhook_endpoint_disabled`, `webhook_delivery_in_flight` */
+        /** @description Conflict: error.code is one of `path_conflict`, `external_id_conflict`, `hostname_taken`, `domain_in_use`, `workspace_name_taken`, `job_not_cancellable`, `idempotency_in_flight`, `webhook_endpoint_disabled`, `webhook_delivery_in_flight` */
         Error409: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -979,7 +1023,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"] & {
                     error?: {
                         /** @enum {string} */
-                        code?: "path_conflict" | "external_id_conflict" | "hostname_taken" | "domain_in_use" | "job_not_cancellable" | "idempotency_in_flight" | "webhook_endpoint_disabled" | "webhook_delivery_in_flight";
+                        code?: "path_conflict" | "external_id_conflict" | "hostname_taken" | "domain_in_use" | "workspace_name_taken" | "job_not_cancellable" | "idempotency_in_flight" | "webhook_endpoint_disabled" | "webhook_delivery_in_flight";
                     };
                 };
             };
@@ -1094,6 +1138,11 @@ export interface operations {
                         burst: number;
                         per_second: number;
                     } | null;
+                    /**
+                     * Format: date-time
+                     * @description the key stops working then (401 key_expired); at most the creating key's own expiry, which it inherits when omitted
+                     */
+                    expires_at?: string | null;
                 };
             };
         };
@@ -3816,6 +3865,143 @@ export interface operations {
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    listWorkspaces: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: {
+                /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Workspace"][];
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    createWorkspace: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description unique; no leading or trailing space */
+                    name: string;
+                    /** @description the first admin key of the workspace (name defaults to "admin") */
+                    admin_key?: {
+                        name?: string;
+                        /** Format: date-time */
+                        expires_at?: string | null;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotency-Key": components["headers"]["Idempotency-Key"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description ws_<ULID> (ws_default for the bootstrap workspace) */
+                        id: string;
+                        name: string;
+                        /** Format: date-time */
+                        created_at: string;
+                        admin_key: components["schemas"]["Key"];
+                        /** @description the admin key's secret: shown once; null in a replay or recover (see `redacted`) */
+                        secret: string | null;
+                        redacted?: string[];
+                    };
+                };
+            };
+            400: components["responses"]["Error400Idempotent"];
+            401: components["responses"]["Error401Idempotent"];
+            403: components["responses"]["Error403Idempotent"];
+            409: components["responses"]["Error409Idempotent"];
+            413: components["responses"]["Error413Idempotent"];
+            415: components["responses"]["Error415Idempotent"];
+            422: components["responses"]["Error422Idempotent"];
+            429: components["responses"]["Error429Idempotent"];
+            500: components["responses"]["Error500Idempotent"];
+            503: components["responses"]["Error503Idempotent"];
+        };
+    };
+    getWorkspace: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /** @description ws_<ULID> (ws_default for the bootstrap workspace) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workspace"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
             429: components["responses"]["Error429"];
             500: components["responses"]["Error500"];
             503: components["responses"]["Error503"];
