@@ -64,7 +64,7 @@ describe('API keys, scopes, roles and domain restriction', () => {
     const me = r.json();
     expect(me).toEqual({
       id: k.id, name: 'console analyst', prefix: k.secret.slice(0, 9), role: 'analyst', scopes: k.scopes,
-      domains: ['a.auth.example.com'], rate_limit: { burst: 5, per_second: 1 }, created_at: k.created_at, last_used_at: me.last_used_at,
+      domains: ['a.auth.example.com'], rate_limit: { burst: 5, per_second: 1 }, created_at: k.created_at, last_used_at: me.last_used_at, expires_at: null,
     });
     expect(JSON.stringify(me)).not.toContain(k.secret);
     expect((await h.req({ method: 'GET', url: '/v1/keys/me' })).json()).toMatchObject({ role: 'admin', domains: null });
