@@ -45,7 +45,7 @@ export function LinksPage({ query }: { query: URLSearchParams }) {
   const [total, setTotal] = useState<number | null>(null);
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<unknown>(null);
-  const [notice, setNotice] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(query.get('saved') ? `Saved ${query.get('saved')}` : null);
   const [domains, setDomains] = useState<Domain[]>([]);
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [qr, setQr] = useState<Link | null>(null);
