@@ -26,8 +26,9 @@ export function publishHookHandler(opts: { lp: Linkplane; site: SiteConfig; hook
       sendJson(res, 200, { action, link_id: link.id, short_url: link.short_url });
     } catch (err) {
       if (!(err instanceof LinkplaneError)) throw err;
-      // a refusal the editor can act on (path taken, bad URL) is theirs; the rest is a retryable 502
-      const status = err.status >= 400 && err.status < 500 ? 422 : 502;
+      // a refusal the editor can act on (path taken, bad URL) is a 422; a refused key is the hook's
+      // own setup (500); the API being away or overloaded is a 502 worth retrying
+      const status = err.status === 401 || err.status === 403 ? 500 : err.status >= 400 && err.status < 500 ? 422 : 502;
       sendJson(res, status, { error: err.code, message: err.message, request_id: err.requestId });
     }
   });

@@ -85,6 +85,16 @@ describe('edge form handler', () => {
     expect((await links()).length).toBe(before);
   });
 
+  it("a key the API refuses (here: limited to another domain) is the site's 500, never a link elsewhere", async () => {
+    await stack.domain('go.other.example.com');
+    const wrongKey = await stack.key('publisher', ['go.other.example.com']);
+    const before = (await links()).length;
+    const res = await worker.fetch(submit({ url: 'https://shop.example.com/z' }, { accept: 'application/json' }), { ...env, LINKPLANE_API_KEY: wrongKey });
+    expect(res.status).toBe(500);
+    expect(await res.json()).toMatchObject({ error: 'misconfigured', message: 'this form is not set up correctly', request_id: expect.any(String) });
+    expect((await links()).length).toBe(before);
+  });
+
   it('an API that does not answer is a 502 the visitor can retry', async () => {
     const down = await worker.fetch(submit({ url: 'https://shop.example.com/y' }, { accept: 'application/json' }), { ...env, LINKPLANE_API_URL: 'http://127.0.0.1:9' });
     expect(down.status).toBe(502);

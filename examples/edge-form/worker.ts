@@ -51,6 +51,11 @@ export default {
     } catch (err) {
       if (!(err instanceof LinkplaneError)) throw err;
       if (err.status === 400 || err.status === 422) return answer(request, 422, { error: err.code, message: err.message });
+      if (err.status === 401 || err.status === 403) {
+        // the key is wrong, revoked or not allowed on this domain: the site's problem, not the visitor's
+        console.error(`linkplane refused the form's API key: ${err.code} (request ${err.requestId})`);
+        return answer(request, 500, { error: 'misconfigured', message: 'this form is not set up correctly', request_id: err.requestId });
+      }
       return answer(request, 502, { error: 'upstream_unavailable', message: 'the link service did not answer; try again', request_id: err.requestId });
     }
   },

@@ -87,6 +87,25 @@ describe('Slack /shorten', () => {
     expect((await lp.links.list({ domain: DOMAIN }).toArray()).length).toBe(before);
   });
 
+  it("a key the API refuses is said in Slack, as the app's problem", async () => {
+    await stack.domain('go.elsewhere.example.com');
+    const wrong = new Linkplane({ apiUrl: stack.apiUrl, apiKey: await stack.key('publisher', ['go.elsewhere.example.com']) });
+    const other = await listen(slashCommandHandler({ lp: wrong, signingSecret: SECRET, domain: DOMAIN, now: () => NOW }));
+    try {
+      const body = form('https://www.example.com/x');
+      const res = await fetch(`${other.url}/slack/shorten`, {
+        method: 'POST',
+        headers: { 'x-slack-request-timestamp': String(NOW), 'x-slack-signature': slackSignature(SECRET, String(NOW), body) },
+        body,
+      });
+      expect([res.status, await res.json()]).toEqual([200, {
+        response_type: 'ephemeral', text: "This app's linkplane key was refused (domain_not_allowed). Please tell whoever runs the /shorten app.",
+      }]);
+    } finally {
+      await other.close();
+    }
+  });
+
   it("refuses what is not Slack's: bad signature, a replay outside the window, missing headers", async () => {
     const body = form('https://www.example.com/forged');
     expect(await command(body, { sig: slackSignature('another-secret', String(NOW), body) })).toEqual({ status: 401, body: 'bad_signature' });

@@ -73,6 +73,9 @@ export async function shorten(form: URLSearchParams, opts: SlashCommandOptions):
     if (!(err instanceof LinkplaneError)) throw err;
     if (err.code === 'path_conflict') return ephemeral(`\`${path}\` is taken on ${opts.domain}. Try another path, or leave it out for a generated one.`);
     if (err.status === 400 || err.status === 422) return ephemeral(`That link was refused: ${err.message}. ${USAGE}`);
+    if (err.status === 401 || err.status === 403) {
+      return ephemeral(`This app's linkplane key was refused (${err.code}). Please tell whoever runs the /shorten app.`);
+    }
     return ephemeral(`Sorry, the link service did not answer (${err.code}${err.requestId ? `, request ${err.requestId}` : ''}). Please try again.`);
   }
 }
