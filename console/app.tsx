@@ -3,6 +3,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import { createApi } from './api.js';
 import { SessionContext, useSession as useSessionValue, type Session } from './context.js';
 import { AnalyticsPage } from './pages/analytics.js';
+import { AuditPage } from './pages/audit.js';
 import { JobsPage } from './pages/jobs.js';
 import { KeysPage } from './pages/keys.js';
 import { LinkFormPage } from './pages/link-form.js';
@@ -25,6 +26,7 @@ const NAV: NavItem[] = [
   { hash: 'jobs', label: 'Bulk jobs', scope: 'links:read' },
   { hash: 'webhooks', label: 'Webhooks', scope: 'webhooks:read' },
   { hash: 'keys', label: 'Keys', scope: 'keys:admin' },
+  { hash: 'audit', label: 'Audit log', scope: 'audit:read' },
 ];
 
 export function App() {
@@ -117,6 +119,7 @@ function Page({ page, parts, query }: { page: string; parts: string[]; query: UR
     if (page === 'jobs') return can('links:read') && <JobsPage />;
     if (page === 'webhooks') return can('webhooks:read') && <WebhooksPage />;
     if (page === 'keys') return can('keys:admin') && <KeysPage />;
+    if (page === 'audit') return can('audit:read') && <AuditPage />;
     return null;
   })();
   return (
