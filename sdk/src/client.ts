@@ -100,6 +100,8 @@ export class Linkplane {
     create: (body: BodyOf<'createKey'>, opts?: CallOptions): Promise<CreatedKey> => this.call({ ...opts, method: 'POST', path: '/v1/keys', body: { json: body } }),
     list: (query: Query<'listKeys'> = {}, opts?: CallOptions): Paged<Key> => this.paged<'listKeys'>('/v1/keys', query, opts),
     revoke: (id: string, opts?: CallOptions): Promise<Key> => this.call({ ...opts, method: 'DELETE', path: `/v1/keys/${seg(id)}` }),
+    /** The calling key: role, scopes, domain limit, rate limit (never its secret). */
+    me: (opts?: CallOptions): Promise<ResultOf<'getCurrentKey'>> => this.call({ ...opts, method: 'GET', path: '/v1/keys/me' }),
   };
 
   readonly jobs = {

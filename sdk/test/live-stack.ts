@@ -11,6 +11,8 @@ export interface LiveStack {
   adminKey: string;
   /** A domain created for the test's links. */
   domain: string;
+  /** The NATS prefix of this stack (clicks: `<prefix>.clicks.<node>`). */
+  prefix: string;
   process: RunningProcess;
   db: TestDatabase;
   /** An SDK client with the admin key. */
@@ -50,6 +52,7 @@ export async function startLiveStack(label: string, env: Record<string, string> 
     apiUrl,
     adminKey,
     domain,
+    prefix,
     process: cp,
     db,
     client,
