@@ -37,7 +37,7 @@ async function serve(recipe: string, extraEnv: Record<string, string>, args: str
   const port = await freePort();
   void run(recipe, args, { PORT: String(port), ...extraEnv });
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(`${recipe} listening`, () => fetch(url, { method: 'OPTIONS' }).then(() => true, () => false), 30_000, 100);
+  await waitFor(`${recipe} listening`, () => fetch(url, { method: 'OPTIONS' }).then(() => true, () => false), 90_000, 100);
   return url;
 }
 
@@ -93,5 +93,5 @@ describe('recipes run as their READMEs say', () => {
     const edgeRes = await fetch(edge, { method: 'POST', headers: { accept: 'application/json' }, body: new URLSearchParams({ url: 'https://www.example.com/e' }) });
     expect(edgeRes.status).toBe(201);
     expect(await edgeRes.json()).toMatchObject({ short_url: expect.stringMatching(`^https://${DOMAIN}/`) });
-  });
+  }, 120_000); // five processes starting at once on a loaded machine
 });

@@ -56,7 +56,7 @@ describe('nightly catalog upsert', () => {
       counts: { total: 3, succeeded: 2, failed: 1, pending: 0 },
       failed: [{ index: 2, external_id: 'pim-1003', code: 'invalid_url', field: 'destination_url' }],
     });
-    await waitFor('job.succeeded delivered', () => events.length === 1, 20_000, 50);
+    await waitFor('job.succeeded delivered', () => events.length === 1, 30_000, 50);
     expect(events[0]).toMatchObject({ type: 'job.succeeded', job: { id: job.id, status: 'partially_succeeded', counts: { total: 3, succeeded: 2, failed: 1, pending: 0 } } });
     const shoe = (await lp.links.list({ domain: DOMAIN, external_id: 'pim-1001' }).toArray())[0];
     expect(shoe).toMatchObject({
@@ -81,7 +81,7 @@ describe('nightly catalog upsert', () => {
     const results = [];
     for await (const r of lp.jobs.results(job.id)) results.push([r.index, r.status, r.external_id]);
     expect(results).toEqual([[0, 'unchanged', 'pim-1001'], [1, 'updated', 'pim-1002'], [2, 'created', 'pim-1004']]);
-    await waitFor('second job.succeeded', () => events.length === 2, 20_000, 50);
+    await waitFor('second job.succeeded', () => events.length === 2, 30_000, 50);
     expect(events[1]).toMatchObject({ type: 'job.succeeded', job: { id: job.id, status: 'succeeded' } });
   });
 
@@ -89,7 +89,7 @@ describe('nightly catalog upsert', () => {
     const file = csv('2026-12-03.csv', 'sku,title,category,url\n2001,X,misc,ftp://files.example.com/x\n2002,Y,misc,http://127.0.0.1/admin\n');
     const job = await nightlyImport(lp, file, config('2026-12-03'));
     expect(job).toMatchObject({ status: 'failed', counts: { total: 2, succeeded: 0, failed: 2, pending: 0 } });
-    await waitFor('job.failed', () => events.length === 3, 20_000, 50);
+    await waitFor('job.failed', () => events.length === 3, 30_000, 50);
     expect(events[2]).toMatchObject({ type: 'job.failed', job: { id: job.id, status: 'failed' } });
     expect((await jobReport(lp, job)).failed.map((f) => [f.external_id, f.code])).toEqual([['pim-2001', 'invalid_url'], ['pim-2002', 'invalid_url']]);
   });

@@ -102,7 +102,7 @@ describe('GA4 forwarder', () => {
     await waitFor('replay answered', async () => {
       const d = await lp.webhooks.deliveries.get(delivery!.id);
       return d.status === 'succeeded' && d.attempts.length === 2;
-    }, 20_000, 50);
+    }, 30_000, 50);
     expect(ga4.requests.length).toBe(2);
   });
 
