@@ -29,6 +29,8 @@ import { qrRoutes } from './http/qr-routes.js';
 import './http/request-context.js';
 import { SHARED_SCHEMAS } from './http/schemas.js';
 import { Link } from './links/link-schema.js';
+import { policyRoutes } from './http/policy-routes.js';
+import { Policy } from './policies/policy-schema.js';
 import { registerIdempotency } from './idempotency/idempotency-hook.js';
 import { registerAuth } from './keys/auth-hook.js';
 import { LastUsed } from './keys/last-used.js';
@@ -93,7 +95,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // only JSON bodies (and the bulk upload's own media types): text/plain is 415 like any other
   app.removeContentTypeParser('text/plain');
 
-  for (const s of [...SHARED_SCHEMAS, Link]) app.addSchema(s);
+  for (const s of [...SHARED_SCHEMAS, Link, Policy]) app.addSchema(s);
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -145,6 +147,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(analyticsRoutes(pool, config.SHORT_URL_SCHEME));
   await app.register(auditRoutes(pool));
   await app.register(workspacesRoutes(pool));
+  await app.register(policyRoutes(pool));
   const uiDir = config.UI_DIR || defaultUiDir();
   if (!registerUi(app, uiDir)) deps.log.info({ ui_dir: uiDir }, 'no admin console build there (npm run build): /ui/ is not served');
   return app;

@@ -49,6 +49,8 @@ export const WEBHOOK_EVENT_TYPES = [
   'link.updated',
   'link.disabled',
   'link.deleted',
+  'link.approved',
+  'link.rejected',
   'click.created',
   'qr.scan.created',
   'rule.variant_chosen',

@@ -123,7 +123,7 @@ export async function updateDomain(tx: PoolClient, actor: Actor, id: string, inp
   const row = rows[0]!;
   const entries = [putDomain(compileDomain(toSettings(row)))];
   const recompile = input.utm_template !== undefined || input.default_redirect_status !== undefined;
-  if (recompile) entries.push(...(await republishDomainLinks(tx, row)));
+  if (recompile) entries.push(...(await republishDomainLinks(tx, current, row)));
   await enqueue(tx, entries);
   await recordAudit(tx, actor, 'domain.update', { type: 'domain', id }, { before: { ...current }, input: { ...input } });
   return row;

@@ -58,6 +58,8 @@ const CATALOG: Record<WebhookEventType, { description: string; data: TSchema }> 
   'link.updated': { description: 'a link was changed through the API', data: Link },
   'link.disabled': { description: 'a link became disabled (also sent with its link.created / link.updated)', data: Link },
   'link.deleted': { description: 'a link was deleted through the API', data: Link },
+  'link.approved': { description: 'a pending link was approved (POST /v1/links/{id}/approve): nodes serve it now', data: Link },
+  'link.rejected': { description: 'a pending link was rejected: a new link is deleted, a re-pointed one keeps its approved values', data: Link },
   'click.created': { description: 'a (non-bot) click was stored', data: ClickEventData },
   'qr.scan.created': { description: 'a (non-bot) QR scan was stored (not also a click.created)', data: ClickEventData },
   'rule.variant_chosen': { description: 'a routing rule or A/B variant chose the destination of a click', data: VariantChosenData },

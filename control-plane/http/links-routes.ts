@@ -4,7 +4,7 @@ import type { Pool } from '../db/pool.js';
 import { instantIso } from '../instant.js';
 import { toResource } from '../links/link-row.js';
 import { listLinks } from '../links/link-query.js';
-import { createLink, deleteLink, getLink, updateLink, type LinkContext } from '../links/link-service.js';
+import { approveLink, createLink, deleteLink, getLink, rejectLink, updateLink, type LinkContext } from '../links/link-service.js';
 import { actorOf, authOf } from './request-context.js';
 import { commitAndRespond } from './respond.js';
 import { LinkCreate, LinkList, LinkListQuery, LinkUpdate } from '../links/link-schema.js';
@@ -76,6 +76,21 @@ export const linksRoutes =
         return commitAndRespond(req, reply, pool, 200, async (tx) => toResource(await updateLink(tx, c, req.params.id, req.body, { mergeMetadata }), scheme));
       });
     });
+
+    for (const [decision, decide] of [['approve', approveLink], ['reject', rejectLink]] as const) {
+      app.post(`/v1/links/:id/${decision}`, {
+        config: { scope: 'links:approve' },
+        schema: {
+          tags, operationId: `${decision}Link`,
+          summary: decision === 'approve' ? 'Approve a pending link (nodes serve it)' : 'Reject a pending link (a new one is deleted, a re-pointed one keeps its approved values)',
+          description: 'Only for a link waiting for review (`status: "pending"` under a policy with `require_approval`); the key that made the change cannot decide on it (403 approver_is_requester).',
+          params: IdParams('ln'), response: one,
+        },
+      }, async (req, reply) => {
+        const c = ctx(req);
+        return commitAndRespond(req, reply, pool, 200, async (tx) => toResource(await decide(tx, c, req.params.id), scheme));
+      });
+    }
 
     app.delete('/v1/links/:id', {
       config: { scope: 'links:write' },

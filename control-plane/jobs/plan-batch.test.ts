@@ -15,7 +15,8 @@ function row(id: string, path: string, extra: Partial<LinkRow> = {}): LinkRow {
   return {
     id, workspace_id: 'ws_1', domain_id: A.id, domain: A.hostname, path, destination_url: `https://example.org/${path}`,
     utm: null, routing: null, redirect_status: null, forward_query: false, tags: [], expires_at: null, disabled: false,
-    status: 'live', metadata: {}, external_id: null, version: 1, created_by: null, created_at: new Date(0), updated_at: new Date(0),
+    status: 'live', metadata: {}, external_id: null, review_requested_by: null, live_values: null, version: 1, created_by: null,
+    created_at: new Date(0), updated_at: new Date(0),
     deleted_at: null, ...extra,
   };
 }

@@ -214,9 +214,14 @@ async function applyItems(tx: PoolClient, job: JobRow, items: StagedItem[], laps
 
   // one set-based write through the link writer: rows, then outbox entries compiled from the rows
   // it returns (their real versions); per-link events are not sent for jobs (the job reports)
-  const written = await writeLinks(tx, { workspaceId: job.workspace_id, keyId: job.api_key_id, scheme, events: false }, plan.writes, byHost);
+  // a link that breaks the policy is not written: every item that touched it fails with the violation
+  const written = await writeLinks(tx, { workspaceId: job.workspace_id, keyId: job.api_key_id, scheme, events: false, onViolation: 'collect' }, plan.writes, byHost);
   laps.lap('write');
-  return { outcomes, written: written.size };
+  const failed = (o: ItemOutcome): ItemOutcome => {
+    const err = o.status === 'failed' ? undefined : written.rejected.get(o.linkId);
+    return err ? { idx: o.idx, status: 'failed', error: itemErrorFrom(err)!, externalId: o.externalId } : o;
+  };
+  return { outcomes: written.rejected.size > 0 ? outcomes.map(failed) : outcomes, written: written.rows.size };
 }
 
 /** Item by item, each in a savepoint: the fallback that pins a database error on its item. */

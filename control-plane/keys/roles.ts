@@ -11,12 +11,14 @@ export const WORKSPACE_SCOPES = [
   'jobs:write',
   'keys:admin',
   'audit:read',
+  'links:approve',
+  'policies:write',
 ] as const;
 export const SYSTEM_SCOPE = 'system';
 export const SCOPES = [...WORKSPACE_SCOPES, SYSTEM_SCOPE] as const;
 export type Scope = (typeof SCOPES)[number];
 
-export const ROLES = ['admin', 'publisher', 'analyst', 'read-only'] as const;
+export const ROLES = ['admin', 'publisher', 'analyst', 'read-only', 'reviewer'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** What each role may do; a key's scopes are its role's, optionally narrowed at creation. */
@@ -25,4 +27,6 @@ export const ROLE_SCOPES: Record<Role, readonly Scope[]> = {
   publisher: ['links:read', 'links:write', 'jobs:write', 'analytics:read', 'webhooks:read', 'webhooks:write'],
   analyst: ['links:read', 'analytics:read'],
   'read-only': ['links:read', 'webhooks:read', 'analytics:read'],
+  /** Approves or rejects links waiting for review (policy require_approval). */
+  reviewer: ['links:read', 'links:approve'],
 };

@@ -39,13 +39,13 @@ function uniqueTags(tags: string[] | undefined): string[] | undefined {
   return tags ? [...new Set(tags.map((t) => t.normalize('NFC')))] : undefined;
 }
 
-/** One link through the writer, as the API's key (events and audit on); unique violations as API errors. */
+/** One link through the writer, as the API's key (events and audit on, a violation thrown); unique violations as API errors. */
 async function writeOne(tx: PoolClient, ctx: LinkContext, w: LinkWrite, domain: DomainRow | null, mode: WriteMode): Promise<LinkRow | null> {
   const auth = ctx.actor.auth;
   try {
-    const rows = await writeLinks(tx, { workspaceId: auth.workspaceId, keyId: auth.keyId, scheme: ctx.scheme, actor: ctx.actor, events: true },
+    const r = await writeLinks(tx, { workspaceId: auth.workspaceId, keyId: auth.keyId, scheme: ctx.scheme, actor: ctx.actor, events: true, onViolation: 'throw' },
       [w], new Map(domain ? [[domain.hostname, domain]] : []), mode);
-    return rows.get(w.id) ?? null;
+    return r.rows.get(w.id) ?? null;
   } catch (err) {
     if (isUniqueViolation(err, 'links_external_id_live')) throw errors.external_id_conflict({ field: 'external_id' });
     throw err;
@@ -201,4 +201,35 @@ export async function deleteLink(tx: PoolClient, ctx: LinkContext, id: string): 
   // a deleted link is only taken off the nodes: no domain settings needed
   const row = await writeOne(tx, ctx, { id, before, values: valuesOf(before), deleted: true, audit: { domain: before.domain, path: before.path } }, null, 'upsert');
   return row!;
+}
+
+/** A pending link, locked, that `auth` may decide on: not its own change. */
+async function pendingForReview(tx: PoolClient, auth: AuthContext, id: string): Promise<LinkRow> {
+  const row = await getLink(tx, auth, id, true);
+  if (row.status !== 'pending' || row.review_requested_by === null) throw errors.link_not_pending({ id, status: row.status });
+  if (row.review_requested_by === auth.keyId) throw errors.approver_is_requester({ id, requested_by: row.review_requested_by });
+  return row;
+}
+
+/** Approves a pending link: it goes live and nodes serve it (the policy is checked again). */
+export async function approveLink(tx: PoolClient, ctx: LinkContext, id: string): Promise<LinkRow> {
+  const before = await pendingForReview(tx, ctx.actor.auth, id);
+  const row = await writeOne(tx, ctx, { id, before, values: valuesOf(before), deleted: false, review: 'approve', audit: { requested_by: before.review_requested_by } }, null, 'upsert');
+  return row!;
+}
+
+/** Rejects a pending link: a new one is deleted; a re-pointed one gets its last approved values back. */
+export async function rejectLink(tx: PoolClient, ctx: LinkContext, id: string): Promise<LinkRow> {
+  const before = await pendingForReview(tx, ctx.actor.auth, id);
+  const audit = { requested_by: before.review_requested_by };
+  const w: LinkWrite = before.live_values === null
+    ? { id, before, values: valuesOf(before), deleted: true, review: 'reject', audit }
+    : { id, before, values: { ...before.live_values, status: 'live', review_requested_by: null, live_values: null }, deleted: false, review: 'reject', audit };
+  try {
+    return (await writeOne(tx, ctx, w, null, 'upsert'))!;
+  } catch (err) {
+    // the approved values' path was taken meanwhile by another link: the link stays pending
+    if (isUniqueViolation(err, 'links_domain_path_live')) throw errors.path_conflict({ field: 'path', path: before.live_values?.path });
+    throw err;
+  }
 }

@@ -22,7 +22,14 @@ export interface LinkValues {
   status: LinkStatusValue;
   metadata: Record<string, unknown>;
   external_id: string | null;
+  /** Review: the key whose change waits for approval (status pending), else null. */
+  review_requested_by: string | null;
+  /** Review: what nodes keep serving while a re-pointed live link waits (null otherwise). */
+  live_values: ServedValues | null;
 }
+
+/** The values a node serves (a link's own, without its review state). */
+export type ServedValues = Omit<LinkValues, 'review_requested_by' | 'live_values'>;
 
 /** Every column a write sets, with its SQL type (for json_to_recordset): the one spelling. */
 export const VALUE_COLUMNS = {
@@ -40,6 +47,8 @@ export const VALUE_COLUMNS = {
   status: 'text',
   metadata: 'jsonb',
   external_id: 'text',
+  review_requested_by: 'text',
+  live_values: 'jsonb',
 } as const satisfies Record<keyof LinkValues, string>;
 
 export const VALUE_COLUMN_NAMES = Object.keys(VALUE_COLUMNS) as (keyof LinkValues)[];
@@ -91,6 +100,8 @@ export function newLinkValues(domain: LinkDomain, path: string, f: Fields & { de
     status: f.status ?? 'live',
     metadata: f.metadata ?? {},
     external_id: f.external_id ?? null,
+    review_requested_by: null,
+    live_values: null,
   };
 }
 
@@ -111,11 +122,13 @@ export function updatedLinkValues(current: LinkValues, domain: LinkDomain, path:
     status: keep(f.status, current.status),
     metadata: keep(f.metadata, current.metadata),
     external_id: keep(f.external_id, current.external_id),
+    review_requested_by: current.review_requested_by,
+    live_values: current.live_values,
   };
 }
 
 /** The compiler's input for a link stored with these values. */
-export function toSource(link: LinkValues & { id: string; workspace_id: string; version: number }): LinkSource {
+export function toSource(link: ServedValues & { id: string; workspace_id: string; version: number }): LinkSource {
   return {
     id: link.id,
     workspaceId: link.workspace_id,
@@ -145,9 +158,21 @@ function stable(v: unknown): string {
     .join(',')}}`;
 }
 
+/** True when `a` and `b` send visitors to different places (or from a different short URL). */
+export function repoints(a: ServedValues, b: ServedValues): boolean {
+  return a.domain_id !== b.domain_id || a.path !== b.path || a.destination_url !== b.destination_url ||
+    stable(a.routing) !== stable(b.routing) || stable(a.utm) !== stable(b.utm) || a.forward_query !== b.forward_query;
+}
+
+/** A link's served values without its review state. */
+export function servedOf(v: LinkValues): ServedValues {
+  const { review_requested_by: _r, live_values: _l, ...served } = v;
+  return served;
+}
+
 const epoch = (d: Date | string | null) => (d === null ? null : typeof d === 'string' ? Date.parse(d) : d.getTime());
 
-/** True when writing `v` would not change what `row` stores. */
+/** True when writing `v` would not change what `row` stores (its review state aside). */
 export function sameValues(row: LinkValues, v: LinkValues): boolean {
   return (
     row.domain_id === v.domain_id &&

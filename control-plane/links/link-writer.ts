@@ -1,18 +1,32 @@
 /**
  * The one link writer. Every path that changes a link — the API's create, update and delete, bulk
- * jobs, approvals — hands it the links' final values; in the caller's transaction it writes the
- * rows (one set-based statement for any number of links), the outbox entries compiled from the
- * rows it got back (their real versions), the webhook events and the audit rows. Domain changes
- * republish through `republishDomainLinks`.
+ * jobs, approvals and rejections — hands it the links' final values; in the caller's transaction
+ * it
+ *   1. evaluates the link policies (workspace rules with the domain's overrides): a write may not
+ *      bring in a violation; under `require_approval` a new or re-pointed link becomes pending;
+ *   2. writes the rows: one set-based statement for any number of links (INSERT … SELECT FROM
+ *      json_to_recordset … ON CONFLICT, RETURNING the stored rows);
+ *   3. writes the outbox entries compiled from the rows it got back (their real versions) — what a
+ *      node serves: a pending new link as pending (404), a pending re-pointed link as its last
+ *      approved values;
+ *   4. writes the webhook events and the audit rows.
+ * Domain changes republish through `republishDomainLinks`.
  */
-import { compileLink } from '../../shared/index.js';
+import { compileLink, type ApiError } from '../../shared/index.js';
 import { recordAudit, type Actor } from '../audit/record.js';
 import type { Queryable } from '../db/pool.js';
-import { toSettings, type DomainRow } from '../domains/domain-row.js';
+import { DOMAIN_COLUMNS, toSettings, type DomainRow } from '../domains/domain-row.js';
+import { errors } from '../errors.js';
 import { emitEvents, type NewEvent } from '../events/emit.js';
 import { delLink, enqueue, putLink, type OutboxEntry } from '../outbox/enqueue.js';
+import { evaluatePolicy } from '../policies/evaluate-policy.js';
+import type { PolicyRules, Violation } from '../policies/policy-schema.js';
+import { effectivePolicies } from '../policies/policy-store.js';
 import { toResource } from './link-row.js';
-import { LINK_COLUMNS, toSource, VALUE_COLUMN_NAMES, VALUE_COLUMNS, type LinkRow, type LinkValues } from './link-values.js';
+import {
+  LINK_COLUMNS, repoints, servedOf, toSource, VALUE_COLUMN_NAMES, VALUE_COLUMNS,
+  type LinkRow, type LinkValues, type ServedValues,
+} from './link-values.js';
 
 /** A link's final state. */
 export interface LinkWrite {
@@ -23,11 +37,13 @@ export interface LinkWrite {
   deleted: boolean;
   /** The audit row's `changes` (written when the context has an actor). */
   audit?: Record<string, unknown>;
+  /** A review decision on a pending link (`values` are then what the decision leaves). */
+  review?: 'approve' | 'reject';
 }
 
 export interface WriterContext {
   workspaceId: string;
-  /** The key making the change: `created_by` of new links. */
+  /** The key making the change: `created_by` of new links, the requester of a pending one. */
   keyId: string | null;
   /** Scheme of short URLs in event payloads. */
   scheme: string;
@@ -35,6 +51,8 @@ export interface WriterContext {
   actor?: Actor;
   /** Emit link.* webhook events (bulk jobs report through their job instead). */
   events: boolean;
+  /** A policy violation: thrown (422 policy_violation, the API) or returned per link (bulk jobs). */
+  onViolation: 'throw' | 'collect';
 }
 
 /**
@@ -43,6 +61,13 @@ export interface WriterContext {
  * (no error, so the caller's transaction stays usable without a savepoint).
  */
 export type WriteMode = 'upsert' | 'insert_if_free';
+
+export interface WriteResult {
+  /** The stored rows by id. */
+  rows: Map<string, LinkRow>;
+  /** Links not written because they break the policy (onViolation 'collect'), by id. */
+  rejected: Map<string, ApiError>;
+}
 
 const RECORD_TYPES = ['n int', 'id text', 'deleted boolean', ...VALUE_COLUMN_NAMES.map((c) => `${c} ${VALUE_COLUMNS[c]}`)].join(', ');
 const INSERT_COLUMNS = ['id', 'workspace_id', 'created_by', 'deleted_at', ...VALUE_COLUMN_NAMES].join(', ');
@@ -63,85 +88,186 @@ const writeSql = (mode: WriteMode) => `INSERT INTO links AS l (${INSERT_COLUMNS}
 
 const WRITE_SQL: Record<WriteMode, string> = { upsert: writeSql('upsert'), insert_if_free: writeSql('insert_if_free') };
 
-/** The rows, in the order given: updates and deletes before inserts (they may free paths the inserts take). */
-function ordered(writes: readonly LinkWrite[]): LinkWrite[] {
-  return [...writes].sort((a, b) => Number(a.before === null) - Number(b.before === null));
+type Served = ServedValues & { id: string; workspace_id: string; version: number };
+
+/** What nodes serve for a stored link: its values, or while a re-pointed link waits, its last approved ones. */
+export function servedLink(row: LinkRow): Served {
+  if (row.status === 'pending' && row.live_values) {
+    return { ...row.live_values, id: row.id, workspace_id: row.workspace_id, version: row.version, status: 'live' };
+  }
+  return { ...servedOf(row), id: row.id, workspace_id: row.workspace_id, version: row.version };
 }
 
-function linkEvents(w: LinkWrite, row: LinkRow, scheme: string): NewEvent[] {
-  const types: NewEvent['type'][] = [];
-  if (w.deleted) types.push('link.deleted');
-  else if (w.before === null) types.push('link.created', ...(row.disabled ? (['link.disabled'] as const) : []));
-  else types.push('link.updated', ...(row.disabled && !w.before.disabled ? (['link.disabled'] as const) : []));
-  const data = toResource(row, scheme);
-  return types.map((type) => ({ workspaceId: row.workspace_id, type, data }));
+/** The fields a violation's field belongs to (`routing.rules[0].url` → routing). */
+const rootOf = (field: string): keyof ServedValues => field.split(/[.[]/)[0] as keyof ServedValues;
+
+/**
+ * Violations `next` brings in: all of them for a new link or an approval (checked against what was
+ * served), otherwise those the link did not have before or whose field the write changes — a link
+ * that broke a policy tightened after it was written can still be disabled, tagged or deleted.
+ */
+function newViolations(w: LinkWrite, rules: PolicyRules, template: DomainRow['utm_template']): Violation[] {
+  const next = w.values;
+  const found = evaluatePolicy(next, rules, template);
+  if (found.length === 0) return found;
+  const base: ServedValues | null = w.before === null ? null : w.review === 'approve' ? w.before.live_values : servedOf(w.before);
+  if (base === null) return found;
+  const had = new Set(evaluatePolicy(base, rules, template).map((v) => `${v.rule} ${v.field}`));
+  const changed = (field: string): boolean => {
+    const roots: (keyof ServedValues)[] = rootOf(field) === 'utm' ? ['utm', 'destination_url', 'domain_id'] : [rootOf(field)];
+    return roots.some((r) => JSON.stringify(base[r]) !== JSON.stringify(next[r]));
+  };
+  return found.filter((v) => !had.has(`${v.rule} ${v.field}`) || changed(v.field));
 }
 
-const auditAction = (w: LinkWrite) => (w.deleted ? 'link.delete' : w.before === null ? 'link.create' : 'link.update');
+export function policyViolation(violations: Violation[], linkId?: string): ApiError {
+  const first = violations[0]!;
+  return errors.policy_violation({ rule: first.rule, field: first.field, violations, ...(linkId ? { link_id: linkId } : {}) }, first.message);
+}
+
+/** Under require_approval: a new link waits; a re-pointed live one waits while its last approved values keep serving. */
+function withReview(w: LinkWrite, rules: PolicyRules, keyId: string | null): LinkValues {
+  const v = w.values;
+  if (w.review === 'approve') return { ...v, status: 'live', review_requested_by: null, live_values: null };
+  if (w.review === 'reject' || w.deleted) return v;
+  const waiting = (live: ServedValues | null): LinkValues => ({ ...v, status: 'pending', review_requested_by: keyId, live_values: live });
+  if (rules.require_approval) {
+    const b = w.before;
+    if (b === null) return waiting(null);
+    if (b.status === 'pending' && b.review_requested_by !== null) return waiting(b.live_values);
+    if (b.status === 'live' && repoints(servedOf(b), servedOf(v))) return waiting(servedOf(b));
+  }
+  // not under review (or no longer): a live link carries no review state
+  return v.status === 'live' ? { ...v, review_requested_by: null, live_values: null } : v;
+}
+
+/** Settings of every domain in `hosts` (those not given are read). */
+async function domainSettings(tx: Queryable, given: ReadonlyMap<string, DomainRow>, hosts: Iterable<string>): Promise<Map<string, DomainRow>> {
+  const out = new Map(given);
+  const missing = [...new Set(hosts)].filter((h) => !out.has(h));
+  if (missing.length > 0) {
+    const r = await tx.query<DomainRow>(`SELECT ${DOMAIN_COLUMNS} FROM domains WHERE hostname = ANY($1::text[]) AND deleted_at IS NULL`, [missing]);
+    for (const d of r.rows) out.set(d.hostname, d);
+  }
+  return out;
+}
+
+const keyOf = (s: { domain: string; path: string }) => `${s.domain}\u0000${s.path}`;
 
 /**
  * What nodes must serve after the writes: every removed key (a link deleted or moved away) before
  * every put, so a path one link leaves and another takes in the same set ends up served.
  */
 function outboxEntries(list: readonly LinkWrite[], rows: ReadonlyMap<string, LinkRow>, domains: ReadonlyMap<string, DomainRow>): OutboxEntry[] {
-  const dels: OutboxEntry[] = [];
+  const dels = new Map<string, OutboxEntry>();
   const puts: OutboxEntry[] = [];
   for (const w of list) {
     const row = rows.get(w.id);
     if (!row) continue;
-    const b = w.before;
+    const was = w.before ? servedLink(w.before) : null;
     if (w.deleted) {
-      dels.push(delLink(row.domain, row.path));
+      for (const s of was ? [was, row] : [row]) dels.set(keyOf(s), delLink(s.domain, s.path));
       continue;
     }
-    if (b && (b.domain !== row.domain || b.path !== row.path)) dels.push(delLink(b.domain, b.path));
-    const domain = domains.get(row.domain);
-    if (!domain) throw new Error(`link writer: no settings for domain ${row.domain}`);
-    puts.push(putLink(compileLink(toSource(row), toSettings(domain))));
+    const now = servedLink(row);
+    if (was && keyOf(was) !== keyOf(now)) dels.set(keyOf(was), delLink(was.domain, was.path));
+    const domain = domains.get(now.domain);
+    if (!domain) throw new Error(`link writer: no settings for domain ${now.domain}`);
+    puts.push(putLink(compileLink(toSource(now), toSettings(domain))));
   }
-  return [...dels, ...puts];
+  return [...dels.values(), ...puts];
+}
+
+function eventTypes(w: LinkWrite, row: LinkRow): NewEvent['type'][] {
+  if (w.review === 'approve') return ['link.approved'];
+  if (w.review === 'reject') return ['link.rejected'];
+  if (w.deleted) return ['link.deleted'];
+  if (w.before === null) return row.disabled ? ['link.created', 'link.disabled'] : ['link.created'];
+  return row.disabled && !w.before.disabled ? ['link.updated', 'link.disabled'] : ['link.updated'];
+}
+
+function auditAction(w: LinkWrite): string {
+  if (w.review) return w.review === 'approve' ? 'link.approve' : 'link.reject';
+  return w.deleted ? 'link.delete' : w.before === null ? 'link.create' : 'link.update';
 }
 
 /**
- * Writes `writes` (row, outbox, events, audit) in `tx`; `domains` holds the settings of every
- * domain the links end on, by hostname. Returns the stored rows by id (in `insert_if_free` mode
- * a link whose path was taken is missing). Database errors (a unique violation) are thrown as is.
+ * Writes `writes` (policy, row, outbox, events, audit) in `tx`. `domains` holds the settings of
+ * the domains the links end on, by hostname (others are read). In `insert_if_free` mode a link
+ * whose path was taken is missing from the rows. Database errors (a unique violation) are thrown as is.
  */
 export async function writeLinks(
   tx: Queryable, ctx: WriterContext, writes: readonly LinkWrite[], domains: ReadonlyMap<string, DomainRow>, mode: WriteMode = 'upsert',
-): Promise<Map<string, LinkRow>> {
-  const rows = new Map<string, LinkRow>();
-  if (writes.length === 0) return rows;
-  const list = ordered(writes);
-  // One JSON document for the whole set: Postgres parses it in C (json_to_recordset) instead of
-  // node-pg escaping one array per column element by element.
+): Promise<WriteResult> {
+  const result: WriteResult = { rows: new Map(), rejected: new Map() };
+  if (writes.length === 0) return result;
+
+  const checkedIds = [...new Set(writes.filter((w) => !w.deleted && w.review !== 'reject').map((w) => w.values.domain_id))];
+  const policies = checkedIds.length > 0 ? await effectivePolicies(tx, ctx.workspaceId, checkedIds) : new Map<string, PolicyRules>();
+  const hosts = writes.flatMap((w) => [w.values.domain, ...(w.before?.live_values ? [w.before.live_values.domain] : [])]);
+  const settings = await domainSettings(tx, domains, hosts);
+
+  const accepted: LinkWrite[] = [];
+  for (const w of writes) {
+    const rules = policies.get(w.values.domain_id);
+    if (!rules) {
+      accepted.push(w);
+      continue;
+    }
+    const violations = newViolations(w, rules, settings.get(w.values.domain)?.utm_template ?? null);
+    if (violations.length > 0) {
+      const err = policyViolation(violations);
+      if (ctx.onViolation === 'throw') throw err;
+      result.rejected.set(w.id, err);
+      continue;
+    }
+    accepted.push({ ...w, values: withReview(w, rules, ctx.keyId) });
+  }
+  if (accepted.length === 0) return result;
+
+  // updates and deletes before inserts (they may free paths the inserts take). One JSON document
+  // for the whole set: Postgres parses it in C (json_to_recordset) instead of node-pg escaping
+  // one array per column element by element.
+  const list = [...accepted].sort((a, b) => Number(a.before === null) - Number(b.before === null));
   const records = list.map((w, n) => ({ ...w.values, n, id: w.id, deleted: w.deleted }));
   const r = await tx.query<LinkRow>({ name: `link_write_${mode}`, text: WRITE_SQL[mode], values: [ctx.workspaceId, ctx.keyId, JSON.stringify(records)] });
-  for (const row of r.rows) rows.set(row.id, row);
+  for (const row of r.rows) result.rows.set(row.id, row);
 
-  await enqueue(tx, outboxEntries(list, rows, domains));
-  const events: NewEvent[] = [];
+  await enqueue(tx, outboxEntries(list, result.rows, settings));
   if (ctx.events) {
+    const events: NewEvent[] = [];
     for (const w of list) {
-      const row = rows.get(w.id);
-      if (row) events.push(...linkEvents(w, row, ctx.scheme));
+      const row = result.rows.get(w.id);
+      if (!row) continue;
+      const data = toResource(row, ctx.scheme);
+      for (const type of eventTypes(w, row)) events.push({ workspaceId: row.workspace_id, type, data });
     }
+    await emitEvents(tx, events);
   }
-  await emitEvents(tx, events);
   if (ctx.actor) {
     for (const w of list) {
-      if (rows.has(w.id)) await recordAudit(tx, ctx.actor, auditAction(w), { type: 'link', id: w.id }, w.audit);
+      if (result.rows.has(w.id)) await recordAudit(tx, ctx.actor, auditAction(w), { type: 'link', id: w.id }, w.audit);
     }
   }
-  return rows;
+  return result;
 }
 
 /**
  * A domain's settings changed what its links compile to (UTM template, default status): every
- * live link of it is compiled again and put, in the caller's transaction. Rows are unchanged.
+ * live link of it is compiled again (what nodes serve) and put, in the caller's transaction; the
+ * rows are unchanged. A link the new UTM template would make break `required_utm` refuses the change.
  */
-export async function republishDomainLinks(tx: Queryable, domain: DomainRow): Promise<OutboxEntry[]> {
-  const links = await tx.query<LinkRow>(`SELECT ${LINK_COLUMNS} FROM links WHERE domain_id = $1 AND deleted_at IS NULL`, [domain.id]);
-  const settings = toSettings(domain);
-  return links.rows.map((l) => putLink(compileLink(toSource(l), settings)));
+export async function republishDomainLinks(tx: Queryable, before: DomainRow, after: DomainRow): Promise<OutboxEntry[]> {
+  const links = await tx.query<LinkRow>(`SELECT ${LINK_COLUMNS} FROM links WHERE domain_id = $1 AND deleted_at IS NULL`, [after.id]);
+  const rules = (await effectivePolicies(tx, after.workspace_id, [after.id])).get(after.id)!;
+  const settings = toSettings(after);
+  return links.rows.map((l) => {
+    const served = servedLink(l);
+    if (rules.required_utm.length > 0) {
+      const had = evaluatePolicy(served, rules, before.utm_template).some((v) => v.rule === 'required_utm');
+      const now = evaluatePolicy(served, rules, after.utm_template).filter((v) => v.rule === 'required_utm');
+      if (!had && now.length > 0) throw policyViolation(now.map((v) => ({ ...v, field: 'utm_template' })), l.id);
+    }
+    return putLink(compileLink(toSource(served), settings));
+  });
 }

@@ -22,6 +22,8 @@ interface Fixture {
   host: string;
   fresh: {
     link(): Promise<string>;
+    /** A link waiting for review, made by another key than the admin that decides on it. */
+    pendingLink(): Promise<string>;
     domain(): Promise<string>;
     key(): Promise<string>;
     job(): Promise<string>;
@@ -50,6 +52,8 @@ interface AuditCase {
 const idOf = (body: Record<string, unknown>) => String(body.job_id ?? body.id);
 const idInUrl = (_b: Record<string, unknown>, sent: Sent) => /\/((?:ln|dom|key|job|whe|whd|ws|oac)_[0-9A-Z]{26})/.exec(sent.url)![1]!;
 const uniq = () => Math.random().toString(36).slice(2, 10);
+/** The admin's workspace (the workspace policy's resource id), read in beforeAll. */
+let workspaceId = '';
 
 export const AUDIT_CASES: AuditCase[] = [
   { route: 'POST /v1/keys', send: async (f) => ({ method: 'POST', url: '/v1/keys', payload: { name: 'audited', role: 'analyst', domains: [f.host] } }),
@@ -68,6 +72,16 @@ export const AUDIT_CASES: AuditCase[] = [
     expect: { action: 'link.update', type: 'link' } },
   { route: 'DELETE /v1/links/{id}', send: async (f) => ({ method: 'DELETE', url: `/v1/links/${await f.fresh.link()}` }),
     expect: { action: 'link.delete', type: 'link' } },
+  { route: 'POST /v1/links/{id}/approve', send: async (f) => ({ method: 'POST', url: `/v1/links/${await f.fresh.pendingLink()}/approve` }),
+    expect: { action: 'link.approve', type: 'link', changes: { requested_by: expect.stringMatching(/^key_/) } } },
+  { route: 'POST /v1/links/{id}/reject', send: async (f) => ({ method: 'POST', url: `/v1/links/${await f.fresh.pendingLink()}/reject` }),
+    expect: { action: 'link.reject', type: 'link', changes: { requested_by: expect.stringMatching(/^key_/) } } },
+  { route: 'PUT /v1/policy', send: async () => ({ method: 'PUT', url: '/v1/policy', payload: { banned_path_words: ['audited'] } }),
+    expect: { action: 'policy.update', type: 'policy', id: () => workspaceId, changes: { after: expect.objectContaining({ banned_path_words: ['audited'], https_only: false }) } } },
+  { route: 'PUT /v1/domains/{id}/policy', send: async (f) => ({ method: 'PUT', url: `/v1/domains/${await f.fresh.domain()}/policy`, payload: { https_only: true } }),
+    expect: { action: 'domain_policy.update', type: 'domain', id: idInUrl, changes: { after: { https_only: true } } } },
+  { route: 'POST /v1/policy/check', send: async () => ({ method: 'POST', url: '/v1/policy/check', payload: { policy: { https_only: true } } }),
+    none: 'reports which links would break a policy; changes nothing' },
   { route: 'POST /v1/links/bulk', send: async (f) => ({ method: 'POST', url: '/v1/links/bulk', payload: { operation: 'create', items: [{ domain: f.host, destination_url: 'https://example.org/' }] } }),
     expect: { action: 'job.create', type: 'job', changes: { operation: 'create', total: 1 } } },
   { route: 'POST /v1/jobs/{id}/cancel', send: async (f) => ({ method: 'POST', url: `/v1/jobs/${await f.fresh.job()}/cancel` }),
@@ -110,11 +124,20 @@ describe('audit trail', () => {
   beforeAll(async () => {
     h = await createHarness('audit_api', { WEBHOOK_ALLOW_PRIVATE: 'true', RATE_LIMIT_BURST: '100000', RATE_LIMIT_PER_SEC: '10000' });
     const host = await createDomain(h, 'audit.example.com');
+    const reviewHost = await createDomain(h, 'review.audit.example.com');
+    const reviewDomain = (await h.pool.query<{ id: string }>('SELECT id FROM domains WHERE hostname = $1', [reviewHost])).rows[0]!.id;
+    expect((await h.req({ method: 'PUT', url: `/v1/domains/${reviewDomain}/policy`, payload: { require_approval: true } })).statusCode).toBe(200);
+    const publisher = (await h.req({ method: 'POST', url: '/v1/keys', payload: { name: 'publisher', role: 'publisher' } })).json<{ secret: string }>();
     const endpoint = () => make('POST', '/v1/webhooks/endpoints', { url: 'http://127.0.0.1:9/hook' });
     f = {
       host,
       fresh: {
         link: () => make('POST', '/v1/links', { domain: host, destination_url: 'https://example.org/' }),
+        pendingLink: async () => {
+          const r = await h.req({ method: 'POST', url: '/v1/links', key: publisher.secret, payload: { domain: reviewHost, destination_url: 'https://example.org/' } });
+          if (r.statusCode !== 201) throw new Error(`pending link: ${r.statusCode} ${r.body}`);
+          return r.json<{ id: string }>().id;
+        },
         domain: () => make('POST', '/v1/domains', { hostname: `f-${uniq()}.audit.example.com` }),
         key: () => make('POST', '/v1/keys', { name: 'to revoke', role: 'read-only' }),
         job: () => make('POST', '/v1/links/bulk', { operation: 'create', items: [{ domain: host, destination_url: 'https://example.org/' }] }, 202),
@@ -124,6 +147,7 @@ describe('audit trail', () => {
     };
     const { rows } = await h.pool.query<{ id: string }>(`SELECT id FROM api_keys WHERE name = 'bootstrap admin'`);
     adminKeyId = rows[0]!.id;
+    workspaceId = (await h.pool.query<{ workspace_id: string }>('SELECT workspace_id FROM api_keys WHERE id = $1', [adminKeyId])).rows[0]!.workspace_id;
   });
   afterAll(async () => {
     await h?.close();

@@ -19,7 +19,7 @@ import { createHarness, type Harness } from './harness.js';
 
 type Limit = 'unrestricted' | 'limited to A';
 type Outcome = 'ok' | 403 | 404;
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 interface Actor {
   role: Role;
@@ -40,6 +40,8 @@ interface World {
   /** A fresh resource per call (for rows that change or delete it). */
   fresh: {
     link(on: 'A' | 'B'): Promise<string>;
+    /** A link waiting for review, made by the bootstrap admin (so no actor is its requester). */
+    pendingLink(on: 'A' | 'B'): Promise<string>;
     domain(): Promise<string>;
     key(on: 'A' | 'B'): Promise<string>;
     job(on: 'A' | 'B'): Promise<string>;
@@ -105,6 +107,19 @@ const ROUTES: RouteCase[] = [
   row('links', 'PATCH', '/v1/links/:id', 'links:write', 'B', 404, 200, async (w) => ({ url: `/v1/links/${await w.fresh.link('B')}`, payload: { destination_url: 'https://example.org/new' } })),
   row('links', 'DELETE', '/v1/links/:id', 'links:write', 'A', 'ok', 200, async (w) => ({ url: `/v1/links/${await w.fresh.link('A')}` })),
   row('links', 'DELETE', '/v1/links/:id', 'links:write', 'B', 404, 200, async (w) => ({ url: `/v1/links/${await w.fresh.link('B')}` })),
+  row('links', 'POST', '/v1/links/:id/approve', 'links:approve', 'A', 'ok', 200, async (w) => ({ url: `/v1/links/${await w.fresh.pendingLink('A')}/approve` })),
+  row('links', 'POST', '/v1/links/:id/approve', 'links:approve', 'B', 404, 200, async (w) => ({ url: `/v1/links/${await w.fresh.pendingLink('B')}/approve` })),
+  row('links', 'POST', '/v1/links/:id/reject', 'links:approve', 'A', 'ok', 200, async (w) => ({ url: `/v1/links/${await w.fresh.pendingLink('A')}/reject` })),
+  row('links', 'POST', '/v1/links/:id/reject', 'links:approve', 'B', 404, 200, async (w) => ({ url: `/v1/links/${await w.fresh.pendingLink('B')}/reject` })),
+
+  // the workspace policy binds every domain: a key limited to domains reads it but may not set it
+  row('policies', 'GET', '/v1/policy', 'links:read', '-', 'ok', 200, () => ({ url: '/v1/policy' })),
+  row('policies', 'PUT', '/v1/policy', 'policies:write', '-', 403, 200, () => ({ url: '/v1/policy', payload: {} })),
+  row('policies', 'POST', '/v1/policy/check', 'policies:write', '-', 'ok', 200, () => ({ url: '/v1/policy/check', payload: { limit: 5 } })),
+  row('policies', 'GET', '/v1/domains/:id/policy', 'links:read', 'A', 'ok', 200, (w) => ({ url: `/v1/domains/${w.dom.A}/policy` })),
+  row('policies', 'GET', '/v1/domains/:id/policy', 'links:read', 'B', 404, 200, (w) => ({ url: `/v1/domains/${w.dom.B}/policy` })),
+  row('policies', 'PUT', '/v1/domains/:id/policy', 'policies:write', 'A', 'ok', 200, (w) => ({ url: `/v1/domains/${w.dom.A}/policy`, payload: {} })),
+  row('policies', 'PUT', '/v1/domains/:id/policy', 'policies:write', 'B', 404, 200, (w) => ({ url: `/v1/domains/${w.dom.B}/policy`, payload: {} })),
 
   // a bulk job is accepted whatever its items; each item is checked against the key's domains as it runs
   row('jobs', 'POST', '/v1/links/bulk', 'jobs:write', 'A', 'ok', 202, (w) => ({ url: '/v1/links/bulk', ...json({ operation: 'create', items: [{ domain: w.A, destination_url: 'https://example.org/' }] }) })),
@@ -214,6 +229,13 @@ describe('authorization matrix: role × domain limit × route', () => {
       delivery: await make({ method: 'POST', url: `/v1/webhooks/endpoints/${ep}/test`, payload: {} }, 202),
       fresh: {
         link,
+        pendingLink: async (on) => {
+          // require_approval on the domain for this one create, then off again (the other rows' links stay live)
+          await make({ method: 'PUT', url: `/v1/domains/${dom[on]}/policy`, payload: { require_approval: true } }, 200);
+          const id = await link(on);
+          await make({ method: 'PUT', url: `/v1/domains/${dom[on]}/policy`, payload: {} }, 200);
+          return id;
+        },
         domain: () => make({ method: 'POST', url: '/v1/domains', payload: { hostname: `gone-${uniq()}.matrix.example.com` } }),
         key: async (on) => (await key(on)).id,
         job,
@@ -255,6 +277,6 @@ function codeFor(r: RouteCase, status: number): string {
   if (status === 403) return r.family === 'keys' ? 'privilege_escalation' : 'domain_not_allowed';
   return {
     keys: 'key_not_found', domains: 'domain_not_found', links: 'link_not_found', qr: 'link_not_found', analytics: 'link_not_found',
-    jobs: 'job_not_found', webhooks: 'webhook_endpoint_not_found', idempotency: 'idempotency_key_not_found',
+    jobs: 'job_not_found', webhooks: 'webhook_endpoint_not_found', idempotency: 'idempotency_key_not_found', policies: 'domain_not_found',
   }[r.family]!;
 }

@@ -62,7 +62,7 @@ describe('GET /v1/openapi.json', () => {
       expect(Object.keys(op.responses ?? {}).length, `${method} ${path} responses`).toBeGreaterThan(0);
       const success = Object.keys(op.responses ?? {}).find((s) => s.startsWith('2'));
       expect(success, `${method} ${path} success response`).toBeTruthy();
-      if (['post', 'patch', 'put'].includes(method) && !path.includes('/replay') && !path.includes('/cancel') && !path.includes('/rotate') && !path.includes('/test')) {
+      if (['post', 'patch', 'put'].includes(method) && !path.includes('/replay') && !path.includes('/approve') && !path.includes('/reject') && !path.includes('/cancel') && !path.includes('/rotate') && !path.includes('/test')) {
         expect(op.requestBody, `${method} ${path} request body`).toBeTruthy();
       }
       if (path.includes('{id}')) expect(op.parameters?.some((p) => p.name === 'id'), `${method} ${path} id param`).toBe(true);
