@@ -136,6 +136,46 @@ export interface paths {
         patch: operations["updateLink"];
         trace?: never;
     };
+    "/v1/links/{id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve a pending link (nodes serve it)
+         * @description Only for a link waiting for review (`status: "pending"` under a policy with `require_approval`); the key that made the change cannot decide on it (403 approver_is_requester).
+         */
+        post: operations["approveLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/links/{id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reject a pending link (a new one is deleted, a re-pointed one keeps its approved values)
+         * @description Only for a link waiting for review (`status: "pending"` under a policy with `require_approval`); the key that made the change cannot decide on it (403 approver_is_requester).
+         */
+        post: operations["rejectLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/links/{id}/qr": {
         parameters: {
             query?: never;
@@ -549,6 +589,68 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The workspace link policy */
+        get: operations["getPolicy"];
+        /**
+         * Replace the workspace link policy
+         * @description Rules left out are reset to their defaults (off). Existing links are not changed: use POST /v1/policy/check to find those that break it.
+         */
+        put: operations["putPolicy"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/domains/{id}/policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A domain's policy overrides and the policy its links follow */
+        get: operations["getDomainPolicy"];
+        /**
+         * Replace a domain's policy overrides
+         * @description The rules given override the workspace policy for this domain; rules left out follow it.
+         */
+        put: operations["putDomainPolicy"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/policy/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Live links that break a policy (current or proposed), paged
+         * @description Changes nothing. Without `policy` the stored workspace policy is checked; with it, as if it were the workspace policy. A page examines at most 20 000 links: it may hold fewer than `limit` results while `next_cursor` is not null.
+         */
+        post: operations["checkPolicy"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -560,7 +662,7 @@ export interface components {
                  * @description stable machine code (the error table in docs/errors.md)
                  * @enum {string}
                  */
-                code: "validation_failed" | "invalid_json" | "invalid_csv" | "invalid_cursor" | "invalid_range" | "invalid_idempotency_key" | "malformed_request" | "unauthorized" | "key_expired" | "insufficient_scope" | "domain_not_allowed" | "privilege_escalation" | "route_not_found" | "link_not_found" | "domain_not_found" | "key_not_found" | "workspace_not_found" | "job_not_found" | "webhook_endpoint_not_found" | "webhook_delivery_not_found" | "idempotency_key_not_found" | "method_not_allowed" | "request_timeout" | "path_conflict" | "external_id_conflict" | "hostname_taken" | "domain_in_use" | "workspace_name_taken" | "job_not_cancellable" | "idempotency_in_flight" | "webhook_endpoint_disabled" | "webhook_delivery_in_flight" | "body_too_large" | "uri_too_long" | "unsupported_media_type" | "expectation_failed" | "invalid_url" | "invalid_path" | "invalid_hostname" | "invalid_routing" | "invalid_event_filter" | "idempotency_key_reused" | "rate_limited" | "headers_too_large" | "internal_error" | "service_unavailable";
+                code: "validation_failed" | "invalid_json" | "invalid_csv" | "invalid_cursor" | "invalid_range" | "invalid_idempotency_key" | "malformed_request" | "unauthorized" | "key_expired" | "insufficient_scope" | "domain_not_allowed" | "approver_is_requester" | "privilege_escalation" | "route_not_found" | "link_not_found" | "domain_not_found" | "key_not_found" | "workspace_not_found" | "job_not_found" | "webhook_endpoint_not_found" | "webhook_delivery_not_found" | "idempotency_key_not_found" | "method_not_allowed" | "request_timeout" | "path_conflict" | "external_id_conflict" | "hostname_taken" | "domain_in_use" | "workspace_name_taken" | "link_not_pending" | "job_not_cancellable" | "idempotency_in_flight" | "webhook_endpoint_disabled" | "webhook_delivery_in_flight" | "body_too_large" | "uri_too_long" | "unsupported_media_type" | "expectation_failed" | "invalid_url" | "invalid_path" | "invalid_hostname" | "invalid_routing" | "policy_violation" | "invalid_event_filter" | "idempotency_key_reused" | "rate_limited" | "headers_too_large" | "internal_error" | "service_unavailable";
                 message: string;
                 details?: {
                     [key: string]: unknown;
@@ -594,8 +696,8 @@ export interface components {
             /** @description the first characters of the secret */
             prefix: string;
             /** @enum {string} */
-            role: "admin" | "publisher" | "analyst" | "read-only";
-            scopes: ("links:read" | "links:write" | "webhooks:read" | "webhooks:write" | "analytics:read" | "jobs:write" | "keys:admin" | "audit:read" | "system")[];
+            role: "admin" | "publisher" | "analyst" | "read-only" | "reviewer";
+            scopes: ("links:read" | "links:write" | "webhooks:read" | "webhooks:write" | "analytics:read" | "jobs:write" | "keys:admin" | "audit:read" | "links:approve" | "policies:write" | "system")[];
             domains: string[] | null;
             rate_limit: {
                 burst: number;
@@ -644,6 +746,23 @@ export interface components {
             created_at: string;
             /** Format: date-time */
             updated_at: string;
+        };
+        /** @description a workspace link policy (every rule) */
+        Policy: {
+            /** @description every destination (and routing target) must be https */
+            https_only: boolean;
+            /** @description when not empty, every destination host must match one */
+            destination_hosts_allow: string[];
+            /** @description no destination host may match one */
+            destination_hosts_deny: string[];
+            /** @description words a path may not contain (case- and confusable-insensitive: Unicode TR39 skeletons) */
+            banned_path_words: string[];
+            /** @description links must expire within this many days (null: no limit) */
+            max_ttl_days: number | null;
+            /** @description UTM keys every link must carry after the domain template merge */
+            required_utm: ("source" | "medium" | "campaign" | "term" | "content")[];
+            /** @description new and re-pointed links wait as status "pending" until a reviewer approves them */
+            require_approval: boolean;
         };
         AuditEntry: {
             id: string;
@@ -715,7 +834,7 @@ export interface components {
                 };
             };
         };
-        /** @description Forbidden: error.code is one of `insufficient_scope`, `domain_not_allowed`, `privilege_escalation` */
+        /** @description Forbidden: error.code is one of `insufficient_scope`, `domain_not_allowed`, `approver_is_requester`, `privilege_escalation` */
         Error403Idempotent: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -730,12 +849,12 @@ export interface components {
                 "application/json": components["schemas"]["Error"] & {
                     error?: {
                         /** @enum {string} */
-                        code?: "insufficient_scope" | "domain_not_allowed" | "privilege_escalation";
+                        code?: "insufficient_scope" | "domain_not_allowed" | "approver_is_requester" | "privilege_escalation";
                     };
                 };
             };
         };
-        /** @description Conflict: error.code is one of `path_conflict`, `external_id_conflict`, `hostname_taken`, `domain_in_use`, `workspace_name_taken`, `job_not_cancellable`, `idempotency_in_flight`, `webhook_endpoint_disabled`, `webhook_delivery_in_flight` */
+        /** @description Conflict: error.code is one of `path_conflict`, `external_id_conflict`, `hostname_taken`, `domain_in_use`, `workspace_name_taken`, `link_not_pending`, `job_not_cancellable`, `idempotency_in_flight`, `webhook_endpoint_disabled`, `webhook_delivery_in_flight` */
         Error409Idempotent: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -750,7 +869,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"] & {
                     error?: {
                         /** @enum {string} */
-                        code?: "path_conflict" | "external_id_conflict" | "hostname_taken" | "domain_in_use" | "workspace_name_taken" | "job_not_cancellable" | "idempotency_in_flight" | "webhook_endpoint_disabled" | "webhook_delivery_in_flight";
+                        code?: "path_conflict" | "external_id_conflict" | "hostname_taken" | "domain_in_use" | "workspace_name_taken" | "link_not_pending" | "job_not_cancellable" | "idempotency_in_flight" | "webhook_endpoint_disabled" | "webhook_delivery_in_flight";
                     };
                 };
             };
@@ -793,7 +912,7 @@ export interface components {
                 };
             };
         };
-        /** @description Unprocessable: error.code is one of `invalid_url`, `invalid_path`, `invalid_hostname`, `invalid_routing`, `invalid_event_filter`, `idempotency_key_reused` */
+        /** @description Unprocessable: error.code is one of `invalid_url`, `invalid_path`, `invalid_hostname`, `invalid_routing`, `policy_violation`, `invalid_event_filter`, `idempotency_key_reused` */
         Error422Idempotent: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -807,7 +926,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"] & {
                     error?: {
                         /** @enum {string} */
-                        code?: "invalid_url" | "invalid_path" | "invalid_hostname" | "invalid_routing" | "invalid_event_filter" | "idempotency_key_reused";
+                        code?: "invalid_url" | "invalid_path" | "invalid_hostname" | "invalid_routing" | "policy_violation" | "invalid_event_filter" | "idempotency_key_reused";
                     };
                 };
             };
@@ -904,7 +1023,7 @@ export interface components {
                 };
             };
         };
-        /** @description Forbidden: error.code is one of `insufficient_scope`, `domain_not_allowed`, `privilege_escalation` */
+        /** @description Forbidden: error.code is one of `insufficient_scope`, `domain_not_allowed`, `approver_is_requester`, `privilege_escalation` */
         Error403: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -917,7 +1036,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"] & {
                     error?: {
                         /** @enum {string} */
-                        code?: "insufficient_scope" | "domain_not_allowed" | "privilege_escalation";
+                        code?: "insufficient_scope" | "domain_not_allowed" | "approver_is_requester" | "privilege_escalation";
                     };
                 };
             };
@@ -1011,7 +1130,7 @@ export interface components {
                 };
             };
         };
-        /** @description Conflict: error.code is one of `path_conflict`, `external_id_conflict`, `hostname_taken`, `domain_in_use`, `workspace_name_taken`, `job_not_cancellable`, `idempotency_in_flight`, `webhook_endpoint_disabled`, `webhook_delivery_in_flight` */
+        /** @description Conflict: error.code is one of `path_conflict`, `external_id_conflict`, `hostname_taken`, `domain_in_use`, `workspace_name_taken`, `link_not_pending`, `job_not_cancellable`, `idempotency_in_flight`, `webhook_endpoint_disabled`, `webhook_delivery_in_flight` */
         Error409: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1023,12 +1142,12 @@ export interface components {
                 "application/json": components["schemas"]["Error"] & {
                     error?: {
                         /** @enum {string} */
-                        code?: "path_conflict" | "external_id_conflict" | "hostname_taken" | "domain_in_use" | "workspace_name_taken" | "job_not_cancellable" | "idempotency_in_flight" | "webhook_endpoint_disabled" | "webhook_delivery_in_flight";
+                        code?: "path_conflict" | "external_id_conflict" | "hostname_taken" | "domain_in_use" | "workspace_name_taken" | "link_not_pending" | "job_not_cancellable" | "idempotency_in_flight" | "webhook_endpoint_disabled" | "webhook_delivery_in_flight";
                     };
                 };
             };
         };
-        /** @description Unprocessable: error.code is one of `invalid_url`, `invalid_path`, `invalid_hostname`, `invalid_routing`, `invalid_event_filter`, `idempotency_key_reused` */
+        /** @description Unprocessable: error.code is one of `invalid_url`, `invalid_path`, `invalid_hostname`, `invalid_routing`, `policy_violation`, `invalid_event_filter`, `idempotency_key_reused` */
         Error422: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1040,7 +1159,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"] & {
                     error?: {
                         /** @enum {string} */
-                        code?: "invalid_url" | "invalid_path" | "invalid_hostname" | "invalid_routing" | "invalid_event_filter" | "idempotency_key_reused";
+                        code?: "invalid_url" | "invalid_path" | "invalid_hostname" | "invalid_routing" | "policy_violation" | "invalid_event_filter" | "idempotency_key_reused";
                     };
                 };
             };
@@ -1130,9 +1249,9 @@ export interface operations {
                 "application/json": {
                     name: string;
                     /** @enum {string} */
-                    role: "admin" | "publisher" | "analyst" | "read-only";
+                    role: "admin" | "publisher" | "analyst" | "read-only" | "reviewer";
                     /** @description narrows the role's scopes */
-                    scopes?: ("links:read" | "links:write" | "webhooks:read" | "webhooks:write" | "analytics:read" | "jobs:write" | "keys:admin" | "audit:read" | "system")[];
+                    scopes?: ("links:read" | "links:write" | "webhooks:read" | "webhooks:write" | "analytics:read" | "jobs:write" | "keys:admin" | "audit:read" | "links:approve" | "policies:write" | "system")[];
                     domains?: string[] | null;
                     rate_limit?: {
                         burst: number;
@@ -1968,6 +2087,90 @@ export interface operations {
             409: components["responses"]["Error409Idempotent"];
             413: components["responses"]["Error413Idempotent"];
             415: components["responses"]["Error415Idempotent"];
+            422: components["responses"]["Error422Idempotent"];
+            429: components["responses"]["Error429Idempotent"];
+            500: components["responses"]["Error500Idempotent"];
+            503: components["responses"]["Error503Idempotent"];
+        };
+    };
+    approveLink: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description ln_<ULID> */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotency-Key": components["headers"]["Idempotency-Key"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Link"];
+                };
+            };
+            400: components["responses"]["Error400Idempotent"];
+            401: components["responses"]["Error401Idempotent"];
+            403: components["responses"]["Error403Idempotent"];
+            404: components["responses"]["Error404Idempotent"];
+            409: components["responses"]["Error409Idempotent"];
+            422: components["responses"]["Error422Idempotent"];
+            429: components["responses"]["Error429Idempotent"];
+            500: components["responses"]["Error500Idempotent"];
+            503: components["responses"]["Error503Idempotent"];
+        };
+    };
+    rejectLink: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description ln_<ULID> */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotency-Key": components["headers"]["Idempotency-Key"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Link"];
+                };
+            };
+            400: components["responses"]["Error400Idempotent"];
+            401: components["responses"]["Error401Idempotent"];
+            403: components["responses"]["Error403Idempotent"];
+            404: components["responses"]["Error404Idempotent"];
+            409: components["responses"]["Error409Idempotent"];
             422: components["responses"]["Error422Idempotent"];
             429: components["responses"]["Error429Idempotent"];
             500: components["responses"]["Error500Idempotent"];
@@ -4005,6 +4208,336 @@ export interface operations {
             429: components["responses"]["Error429"];
             500: components["responses"]["Error500"];
             503: components["responses"]["Error503"];
+        };
+    };
+    getPolicy: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a workspace link policy (every rule) */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Policy"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    putPolicy: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description every destination (and routing target) must be https */
+                    https_only?: boolean;
+                    /** @description when not empty, every destination host must match one */
+                    destination_hosts_allow?: string[];
+                    /** @description no destination host may match one */
+                    destination_hosts_deny?: string[];
+                    /** @description words a path may not contain (case- and confusable-insensitive: Unicode TR39 skeletons) */
+                    banned_path_words?: string[];
+                    /** @description links must expire within this many days (null: no limit) */
+                    max_ttl_days?: number | null;
+                    /** @description UTM keys every link must carry after the domain template merge */
+                    required_utm?: ("source" | "medium" | "campaign" | "term" | "content")[];
+                    /** @description new and re-pointed links wait as status "pending" until a reviewer approves them */
+                    require_approval?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description a workspace link policy (every rule) */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotency-Key": components["headers"]["Idempotency-Key"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Policy"];
+                };
+            };
+            400: components["responses"]["Error400Idempotent"];
+            401: components["responses"]["Error401Idempotent"];
+            403: components["responses"]["Error403Idempotent"];
+            404: components["responses"]["Error404Idempotent"];
+            409: components["responses"]["Error409Idempotent"];
+            413: components["responses"]["Error413Idempotent"];
+            415: components["responses"]["Error415Idempotent"];
+            422: components["responses"]["Error422Idempotent"];
+            429: components["responses"]["Error429Idempotent"];
+            500: components["responses"]["Error500Idempotent"];
+            503: components["responses"]["Error503Idempotent"];
+        };
+    };
+    getDomainPolicy: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /** @description dom_<ULID> */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a domain's overrides (the rules it sets) and the policy its links follow */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        domain_id: string;
+                        overrides: {
+                            /** @description every destination (and routing target) must be https */
+                            https_only?: boolean;
+                            /** @description when not empty, every destination host must match one */
+                            destination_hosts_allow?: string[];
+                            /** @description no destination host may match one */
+                            destination_hosts_deny?: string[];
+                            /** @description words a path may not contain (case- and confusable-insensitive: Unicode TR39 skeletons) */
+                            banned_path_words?: string[];
+                            /** @description links must expire within this many days (null: no limit) */
+                            max_ttl_days?: number | null;
+                            /** @description UTM keys every link must carry after the domain template merge */
+                            required_utm?: ("source" | "medium" | "campaign" | "term" | "content")[];
+                            /** @description new and re-pointed links wait as status "pending" until a reviewer approves them */
+                            require_approval?: boolean;
+                        };
+                        effective: components["schemas"]["Policy"];
+                    };
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    putDomainPolicy: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description dom_<ULID> */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description every destination (and routing target) must be https */
+                    https_only?: boolean;
+                    /** @description when not empty, every destination host must match one */
+                    destination_hosts_allow?: string[];
+                    /** @description no destination host may match one */
+                    destination_hosts_deny?: string[];
+                    /** @description words a path may not contain (case- and confusable-insensitive: Unicode TR39 skeletons) */
+                    banned_path_words?: string[];
+                    /** @description links must expire within this many days (null: no limit) */
+                    max_ttl_days?: number | null;
+                    /** @description UTM keys every link must carry after the domain template merge */
+                    required_utm?: ("source" | "medium" | "campaign" | "term" | "content")[];
+                    /** @description new and re-pointed links wait as status "pending" until a reviewer approves them */
+                    require_approval?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description a domain's overrides (the rules it sets) and the policy its links follow */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotency-Key": components["headers"]["Idempotency-Key"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        domain_id: string;
+                        overrides: {
+                            /** @description every destination (and routing target) must be https */
+                            https_only?: boolean;
+                            /** @description when not empty, every destination host must match one */
+                            destination_hosts_allow?: string[];
+                            /** @description no destination host may match one */
+                            destination_hosts_deny?: string[];
+                            /** @description words a path may not contain (case- and confusable-insensitive: Unicode TR39 skeletons) */
+                            banned_path_words?: string[];
+                            /** @description links must expire within this many days (null: no limit) */
+                            max_ttl_days?: number | null;
+                            /** @description UTM keys every link must carry after the domain template merge */
+                            required_utm?: ("source" | "medium" | "campaign" | "term" | "content")[];
+                            /** @description new and re-pointed links wait as status "pending" until a reviewer approves them */
+                            require_approval?: boolean;
+                        };
+                        effective: components["schemas"]["Policy"];
+                    };
+                };
+            };
+            400: components["responses"]["Error400Idempotent"];
+            401: components["responses"]["Error401Idempotent"];
+            403: components["responses"]["Error403Idempotent"];
+            404: components["responses"]["Error404Idempotent"];
+            409: components["responses"]["Error409Idempotent"];
+            413: components["responses"]["Error413Idempotent"];
+            415: components["responses"]["Error415Idempotent"];
+            422: components["responses"]["Error422Idempotent"];
+            429: components["responses"]["Error429Idempotent"];
+            500: components["responses"]["Error500Idempotent"];
+            503: components["responses"]["Error503Idempotent"];
+        };
+    };
+    checkPolicy: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description without `policy`, the current workspace policy; with it, as if it were the workspace policy (a PUT body) */
+        requestBody: {
+            content: {
+                "application/json": {
+                    policy?: {
+                        /** @description every destination (and routing target) must be https */
+                        https_only?: boolean;
+                        /** @description when not empty, every destination host must match one */
+                        destination_hosts_allow?: string[];
+                        /** @description no destination host may match one */
+                        destination_hosts_deny?: string[];
+                        /** @description words a path may not contain (case- and confusable-insensitive: Unicode TR39 skeletons) */
+                        banned_path_words?: string[];
+                        /** @description links must expire within this many days (null: no limit) */
+                        max_ttl_days?: number | null;
+                        /** @description UTM keys every link must carry after the domain template merge */
+                        required_utm?: ("source" | "medium" | "campaign" | "term" | "content")[];
+                        /** @description new and re-pointed links wait as status "pending" until a reviewer approves them */
+                        require_approval?: boolean;
+                    };
+                    /** @description check only this domain; with `domain_policy`, as if its overrides were these */
+                    domain_id?: string;
+                    domain_policy?: {
+                        /** @description every destination (and routing target) must be https */
+                        https_only?: boolean;
+                        /** @description when not empty, every destination host must match one */
+                        destination_hosts_allow?: string[];
+                        /** @description no destination host may match one */
+                        destination_hosts_deny?: string[];
+                        /** @description words a path may not contain (case- and confusable-insensitive: Unicode TR39 skeletons) */
+                        banned_path_words?: string[];
+                        /** @description links must expire within this many days (null: no limit) */
+                        max_ttl_days?: number | null;
+                        /** @description UTM keys every link must carry after the domain template merge */
+                        required_utm?: ("source" | "medium" | "campaign" | "term" | "content")[];
+                        /** @description new and re-pointed links wait as status "pending" until a reviewer approves them */
+                        require_approval?: boolean;
+                    };
+                    /** @default 100 */
+                    limit?: number;
+                    cursor?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotency-Key": components["headers"]["Idempotency-Key"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            link_id: string;
+                            domain: string;
+                            path: string;
+                            violations: ({
+                                rule: string;
+                                field: string;
+                                message: string;
+                            } & {
+                                [key: string]: unknown;
+                            })[];
+                        }[];
+                        /** @description live links examined for this page */
+                        checked: number;
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            400: components["responses"]["Error400Idempotent"];
+            401: components["responses"]["Error401Idempotent"];
+            403: components["responses"]["Error403Idempotent"];
+            404: components["responses"]["Error404Idempotent"];
+            409: components["responses"]["Error409Idempotent"];
+            413: components["responses"]["Error413Idempotent"];
+            415: components["responses"]["Error415Idempotent"];
+            422: components["responses"]["Error422Idempotent"];
+            429: components["responses"]["Error429Idempotent"];
+            500: components["responses"]["Error500Idempotent"];
+            503: components["responses"]["Error503Idempotent"];
         };
     };
 }
