@@ -203,6 +203,9 @@ describe('request ids and the sampled access log (issue 15)', () => {
       await waitForAnswer(logged.port, '/plain', 302);
       // the harness's own probes are logged too: only this test's requests are looked at
       const mine = () => logged.proc.logs().filter((l) => l.msg === 'request' && l.path !== '/healthz' && l.path !== '/readyz');
+      // lines reach the log asynchronously: wait for waitForAnswer's own 302 line (one worker writes in order)
+      // before counting, or it lands after the count and is taken for this test's first request
+      for (let i = 0; i < 100 && !mine().some((l) => l.status === 302); i++) await sleep(20);
       const before = mine().length;
       await request(logged.port, { path: '/plain?x=1', headers: { 'X-Request-Id': 'trace-42' } });
       await request(logged.port, { path: '/nope' });
