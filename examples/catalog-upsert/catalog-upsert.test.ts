@@ -19,6 +19,7 @@ const config = (night: string): ImportOptions => ({ domain: DOMAIN, productUrl: 
 
 let stack: LiveStack;
 let lp: Linkplane;
+let publisherKey = '';
 let receiver: Awaited<ReturnType<typeof listen>>;
 const events: JobEvent[] = [];
 
@@ -31,7 +32,8 @@ function csv(name: string, text: string): string {
 beforeAll(async () => {
   stack = await startLiveStack('catalog');
   await stack.domain(DOMAIN);
-  lp = new Linkplane({ apiUrl: stack.apiUrl, apiKey: await stack.key('publisher') });
+  publisherKey = await stack.key('publisher');
+  lp = new Linkplane({ apiUrl: stack.apiUrl, apiKey: publisherKey });
   const secrets: string[] = [];
   receiver = await listen(jobEventsHandler({ secrets, onJob: (e) => void events.push(e) }));
   const ep = await lp.webhooks.endpoints.create({ url: `${receiver.url}/hooks/linkplane`, events: ['job.*'] });
@@ -103,5 +105,31 @@ describe('nightly catalog upsert', () => {
     });
     expect(res.status).toBe(401);
     expect(events.length).toBe(3);
+  });
+
+  it('an upload whose answer is lost is sent again with the same key: one job, imported once', async () => {
+    // a proxy in front of the API that lets the first bulk upload through, then drops its answer
+    let dropped = 0;
+    const proxy = await listen(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'transfer-encoding', 'content-length'].includes(k))) as Record<string, string>;
+      const upstream = await fetch(`${stack.apiUrl}${req.url}`, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks) : undefined });
+      const body = Buffer.from(await upstream.arrayBuffer());
+      if (req.method === 'POST' && req.url?.startsWith('/v1/links/bulk') && dropped++ === 0) return void req.socket.destroy();
+      res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' }).end(body);
+    });
+    try {
+      const viaProxy = new Linkplane({ apiUrl: proxy.url, apiKey: publisherKey });
+      const file = csv('2026-12-04.csv', 'sku,title,category\n3001,Scarf,winter\n3002,Glove,winter\n');
+      const job = await nightlyImport(viaProxy, file, config('2026-12-04'));
+      expect(dropped).toBe(2); // the first answer was lost, the second upload got the same job
+      expect(job).toMatchObject({ status: 'succeeded', counts: { total: 2, succeeded: 2, failed: 0, pending: 0 } });
+      expect((await lp.jobs.list().toArray()).filter((j) => j.created_at >= job.created_at).map((j) => j.id)).toEqual([job.id]);
+      await waitFor('its job.succeeded', () => events.length === 4, 30_000, 50);
+      expect(events[3]).toMatchObject({ type: 'job.succeeded', job: { id: job.id } });
+    } finally {
+      await proxy.close();
+    }
   });
 });
