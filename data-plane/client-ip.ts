@@ -16,7 +16,8 @@ function stripPort(s: string): string {
 }
 
 export function clientIp(peerIp: Ip | null, forwardedFor: string, trusted: readonly Cidr[]): Ip | null {
-  if (trusted.length === 0 || !peerIp || !anyCidrContains(trusted, peerIp) || forwardedFor.length === 0) return peerIp;
+  // the cheap tests first: the click encoder calls this with the client already resolved and no header
+  if (forwardedFor.length === 0 || trusted.length === 0 || !peerIp || !anyCidrContains(trusted, peerIp)) return peerIp;
   let candidate: Ip = peerIp;
   let end = forwardedFor.length;
   while (end > 0) {

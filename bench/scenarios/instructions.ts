@@ -42,6 +42,8 @@ interface Counted {
   proc: Proc;
   port: number;
   outDir: string;
+  /** HOST in the counted process's environment. */
+  host: string | undefined;
 }
 
 function valgrindArgs(outDir: string): string[] {
@@ -59,9 +61,16 @@ function lastDumpTotal(dir: string, pid: number): number {
   return Number(m[1]);
 }
 
-/** The valgrind process's pid is the program's (valgrind execs in place). */
-function control(pid: number, flag: '-z' | '-d'): void {
-  const out = execFileSync('callgrind_control', [flag, String(pid)], { encoding: 'utf8', timeout: 120_000 });
+/**
+ * The valgrind process's pid is the program's (valgrind execs in place). vgdb finds the process's
+ * pipes by a name that holds $HOST as the process saw it — and the node's own HOST variable is
+ * that: so callgrind_control gets the same HOST as the counted process.
+ */
+function control(c: Counted, flag: '-z' | '-d'): void {
+  const env: Record<string, string | undefined> = { ...process.env, HOST: c.host };
+  if (c.host === undefined) delete env.HOST;
+  const pid = c.proc.pid;
+  const out = execFileSync('callgrind_control', [flag, String(pid)], { encoding: 'utf8', timeout: 120_000, env });
   if (!/OK/.test(out)) throw new Error(`callgrind_control ${flag} ${pid}: ${out}`);
 }
 
@@ -137,13 +146,12 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
     const outDir = ctx.scratch('callgrind');
 
     /** A node synced first without valgrind, then restarted under it on the same store. */
-    async function countedNode(name: string, env: Record<string, string>): Promise<Counted> {
+    async function countedNode(name: string, env: Record<string, string>, dist = join(REPO_ROOT, 'dist')): Promise<Counted> {
       const lmdbPath = ctx.scratch(name);
       const pre = await startBenchNode({ natsUrl: fx.natsUrl, prefix: fx.prefix, lmdbPath, cpus: null, env, readyTimeoutMs: 900_000 });
       await pre.stop();
       const port = await freePort();
-      // BENCH_NODE_DIST: another build's dist directory (a before/after pair counted in turn)
-      const file = join(process.env.BENCH_NODE_DIST ?? join(REPO_ROOT, 'dist'), 'data-plane', 'main.js');
+      const file = join(dist, 'data-plane', 'main.js');
       const proc = startProc(name, 'valgrind', [...valgrindArgs(outDir), process.execPath, file], {
         env: {
           PORT: String(port), OPS_PORT: '0', HOST: '127.0.0.1', NATS_URL: fx.natsUrl, NATS_PREFIX: fx.prefix, LMDB_PATH: lmdbPath,
@@ -153,7 +161,7 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
       });
       running.push(proc);
       await waitForAnswer({ port, host: fx.host, path: `/${paths[0]!}`, status: 302, timeoutMs: 600_000, everyMs: 500, alive: proc.alive });
-      return { proc, port, outDir };
+      return { proc, port, outDir, host: '127.0.0.1' };
     }
 
     async function countedFloor(): Promise<Counted> {
@@ -166,7 +174,7 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
       const proc = startProc('bare-cg', 'valgrind', [...valgrindArgs(outDir), process.execPath, script, String(port), lmdb]);
       running.push(proc);
       await waitForAnswer({ port, host: fx.host, path: `/${paths[0]!}`, status: 302, timeoutMs: 600_000, everyMs: 500, alive: proc.alive });
-      return { proc, port, outDir };
+      return { proc, port, outDir, host: process.env.HOST };
     }
 
     /** Instructions per request of `pipelining`, idle-corrected. */
@@ -175,17 +183,17 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
       await send(c.port, fx.host, paths, fx.headerSets, warm, conns, pipelining, 1);
       await sleep(1000);
       // idle: the same wall time without requests (timers, the ring reader's polling)
-      control(c.proc.pid, '-z');
+      control(c, '-z');
       const i0 = performance.now();
       await sleep(3000);
-      control(c.proc.pid, '-d');
+      control(c, '-d');
       const idleSeconds = (performance.now() - i0) / 1000;
       const idlePerS = lastDumpTotal(c.outDir, c.proc.pid) / idleSeconds;
-      control(c.proc.pid, '-z');
+      control(c, '-z');
       const t0 = performance.now();
       await send(c.port, fx.host, paths, fx.headerSets, measured, conns, pipelining, 2);
       await sleep(1500); // the clicks' batch (flush after 250 ms), spool write and ship
-      control(c.proc.pid, '-d');
+      control(c, '-d');
       const seconds = (performance.now() - t0) / 1000;
       const total = lastDumpTotal(c.outDir, c.proc.pid);
       return { perReq: Math.max(0, total - idlePerS * seconds) / measured, idlePerS };
@@ -203,6 +211,16 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
     const o1 = await perRequest(off, 1);
     const o16 = await perRequest(off, 16);
     await off.proc.stop();
+    // BENCH_BASELINE_DIST=<another build's dist>: that build's node (capture on) counted too (before/after)
+    const baseDist = process.env.BENCH_BASELINE_DIST;
+    let base: { p1: number; p16: number; idle: number } | null = null;
+    if (baseDist) {
+      const b = await countedNode('node-cg-base', {}, baseDist);
+      const b1 = await perRequest(b, 1);
+      const b16 = await perRequest(b, 16);
+      await b.proc.stop();
+      base = { p1: b1.perReq, p16: b16.perReq, idle: b1.idlePerS };
+    }
 
     const k = (n: number) => Math.round(n / 100) / 10; // thousands, one decimal
     const r = (a: number, b: number) => Math.round((a / b) * 100) / 100;
@@ -211,6 +229,10 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
       { server: 'node', 'k instr/req p1': k(n1.perReq), 'k instr/req p16': k(n16.perReq), 'idle k instr/s': k(n1.idlePerS) },
       { server: 'node, capture off', 'k instr/req p1': k(o1.perReq), 'k instr/req p16': k(o16.perReq), 'idle k instr/s': k(o1.idlePerS) },
       { server: 'node: click capture per redirect', 'k instr/req p1': k(n1.perReq - o1.perReq), 'k instr/req p16': k(n16.perReq - o16.perReq), 'idle k instr/s': '' },
+      ...(base ? [
+        { server: 'node, baseline build', 'k instr/req p1': k(base.p1), 'k instr/req p16': k(base.p16), 'idle k instr/s': k(base.idle) },
+        { server: 'this build / baseline build', 'k instr/req p1': r(n1.perReq, base.p1), 'k instr/req p16': r(n16.perReq, base.p16), 'idle k instr/s': '' },
+      ] : []),
     ];
     return {
       rows,

@@ -100,10 +100,19 @@ export class ClickCollector {
     return ip;
   }
 
+  /** The last peer checked against TRUSTED_PROXIES, and the answer (a node's peers are a few load balancers). */
+  #lastPeer: Ip | null = null;
+  #lastPeerTrusted = false;
+
   /** The visitor's address: the peer, or the one its trusted proxies vouch for (client-ip.ts). */
   #client(peer: Ip | null, xff: string): Ip | null {
     const trusted = this.opts.trustedProxies;
-    if (xff.length === 0 || peer === null || trusted.length === 0 || !anyCidrContains(trusted, peer)) return peer;
+    if (xff.length === 0 || peer === null || trusted.length === 0) return peer;
+    if (peer !== this.#lastPeer) {
+      this.#lastPeer = peer;
+      this.#lastPeerTrusted = anyCidrContains(trusted, peer);
+    }
+    if (!this.#lastPeerTrusted) return peer;
     let ip = this.#forwarded.get(xff);
     if (ip === undefined) {
       const found = clientIp(peer, xff, trusted);

@@ -123,6 +123,13 @@ export class ClickRingWriter extends RingView implements ClickSink {
   readonly #ids32 = new Int32Array(11);
   #next = 1;
   #w: number;
+  /**
+   * The last string of the slots that rarely change between clicks (domain, workspace, referer,
+   * language) and its id: comparing with the previous click's value is cheaper than hashing a
+   * fresh string for the table. Cleared with the table.
+   */
+  readonly #memo: (string | null)[] = [null, null, null, null];
+  readonly #memoId = new Int32Array(4);
 
   constructor(buffer: SharedArrayBuffer) {
     super(buffer);
@@ -139,6 +146,7 @@ export class ClickRingWriter extends RingView implements ClickSink {
     this.#commit(8);
     this.#ids.clear();
     this.#next = 1;
+    this.#memo.fill(null);
     return true;
   }
 
@@ -194,15 +202,29 @@ export class ClickRingWriter extends RingView implements ClickSink {
     return id;
   }
 
+  /** `#id` through the memo of slot `m` (0–3). */
+  #memoized(m: number, s: string): number {
+    if (s === this.#memo[m]) return this.#memoId[m]!;
+    const id = this.#id(s);
+    if (id > 0) {
+      this.#memo[m] = s;
+      this.#memoId[m] = id;
+    }
+    return id;
+  }
+
   #drop(): void {
     Atomics.add(this.hdr, DROPPED, 1);
   }
 
   click(c: ClickFacts, peer: Uint8Array | null, forwardedFor: string, userAgent: string, referer: string, acceptLanguage: string): void {
     try {
+      // a table that may not take this click's strings starts over now, before any of its ids is
+      // taken: a new table in the middle of a click left its earlier ids pointing at nothing
+      if (this.#next > MAX_IDS - 11 && !this.#reset()) return this.#drop();
       const ids = this.#ids32;
-      ids[ID_DOMAIN] = this.#id(c.domain);
-      ids[ID_WORKSPACE] = this.#id(c.workspaceId);
+      ids[ID_DOMAIN] = this.#memoized(0, c.domain);
+      ids[ID_WORKSPACE] = this.#memoized(1, c.workspaceId);
       ids[ID_RULE] = this.#id(c.ruleId);
       ids[ID_VARIANT] = this.#id(c.variantId);
       ids[ID_COUNTRY] = this.#id(c.country);
@@ -210,8 +232,8 @@ export class ClickRingWriter extends RingView implements ClickSink {
       ids[ID_DEVICE] = this.#id(c.device);
       ids[ID_XFF] = this.#id(forwardedFor.length > MAX_XFF_CHARS ? forwardedFor.slice(-MAX_XFF_CHARS) : forwardedFor);
       ids[ID_UA] = this.#id(userAgent.length > MAX_HEADER_CHARS ? userAgent.slice(0, MAX_HEADER_CHARS) : userAgent);
-      ids[ID_REFERER] = this.#id(referer.length > MAX_HEADER_CHARS ? referer.slice(0, MAX_HEADER_CHARS) : referer);
-      ids[ID_LANGUAGE] = this.#id(acceptLanguage.length > MAX_HEADER_CHARS ? acceptLanguage.slice(0, MAX_HEADER_CHARS) : acceptLanguage);
+      ids[ID_REFERER] = this.#memoized(2, referer.length > MAX_HEADER_CHARS ? referer.slice(0, MAX_HEADER_CHARS) : referer);
+      ids[ID_LANGUAGE] = this.#memoized(3, acceptLanguage.length > MAX_HEADER_CHARS ? acceptLanguage.slice(0, MAX_HEADER_CHARS) : acceptLanguage);
       let full = false;
       for (let i = 0; i < 11; i++) if (ids[i]! < 0) full = true;
       // upper bound: 3 bytes per UTF-16 unit
