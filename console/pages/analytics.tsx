@@ -103,7 +103,7 @@ export function AnalyticsPage({ linkId }: { linkId: string | null }) {
     const w = span();
     if (!linkId || !w) return;
     try {
-      download(await api.blob(`/v1/links/${linkId}/clicks`, { ...w, format: 'csv', exclude_bots: !bots, limit: 100000 }), `${linkId}-clicks.csv`);
+      download(await api.blob(`/v1/links/${linkId}/clicks`, { ...w, format: 'csv', exclude_bots: !bots }), `${linkId}-clicks.csv`);
     } catch (err) {
       setError(err);
     }
@@ -167,9 +167,9 @@ export function AnalyticsPage({ linkId }: { linkId: string | null }) {
           </div>
           <TimeChart series={stats.series} label={`Clicks and visitors per ${stats.interval}: ${stats.totals.clicks} clicks in all`} />
           <div class="cards">
-            {!linkId && <TopCard title="Top links" rows={tops.link ?? []} name={(g) => g.link?.short_url ?? g.value ?? 'unknown'} />}
+            {!linkId && <TopCard title="Top links" rows={tops.link ?? []} name={(g) => g.link?.short_url?.replace(/^https?:\/\//, '') ?? g.value ?? 'unknown'} />}
             {TOPS.map((t) => (
-              <TopCard title={t.title} rows={tops[t.by] ?? []} name={(g) => g.value ?? 'unknown'} />
+              <TopCard title={t.title} rows={tops[t.by] ?? []} name={(g) => g.value ?? (t.by === 'variant' ? 'no split' : 'unknown')} />
             ))}
           </div>
         </>

@@ -14,6 +14,9 @@ export const SHOTS = join(REPO_ROOT, 'test-output', 'console');
 
 export interface ConsoleStack {
   cp: TestControlPlane;
+  db: TestDatabase;
+  /** The NATS prefix of this stack (streams, buckets). */
+  prefix: string;
   node: TestNode | null;
   adminKey: string;
   /** http://127.0.0.1:<port> of the control plane. */
@@ -55,6 +58,8 @@ export async function startConsoleStack(label: string, opts: { node?: boolean; c
   mkdirSync(SHOTS, { recursive: true });
   return {
     cp,
+    db,
+    prefix,
     node,
     adminKey,
     api,

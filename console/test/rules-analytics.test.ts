@@ -3,6 +3,7 @@
  * API's message appears beside that field), see a real redirect node serve the rule, and the two
  * clicks arrive in the link's analytics (totals, chart, top countries).
  */
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../shared/testing/index.js';
@@ -79,6 +80,11 @@ describe('console: a link with a geo rule, served and counted', () => {
     const countries = page.getByRole('table', { name: 'Countries' });
     expect(await countries.locator('tbody tr').allInnerTexts()).toEqual(['US\t2\t1', 'GB\t1\t1']);
     await s.shot('analytics-link');
+    // the raw clicks as CSV, streamed by the API
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export clicks (CSV)' }).click()]);
+    const lines = readFileSync(await csv.path(), 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines.slice(1).filter((l) => l.includes(',GB,')).length).toBe(1);
     expect(s.errors).toEqual([]);
   });
 });
