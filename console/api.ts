@@ -29,7 +29,7 @@ export function withQuery(path: string, query: Query = {}): string {
 
 export interface Api {
   get<T>(path: string, query?: Query): Promise<T>;
-  send<T>(method: 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown, headers?: Record<string, string>): Promise<T>;
+  send<T>(method: 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown, headers?: Record<string, string>): Promise<T>;
   /** Raw body upload (bulk files), with upload progress. */
   upload<T>(path: string, body: Blob, contentType: string, onProgress: (sent: number, total: number) => void): Promise<T>;
   blob(path: string, query?: Query): Promise<Blob>;

@@ -4,6 +4,8 @@ import { createApi } from './api.js';
 import { SessionContext, useSession as useSessionValue, type Session } from './context.js';
 import { AnalyticsPage } from './pages/analytics.js';
 import { AuditPage } from './pages/audit.js';
+import { PolicyPage } from './pages/policy.js';
+import { ReviewPage } from './pages/review.js';
 import { JobsPage } from './pages/jobs.js';
 import { KeysPage } from './pages/keys.js';
 import { LinkFormPage } from './pages/link-form.js';
@@ -26,6 +28,8 @@ const NAV: NavItem[] = [
   { hash: 'jobs', label: 'Bulk jobs', scope: 'links:read' },
   { hash: 'webhooks', label: 'Webhooks', scope: 'webhooks:read' },
   { hash: 'keys', label: 'Keys', scope: 'keys:admin' },
+  { hash: 'review', label: 'Review', scope: 'links:approve' },
+  { hash: 'policy', label: 'Policy', scope: 'policies:write' },
   { hash: 'audit', label: 'Audit log', scope: 'audit:read' },
 ];
 
@@ -120,6 +124,8 @@ function Page({ page, parts, query }: { page: string; parts: string[]; query: UR
     if (page === 'webhooks') return can('webhooks:read') && <WebhooksPage />;
     if (page === 'keys') return can('keys:admin') && <KeysPage />;
     if (page === 'audit') return can('audit:read') && <AuditPage />;
+    if (page === 'review') return can('links:approve') && <ReviewPage />;
+    if (page === 'policy') return can('links:read') && <PolicyPage />;
     return null;
   })();
   return (

@@ -1,5 +1,5 @@
 /** The API resources the console reads (the OpenAPI document's shapes, the fields used here). */
-export type Scope = 'links:read' | 'links:write' | 'webhooks:read' | 'webhooks:write' | 'analytics:read' | 'jobs:write' | 'keys:admin' | 'audit:read';
+export type Scope = 'links:read' | 'links:write' | 'webhooks:read' | 'webhooks:write' | 'analytics:read' | 'jobs:write' | 'keys:admin' | 'audit:read' | 'links:approve' | 'policies:write';
 
 export interface Key {
   id: string;

@@ -73,4 +73,20 @@ describe('console: sign in and the links table', () => {
     await s.shot('analyst-links');
     expect(s.errors).toEqual([]);
   });
+
+  it('a reviewer approves a link waiting under a require_approval policy', async () => {
+    const { page } = s;
+    expect((await s.cp.call('PUT', '/v1/policy', { require_approval: true })).status).toBe(200);
+    const made = await s.cp.call('POST', '/v1/links', { domain: DOMAIN, path: 'needs-review', destination_url: 'https://www.example.com/review' });
+    expect([made.status, made.json.status]).toEqual([201, 'pending']);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await s.signIn(await s.key('reviewer'));
+    expect(await page.getByRole('navigation', { name: 'Sections' }).getByRole('link').allTextContents()).toEqual(['Links', 'Bulk jobs', 'Review']);
+    await page.getByRole('link', { name: 'Review' }).click();
+    await page.getByRole('button', { name: `Approve https://${DOMAIN}/needs-review` }).click();
+    await page.getByRole('status').filter({ hasText: `Approved https://${DOMAIN}/needs-review` }).waitFor();
+    expect((await s.cp.call('GET', `/v1/links/${String(made.json.id)}`)).json.status).toBe('live');
+    await s.shot('review-approved');
+    expect(s.errors).toEqual([]);
+  });
 });
