@@ -18,30 +18,11 @@ import { createPool, type Pool } from '../db/pool.js';
 import { createClickPipeline } from '../ingest/index.js';
 import { createMetrics } from '../metrics.js';
 import { clickCount, makeClicks, publishClicks, type FixtureLink } from './click-fixtures.js';
+import { rollupsAgree } from './rollup-oracle.js';
 
 const LINKS: FixtureLink[] = ['a', 'b', 'c', 'ab-d'].map((x, i) => ({
   id: `ln_01JDFAULT00000000000000000${i}`, workspaceId: 'ws_faults', domain: 'f.example.com', path: x,
 }));
-
-/** Clicks per rollup key equal the raw rows; each (link, day) counts each visitor once in every dimension. */
-async function rollupsAgree(pool: Pool): Promise<void> {
-  const clicks = await pool.query(`
-    WITH raw AS (
-      SELECT link_id, dim, date_bin('1 hour', occurred_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS hour, value, bot, count(*)::int AS clicks
-        FROM clicks CROSS JOIN LATERAL (VALUES ('', ''), ('country', coalesce(country, '')), ('device', coalesce(device, '')),
-          ('os', coalesce(os, '')), ('browser', coalesce(browser, '')), ('referrer', coalesce(referrer_host, '')),
-          ('variant', CASE WHEN variant_id IS NULL THEN '' WHEN rule_id IS NULL THEN variant_id ELSE rule_id || '/' || variant_id END),
-          ('source', CASE WHEN qr THEN 'qr' ELSE 'click' END)) AS d(dim, value)
-       GROUP BY 1, 2, 3, 4, 5),
-    r AS (SELECT link_id, dim, hour, value, bot, sum(clicks)::int AS clicks FROM click_rollups_live GROUP BY 1, 2, 3, 4, 5)
-    SELECT * FROM raw FULL JOIN r USING (link_id, dim, hour, value, bot) WHERE raw.clicks IS DISTINCT FROM r.clicks LIMIT 5`);
-  expect(clicks.rows).toEqual([]);
-  const visitors = await pool.query(`
-    WITH v AS (SELECT link_id, dim, (hour AT TIME ZONE 'UTC')::date AS day, sum(visitors)::int AS visitors FROM click_rollups_live GROUP BY 1, 2, 3),
-         d AS (SELECT link_id, (occurred_at AT TIME ZONE 'UTC')::date AS day, count(DISTINCT visitor_hash)::int AS n FROM clicks GROUP BY 1, 2)
-    SELECT * FROM v FULL JOIN d USING (link_id, day) WHERE v.visitors IS DISTINCT FROM d.n LIMIT 5`);
-  expect(visitors.rows).toEqual([]);
-}
 
 describe('click ingest with Postgres stopped in the middle', () => {
   let cluster: TempCluster;
