@@ -11,6 +11,8 @@ import type { ControlPlaneConfig } from './config.js';
 import type { Pool } from './db/pool.js';
 import { analyticsRoutes } from './http/analytics-routes.js';
 import { auditRoutes } from './http/audit-routes.js';
+import { oauthClientRoutes, oauthTokenRoutes } from './http/oauth-routes.js';
+import { SigningKeys, verifyToken } from './oauth/index.js';
 import { workspacesRoutes } from './http/workspaces-routes.js';
 import { domainsRoutes } from './http/domains-routes.js';
 import { registerCompression } from './http/compression.js';
@@ -49,6 +51,8 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Extra readiness checks (e.g. NATS connected). */
   probes?: ReadinessProbe[];
+  /** The keys that sign OAuth access tokens; by default kept in Postgres (oauth/signing-keys.ts). */
+  signingKeys?: SigningKeys;
   /** Seals secrets at rest; by default the box of config.SECRETS_KEY (no valid key: a ConfigError). */
   secrets?: SecretBox;
 }
@@ -105,7 +109,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         description: 'Branded short links: links, domains, keys, QR codes. Errors: `{"error":{"code","message","details"}}`.',
       },
       servers: [{ url: '/' }],
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'API key: `Authorization: Bearer lp_…`' } } },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'an API key (`Authorization: Bearer lp_…`) or an OAuth access token from POST /oauth/token (a JWT)' },
+          clientBasic: { type: 'http', scheme: 'basic', description: 'OAuth client authentication at POST /oauth/token: client_id and client_secret' },
+        },
+      },
       security: [{ bearer: [] }],
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
@@ -123,11 +132,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
   });
   await registerCors(app, config.CORS_ORIGINS); // before auth: a preflight is answered without a key
+  const tokens = { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, ttlSeconds: config.JWT_TTL_SECONDS };
+  const signingKeys = deps.signingKeys ?? new SigningKeys(pool, secrets, { rotationMs: config.JWT_KEY_ROTATION_HOURS * 3_600_000, tokenTtlMs: config.JWT_TTL_SECONDS * 1000 });
+  app.decorate('signingKeys', signingKeys);
   const lastUsed = new LastUsed(pool, { granularityMs: 60_000, flushMs: config.KEY_LAST_USED_FLUSH_MS, log: deps.log.child({ module: 'last-used' }) });
   lastUsed.start();
   app.addHook('onClose', async () => lastUsed.stop());
   app.decorate('lastUsed', lastUsed);
-  registerAuth(app, pool, { burst: config.AUTH_FAILURE_BURST, perSec: config.AUTH_FAILURE_PER_SEC }, { lastUsed });
+  registerAuth(app, pool, { burst: config.AUTH_FAILURE_BURST, perSec: config.AUTH_FAILURE_PER_SEC }, {
+    lastUsed,
+    verifyJwt: (token) => verifyToken(pool, signingKeys, tokens, token),
+  });
   registerRateLimit(app, { burst: config.RATE_LIMIT_BURST, perSec: config.RATE_LIMIT_PER_SEC });
   registerScopeCheck(app);
   // bad text, numbers and nesting are refused before the idempotency hook stores anything
@@ -148,6 +163,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(auditRoutes(pool));
   await app.register(workspacesRoutes(pool));
   await app.register(policyRoutes(pool));
+  const oauth = { pool, keys: signingKeys, tokens, rateLimits: { burst: config.RATE_LIMIT_BURST, perSec: config.RATE_LIMIT_PER_SEC } };
+  await app.register(oauthClientRoutes(oauth));
+  await app.register(oauthTokenRoutes(oauth));
   const uiDir = config.UI_DIR || defaultUiDir();
   if (!registerUi(app, uiDir)) deps.log.info({ ui_dir: uiDir }, 'no admin console build there (npm run build): /ui/ is not served');
   return app;

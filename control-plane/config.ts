@@ -76,6 +76,10 @@ export const controlPlaneSchema = {
   WEBHOOK_FANOUT_BATCH: { kind: 'int', default: 2000, min: 1, max: 50_000, doc: 'events turned into deliveries per transaction' },
   WEBHOOK_RETENTION_DAYS: { kind: 'int', default: 30, min: 1, max: 3650, doc: 'finished deliveries, their attempts and dispatched events are deleted after this many days' },
   KEY_LAST_USED_FLUSH_MS: { kind: 'int', default: 10_000, min: 10, max: 600_000, doc: 'how often the keys\' last_used_at (noted at most once a minute per key) is written, in one statement' },
+  JWT_ISSUER: { kind: 'string', default: 'linkplane', doc: 'the `iss` of the access tokens POST /oauth/token issues (your API\'s URL, for instance)' },
+  JWT_AUDIENCE: { kind: 'string', default: 'linkplane-api', doc: 'the `aud` of the access tokens; a token for another audience is refused' },
+  JWT_TTL_SECONDS: { kind: 'int', default: 900, min: 60, max: 86_400, doc: 'lifetime of an OAuth access token' },
+  JWT_KEY_ROTATION_HOURS: { kind: 'number', default: 168, min: 0.01, max: 8760, doc: 'a JWT signing key signs this long, then a new one does; the old one keeps verifying (and stays in the JWKS) until its tokens expired' },
   AUDIT_RETENTION_DAYS: {
     kind: 'int', default: 400, min: 31, max: 36_500,
     doc: 'audit entries (with the client address and user agent they record) are kept at least this many days, then dropped a month at a time',

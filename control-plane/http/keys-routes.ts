@@ -4,10 +4,11 @@ import { normalizeHostname } from '../../shared/index.js';
 import { recordAudit } from '../audit/index.js';
 import type { Pool } from '../db/pool.js';
 import { errors } from '../errors.js';
-import { createKey, listKeys, ownKey, revokeKey, type ApiKeyRow } from '../keys/key-store.js';
+import { createKey, listKeys, ownKey, revokeKey, type ApiKeyRow, type AuthContext } from '../keys/key-store.js';
 import { checkChildPower, childExpiry, childRateLimit, type RateLimit } from '../keys/key-power.js';
 import { parseInstant } from '../instant.js';
-import { ROLE_SCOPES } from '../keys/roles.js';
+import { activeClient } from '../oauth/client-store.js';
+import { ROLE_SCOPES, type Role, type Scope } from '../keys/roles.js';
 import { decodeIdCursor, encodeIdCursor } from './cursor.js';
 import { actorOf, authOf } from './request-context.js';
 import { commitAndRespond } from './respond.js';
@@ -30,6 +31,32 @@ export function toKeyResource(row: ApiKeyRow) {
   };
 }
 
+/**
+ * The power a new key or OAuth client asks for, checked: scopes within its role, hostnames
+ * normalized, and nothing beyond the creating key's (scopes, domains, role, rate limit).
+ */
+export function checkedPower(
+  auth: AuthContext,
+  b: { role: Role; scopes?: Scope[]; domains?: string[] | null; rate_limit?: { burst: number; per_second: number } | null },
+  defaults: RateLimit,
+): { scopes: Scope[]; domains: string[] | null; rateLimit: RateLimit | null } {
+  const allowed = ROLE_SCOPES[b.role];
+  const scopes = b.scopes ?? [...allowed];
+  const extra = scopes.filter((s) => !allowed.includes(s));
+  if (extra.length) throw errors.validation_failed({ field: 'scopes', reason: 'not_in_role', scopes: extra }, `scopes ${extra.join(', ')} are not part of role ${b.role}`);
+  let domains: string[] | null = null;
+  if (b.domains) {
+    domains = [...new Set(b.domains.map((d, i) => {
+      const h = normalizeHostname(d);
+      if (!h) throw errors.invalid_hostname({ field: `domains[${i}]` });
+      return h;
+    }))];
+  }
+  checkChildPower(auth, { role: b.role, scopes, domains });
+  const rateLimit = childRateLimit(auth, b.rate_limit && { burst: b.rate_limit.burst, perSec: b.rate_limit.per_second }, defaults);
+  return { scopes, domains, rateLimit };
+}
+
 export const keysRoutes =
   (pool: Pool, defaults: RateLimit): FastifyPluginAsyncTypebox =>
   async (app) => {
@@ -44,21 +71,7 @@ export const keysRoutes =
     }, async (req, reply) => {
       const actor = actorOf(req);
       const b = req.body;
-      const allowed = ROLE_SCOPES[b.role];
-      const scopes = b.scopes ?? [...allowed];
-      const extra = scopes.filter((s) => !allowed.includes(s));
-      if (extra.length) throw errors.validation_failed({ field: 'scopes', reason: 'not_in_role', scopes: extra }, `scopes ${extra.join(', ')} are not part of role ${b.role}`);
-      let domains: string[] | null = null;
-      if (b.domains) {
-        domains = [...new Set(b.domains.map((d, i) => {
-          const h = normalizeHostname(d);
-          if (!h) throw errors.invalid_hostname({ field: `domains[${i}]` });
-          return h;
-        }))];
-      }
-      // no key creates a key with more power than itself (scopes, domains, role, rate limit)
-      checkChildPower(actor.auth, { role: b.role, scopes, domains });
-      const rateLimit = childRateLimit(actor.auth, b.rate_limit && { burst: b.rate_limit.burst, perSec: b.rate_limit.per_second }, defaults);
+      const { scopes, domains, rateLimit } = checkedPower(actor.auth, b, defaults);
       const expiresAt = childExpiry(actor.auth, b.expires_at == null ? null : new Date(parseInstant(b.expires_at, 'expires_at', 'body')));
       return commitAndRespond(req, reply, pool, 201, async (tx) => {
         const { row, secret } = await createKey(tx, {
@@ -97,11 +110,17 @@ export const keysRoutes =
     // any valid key may ask what it is: clients (the admin console) offer only what its scopes allow
     app.get('/v1/keys/me', {
       schema: {
-        tags, operationId: 'getCurrentKey', summary: 'The calling API key: its role, scopes, domain limit and rate limit (never its secret)',
+        tags, operationId: 'getCurrentKey', summary: 'The calling API key (or OAuth client, id oac_…, with its token\'s scopes): its role, scopes, domain limit and rate limit (never its secret)',
         response: { 200: Type.Ref('Key'), ...errorResponses(401, 429) },
       },
     }, async (req) => {
-      const row = await ownKey(pool, authOf(req));
+      const auth = authOf(req);
+      if (auth.via === 'oauth_client') {
+        const client = await activeClient(pool, auth.keyId);
+        if (!client) throw errors.unauthorized();
+        return { ...toKeyResource({ ...client, scopes: [...auth.scopes], last_used_at: null, expires_at: null }), prefix: client.prefix };
+      }
+      const row = await ownKey(pool, auth);
       if (!row) throw errors.unauthorized(); // revoked between authentication and this read
       return toKeyResource(row);
     });

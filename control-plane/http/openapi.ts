@@ -171,6 +171,8 @@ export function finishOpenApi<T extends object>(doc: T, facts: OpenApiFacts): T 
   components.parameters = { ...(components.parameters as Json | undefined), ...PARAMETERS };
   const errorAnswers: Json = {};
   for (const [path, item] of Object.entries((d.paths as Record<string, Record<string, Json>> | undefined) ?? {})) {
+    // the protocol endpoints (/oauth/token, /.well-known/jwks.json) answer as their RFCs say, not with the API's hooks
+    if (!path.startsWith('/v1/')) continue;
     for (const [method, op] of Object.entries(item)) finishOperation(facts, method, path, op, errorAnswers);
   }
   components.responses = { ...(components.responses as Json | undefined), ...errorAnswers };

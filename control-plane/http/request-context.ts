@@ -5,6 +5,7 @@ import { errors } from '../errors.js';
 import type { Reservation } from '../idempotency/store.js';
 import type { AuthContext } from '../keys/key-store.js';
 import type { LastUsed } from '../keys/last-used.js';
+import type { SigningKeys } from '../oauth/index.js';
 import type { Scope } from '../keys/roles.js';
 
 declare module 'fastify' {
@@ -15,6 +16,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** API keys' last use, written in batches (keys/last-used.ts). */
     lastUsed: LastUsed;
+    /** The keys that sign and verify OAuth access tokens (oauth/signing-keys.ts). */
+    signingKeys: SigningKeys;
   }
   interface FastifyContextConfig {
     /** The scope the route needs; routes without one (and without `public`) need only a valid key. */

@@ -9,7 +9,8 @@ import type { ApiError } from '../../shared/index.js';
 import { errors } from '../errors.js';
 import { AuthFailureLimit } from '../rate-limit/auth-failure-limit.js';
 import type { Limit } from '../rate-limit/token-bucket.js';
-import { authenticate } from './key-store.js';
+import { authenticate, type AuthContext } from './key-store.js';
+import { looksLikeJwt } from '../oauth/tokens.js';
 import type { LastUsed } from './last-used.js';
 
 /** An RFC 6750 challenge: `Bearer realm="linkplane"`, plus the error when credentials were presented. */
@@ -26,6 +27,8 @@ const BEARER = /^Bearer\s+(\S+)\s*$/i;
 export interface AuthOptions {
   /** Notes each API key's use for `last_used_at` (written in batches). */
   lastUsed?: LastUsed;
+  /** Verifies a bearer that is a JWT (an OAuth client's access token, oauth/tokens.ts). */
+  verifyJwt?: (token: string) => Promise<AuthContext | { refused: 'expired' | 'invalid' | 'revoked'; why: string }>;
 }
 
 export function registerAuth(app: FastifyInstance, db: Queryable, failures: Limit, opts: AuthOptions = {}): void {
@@ -49,7 +52,18 @@ export function registerAuth(app: FastifyInstance, db: Queryable, failures: Limi
       const bearer = /^Bearer(\s|$)/i.test(header);
       throw refuse(req, reply, 'malformed', bearer ? bearerChallenge({ code: 'invalid_request', description: 'expected "Bearer <key>"' }) : bearerChallenge());
     }
-    const auth = await authenticate(db, match[1]!);
+    const token = match[1]!;
+    if (opts.verifyJwt && looksLikeJwt(token)) {
+      const r = await opts.verifyJwt(token);
+      if ('refused' in r) {
+        const challenge = bearerChallenge({ code: 'invalid_token', description: r.why });
+        if (r.refused === 'expired') throw refuse(req, reply, 'expired', challenge, errors.token_expired({ reason: 'expired' }));
+        throw refuse(req, reply, r.refused === 'revoked' ? 'client_revoked' : 'invalid_token', challenge);
+      }
+      req.auth = r;
+      return;
+    }
+    const auth = await authenticate(db, token);
     if (!auth) throw refuse(req, reply, 'invalid_or_revoked', bearerChallenge({ code: 'invalid_token', description: 'the API key is unknown or revoked' }));
     if (auth === 'expired') {
       throw refuse(req, reply, 'expired', bearerChallenge({ code: 'invalid_token', description: 'the API key expired' }), errors.key_expired({ reason: 'expired' }));

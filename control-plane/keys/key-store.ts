@@ -76,7 +76,7 @@ export async function createKey(db: Queryable, k: NewKey): Promise<{ row: ApiKey
  * The keys `holder` could have created (key-power.ts `canManage`, in SQL): role and scopes within
  * its own, domains within its own (an unrestricted holder: any). Others are neither listed nor revocable.
  */
-function manageable(holder: AuthContext, first: number): { sql: string; params: unknown[] } {
+export function manageable(holder: AuthContext, first: number): { sql: string; params: unknown[] } {
   return {
     sql: `role = ANY($${first}::text[]) AND scopes <@ $${first + 1}::text[]
       AND ($${first + 2}::text[] IS NULL OR (domains IS NOT NULL AND domains <@ $${first + 2}::text[]))`,

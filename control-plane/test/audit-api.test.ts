@@ -26,6 +26,7 @@ interface Fixture {
     pendingLink(): Promise<string>;
     domain(): Promise<string>;
     key(): Promise<string>;
+    client(): Promise<string>;
     job(): Promise<string>;
     endpoint(): Promise<string>;
     delivery(): Promise<string>;
@@ -102,6 +103,12 @@ export const AUDIT_CASES: AuditCase[] = [
     expect: { action: 'webhook.delivery.replay', type: 'webhook_delivery', changes: { after: { endpoint_id: expect.stringMatching(/^whe_/) } } } },
   { route: 'POST /v1/workspaces', send: async () => ({ method: 'POST', url: '/v1/workspaces', payload: { name: `audited-${uniq()}` } }),
     expect: { action: 'workspace.create', type: 'workspace', changes: { after: { name: expect.stringMatching(/^audited-/), admin_key_id: expect.stringMatching(/^key_/) } } } },
+  { route: 'POST /v1/oauth/clients', send: async (f) => ({ method: 'POST', url: '/v1/oauth/clients', payload: { name: 'audited client', role: 'analyst', domains: [f.host] } }),
+    expect: { action: 'oauth_client.create', type: 'oauth_client', changes: { after: expect.objectContaining({ name: 'audited client', role: 'analyst', scopes: ['links:read', 'analytics:read'] }) } } },
+  { route: 'DELETE /v1/oauth/clients/{id}', send: async (f) => ({ method: 'DELETE', url: `/v1/oauth/clients/${await f.fresh.client()}` }),
+    expect: { action: 'oauth_client.revoke', type: 'oauth_client', changes: { before: { revoked_at: null }, after: { revoked_at: expect.any(String) } } } },
+  { route: 'POST /oauth/token', send: async () => ({ method: 'POST', url: '/oauth/token', payload: 'grant_type=client_credentials', headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+    none: 'issues a short-lived token; stores nothing (clients are audited when created and revoked)' },
   { route: 'POST /v1/idempotency/recover', send: async () => ({ method: 'POST', url: '/v1/idempotency/recover', payload: { key: 'nothing-stored' } }),
     none: 'reads a stored response back; changes nothing' },
 ];
@@ -140,6 +147,7 @@ describe('audit trail', () => {
         },
         domain: () => make('POST', '/v1/domains', { hostname: `f-${uniq()}.audit.example.com` }),
         key: () => make('POST', '/v1/keys', { name: 'to revoke', role: 'read-only' }),
+        client: () => make('POST', '/v1/oauth/clients', { name: 'to revoke', role: 'read-only' }),
         job: () => make('POST', '/v1/links/bulk', { operation: 'create', items: [{ domain: host, destination_url: 'https://example.org/' }] }, 202),
         endpoint,
         delivery: async () => make('POST', `/v1/webhooks/endpoints/${await endpoint()}/test`, {}, 202),
@@ -196,7 +204,7 @@ describe('audit trail', () => {
       expect(Math.abs(Date.parse(entry.at) - Date.now())).toBeLessThan(5 * 60_000);
       // no secret the response showed (a key's, an endpoint's signing secret) is in the entry
       const raw = JSON.stringify(entry);
-      for (const v of [body.secret, body.callback_secret]) if (typeof v === 'string') expect(raw).not.toContain(v);
+      for (const v of [body.secret, body.callback_secret, body.client_secret]) if (typeof v === 'string') expect(raw).not.toContain(v);
       expect(raw).not.toContain(h.adminKey);
     });
   }

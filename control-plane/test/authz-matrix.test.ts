@@ -26,6 +26,8 @@ interface Actor {
   limit: Limit;
   secret: string;
   id: string;
+  /** An OAuth client whose access token is the bearer. */
+  jwt?: boolean;
 }
 
 /** What the rows act on; built once by the bootstrap admin. */
@@ -44,6 +46,7 @@ interface World {
     pendingLink(on: 'A' | 'B'): Promise<string>;
     domain(): Promise<string>;
     key(on: 'A' | 'B'): Promise<string>;
+    client(on: 'A' | 'B'): Promise<string>;
     job(on: 'A' | 'B'): Promise<string>;
     endpoint(): Promise<string>;
   };
@@ -163,6 +166,13 @@ const ROUTES: RouteCase[] = [
   // the audit trail covers every domain: a key limited to domains may not read it
   row('audit', 'GET', '/v1/audit', 'audit:read', '-', 403, 200, () => ({ url: '/v1/audit?limit=5' })),
 
+  row('oauth', 'POST', '/v1/oauth/clients', 'keys:admin', 'A', 'ok', 201, (w) => ({ url: '/v1/oauth/clients', payload: { name: 'm', role: 'read-only', domains: [w.A] } })),
+  row('oauth', 'POST', '/v1/oauth/clients', 'keys:admin', 'B', 403, 201, (w) => ({ url: '/v1/oauth/clients', payload: { name: 'm', role: 'read-only', domains: [w.B] } })),
+  row('oauth', 'POST', '/v1/oauth/clients', 'keys:admin', '-', 403, 201, () => ({ url: '/v1/oauth/clients', payload: { name: 'm', role: 'read-only' } })),
+  row('oauth', 'GET', '/v1/oauth/clients', 'keys:admin', '-', 'ok', 200, () => ({ url: '/v1/oauth/clients' })),
+  row('oauth', 'DELETE', '/v1/oauth/clients/:id', 'keys:admin', 'A', 'ok', 200, async (w) => ({ url: `/v1/oauth/clients/${await w.fresh.client('A')}` })),
+  row('oauth', 'DELETE', '/v1/oauth/clients/:id', 'keys:admin', 'B', 404, 200, async (w) => ({ url: `/v1/oauth/clients/${await w.fresh.client('B')}` })),
+
   // workspaces are the platform's: no workspace role holds `system` (only the bootstrap key does; workspaces.test.ts)
   row('workspaces', 'POST', '/v1/workspaces', 'system', '-', 403, 201, () => ({ url: '/v1/workspaces', payload: { name: `matrix-${uniq()}` } })),
   row('workspaces', 'GET', '/v1/workspaces', 'system', '-', 403, 200, () => ({ url: '/v1/workspaces' })),
@@ -238,6 +248,7 @@ describe('authorization matrix: role × domain limit × route', () => {
         },
         domain: () => make({ method: 'POST', url: '/v1/domains', payload: { hostname: `gone-${uniq()}.matrix.example.com` } }),
         key: async (on) => (await key(on)).id,
+        client: (on) => make({ method: 'POST', url: '/v1/oauth/clients', payload: { name: `fixture ${on}`, role: 'read-only', domains: [host[on]] } }),
         job,
         endpoint,
       },
@@ -248,6 +259,20 @@ describe('authorization matrix: role × domain limit × route', () => {
         const r = await h.req({ method: 'POST', url: '/v1/keys', payload: { name: `${role} ${limit}`, role, domains: limit === 'unrestricted' ? null : [A] } });
         expect(r.statusCode, r.body).toBe(201);
         actors.push({ role, limit, ...r.json<{ id: string; secret: string }>() });
+      }
+    }
+    // the same actors as OAuth clients: their JWT access tokens get exactly what the keys get
+    for (const role of ROLES) {
+      for (const limit of ['unrestricted', 'limited to A'] as const) {
+        const c = await h.req({ method: 'POST', url: '/v1/oauth/clients', payload: { name: `${role} ${limit}`, role, domains: limit === 'unrestricted' ? null : [A] } });
+        expect(c.statusCode, c.body).toBe(201);
+        const { id, client_id, client_secret } = c.json<{ id: string; client_id: string; client_secret: string }>();
+        const t = await h.app.inject({
+          method: 'POST', url: '/oauth/token', payload: 'grant_type=client_credentials',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${client_id}:${client_secret}`).toString('base64')}` },
+        });
+        expect(t.statusCode, t.body).toBe(200);
+        actors.push({ role, limit, id, secret: t.json<{ access_token: string }>().access_token, jwt: true });
       }
     }
   });
@@ -263,7 +288,7 @@ describe('authorization matrix: role × domain limit × route', () => {
       for (const actor of actors) {
         const c = await r.call(w, actor);
         const res = await h.req({ method: r.method, url: c.url, key: actor.secret, ...(c.payload !== undefined ? { payload: c.payload as InjectOptions['payload'] } : {}), headers: c.headers ?? {} });
-        const label = `${actor.role} (${actor.limit})`;
+        const label = `${actor.role} (${actor.limit}${actor.jwt ? ', JWT' : ''})`;
         got.push(`${label}: ${res.statusCode}${res.statusCode >= 400 ? ` ${res.json<{ error: { code: string } }>().error.code}` : ''}`);
         want.push(`${label}: ${expected(r, actor)}`);
       }
@@ -274,9 +299,9 @@ describe('authorization matrix: role × domain limit × route', () => {
 
 /** The error code a refusal of a held scope carries: by family (403: the key's limits; 404: hidden or absent). */
 function codeFor(r: RouteCase, status: number): string {
-  if (status === 403) return r.family === 'keys' ? 'privilege_escalation' : 'domain_not_allowed';
+  if (status === 403) return r.family === 'keys' || r.family === 'oauth' ? 'privilege_escalation' : 'domain_not_allowed';
   return {
-    keys: 'key_not_found', domains: 'domain_not_found', links: 'link_not_found', qr: 'link_not_found', analytics: 'link_not_found',
+    keys: 'key_not_found', oauth: 'oauth_client_not_found', domains: 'domain_not_found', links: 'link_not_found', qr: 'link_not_found', analytics: 'link_not_found',
     jobs: 'job_not_found', webhooks: 'webhook_endpoint_not_found', idempotency: 'idempotency_key_not_found', policies: 'domain_not_found',
   }[r.family]!;
 }
