@@ -7,7 +7,7 @@ CREATE TABLE oauth_clients (
   name                text NOT NULL,
   prefix              text NOT NULL,
   secret_hash         bytea NOT NULL UNIQUE,          -- sha256(client_secret)
-  role                text NOT NULL CHECK (role IN ('admin', 'publisher', 'analyst', 'read-only')),
+  role                text NOT NULL,                  -- keys/roles.ts ROLES (checked by the API)
   scopes              text[] NOT NULL,
   domains             text[],
   rate_limit_burst    integer CHECK (rate_limit_burst > 0),

@@ -29,7 +29,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The calling API key: its role, scopes, domain limit and rate limit (never its secret) */
+        /** The calling API key (or OAuth client, id oac_…, with its token's scopes): its role, scopes, domain limit and rate limit (never its secret) */
         get: operations["getCurrentKey"];
         put?: never;
         post?: never;
@@ -651,6 +651,75 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/oauth/clients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List active OAuth clients the caller could have created (never their secrets) */
+        get: operations["listOAuthClients"];
+        put?: never;
+        /** Create an OAuth2 client (client credentials); the client_secret is returned once */
+        post: operations["createOAuthClient"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/oauth/clients/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke an OAuth client: no new tokens, and its tokens stop working at once */
+        delete: operations["revokeOAuthClient"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Get an access token (client_credentials grant, RFC 6749 §4.4): client authentication by HTTP Basic or client_id/client_secret in the body */
+        post: operations["issueOAuthToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/jwks.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The public keys that verify access tokens: the current signing key and previous ones whose tokens may still be valid (RFC 7517) */
+        get: operations["getJwks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -662,7 +731,7 @@ export interface components {
                  * @description stable machine code (the error table in docs/errors.md)
                  * @enum {string}
                  */
-                code: "validation_failed" | "invalid_json" | "invalid_csv" | "invalid_cursor" | "invalid_range" | "invalid_idempotency_key" | "malformed_request" | "unauthorized" | "key_expired" | "insufficient_scope" | "domain_not_allowed" | "approver_is_requester" | "privilege_escalation" | "route_not_found" | "link_not_found" | "domain_not_found" | "key_not_found" | "workspace_not_found" | "job_not_found" | "webhook_endpoint_not_found" | "webhook_delivery_not_found" | "idempotency_key_not_found" | "method_not_allowed" | "request_timeout" | "path_conflict" | "external_id_conflict" | "hostname_taken" | "domain_in_use" | "workspace_name_taken" | "link_not_pending" | "job_not_cancellable" | "idempotency_in_flight" | "webhook_endpoint_disabled" | "webhook_delivery_in_flight" | "body_too_large" | "uri_too_long" | "unsupported_media_type" | "expectation_failed" | "invalid_url" | "invalid_path" | "invalid_hostname" | "invalid_routing" | "policy_violation" | "invalid_event_filter" | "idempotency_key_reused" | "rate_limited" | "headers_too_large" | "internal_error" | "service_unavailable";
+                code: "validation_failed" | "invalid_json" | "invalid_csv" | "invalid_cursor" | "invalid_range" | "invalid_idempotency_key" | "malformed_request" | "unauthorized" | "key_expired" | "token_expired" | "insufficient_scope" | "domain_not_allowed" | "approver_is_requester" | "privilege_escalation" | "route_not_found" | "link_not_found" | "domain_not_found" | "key_not_found" | "workspace_not_found" | "oauth_client_not_found" | "job_not_found" | "webhook_endpoint_not_found" | "webhook_delivery_not_found" | "idempotency_key_not_found" | "method_not_allowed" | "request_timeout" | "path_conflict" | "external_id_conflict" | "hostname_taken" | "domain_in_use" | "workspace_name_taken" | "link_not_pending" | "job_not_cancellable" | "idempotency_in_flight" | "webhook_endpoint_disabled" | "webhook_delivery_in_flight" | "body_too_large" | "uri_too_long" | "unsupported_media_type" | "expectation_failed" | "invalid_url" | "invalid_path" | "invalid_hostname" | "invalid_routing" | "policy_violation" | "invalid_event_filter" | "idempotency_key_reused" | "rate_limited" | "headers_too_large" | "internal_error" | "service_unavailable";
                 message: string;
                 details?: {
                     [key: string]: unknown;
@@ -797,6 +866,31 @@ export interface components {
             /** Format: date-time */
             created_at: string;
         };
+        OAuthClient: {
+            /** @description oac_<ULID> */
+            id: string;
+            /** @description oac_<ULID> */
+            client_id: string;
+            name: string;
+            /** @description the first characters of the client_secret */
+            prefix: string;
+            /** @enum {string} */
+            role: "admin" | "publisher" | "analyst" | "read-only" | "reviewer";
+            scopes: ("links:read" | "links:write" | "webhooks:read" | "webhooks:write" | "analytics:read" | "jobs:write" | "keys:admin" | "audit:read" | "links:approve" | "policies:write" | "system")[];
+            domains: string[] | null;
+            rate_limit: {
+                burst: number;
+                per_second: number;
+            } | null;
+            /** Format: date-time */
+            created_at: string;
+        };
+        /** @description RFC 6749 §5.2 error body (the token endpoint only) */
+        OAuthError: {
+            /** @enum {string} */
+            error: "invalid_request" | "invalid_client" | "invalid_grant" | "unauthorized_client" | "unsupported_grant_type" | "invalid_scope";
+            error_description?: string;
+        };
     };
     responses: {
         /** @description Bad request: error.code is one of `validation_failed`, `invalid_json`, `invalid_csv`, `invalid_cursor`, `invalid_range`, `invalid_idempotency_key`, `malformed_request` */
@@ -818,7 +912,7 @@ export interface components {
                 };
             };
         };
-        /** @description Unauthorized: error.code is one of `unauthorized`, `key_expired` */
+        /** @description Unauthorized: error.code is one of `unauthorized`, `key_expired`, `token_expired` */
         Error401Idempotent: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -829,7 +923,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"] & {
                     error?: {
                         /** @enum {string} */
-                        code?: "unauthorized" | "key_expired";
+                        code?: "unauthorized" | "key_expired" | "token_expired";
                     };
                 };
             };
@@ -1007,7 +1101,7 @@ export interface components {
                 };
             };
         };
-        /** @description Unauthorized: error.code is one of `unauthorized`, `key_expired` */
+        /** @description Unauthorized: error.code is one of `unauthorized`, `key_expired`, `token_expired` */
         Error401: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1018,7 +1112,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"] & {
                     error?: {
                         /** @enum {string} */
-                        code?: "unauthorized" | "key_expired";
+                        code?: "unauthorized" | "key_expired" | "token_expired";
                     };
                 };
             };
@@ -1094,7 +1188,7 @@ export interface components {
                 };
             };
         };
-        /** @description Not found: error.code is one of `route_not_found`, `link_not_found`, `domain_not_found`, `key_not_found`, `workspace_not_found`, `job_not_found`, `webhook_endpoint_not_found`, `webhook_delivery_not_found`, `idempotency_key_not_found` */
+        /** @description Not found: error.code is one of `route_not_found`, `link_not_found`, `domain_not_found`, `key_not_found`, `workspace_not_found`, `oauth_client_not_found`, `job_not_found`, `webhook_endpoint_not_found`, `webhook_delivery_not_found`, `idempotency_key_not_found` */
         Error404Idempotent: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1108,12 +1202,12 @@ export interface components {
                 "application/json": components["schemas"]["Error"] & {
                     error?: {
                         /** @enum {string} */
-                        code?: "route_not_found" | "link_not_found" | "domain_not_found" | "key_not_found" | "workspace_not_found" | "job_not_found" | "webhook_endpoint_not_found" | "webhook_delivery_not_found" | "idempotency_key_not_found";
+                        code?: "route_not_found" | "link_not_found" | "domain_not_found" | "key_not_found" | "workspace_not_found" | "oauth_client_not_found" | "job_not_found" | "webhook_endpoint_not_found" | "webhook_delivery_not_found" | "idempotency_key_not_found";
                     };
                 };
             };
         };
-        /** @description Not found: error.code is one of `route_not_found`, `link_not_found`, `domain_not_found`, `key_not_found`, `workspace_not_found`, `job_not_found`, `webhook_endpoint_not_found`, `webhook_delivery_not_found`, `idempotency_key_not_found` */
+        /** @description Not found: error.code is one of `route_not_found`, `link_not_found`, `domain_not_found`, `key_not_found`, `workspace_not_found`, `oauth_client_not_found`, `job_not_found`, `webhook_endpoint_not_found`, `webhook_delivery_not_found`, `idempotency_key_not_found` */
         Error404: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1125,7 +1219,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"] & {
                     error?: {
                         /** @enum {string} */
-                        code?: "route_not_found" | "link_not_found" | "domain_not_found" | "key_not_found" | "workspace_not_found" | "job_not_found" | "webhook_endpoint_not_found" | "webhook_delivery_not_found" | "idempotency_key_not_found";
+                        code?: "route_not_found" | "link_not_found" | "domain_not_found" | "key_not_found" | "workspace_not_found" | "oauth_client_not_found" | "job_not_found" | "webhook_endpoint_not_found" | "webhook_delivery_not_found" | "idempotency_key_not_found";
                     };
                 };
             };
@@ -4538,6 +4632,243 @@ export interface operations {
             429: components["responses"]["Error429Idempotent"];
             500: components["responses"]["Error500Idempotent"];
             503: components["responses"]["Error503Idempotent"];
+        };
+    };
+    listOAuthClients: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: {
+                /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["OAuthClient"][];
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    createOAuthClient: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                    /** @enum {string} */
+                    role: "admin" | "publisher" | "analyst" | "read-only" | "reviewer";
+                    /** @description narrows the role's scopes */
+                    scopes?: ("links:read" | "links:write" | "webhooks:read" | "webhooks:write" | "analytics:read" | "jobs:write" | "keys:admin" | "audit:read" | "links:approve" | "policies:write" | "system")[];
+                    domains?: string[] | null;
+                    rate_limit?: {
+                        burst: number;
+                        per_second: number;
+                    } | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotency-Key": components["headers"]["Idempotency-Key"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthClient"] & {
+                        /** @description shown once; null in a replay or recover (see `redacted`) */
+                        client_secret: string | null;
+                        redacted?: string[];
+                    };
+                };
+            };
+            400: components["responses"]["Error400Idempotent"];
+            401: components["responses"]["Error401Idempotent"];
+            403: components["responses"]["Error403Idempotent"];
+            409: components["responses"]["Error409Idempotent"];
+            413: components["responses"]["Error413Idempotent"];
+            415: components["responses"]["Error415Idempotent"];
+            422: components["responses"]["Error422Idempotent"];
+            429: components["responses"]["Error429Idempotent"];
+            500: components["responses"]["Error500Idempotent"];
+            503: components["responses"]["Error503Idempotent"];
+        };
+    };
+    revokeOAuthClient: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description oac_<ULID> */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotency-Key": components["headers"]["Idempotency-Key"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthClient"];
+                };
+            };
+            400: components["responses"]["Error400Idempotent"];
+            401: components["responses"]["Error401Idempotent"];
+            403: components["responses"]["Error403Idempotent"];
+            404: components["responses"]["Error404Idempotent"];
+            409: components["responses"]["Error409Idempotent"];
+            422: components["responses"]["Error422Idempotent"];
+            429: components["responses"]["Error429Idempotent"];
+            500: components["responses"]["Error500Idempotent"];
+            503: components["responses"]["Error503Idempotent"];
+        };
+    };
+    issueOAuthToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    /** @description client_credentials */
+                    grant_type?: string;
+                    /** @description space-separated scopes, a subset of the client's (default: all of them) */
+                    scope?: string;
+                    /** @description when not sent by HTTP Basic */
+                    client_id?: string;
+                    /** @description when not sent by HTTP Basic */
+                    client_secret?: string;
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description a JWT (RFC 9068): iss, aud, sub/client_id, scope, iat, exp, jti; header kid */
+                        access_token: string;
+                        /** @enum {string} */
+                        token_type: "Bearer";
+                        expires_in: number;
+                        scope: string;
+                    };
+                };
+            };
+            /** @description RFC 6749 §5.2 error body (the token endpoint only) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description RFC 6749 §5.2 error body (the token endpoint only) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
+    getJwks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        keys: ({
+                            kid: string;
+                            kty: string;
+                            alg: string;
+                            use: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                    };
+                };
+            };
+            /** @description refused before the route runs (a malformed request, headers too large, …) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
 }
