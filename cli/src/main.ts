@@ -52,11 +52,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const action: Action = (fn) => async (...args: unknown[]) => {
     const cmd = args[args.length - 1] as Command;
     const globals = cmd.optsWithGlobals<GlobalOptions>();
-    // commander passes (…arguments, options, command): the command's own options are its opts()
+    // commander passes (…arguments, options, command); a command sees its options and the global ones
     const params = args.slice(0, -2);
     try {
       const ctx = await createContext(globals);
-      const code = await (fn as (ctx: unknown, ...a: unknown[]) => Promise<number | void>)(ctx, ...params, cmd.opts());
+      const code = await (fn as (ctx: unknown, ...a: unknown[]) => Promise<number | void>)(ctx, ...params, globals);
       setExit(code ?? EXIT.ok);
     } catch (err) {
       setExit(report(err, Boolean(globals.json)));

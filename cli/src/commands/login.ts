@@ -26,9 +26,7 @@ async function firstLine(): Promise<string> {
 export const registerLogin: Register = (program, action) => {
   program
     .command('login')
-    .description('store the API URL and key in your config directory (checked against the API first)')
-    .option('--api-url <url>', 'the control plane, e.g. https://api.example.com')
-    .option('--api-key <key>', 'an API key (else prompted for, or read from stdin)')
+    .description('store the API URL and key in your config directory (checked against the API first); --api-url, and --api-key (else prompted for, or read from stdin)')
     .action(action(async (ctx, opts: { apiUrl?: string; apiKey?: string }) => {
       const apiUrl = opts.apiUrl ?? ctx.settings.apiUrl ?? (process.stdin.isTTY ? await ask('API URL: ') : undefined);
       const apiKey = opts.apiKey ?? (process.stdin.isTTY ? await ask('API key: ') : await firstLine());
