@@ -11,6 +11,7 @@ import type { ControlPlaneConfig } from './config.js';
 import type { Pool } from './db/pool.js';
 import { analyticsRoutes } from './http/analytics-routes.js';
 import { auditRoutes } from './http/audit-routes.js';
+import { registerDeprecation } from './http/deprecation.js';
 import { oauthClientRoutes, oauthTokenRoutes } from './http/oauth-routes.js';
 import { SigningKeys, verifyToken } from './oauth/index.js';
 import { workspacesRoutes } from './http/workspaces-routes.js';
@@ -126,6 +127,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (req, reply) => {
     reply.header('X-Request-Id', req.id);
   });
+  registerDeprecation(app); // before auth: a refused call to a deprecated route says so too
   app.addHook('onResponse', async (req, reply) => {
     const labels = { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) };
     metrics.httpRequests.inc(labels);

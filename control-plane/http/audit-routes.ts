@@ -1,6 +1,7 @@
 /** GET /v1/audit: the workspace's audit trail (scope audit:read; a domain-limited key may not read it). */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
 import { listAudit, toAuditResource } from '../audit/index.js';
 import type { Pool } from '../db/pool.js';
 import { errors } from '../errors.js';
@@ -51,14 +52,11 @@ export const auditRoutes =
   (pool: Pool): FastifyPluginAsyncTypebox =>
   async (app) => {
     app.addSchema(AuditEntry);
-    app.get('/v1/audit', {
-      config: { scope: 'audit:read' },
-      schema: {
-        tags: ['audit'], operationId: 'listAuditEntries', summary: 'Read the audit trail, newest first (append-only; old months are dropped after AUDIT_RETENTION_DAYS)',
-        querystring: AuditQuery,
-        response: { 200: Type.Object({ data: Type.Array(Type.Ref('AuditEntry')), next_cursor: Nullable(Type.String()) }), ...errorResponses(400, 401, 403, 429) },
-      },
-    }, async (req) => {
+    const schema = {
+      tags: ['audit'], querystring: AuditQuery,
+      response: { 200: Type.Object({ data: Type.Array(Type.Ref('AuditEntry')), next_cursor: Nullable(Type.String()) }), ...errorResponses(400, 401, 403, 429) },
+    };
+    const handler = async (req: FastifyRequest<{ Querystring: Static<typeof AuditQuery> }>) => {
       const auth = authOf(req);
       if (auth.domains !== null) throw errors.domain_not_allowed({ reason: 'domain_limited_key' }, 'the audit trail covers every domain; a key limited to domains cannot read it');
       const q = req.query;
@@ -71,5 +69,14 @@ export const auditRoutes =
       const more = rows.length > q.limit;
       if (more) rows.pop();
       return { data: rows.map(toAuditResource), next_cursor: more ? encodeIdCursor(rows[rows.length - 1]!.id) : null };
-    });
+    };
+    app.get('/v1/audit', {
+      config: { scope: 'audit:read' },
+      schema: { ...schema, operationId: 'listAuditEntries', summary: 'Read the audit trail, newest first (append-only; old months are dropped after AUDIT_RETENTION_DAYS)' },
+    }, handler);
+    // the first name of the route, kept for clients written against it (docs/governance.md, "Deprecation")
+    app.get('/v1/audit-log', {
+      config: { scope: 'audit:read', deprecated: { since: '2026-12-01', sunset: '2027-06-30', successor: '/v1/audit', notice: '/docs/governance.md#deprecation' } },
+      schema: { ...schema, operationId: 'listAuditEntriesDeprecated', summary: 'Deprecated alias of GET /v1/audit (sunset 2027-06-30)', deprecated: true },
+    }, handler);
   };

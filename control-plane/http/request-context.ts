@@ -1,6 +1,7 @@
 /** What the hooks attach to a request, and the typed route config every route declares. */
 import type { FastifyRequest } from 'fastify';
 import type { Actor } from '../audit/record.js';
+import type { Deprecated } from './deprecation.js';
 import { errors } from '../errors.js';
 import type { Reservation } from '../idempotency/store.js';
 import type { AuthContext } from '../keys/key-store.js';
@@ -24,6 +25,8 @@ declare module 'fastify' {
     scope?: Scope;
     /** No API key needed (health, metrics, OpenAPI). */
     public?: boolean;
+    /** The route is deprecated: every answer carries Deprecation/Sunset/Link (http/deprecation.ts). */
+    deprecated?: Deprecated;
   }
 }
 

@@ -165,6 +165,7 @@ const ROUTES: RouteCase[] = [
 
   // the audit trail covers every domain: a key limited to domains may not read it
   row('audit', 'GET', '/v1/audit', 'audit:read', '-', 403, 200, () => ({ url: '/v1/audit?limit=5' })),
+  row('audit', 'GET', '/v1/audit-log', 'audit:read', '-', 403, 200, () => ({ url: '/v1/audit-log?limit=5' })),
 
   row('oauth', 'POST', '/v1/oauth/clients', 'keys:admin', 'A', 'ok', 201, (w) => ({ url: '/v1/oauth/clients', payload: { name: 'm', role: 'read-only', domains: [w.A] } })),
   row('oauth', 'POST', '/v1/oauth/clients', 'keys:admin', 'B', 403, 201, (w) => ({ url: '/v1/oauth/clients', payload: { name: 'm', role: 'read-only', domains: [w.B] } })),

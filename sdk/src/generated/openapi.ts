@@ -554,6 +554,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/audit-log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Deprecated alias of GET /v1/audit (sunset 2027-06-30)
+         * @deprecated
+         */
+        get: operations["listAuditEntriesDeprecated"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/workspaces": {
         parameters: {
             query?: never;
@@ -4117,6 +4137,57 @@ export interface operations {
         };
     };
     listAuditEntries: {
+        parameters: {
+            query?: {
+                /** @description link, domain, key, webhook_endpoint, job, workspace, oauth_client */
+                resource_type?: string;
+                resource_id?: string;
+                /** @description the API key that acted */
+                actor_key_id?: string;
+                /** @description the OAuth client that acted */
+                actor_client_id?: string;
+                /** @description e.g. link.create, key.revoke */
+                action?: string;
+                /** @description ISO 8601 date or date-time (UTC when no offset) */
+                from?: string;
+                /** @description ISO 8601 date or date-time (UTC when no offset) */
+                to?: string;
+                limit?: number;
+                cursor?: string;
+            };
+            header?: {
+                /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["AuditEntry"][];
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    listAuditEntriesDeprecated: {
         parameters: {
             query?: {
                 /** @description link, domain, key, webhook_endpoint, job, workspace, oauth_client */
