@@ -8,6 +8,7 @@ export const ERROR_CATALOG = {
   validation_failed: { status: 400, message: 'the request is invalid' },
   invalid_json: { status: 400, message: 'the body is not valid JSON' },
   invalid_csv: { status: 400, message: 'the CSV body is malformed' },
+  invalid_id: { status: 400, message: 'the id is not in its documented form (<prefix>_ + 26 Crockford base32 characters; see docs/ids.md)' },
   invalid_cursor: { status: 400, message: 'the cursor is invalid or expired' },
   invalid_range: { status: 400, message: 'the time range is invalid or too large for the interval' },
   invalid_idempotency_key: { status: 400, message: 'Idempotency-Key must be 1–255 visible ASCII characters' },

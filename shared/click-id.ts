@@ -43,6 +43,11 @@ export function newClickId(ms: number): string {
   return uuidText(b);
 }
 
+/** A UUIDv7 for now (events use the same time-first form as clicks), as text. */
+export function newUuidV7(): string {
+  return newClickId(Date.now());
+}
+
 const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 /** Parses a UUIDv7 text into 16 bytes; null if it is not one. */

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { to as copyTo } from 'pg-copy-streams';
 import type { Pool, Queryable } from '../db/pool.js';
 import { errors } from '../errors.js';
+import { uuidToId } from '../ids.js';
 import { MAX_INSTANT } from '../instant.js';
 
 export interface ClickResource {
@@ -92,7 +93,8 @@ export async function listClicks(db: Queryable, f: ClickFilter, page: { limit: n
   );
   const more = rows.length > page.limit;
   if (more) rows.pop();
-  return { data: rows, next_cursor: more ? encodeClickCursor(rows[rows.length - 1]!.id) : null };
+  const next_cursor = more ? encodeClickCursor(rows[rows.length - 1]!.id) : null;
+  return { data: rows.map((r) => ({ ...r, id: uuidToId('clk', r.id) })), next_cursor };
 }
 
 export type ExportFormat = 'ndjson' | 'csv';
@@ -109,14 +111,14 @@ function exportSql(f: ClickFilter, format: ExportFormat, lit: (v: string) => str
   const where = conditions(f, lit);
   if (format === 'ndjson') {
     // one JSON object per line; CSV mode with quote/delimiter bytes that JSON text never contains
-    return `COPY (SELECT json_build_object('id', id, 'occurred_at', ${ISO_UTC}, 'link_id', link_id, 'domain', domain,
+    return `COPY (SELECT json_build_object('id', linkplane_public_id('clk', id), 'occurred_at', ${ISO_UTC}, 'link_id', link_id, 'domain', domain,
         'path', path, 'destination', destination, 'rule_id', rule_id, 'variant_id', variant_id, 'country', country,
         'device', device, 'os', os, 'browser', browser, 'referrer_host', referrer_host, 'language', language,
         'bot', bot, 'qr', qr, 'utm', utm, 'node_id', node_id, 'visitor_hash', encode(visitor_hash, 'hex'))
       FROM clicks WHERE ${where} ORDER BY id) TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')`;
   }
   const utm = (k: string) => safeCell(`(utm ->> '${k}')`);
-  return `COPY (SELECT id, ${ISO_UTC} AS occurred_at, link_id, domain, ${safeCell('path')} AS path,
+  return `COPY (SELECT linkplane_public_id('clk', id) AS id, ${ISO_UTC} AS occurred_at, link_id, domain, ${safeCell('path')} AS path,
       ${safeCell('destination')} AS destination, ${safeCell('rule_id')} AS rule_id, ${safeCell('variant_id')} AS variant_id,
       country, device, os, browser, ${safeCell('referrer_host')} AS referrer_host, language, bot::text AS bot, qr::text AS qr,
       ${utm('source')} AS utm_source, ${utm('medium')} AS utm_medium, ${utm('campaign')} AS utm_campaign,

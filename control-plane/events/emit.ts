@@ -1,6 +1,5 @@
 /** Writes a webhook event to the event outbox inside the caller's transaction. */
-import { randomUUID } from 'node:crypto';
-import type { WebhookEventType } from '../../shared/index.js';
+import { newUuidV7, type WebhookEventType } from '../../shared/index.js';
 import type { Queryable } from '../db/pool.js';
 
 export const EVENTS_CHANNEL = 'linkplane_events';
@@ -14,7 +13,7 @@ export interface NewEvent {
 
 export async function emitEvents(db: Queryable, events: NewEvent[]): Promise<string[]> {
   if (events.length === 0) return [];
-  const ids = events.map(() => randomUUID());
+  const ids = events.map(() => newUuidV7());
   // the NOTIFY rides in the INSERT's statement: one round trip per write instead of two
   await db.query({
     name: 'events_emit',

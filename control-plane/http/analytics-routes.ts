@@ -12,7 +12,7 @@ import type { Pool } from '../db/pool.js';
 import { parseInstant } from '../instant.js';
 import { getLink } from '../links/link-service.js';
 import { authOf } from './request-context.js';
-import { Click, errorResponses, IdParams, Nullable, WithDefault } from './schemas.js';
+import { Click, errorResponses, Id, IdParams, Nullable, WithDefault } from './schemas.js';
 
 const Instant = Type.String({
   pattern: '^\\d{4}-\\d{2}-\\d{2}([Tt ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?([Zz]|[+-]\\d{2}:?\\d{2})?)?$',
@@ -53,7 +53,7 @@ const RangeFields = {
 
 /** One shape for a link's stats and a workspace's: `groups` is empty without a group_by. */
 const Stats = Type.Object({
-  link_id: Nullable(Type.String({ description: 'the link (GET /v1/links/{id}/stats), null for the workspace (GET /v1/stats)' })),
+  link_id: Nullable(Id('ln', 'the link (GET /v1/links/{id}/stats), null for the workspace (GET /v1/stats)')),
   ...RangeFields,
   group_by: Nullable(GroupBy),
   totals: Type.Object(Counts),

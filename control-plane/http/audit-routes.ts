@@ -8,16 +8,19 @@ import { errors } from '../errors.js';
 import { parseInstant } from '../instant.js';
 import { decodeIdCursor, encodeIdCursor } from './cursor.js';
 import { authOf } from './request-context.js';
-import { DateOrTime, errorResponses, Nullable, Timestamp, WithDefault } from './schemas.js';
+import { DateOrTime, errorResponses, Id, IdOf, Nullable, Timestamp, WithDefault } from './schemas.js';
+import { ID_PREFIXES, type IdPrefix } from '../ids.js';
 
-const Name = Type.String({ minLength: 1, maxLength: 200 });
+const RESOURCE_ID = IdOf(Object.keys(ID_PREFIXES) as IdPrefix[], 'the resource\'s id');
+const ACTOR_ID = IdOf(['key', 'oac'], 'the API key (`key_…`) or OAuth client (`oac_…`) that acted');
+
 
 export const AuditQuery = Type.Object(
   {
     resource_type: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'link, domain, key, webhook_endpoint, job, workspace, oauth_client' })),
-    resource_id: Type.Optional(Name),
-    actor_key_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'the API key that acted' })),
-    actor_client_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'the OAuth client that acted' })),
+    resource_id: Type.Optional(RESOURCE_ID),
+    actor_key_id: Type.Optional(Id('key', 'the API key that acted')),
+    actor_client_id: Type.Optional(Id('oac', 'the OAuth client that acted')),
     action: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'e.g. link.create, key.revoke' })),
     from: Type.Optional(DateOrTime),
     to: Type.Optional(DateOrTime),
@@ -29,17 +32,17 @@ export const AuditQuery = Type.Object(
 
 export const AuditEntry = Type.Object(
   {
-    id: Type.String({ pattern: '^aud_[0-9A-Z]{26}$' }),
+    id: Id('aud'),
     at: Timestamp,
     action: Type.String(),
-    resource: Type.Object({ type: Type.String(), id: Type.String() }),
+    resource: Type.Object({ type: Type.String(), id: RESOURCE_ID }),
     actor: Type.Object({
       type: Type.Union([Type.Literal('api_key'), Type.Literal('oauth_client')]),
-      id: Type.String(),
+      id: ACTOR_ID,
       name: Nullable(Type.String()),
     }),
     request: Type.Object({
-      id: Nullable(Type.String()),
+      id: Nullable(Type.String({ description: 'the request id (X-Request-Id: yours when you sent one, else generated) — a correlation id, not a resource id' })),
       client_address: Nullable(Type.String({ description: 'recorded for the audit only; kept as long as the entry (AUDIT_RETENTION_DAYS)' })),
       user_agent: Nullable(Type.String()),
     }),

@@ -5,6 +5,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../shared/index.js';
 import { errors } from '../errors.js';
+import { ID_BODY } from '../ids.js';
 import { trackAllowedMethods } from './allowed-methods.js';
 import { isPreflight } from './cors.js';
 
@@ -36,6 +37,11 @@ export function toApiError(err: FastifyError | ApiError | Error): ApiError {
     const first = fe.validation[0]!;
     const field = fieldOf(first);
     const where = fe.validationContext ?? 'body';
+    const pattern = first.keyword === 'pattern' ? String(first.params?.pattern ?? '') : '';
+    if (pattern.includes(ID_BODY)) {
+      const expected = `${pattern.slice(1, pattern.indexOf('_'))}_ + 26 Crockford base32 characters`;
+      return errors.invalid_id({ field: field || where, in: where, expected }, `${where}.${field} is not an id of the form ${expected}`);
+    }
     const message = `${where}${field ? `.${field}` : ''} ${first.message ?? 'is invalid'}`;
     return errors.validation_failed({ field: field || where, in: where, reason: reasonOf(first) }, message);
   }

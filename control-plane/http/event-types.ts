@@ -9,7 +9,7 @@ import { WEBHOOK_EVENT_TYPES, type WebhookEventType } from '../../shared/index.j
 import { SUBSCRIBABLE_EVENT_TYPES } from '../webhooks/index.js';
 import { Job } from './job-schemas.js';
 import { Link } from '../links/link-schema.js';
-import { Click, Nullable, Timestamp } from './schemas.js';
+import { Click, Id, Nullable, Timestamp } from './schemas.js';
 
 /** A click webhook's data: the stored click as the API answers it, without `bot` (bots send none), with its short URL. */
 export const ClickEventData = Type.Composite(
@@ -18,9 +18,9 @@ export const ClickEventData = Type.Composite(
 );
 
 export const VariantChosenData = Type.Object({
-  click_id: Type.String(),
+  click_id: Id('clk'),
   occurred_at: Timestamp,
-  link_id: Type.String(),
+  link_id: Id('ln'),
   rule_id: Nullable(Type.String()),
   variant_id: Nullable(Type.String()),
   destination: Type.String(),
@@ -29,10 +29,10 @@ export const VariantChosenData = Type.Object({
 }, { additionalProperties: false });
 
 export const DeliveryFailedData = Type.Object({
-  delivery_id: Type.String(),
-  endpoint_id: Type.String(),
+  delivery_id: Id('whd'),
+  endpoint_id: Id('whe'),
   endpoint_url: Type.String(),
-  event_id: Type.String(),
+  event_id: Id('evt'),
   event_type: Type.String(),
   attempts: Type.Integer(),
   last_status_code: Nullable(Type.Integer()),
@@ -41,7 +41,7 @@ export const DeliveryFailedData = Type.Object({
 }, { additionalProperties: false });
 
 export const PingData = Type.Object({
-  endpoint_id: Type.String(),
+  endpoint_id: Id('whe'),
   url: Type.String(),
   message: Type.String(),
 }, { additionalProperties: false });
@@ -98,7 +98,7 @@ export const EventTypeList = Type.Object({
 });
 
 export const ENVELOPE_SCHEMA = plain(Type.Object({
-  id: Type.String({ format: 'uuid', description: 'the event id: the same for every attempt and replay (dedupe on it)' }),
+  id: Id('evt', 'the event id (`evt_` + 26 Crockford base32 characters): the same for every attempt and replay (dedupe on it)'),
   type: Type.Union(WEBHOOK_EVENT_TYPES.map((t) => Type.Literal(t))),
   occurred_at: Timestamp,
   data: Type.Record(Type.String(), Type.Unknown(), { description: 'see data_schema of the type' }),

@@ -1,7 +1,7 @@
 /** Bulk job request/response schemas (TypeBox): validation, types and the OpenAPI document. */
 import { Type } from '@sinclair/typebox';
 import { BULK_FORMATS, BULK_OPERATIONS, BulkItem, CSV_COLUMNS, JOB_STATUSES } from '../jobs/index.js';
-import { Nullable, WithDefault } from './schemas.js';
+import { Id, Nullable, WithDefault } from './schemas.js';
 
 const Timestamp = Type.String({ format: 'date-time' });
 const Operation = Type.Union(BULK_OPERATIONS.map((o) => Type.Literal(o)));
@@ -44,7 +44,7 @@ export const BulkBody = {
 
 export const Job = Type.Object(
   {
-    id: Type.String(),
+    id: Id('job'),
     operation: Operation,
     format: Type.Unsafe<(typeof BULK_FORMATS)[number]>({ type: 'string', enum: [...BULK_FORMATS] }),
     status: Type.Unsafe<(typeof JOB_STATUSES)[number]>({ type: 'string', enum: [...JOB_STATUSES] }),
@@ -76,7 +76,7 @@ export const Job = Type.Object(
 );
 
 export const JobAccepted = Type.Object({
-  job_id: Type.String(),
+  job_id: Id('job'),
   job: Job,
   callback_secret: Type.Optional(
     Nullable(Type.String({ description: 'signs the callback (X-Signature k=<job id>, Standard Webhooks); shown only in the response that created the job, null in a replay (see `redacted`)' })),

@@ -4,6 +4,7 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { ERROR_CATALOG, type ErrorCode } from '../errors.js';
+import { ID_BODY, ID_PREFIXES, idPattern, type IdPrefix } from '../ids.js';
 import { ROLES, SCOPES, type Role, type Scope } from '../keys/roles.js';
 
 export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
@@ -35,8 +36,13 @@ export const ErrorBody = Type.Object(
 export const errorResponses = (...codes: number[]) =>
   Object.fromEntries(codes.map((c) => [c, Type.Ref('Error')])) as Record<number, ReturnType<typeof Type.Ref>>;
 
-export const Id = (prefix: string) => Type.String({ pattern: `^${prefix}_[0-9A-Z]{26}$`, description: `${prefix}_<ULID>` });
-export const IdParams = (prefix: string) => Type.Object({ id: Id(prefix) });
+/** An id as clients see it (docs/ids.md); a value of another form is refused with `invalid_id`. */
+export const Id = (prefix: IdPrefix, description?: string) =>
+  Type.String({ pattern: idPattern(prefix), description: description ?? `${ID_PREFIXES[prefix]} id: \`${prefix}_\` + 26 Crockford base32 characters (128 bits, ms time first)` });
+export const IdParams = (prefix: IdPrefix) => Type.Object({ id: Id(prefix) });
+/** An id with one of several prefixes (an audit entry's resource or actor). */
+export const IdOf = (prefixes: readonly IdPrefix[], description: string) =>
+  Type.String({ pattern: `^(${prefixes.join('|')})_${ID_BODY}$`, description });
 
 export const UrlString = Type.String({ minLength: 1, maxLength: 4096, description: 'absolute http(s) URL' });
 export const Timestamp = Type.String({ format: 'date-time' });
@@ -220,9 +226,9 @@ export const SHARED_SCHEMAS = [ErrorBody, Domain, Key];
 
 /** A stored click as the API answers it (raw clicks, exports); a click webhook's data derives from it. */
 export const Click = Type.Object({
-  id: Type.String({ format: 'uuid' }),
+  id: Id('clk', 'the click id: the UUIDv7 the redirect node made (exactly-once key), as `clk_` + 26 Crockford base32 characters'),
   occurred_at: Timestamp,
-  link_id: Type.String(),
+  link_id: Id('ln'),
   domain: Type.String(),
   path: Type.String(),
   destination: Type.String(),

@@ -73,7 +73,7 @@ const endpointProps = {
   failing_since: Nullable(Timestamp),
   metadata: Metadata,
   secrets: Type.Array(
-    Type.Object({ key_id: Type.String({ description: 'the k= of X-Signature' }), created_at: Timestamp, expires_at: Nullable(Timestamp) }),
+    Type.Object({ key_id: Id('whk', 'the k= of X-Signature'), created_at: Timestamp, expires_at: Nullable(Timestamp) }),
     { description: 'signing secrets not yet retired, newest first (values are shown only when created)' },
   ),
   created_at: Timestamp,
@@ -83,7 +83,7 @@ const Endpoint = Type.Object(endpointProps);
 const EndpointWithSecret = Type.Object({
   ...endpointProps,
   secret: Nullable(Type.String({ description: 'whsec_… — shown once; store it to verify signatures. null in a replay or recover (see `redacted`)' })),
-  secret_key_id: Type.String({ description: 'the key id of this secret' }),
+  secret_key_id: Id('whk', 'the key id of this secret'),
   redacted: Type.Optional(Type.Array(Type.String(), { description: 'in a replay or recover: the secret fields left out (null)' })),
 });
 
@@ -103,7 +103,7 @@ const Attempt = Type.Object({
 const deliveryProps = {
   id: Id('whd'),
   endpoint_id: Id('whe'),
-  event_id: Type.String({ format: 'uuid' }),
+  event_id: Id('evt'),
   event_type: Type.String(),
   status: DeliveryStatus,
   in_flight: Type.Boolean(),
@@ -120,7 +120,7 @@ const deliveryProps = {
 const Delivery = Type.Object(deliveryProps);
 const DeliveryDetail = Type.Object({
   ...deliveryProps,
-  event: Type.Object({ id: Type.String(), type: Type.String(), occurred_at: Timestamp, data: Type.Unknown() }),
+  event: Type.Object({ id: Id('evt'), type: Type.String(), occurred_at: Timestamp, data: Type.Unknown() }),
 });
 
 const DeliveryListQuery = Type.Object(
@@ -128,7 +128,7 @@ const DeliveryListQuery = Type.Object(
     status: Type.Optional(DeliveryStatus),
     endpoint_id: Type.Optional(Id('whe')),
     event_type: Type.Optional(Type.String({ maxLength: 64 })),
-    event_id: Type.Optional(Type.String({ format: 'uuid' })),
+    event_id: Type.Optional(Id('evt')),
     from: Type.Optional(DateOrTime),
     to: Type.Optional(DateOrTime),
     limit: WithDefault(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),

@@ -9,8 +9,9 @@ import { toKeyResource } from './keys-routes.js';
 import { actorOf } from './request-context.js';
 import { commitAndRespond } from './respond.js';
 import { errorResponses, Nullable, PageQuery, Timestamp } from './schemas.js';
+import { ID_BODY } from '../ids.js';
 
-const WorkspaceId = Type.String({ pattern: '^ws_[A-Za-z0-9_]{1,64}$', description: 'ws_<ULID> (ws_default for the bootstrap workspace)' });
+const WorkspaceId = Type.String({ pattern: `^ws_(default|${ID_BODY})$`, description: 'ws_ + 26 Crockford base32 characters (docs/ids.md), or ws_default for the bootstrap workspace' });
 
 export const Workspace = Type.Object({ id: WorkspaceId, name: Type.String(), created_at: Timestamp }, { $id: 'Workspace' });
 

@@ -6,6 +6,7 @@
  */
 import type { ClickEvent } from '../../shared/index.js';
 import type { NewEvent } from '../events/emit.js';
+import { uuidToId } from '../ids.js';
 import { shortUrl } from '../links/link-row.js';
 import { F, type ClickSet } from './click-set.js';
 import type { Subscriptions } from './event-subscribers.js';
@@ -13,7 +14,7 @@ import type { Subscriptions } from './event-subscribers.js';
 /** The `data` of click.created / qr.scan.created. */
 export function clickEventData(c: ClickEvent, scheme: string) {
   return {
-    id: c.id,
+    id: uuidToId('clk', c.id),
     occurred_at: new Date(c.occurredAt).toISOString(),
     link_id: c.linkId,
     domain: c.domain,
@@ -54,7 +55,7 @@ export function clickWebhookEvents(set: ClickSet, rows: Int32Array, subs: Subscr
         type: 'rule.variant_chosen',
         occurredAt,
         data: {
-          click_id: c.id,
+          click_id: uuidToId('clk', c.id),
           occurred_at: occurredAt.toISOString(),
           link_id: c.linkId,
           rule_id: c.ruleId,

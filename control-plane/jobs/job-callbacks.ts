@@ -8,6 +8,7 @@
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../../shared/index.js';
 import type { Pool } from '../db/pool.js';
+import { uuidToId } from '../ids.js';
 import { openStored, sealContext, SecretBoxError, type SecretBox } from '../secrets/index.js';
 import { createSafeAgent, nextDelay, type RetryPolicy } from '../webhooks/index.js';
 import { sendDelivery } from '../webhooks/send.js';
@@ -78,7 +79,7 @@ export class JobCallbacks {
       this.agent,
       {
         deliveryId: c.job_id,
-        eventId: c.event_id,
+        eventId: uuidToId('evt', c.event_id),
         eventType: c.event_type,
         occurredAt: c.occurred_at,
         dataJson: c.data,

@@ -4,7 +4,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { UTM_KEYS } from '../../shared/index.js';
-import { Nullable } from '../http/schemas.js';
+import { Id, Nullable } from '../http/schemas.js';
 
 const HostPattern = Type.String({
   minLength: 1, maxLength: 255, pattern: '^(\\*\\.)?[^*\\s/:@]+$',
@@ -34,7 +34,7 @@ export type PolicyOverrides = Static<typeof PolicyPut>;
 
 export const DomainPolicy = Type.Object(
   {
-    domain_id: Type.String(),
+    domain_id: Id('dom'),
     overrides: PolicyPut,
     effective: Type.Ref('Policy'),
   },
@@ -59,7 +59,7 @@ export function effectivePolicy(workspace: PolicyOverrides | null, domain: Polic
 export const PolicyCheckBody = Type.Object(
   {
     policy: Type.Optional(PolicyPut),
-    domain_id: Type.Optional(Type.String({ maxLength: 64, description: 'check only this domain; with `domain_policy`, as if its overrides were these' })),
+    domain_id: Type.Optional(Id('dom', 'check only this domain; with `domain_policy`, as if its overrides were these')),
     domain_policy: Type.Optional(PolicyPut),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
     cursor: Type.Optional(Type.String({ maxLength: 512 })),
@@ -78,7 +78,7 @@ export type Violation = Static<typeof PolicyViolation> & Record<string, unknown>
 
 export const PolicyCheckResult = Type.Object({
   data: Type.Array(Type.Object({
-    link_id: Type.String(),
+    link_id: Id('ln'),
     domain: Type.String(),
     path: Type.String(),
     violations: Type.Array(PolicyViolation),

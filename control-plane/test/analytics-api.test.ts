@@ -13,6 +13,7 @@ import { createClickPipeline, type ClickIngest, type RollupCompactor } from '../
 import { createMetrics } from '../metrics.js';
 import { clickCount, makeClicks, publishClicks, type FixtureLink } from './click-fixtures.js';
 import { createDomain, createHarness, type Harness } from './harness.js';
+import { uuidToId } from '../ids.js';
 
 const HOUR = 3_600_000;
 /** Every stats answer, a link's or the workspace's, has exactly these fields. */
@@ -302,7 +303,8 @@ describe('analytics API', () => {
       seen.push(...body.data.map((c) => c.id));
       cursor = body.next_cursor;
     } while (cursor);
-    const want = sent.filter((c) => c.linkId === link.id).map((c) => c.id).sort().reverse();
+    // clk_ ids spell the node's UUIDv7 bytes, so they sort as the UUIDs do
+    const want = sent.filter((c) => c.linkId === link.id).map((c) => uuidToId('clk', c.id)).sort().reverse();
     expect(seen).toEqual(want);
   });
 
@@ -311,7 +313,7 @@ describe('analytics API', () => {
     const r = await h.req({ method: 'GET', url: `/v1/links/${c.linkId}/clicks?from=${new Date(c.occurredAt).toISOString()}&to=${new Date(c.occurredAt + 1).toISOString()}&exclude_bots=true` });
     expect(r.json()).toEqual({
       data: [{
-        id: c.id, occurred_at: new Date(c.occurredAt).toISOString(), link_id: c.linkId, domain: c.domain, path: c.path,
+        id: uuidToId('clk', c.id), occurred_at: new Date(c.occurredAt).toISOString(), link_id: c.linkId, domain: c.domain, path: c.path,
         destination: c.destination, rule_id: c.ruleId, variant_id: c.variantId, country: c.country, device: c.deviceClass,
         os: c.os, browser: c.browser, referrer_host: c.referrerHost, language: c.language, bot: false, qr: c.qr, utm: c.utm,
         node_id: c.nodeId, visitor_hash: c.visitorHash,
@@ -326,7 +328,7 @@ describe('analytics API', () => {
     expect(r.statusCode).toBe(200);
     expect(r.headers['content-type']).toBe('application/x-ndjson; charset=utf-8');
     const lines = r.body.trimEnd().split('\n').map((l) => JSON.parse(l) as { id: string });
-    const want = sent.filter((c) => c.linkId === link.id).map((c) => c.id).sort();
+    const want = sent.filter((c) => c.linkId === link.id).map((c) => uuidToId('clk', c.id)).sort();
     expect(lines.map((l) => l.id)).toEqual(want);
     const page = await h.req({ method: 'GET', url: `/v1/links/${link.id}/clicks?limit=1` });
     const newest = page.json<{ data: unknown[] }>().data[0];
@@ -342,7 +344,7 @@ describe('analytics API', () => {
     const lines = r.body.trimEnd().split('\n');
     expect(lines[0]).toBe('id,occurred_at,link_id,domain,path,destination,rule_id,variant_id,country,device,os,browser,referrer_host,language,bot,qr,utm_source,utm_medium,utm_campaign,utm_term,utm_content,node_id,visitor_hash');
     expect(lines.length - 1).toBe(sent.filter((c) => c.linkId === link.linkId).length);
-    const row = lines.find((l) => l.startsWith(link.id))!;
+    const row = lines.find((l) => l.startsWith(uuidToId('clk', link.id)))!;
     expect(row).toContain(`,"'=HYPERLINK(""http://evil.example"")",`);
     expect(row).toContain(`,'+cmd,`);
     expect(row.endsWith(`,${link.nodeId},${link.visitorHash}`)).toBe(true);

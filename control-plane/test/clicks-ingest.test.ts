@@ -13,6 +13,7 @@ import { createMetrics, type Metrics } from '../metrics.js';
 import { clickCount, makeClicks, publishClicks, publishRaw, type FixtureLink } from './click-fixtures.js';
 import { createDomain, createHarness, type Harness } from './harness.js';
 import { EXPECTED_ROLLUPS, rollupsAgree } from './rollup-oracle.js';
+import { uuidToId } from '../ids.js';
 
 const HOUR = 3_600_000;
 
@@ -212,11 +213,11 @@ describe('click ingest', () => {
     ]);
     const c = human.find((x) => !x.qr)!;
     const ev = await h.pool.query<{ data: Record<string, unknown>; occurred_at: Date }>(
-      `SELECT data, occurred_at FROM events WHERE type = 'click.created' AND data->>'id' = $1`, [c.id],
+      `SELECT data, occurred_at FROM events WHERE type = 'click.created' AND data->>'id' = $1`, [uuidToId('clk', c.id)],
     );
     expect(ev.rows[0]!.occurred_at.getTime()).toBe(c.occurredAt);
     expect(ev.rows[0]!.data).toEqual({
-      id: c.id, occurred_at: new Date(c.occurredAt).toISOString(), link_id: c.linkId, domain: c.domain, path: c.path,
+      id: uuidToId('clk', c.id), occurred_at: new Date(c.occurredAt).toISOString(), link_id: c.linkId, domain: c.domain, path: c.path,
       short_url: `https://${c.domain}/${c.path}`, destination: c.destination, rule_id: c.ruleId, variant_id: c.variantId,
       country: c.country, device: c.deviceClass, os: c.os, browser: c.browser, referrer_host: c.referrerHost,
       language: c.language, qr: false, utm: c.utm, visitor_hash: c.visitorHash, node_id: c.nodeId,

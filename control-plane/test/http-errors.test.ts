@@ -38,7 +38,7 @@ describe('one error shape for every failure; never a 500 for bad input', () => {
     expect(shape(r.body).code).toBe('route_not_found');
     const bad = await h.req({ method: 'GET', url: '/v1/links/not-an-id' });
     expect(bad.statusCode).toBe(400);
-    expect(shape(bad.body)).toMatchObject({ code: 'validation_failed', details: { field: 'id', in: 'params' } });
+    expect(shape(bad.body)).toMatchObject({ code: 'invalid_id', details: { field: 'id', in: 'params', expected: 'ln_ + 26 Crockford base32 characters' } });
     const missing = await h.req({ method: 'GET', url: '/v1/links/ln_01ARZ3NDEKTSV4RRFFQ69G5FAV' });
     expect(missing.statusCode).toBe(404);
     expect(shape(missing.body).code).toBe('link_not_found');

@@ -5,6 +5,7 @@ import { matchesFilter } from '../webhooks/event-filter.js';
 import { fanOutBatch } from '../webhooks/fan-out.js';
 import { createDomain, createHarness, type Harness } from './harness.js';
 import { emit, newWorkspace } from './webhooks-helpers.js';
+import { idToUuid } from '../ids.js';
 
 const EP = '/v1/webhooks/endpoints';
 
@@ -220,7 +221,7 @@ describe('webhooks API', () => {
       const got = Object.fromEntries(rows.map((r) => [`${r.endpoint_id === all ? 'all' : r.endpoint_id === links ? 'links' : r.endpoint_id === clicks ? 'clicks' : r.endpoint_id}:${r.event_type}`, r.n]));
       expect(got).toEqual({ 'all:click.created': 3, 'all:link.created': 1, 'links:link.created': 1, 'clicks:click.created': 3 });
       expect((await h.pool.query('SELECT 1 FROM webhook_deliveries WHERE endpoint_id = ANY($1)', [[off, foreign]])).rowCount).toBe(0);
-      const undispatched = await h.pool.query('SELECT 1 FROM events WHERE id = ANY($1::uuid[]) AND dispatched_at IS NULL', [clickIds]);
+      const undispatched = await h.pool.query('SELECT 1 FROM events WHERE id = ANY($1::uuid[]) AND dispatched_at IS NULL', [clickIds.map((id) => idToUuid('evt', id))]);
       expect(undispatched.rowCount).toBe(0);
 
       // list with filters, each delivery with its (not yet made) attempts

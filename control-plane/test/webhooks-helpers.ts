@@ -4,7 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { WebhookEventType } from '../../shared/index.js';
 import { withTx } from '../db/tx.js';
 import { emitEvents } from '../events/emit.js';
-import { newId } from '../ids.js';
+import { newId, uuidToId } from '../ids.js';
 import { createKey } from '../keys/key-store.js';
 import type { Harness } from './harness.js';
 
@@ -78,9 +78,10 @@ export async function newWorkspace(h: Harness, label: string): Promise<{ workspa
   return { workspaceId, key: secret };
 }
 
-/** Writes `n` events to the outbox the way producers do (emitEvents in a transaction). */
+/** Writes `n` events to the outbox the way producers do (emitEvents in a transaction); their ids as clients see them (`evt_…`). */
 export async function emit(h: Harness, workspaceId: string, n: number, type: WebhookEventType = 'click.created', data: (i: number) => unknown = (i) => ({ i })): Promise<string[]> {
-  return withTx(h.pool, (tx) => emitEvents(tx, Array.from({ length: n }, (_, i) => ({ workspaceId, type, data: data(i) }))));
+  const ids = await withTx(h.pool, (tx) => emitEvents(tx, Array.from({ length: n }, (_, i) => ({ workspaceId, type, data: data(i) }))));
+  return ids.map((id) => uuidToId('evt', id));
 }
 
 export interface DeliveryState {
@@ -94,7 +95,7 @@ export interface DeliveryState {
 
 export async function deliveriesOf(h: Harness, endpointId: string): Promise<DeliveryState[]> {
   const { rows } = await h.pool.query<DeliveryState>(
-    'SELECT id, event_id::text, status, attempts, last_status_code, last_error FROM webhook_deliveries WHERE endpoint_id = $1 ORDER BY id',
+    'SELECT id, linkplane_public_id(\'evt\', event_id) AS event_id, status, attempts, last_status_code, last_error FROM webhook_deliveries WHERE endpoint_id = $1 ORDER BY id',
     [endpointId],
   );
   return rows;

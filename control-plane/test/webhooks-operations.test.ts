@@ -12,6 +12,7 @@ import { purgeWebhookHistory } from '../webhooks/retention.js';
 import { startWebhookWorkers, type WebhookWorkers } from '../webhooks/index.js';
 import { createHarness, type Harness } from './harness.js';
 import { deliveriesOf, emit, newWorkspace, startReceiver, type Receiver } from './webhooks-helpers.js';
+import { idToUuid } from '../ids.js';
 
 const EP = '/v1/webhooks/endpoints';
 const log = createLogger({ name: 'test-webhooks-ops', level: process.env.LP_TEST_LOG ?? 'silent' });
@@ -160,7 +161,8 @@ describe('webhook operations', () => {
 
   it('retention purges old dispatched events with their finished deliveries, keeps waiting ones', async () => {
     const ws = await newWorkspace(h, 'retention');
-    const [oldDone, oldWaiting, recent] = await emit(h, ws.workspaceId, 3, 'job.failed');
+    // the stored UUIDs behind the evt_ ids
+    const [oldDone, oldWaiting, recent] = (await emit(h, ws.workspaceId, 3, 'job.failed')).map((id) => idToUuid('evt', id)!);
     await h.pool.query(`UPDATE events SET dispatched_at = now() WHERE id = ANY($1::uuid[])`, [[oldDone, oldWaiting, recent]]);
     await h.pool.query(`UPDATE events SET created_at = now() - interval '40 days' WHERE id = ANY($1::uuid[])`, [[oldDone, oldWaiting]]);
     const { rows: eps } = await h.pool.query<{ id: string }>(

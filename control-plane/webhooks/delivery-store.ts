@@ -2,10 +2,13 @@
  * Inspecting and replaying deliveries: list with filters and every attempt, one delivery with its
  * event, replay one or a range of an endpoint (including events it never received), and the ping.
  */
-import { randomUUID } from 'node:crypto';
+import { newUuidV7 } from '../../shared/index.js';
 import type { PoolClient, Queryable } from '../db/pool.js';
 import { errors } from '../errors.js';
-import { newId } from '../ids.js';
+import { idToUuid, newId, uuidToId } from '../ids.js';
+
+/** Matches no event (an `event_id` filter that is not one: the route's schema refuses it first). */
+const NO_UUID = '00000000-0000-0000-0000-000000000000';
 import type { AuthContext } from '../keys/key-store.js';
 import { getEndpoint, type EndpointRow } from './endpoint-store.js';
 import { DELIVERIES_CHANNEL } from './queue.js';
@@ -94,7 +97,7 @@ function toDelivery(d: DeliveryRow, attempts: AttemptRow[]): DeliveryResource {
   return {
     id: d.id,
     endpoint_id: d.endpoint_id,
-    event_id: d.event_id,
+    event_id: uuidToId('evt', d.event_id),
     event_type: d.event_type,
     status: d.status,
     in_flight: d.in_flight,
@@ -150,7 +153,7 @@ export async function listDeliveries(db: Queryable, auth: AuthContext, f: Delive
        AND ($6::timestamptz IS NULL OR d.created_at >= $6) AND ($7::timestamptz IS NULL OR d.created_at < $7)
        AND ($8::text IS NULL OR d.id < $8)
      ORDER BY d.id DESC LIMIT $9`,
-    [auth.workspaceId, f.status ?? null, f.endpoint_id ?? null, f.event_type ?? null, f.event_id ?? null, f.from ?? null, f.to ?? null, f.after, f.limit],
+    [auth.workspaceId, f.status ?? null, f.endpoint_id ?? null, f.event_type ?? null, f.event_id ? idToUuid('evt', f.event_id) ?? NO_UUID : null, f.from ?? null, f.to ?? null, f.after, f.limit],
   );
   return withAttempts(db, rows);
 }
@@ -168,7 +171,7 @@ export async function getDelivery(db: Queryable, auth: AuthContext, id: string):
   const row = rows[0];
   if (!row) throw errors.webhook_delivery_not_found({ id });
   const [resource] = await withAttempts(db, [row]);
-  return { ...resource!, event: { id: row.event_id, type: row.event_type, occurred_at: row.occurred_at.toISOString(), data: row.data } };
+  return { ...resource!, event: { id: uuidToId('evt', row.event_id), type: row.event_type, occurred_at: row.occurred_at.toISOString(), data: row.data } };
 }
 
 function assertSendable(ep: EndpointRow): void {
@@ -271,7 +274,7 @@ export async function replayEndpoint(tx: PoolClient, auth: AuthContext, endpoint
 export async function sendTestEvent(tx: PoolClient, auth: AuthContext, endpointId: string): Promise<DeliveryResource> {
   const ep = await getEndpoint(tx, auth, endpointId, true);
   assertSendable(ep);
-  const eventId = randomUUID();
+  const eventId = newUuidV7();
   await tx.query(
     `INSERT INTO events (id, workspace_id, type, data, dispatched_at) VALUES ($1, $2, 'webhook.ping', $3, now())`,
     [eventId, auth.workspaceId, JSON.stringify({ endpoint_id: ep.id, url: ep.url, message: 'A test event from linkplane: your endpoint is reachable and can verify signatures.' })],

@@ -28,6 +28,7 @@ import type { SigningSecret } from '../../shared/index.js';
 import { openStored, sealContext, SecretBoxError, type SecretBox } from '../secrets/index.js';
 import type { PoolClient, Queryable } from '../db/pool.js';
 import { emitEvents, type NewEvent } from '../events/emit.js';
+import { uuidToId } from '../ids.js';
 import { judge, type AttemptResult, type EndpointSignal, type Verdict } from './outcome.js';
 import type { RetryPolicy } from './retry-policy.js';
 import type { OutgoingDelivery } from './send.js';
@@ -112,7 +113,7 @@ export async function claimDeliveries(tx: Queryable, opts: ClaimOptions): Promis
     deliveryId: r.id,
     endpointId: r.endpoint_id,
     workspaceId: r.workspace_id,
-    eventId: r.event_id,
+    eventId: uuidToId('evt', r.event_id),
     eventType: r.event_type,
     occurredAt: r.occurred_at,
     dataJson: r.data,
@@ -168,7 +169,7 @@ function failedEvent(r: DeadRow, reason: string): NewEvent {
       delivery_id: r.id,
       endpoint_id: r.endpoint_id,
       endpoint_url: r.url,
-      event_id: r.event_id,
+      event_id: uuidToId('evt', r.event_id),
       event_type: r.event_type,
       attempts: r.attempts,
       last_status_code: r.last_status_code,

@@ -751,7 +751,7 @@ export interface components {
                  * @description stable machine code (the error table in docs/errors.md)
                  * @enum {string}
                  */
-                code: "validation_failed" | "invalid_json" | "invalid_csv" | "invalid_cursor" | "invalid_range" | "invalid_idempotency_key" | "malformed_request" | "unauthorized" | "key_expired" | "token_expired" | "insufficient_scope" | "domain_not_allowed" | "approver_is_requester" | "privilege_escalation" | "route_not_found" | "link_not_found" | "domain_not_found" | "key_not_found" | "workspace_not_found" | "oauth_client_not_found" | "job_not_found" | "webhook_endpoint_not_found" | "webhook_delivery_not_found" | "idempotency_key_not_found" | "method_not_allowed" | "request_timeout" | "path_conflict" | "external_id_conflict" | "hostname_taken" | "domain_in_use" | "workspace_name_taken" | "link_not_pending" | "job_not_cancellable" | "idempotency_in_flight" | "webhook_endpoint_disabled" | "webhook_delivery_in_flight" | "body_too_large" | "uri_too_long" | "unsupported_media_type" | "expectation_failed" | "invalid_url" | "invalid_path" | "invalid_hostname" | "invalid_routing" | "policy_violation" | "invalid_event_filter" | "idempotency_key_reused" | "rate_limited" | "headers_too_large" | "internal_error" | "service_unavailable";
+                code: "validation_failed" | "invalid_json" | "invalid_csv" | "invalid_id" | "invalid_cursor" | "invalid_range" | "invalid_idempotency_key" | "malformed_request" | "unauthorized" | "key_expired" | "token_expired" | "insufficient_scope" | "domain_not_allowed" | "approver_is_requester" | "privilege_escalation" | "route_not_found" | "link_not_found" | "domain_not_found" | "key_not_found" | "workspace_not_found" | "oauth_client_not_found" | "job_not_found" | "webhook_endpoint_not_found" | "webhook_delivery_not_found" | "idempotency_key_not_found" | "method_not_allowed" | "request_timeout" | "path_conflict" | "external_id_conflict" | "hostname_taken" | "domain_in_use" | "workspace_name_taken" | "link_not_pending" | "job_not_cancellable" | "idempotency_in_flight" | "webhook_endpoint_disabled" | "webhook_delivery_in_flight" | "body_too_large" | "uri_too_long" | "unsupported_media_type" | "expectation_failed" | "invalid_url" | "invalid_path" | "invalid_hostname" | "invalid_routing" | "policy_violation" | "invalid_event_filter" | "idempotency_key_reused" | "rate_limited" | "headers_too_large" | "internal_error" | "service_unavailable";
                 message: string;
                 details?: {
                     [key: string]: unknown;
@@ -759,7 +759,7 @@ export interface components {
             };
         };
         Domain: {
-            /** @description dom_<ULID> */
+            /** @description domain id: `dom_` + 26 Crockford base32 characters (128 bits, ms time first) */
             id: string;
             hostname: string;
             not_found_url: string | null;
@@ -779,7 +779,7 @@ export interface components {
             updated_at: string;
         };
         Key: {
-            /** @description key_<ULID> */
+            /** @description API key id: `key_` + 26 Crockford base32 characters (128 bits, ms time first) */
             id: string;
             name: string;
             /** @description the first characters of the secret */
@@ -800,7 +800,7 @@ export interface components {
             expires_at: string | null;
         };
         Link: {
-            /** @description ln_<ULID> */
+            /** @description link id: `ln_` + 26 Crockford base32 characters (128 bits, ms time first) */
             id: string;
             domain: string;
             path: string;
@@ -854,21 +854,25 @@ export interface components {
             require_approval: boolean;
         };
         AuditEntry: {
+            /** @description audit entry id: `aud_` + 26 Crockford base32 characters (128 bits, ms time first) */
             id: string;
             /** Format: date-time */
             at: string;
             action: string;
             resource: {
                 type: string;
+                /** @description the resource's id */
                 id: string;
             };
             actor: {
                 /** @enum {string} */
                 type: "api_key" | "oauth_client";
+                /** @description the API key (`key_…`) or OAuth client (`oac_…`) that acted */
                 id: string;
                 name: string | null;
             };
             request: {
+                /** @description the request id (X-Request-Id: yours when you sent one, else generated) — a correlation id, not a resource id */
                 id: string | null;
                 /** @description recorded for the audit only; kept as long as the entry (AUDIT_RETENTION_DAYS) */
                 client_address: string | null;
@@ -880,16 +884,16 @@ export interface components {
             } | null;
         };
         Workspace: {
-            /** @description ws_<ULID> (ws_default for the bootstrap workspace) */
+            /** @description ws_ + 26 Crockford base32 characters (docs/ids.md), or ws_default for the bootstrap workspace */
             id: string;
             name: string;
             /** Format: date-time */
             created_at: string;
         };
         OAuthClient: {
-            /** @description oac_<ULID> */
+            /** @description OAuth client id: `oac_` + 26 Crockford base32 characters (128 bits, ms time first) */
             id: string;
-            /** @description oac_<ULID> */
+            /** @description OAuth client id: `oac_` + 26 Crockford base32 characters (128 bits, ms time first) */
             client_id: string;
             name: string;
             /** @description the first characters of the client_secret */
@@ -913,7 +917,7 @@ export interface components {
         };
     };
     responses: {
-        /** @description Bad request: error.code is one of `validation_failed`, `invalid_json`, `invalid_csv`, `invalid_cursor`, `invalid_range`, `invalid_idempotency_key`, `malformed_request` */
+        /** @description Bad request: error.code is one of `validation_failed`, `invalid_json`, `invalid_csv`, `invalid_id`, `invalid_cursor`, `invalid_range`, `invalid_idempotency_key`, `malformed_request` */
         Error400Idempotent: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -927,7 +931,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"] & {
                     error?: {
                         /** @enum {string} */
-                        code?: "validation_failed" | "invalid_json" | "invalid_csv" | "invalid_cursor" | "invalid_range" | "invalid_idempotency_key" | "malformed_request";
+                        code?: "validation_failed" | "invalid_json" | "invalid_csv" | "invalid_id" | "invalid_cursor" | "invalid_range" | "invalid_idempotency_key" | "malformed_request";
                     };
                 };
             };
@@ -1104,7 +1108,7 @@ export interface components {
                 };
             };
         };
-        /** @description Bad request: error.code is one of `validation_failed`, `invalid_json`, `invalid_csv`, `invalid_cursor`, `invalid_range`, `invalid_idempotency_key`, `malformed_request` */
+        /** @description Bad request: error.code is one of `validation_failed`, `invalid_json`, `invalid_csv`, `invalid_id`, `invalid_cursor`, `invalid_range`, `invalid_idempotency_key`, `malformed_request` */
         Error400: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1116,7 +1120,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"] & {
                     error?: {
                         /** @enum {string} */
-                        code?: "validation_failed" | "invalid_json" | "invalid_csv" | "invalid_cursor" | "invalid_range" | "invalid_idempotency_key" | "malformed_request";
+                        code?: "validation_failed" | "invalid_json" | "invalid_csv" | "invalid_id" | "invalid_cursor" | "invalid_range" | "invalid_idempotency_key" | "malformed_request";
                     };
                 };
             };
@@ -1453,7 +1457,7 @@ export interface operations {
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
-                /** @description key_<ULID> */
+                /** @description API key id: `key_` + 26 Crockford base32 characters (128 bits, ms time first) */
                 id: string;
             };
             cookie?: never;
@@ -1592,7 +1596,7 @@ export interface operations {
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
-                /** @description dom_<ULID> */
+                /** @description domain id: `dom_` + 26 Crockford base32 characters (128 bits, ms time first) */
                 id: string;
             };
             cookie?: never;
@@ -1632,7 +1636,7 @@ export interface operations {
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
-                /** @description dom_<ULID> */
+                /** @description domain id: `dom_` + 26 Crockford base32 characters (128 bits, ms time first) */
                 id: string;
             };
             cookie?: never;
@@ -1674,7 +1678,7 @@ export interface operations {
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
-                /** @description dom_<ULID> */
+                /** @description domain id: `dom_` + 26 Crockford base32 characters (128 bits, ms time first) */
                 id: string;
             };
             cookie?: never;
@@ -1922,7 +1926,7 @@ export interface operations {
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
-                /** @description ln_<ULID> */
+                /** @description link id: `ln_` + 26 Crockford base32 characters (128 bits, ms time first) */
                 id: string;
             };
             cookie?: never;
@@ -1962,7 +1966,7 @@ export interface operations {
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
-                /** @description ln_<ULID> */
+                /** @description link id: `ln_` + 26 Crockford base32 characters (128 bits, ms time first) */
                 id: string;
             };
             cookie?: never;
@@ -2004,7 +2008,7 @@ export interface operations {
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
-                /** @description ln_<ULID> */
+                /** @description link id: `ln_` + 26 Crockford base32 characters (128 bits, ms time first) */
                 id: string;
             };
             cookie?: never;
@@ -2217,7 +2221,7 @@ export interface operations {
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
-                /** @description ln_<ULID> */
+                /** @description link id: `ln_` + 26 Crockford base32 characters (128 bits, ms time first) */
                 id: string;
             };
             cookie?: never;
@@ -2259,7 +2263,7 @@ export interface operations {
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
-                /** @description ln_<ULID> */
+                /** @description link id: `ln_` + 26 Crockford base32 characters (128 bits, ms time first) */
                 id: string;
             };
             cookie?: never;
@@ -2304,7 +2308,7 @@ export interface operations {
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
-                /** @description ln_<ULID> */
+                /** @description link id: `ln_` + 26 Crockford base32 characters (128 bits, ms time first) */
                 id: string;
             };
             cookie?: never;
@@ -2526,9 +2530,11 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /** @description bulk job id: `job_` + 26 Crockford base32 characters (128 bits, ms time first) */
                         job_id: string;
                         /** @description a bulk job: status, exact counts, timings, callback state */
                         job: {
+                            /** @description bulk job id: `job_` + 26 Crockford base32 characters (128 bits, ms time first) */
                             id: string;
                             /** @enum {string} */
                             operation: "create" | "upsert" | "update" | "disable" | "delete";
@@ -2617,6 +2623,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         data: {
+                            /** @description bulk job id: `job_` + 26 Crockford base32 characters (128 bits, ms time first) */
                             id: string;
                             /** @enum {string} */
                             operation: "create" | "upsert" | "update" | "disable" | "delete";
@@ -2678,7 +2685,7 @@ export interface operations {
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
-                /** @description job_<ULID> */
+                /** @description bulk job id: `job_` + 26 Crockford base32 characters (128 bits, ms time first) */
                 id: string;
             };
             cookie?: never;
@@ -2695,6 +2702,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /** @description bulk job id: `job_` + 26 Crockford base32 characters (128 bits, ms time first) */
                         id: string;
                         /** @enum {string} */
                         operation: "create" | "upsert" | "update" | "disable" | "delete";
@@ -2758,7 +2766,7 @@ export interface operations {
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
-                /** @description job_<ULID> */
+                /** @description bulk job id: `job_` + 26 Crockford base32 characters (128 bits, ms time first) */
                 id: string;
             };
             cookie?: never;
@@ -2804,7 +2812,7 @@ export interface operations {
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
-                /** @description job_<ULID> */
+                /** @description bulk job id: `job_` + 26 Crockford base32 characters (128 bits, ms time first) */
                 id: string;
             };
             cookie?: never;
@@ -2842,7 +2850,7 @@ export interface operations {
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
-                /** @description job_<ULID> */
+                /** @description bulk job id: `job_` + 26 Crockford base32 characters (128 bits, ms time first) */
                 id: string;
             };
             cookie?: never;
@@ -2861,6 +2869,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /** @description bulk job id: `job_` + 26 Crockford base32 characters (128 bits, ms time first) */
                         id: string;
                         /** @enum {string} */
                         operation: "create" | "upsert" | "update" | "disable" | "delete";
@@ -2942,7 +2951,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         data: {
-                            /** @description whe_<ULID> */
+                            /** @description webhook endpoint id: `whe_` + 26 Crockford base32 characters (128 bits, ms time first) */
                             id: string;
                             url: string;
                             events: string[];
@@ -3033,7 +3042,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        /** @description whe_<ULID> */
+                        /** @description webhook endpoint id: `whe_` + 26 Crockford base32 characters (128 bits, ms time first) */
                         id: string;
                         url: string;
                         events: string[];
@@ -3143,7 +3152,7 @@ export interface operations {
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
-                /** @description whe_<ULID> */
+                /** @description webhook endpoint id: `whe_` + 26 Crockford base32 characters (128 bits, ms time first) */
                 id: string;
             };
             cookie?: never;
@@ -3160,7 +3169,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        /** @description whe_<ULID> */
+                        /** @description webhook endpoint id: `whe_` + 26 Crockford base32 characters (128 bits, ms time first) */
                         id: string;
                         url: string;
                         events: string[];
@@ -3215,7 +3224,7 @@ export interface operations {
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
-                /** @description whe_<ULID> */
+                /** @description webhook endpoint id: `whe_` + 26 Crockford base32 characters (128 bits, ms time first) */
                 id: string;
             };
             cookie?: never;
@@ -3234,7 +3243,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        /** @description whe_<ULID> */
+                        /** @description webhook endpoint id: `whe_` + 26 Crockford base32 characters (128 bits, ms time first) */
                         id: string;
                         url: string;
                         events: string[];
@@ -3291,7 +3300,7 @@ export interface operations {
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
-                /** @description whe_<ULID> */
+                /** @description webhook endpoint id: `whe_` + 26 Crockford base32 characters (128 bits, ms time first) */
                 id: string;
             };
             cookie?: never;
@@ -3327,7 +3336,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        /** @description whe_<ULID> */
+                        /** @description webhook endpoint id: `whe_` + 26 Crockford base32 characters (128 bits, ms time first) */
                         id: string;
                         url: string;
                         events: string[];
@@ -3386,7 +3395,7 @@ export interface operations {
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
-                /** @description whe_<ULID> */
+                /** @description webhook endpoint id: `whe_` + 26 Crockford base32 characters (128 bits, ms time first) */
                 id: string;
             };
             cookie?: never;
@@ -3412,7 +3421,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        /** @description whe_<ULID> */
+                        /** @description webhook endpoint id: `whe_` + 26 Crockford base32 characters (128 bits, ms time first) */
                         id: string;
                         url: string;
                         events: string[];
@@ -3477,7 +3486,7 @@ export interface operations {
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
-                /** @description whe_<ULID> */
+                /** @description webhook endpoint id: `whe_` + 26 Crockford base32 characters (128 bits, ms time first) */
                 id: string;
             };
             cookie?: never;
@@ -3497,11 +3506,11 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        /** @description whd_<ULID> */
+                        /** @description webhook delivery id: `whd_` + 26 Crockford base32 characters (128 bits, ms time first) */
                         id: string;
-                        /** @description whe_<ULID> */
+                        /** @description webhook endpoint id: `whe_` + 26 Crockford base32 characters (128 bits, ms time first) */
                         endpoint_id: string;
-                        /** Format: uuid */
+                        /** @description event (webhook payload) id: `evt_` + 26 Crockford base32 characters (128 bits, ms time first) */
                         event_id: string;
                         event_type: string;
                         /**
@@ -3561,7 +3570,7 @@ export interface operations {
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
-                /** @description whe_<ULID> */
+                /** @description webhook endpoint id: `whe_` + 26 Crockford base32 characters (128 bits, ms time first) */
                 id: string;
             };
             cookie?: never;
@@ -3617,9 +3626,10 @@ export interface operations {
             query?: {
                 /** @description pending: not yet tried (or replayed); failed: a retry is scheduled; dead: dead-lettered; succeeded: a 2xx answered */
                 status?: "pending" | "succeeded" | "failed" | "dead";
-                /** @description whe_<ULID> */
+                /** @description webhook endpoint id: `whe_` + 26 Crockford base32 characters (128 bits, ms time first) */
                 endpoint_id?: string;
                 event_type?: string;
+                /** @description event (webhook payload) id: `evt_` + 26 Crockford base32 characters (128 bits, ms time first) */
                 event_id?: string;
                 /** @description ISO 8601 date or date-time (UTC when no offset) */
                 from?: string;
@@ -3648,11 +3658,11 @@ export interface operations {
                 content: {
                     "application/json": {
                         data: {
-                            /** @description whd_<ULID> */
+                            /** @description webhook delivery id: `whd_` + 26 Crockford base32 characters (128 bits, ms time first) */
                             id: string;
-                            /** @description whe_<ULID> */
+                            /** @description webhook endpoint id: `whe_` + 26 Crockford base32 characters (128 bits, ms time first) */
                             endpoint_id: string;
-                            /** Format: uuid */
+                            /** @description event (webhook payload) id: `evt_` + 26 Crockford base32 characters (128 bits, ms time first) */
                             event_id: string;
                             event_type: string;
                             /**
@@ -3710,7 +3720,7 @@ export interface operations {
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
-                /** @description whd_<ULID> */
+                /** @description webhook delivery id: `whd_` + 26 Crockford base32 characters (128 bits, ms time first) */
                 id: string;
             };
             cookie?: never;
@@ -3727,11 +3737,11 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        /** @description whd_<ULID> */
+                        /** @description webhook delivery id: `whd_` + 26 Crockford base32 characters (128 bits, ms time first) */
                         id: string;
-                        /** @description whe_<ULID> */
+                        /** @description webhook endpoint id: `whe_` + 26 Crockford base32 characters (128 bits, ms time first) */
                         endpoint_id: string;
-                        /** Format: uuid */
+                        /** @description event (webhook payload) id: `evt_` + 26 Crockford base32 characters (128 bits, ms time first) */
                         event_id: string;
                         event_type: string;
                         /**
@@ -3768,6 +3778,7 @@ export interface operations {
                             response_body: string | null;
                         }[];
                         event: {
+                            /** @description event (webhook payload) id: `evt_` + 26 Crockford base32 characters (128 bits, ms time first) */
                             id: string;
                             type: string;
                             /** Format: date-time */
@@ -3796,7 +3807,7 @@ export interface operations {
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
-                /** @description whd_<ULID> */
+                /** @description webhook delivery id: `whd_` + 26 Crockford base32 characters (128 bits, ms time first) */
                 id: string;
             };
             cookie?: never;
@@ -3815,11 +3826,11 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        /** @description whd_<ULID> */
+                        /** @description webhook delivery id: `whd_` + 26 Crockford base32 characters (128 bits, ms time first) */
                         id: string;
-                        /** @description whe_<ULID> */
+                        /** @description webhook endpoint id: `whe_` + 26 Crockford base32 characters (128 bits, ms time first) */
                         endpoint_id: string;
-                        /** Format: uuid */
+                        /** @description event (webhook payload) id: `evt_` + 26 Crockford base32 characters (128 bits, ms time first) */
                         event_id: string;
                         event_type: string;
                         /**
@@ -3890,7 +3901,7 @@ export interface operations {
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
-                /** @description ln_<ULID> */
+                /** @description link id: `ln_` + 26 Crockford base32 characters (128 bits, ms time first) */
                 id: string;
             };
             cookie?: never;
@@ -4078,7 +4089,7 @@ export interface operations {
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
-                /** @description ln_<ULID> */
+                /** @description link id: `ln_` + 26 Crockford base32 characters (128 bits, ms time first) */
                 id: string;
             };
             cookie?: never;
@@ -4096,10 +4107,11 @@ export interface operations {
                 content: {
                     "application/json": {
                         data: {
-                            /** Format: uuid */
+                            /** @description the click id: the UUIDv7 the redirect node made (exactly-once key), as `clk_` + 26 Crockford base32 characters */
                             id: string;
                             /** Format: date-time */
                             occurred_at: string;
+                            /** @description link id: `ln_` + 26 Crockford base32 characters (128 bits, ms time first) */
                             link_id: string;
                             domain: string;
                             path: string;
@@ -4141,6 +4153,7 @@ export interface operations {
             query?: {
                 /** @description link, domain, key, webhook_endpoint, job, workspace, oauth_client */
                 resource_type?: string;
+                /** @description the resource's id */
                 resource_id?: string;
                 /** @description the API key that acted */
                 actor_key_id?: string;
@@ -4192,6 +4205,7 @@ export interface operations {
             query?: {
                 /** @description link, domain, key, webhook_endpoint, job, workspace, oauth_client */
                 resource_type?: string;
+                /** @description the resource's id */
                 resource_id?: string;
                 /** @description the API key that acted */
                 actor_key_id?: string;
@@ -4315,7 +4329,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        /** @description ws_<ULID> (ws_default for the bootstrap workspace) */
+                        /** @description ws_ + 26 Crockford base32 characters (docs/ids.md), or ws_default for the bootstrap workspace */
                         id: string;
                         name: string;
                         /** Format: date-time */
@@ -4347,7 +4361,7 @@ export interface operations {
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
-                /** @description ws_<ULID> (ws_default for the bootstrap workspace) */
+                /** @description ws_ + 26 Crockford base32 characters (docs/ids.md), or ws_default for the bootstrap workspace */
                 id: string;
             };
             cookie?: never;
@@ -4475,7 +4489,7 @@ export interface operations {
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
-                /** @description dom_<ULID> */
+                /** @description domain id: `dom_` + 26 Crockford base32 characters (128 bits, ms time first) */
                 id: string;
             };
             cookie?: never;
@@ -4492,6 +4506,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /** @description domain id: `dom_` + 26 Crockford base32 characters (128 bits, ms time first) */
                         domain_id: string;
                         overrides: {
                             /** @description every destination (and routing target) must be https */
@@ -4533,7 +4548,7 @@ export interface operations {
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
-                /** @description dom_<ULID> */
+                /** @description domain id: `dom_` + 26 Crockford base32 characters (128 bits, ms time first) */
                 id: string;
             };
             cookie?: never;
@@ -4571,6 +4586,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /** @description domain id: `dom_` + 26 Crockford base32 characters (128 bits, ms time first) */
                         domain_id: string;
                         overrides: {
                             /** @description every destination (and routing target) must be https */
@@ -4675,6 +4691,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         data: {
+                            /** @description link id: `ln_` + 26 Crockford base32 characters (128 bits, ms time first) */
                             link_id: string;
                             domain: string;
                             path: string;
@@ -4812,7 +4829,7 @@ export interface operations {
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
-                /** @description oac_<ULID> */
+                /** @description OAuth client id: `oac_` + 26 Crockford base32 characters (128 bits, ms time first) */
                 id: string;
             };
             cookie?: never;
