@@ -126,5 +126,26 @@ export async function run(ctx: Context): Promise<Record<string, number>> {
   s.createWorkspace = ws.response.status;
   s.getWorkspace = (await client.GET('/v1/workspaces/{id}', { params: { path: { id: must(ws.data, 'createWorkspace').id } } })).response.status;
   s.listWorkspaces = (await client.GET('/v1/workspaces')).response.status;
+  s.listAuditEntriesDeprecated = (await client.GET('/v1/audit-log', { params: { query: { resource_id: linkId } } })).response.status;
+
+  // OAuth2 client credentials: a client, a token for it (form-encoded, RFC 6749 §4.4), the JWKS, a call with the JWT
+  const oauth = await client.POST('/v1/oauth/clients', { body: { name: 'generated client', role: 'analyst' } });
+  s.createOAuthClient = oauth.response.status;
+  const oauthClient = must(oauth.data, 'createOAuthClient');
+  const clientSecret: string | null = oauthClient.client_secret;
+  if (clientSecret === null) throw new Error('createOAuthClient: no secret');
+  s.listOAuthClients = (await client.GET('/v1/oauth/clients')).response.status;
+  const token = await client.POST('/oauth/token', {
+    body: { grant_type: 'client_credentials', client_id: oauthClient.id, client_secret: clientSecret },
+    bodySerializer: (body) => new URLSearchParams(Object.entries(body).map(([k, v]) => [k, String(v)])).toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: '' },
+  });
+  s.issueOAuthToken = token.response.status;
+  const jwt = must(token.data, 'issueOAuthToken').access_token;
+  s.getJwks = (await client.GET('/.well-known/jwks.json')).response.status;
+  const asClient = createClient<paths>({ baseUrl: ctx.baseUrl, headers: { authorization: `Bearer ${jwt}` } });
+  const me = await asClient.GET('/v1/keys/me');
+  if (me.response.status !== 200) throw new Error(`a JWT from issueOAuthToken was refused: ${me.response.status}`);
+  s.revokeOAuthClient = (await client.DELETE('/v1/oauth/clients/{id}', { params: { path: { id: oauthClient.id } } })).response.status;
   return s;
 }
