@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { linkKvKey, verifyWebhook, type CompiledLink } from '../../shared/index.js';
 import { waitFor } from '../../shared/testing/index.js';
+import { uuidToId } from '../ids.js';
 import type { JobWorkers } from '../jobs/index.js';
 import { createDomain, createHarness, type Harness } from './harness.js';
 import { count, getJob, results, startWorkers, waitForJob } from './jobs-helpers.js';
@@ -241,7 +242,8 @@ describe('bulk jobs: API', () => {
       expect(last.headers['event-type']).toBe('job.succeeded');
       expect(String(last.headers['x-signature'])).toContain(`k=${id},h=sha256,s=`);
       const event = await h.pool.query(`SELECT id::text FROM events WHERE type = 'job.succeeded' AND data->>'id' = $1`, [id]);
-      expect(last.headers['event-id']).toBe(event.rows[0]!.id);
+      // ids a client sees are evt_… from the stored UUIDv7's bytes (docs/ids.md)
+      expect(last.headers['event-id']).toBe(uuidToId('evt', event.rows[0]!.id));
       expect((await getJob(h, id)).callback).toMatchObject({ state: 'delivered', attempts: 2, last_status: 204 });
     } finally {
       server.close();
