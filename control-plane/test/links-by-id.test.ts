@@ -87,15 +87,15 @@ describe('links: lookup by id', () => {
     );
     await h.pool.query(
       `INSERT INTO links (id, workspace_id, domain_id, domain, path, destination_url)
-       VALUES ('ln_OTHERWS0000000000000000000', 'ws_other_byid', 'dom_other_byid', 'go.other-byid.example.com', 'x', 'https://www.example.com/x')`,
+       VALUES ('ln_0THERWS0000000000000000000', 'ws_other_byid', 'dom_other_byid', 'go.other-byid.example.com', 'x', 'https://www.example.com/x')`,
     );
     for (const method of ['GET', 'PATCH', 'DELETE'] as const) {
-      const r = await h.req({ method, url: '/v1/links/ln_OTHERWS0000000000000000000', ...(method === 'PATCH' ? { payload: { destination_url: 'https://www.example.com/y' } } : {}) });
+      const r = await h.req({ method, url: '/v1/links/ln_0THERWS0000000000000000000', ...(method === 'PATCH' ? { payload: { destination_url: 'https://www.example.com/y' } } : {}) });
       expect(r.statusCode).toBe(404);
       expect(r.json().error.code).toBe('link_not_found');
     }
     const other = await h.pool.query<{ destination_url: string; deleted_at: Date | null; version: number }>(
-      `SELECT destination_url, deleted_at, version FROM links WHERE id = 'ln_OTHERWS0000000000000000000'`,
+      `SELECT destination_url, deleted_at, version FROM links WHERE id = 'ln_0THERWS0000000000000000000'`,
     );
     expect(other.rows[0]).toEqual({ destination_url: 'https://www.example.com/x', deleted_at: null, version: 1 });
 
