@@ -21,7 +21,7 @@ function refusal(f: () => unknown): { code: string; details: Record<string, unkn
 
 describe('key power', () => {
   it('orders roles by the scopes they allow', () => {
-    expect(rolesWithin('admin').sort()).toEqual(['admin', 'analyst', 'publisher', 'read-only']);
+    expect(rolesWithin('admin').sort()).toEqual(['admin', 'analyst', 'publisher', 'read-only', 'reviewer']);
     expect(rolesWithin('publisher').sort()).toEqual(['analyst', 'publisher', 'read-only']);
     expect(rolesWithin('read-only').sort()).toEqual(['analyst', 'read-only']);
     expect(rolesWithin('analyst')).toEqual(['analyst']);
