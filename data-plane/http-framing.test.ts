@@ -27,10 +27,10 @@ describe('framingProblem', () => {
   for (const [name, source, expected] of cases) it(name, () => expect(framingProblem(source)).toBe(expected));
 
   it('keeps the first value of the headers the redirect path reads', () => {
-    framingProblem(headers(['host', 'go.example.com'], ['user-agent', 'UA'], ['referer', 'R'], ['accept-language', 'de'], ['x-forwarded-for', '1.1.1.1'], ['x-forwarded-for', '2.2.2.2'], ['user-agent', 'UA2']));
-    expect(seen).toEqual({ host: 'go.example.com', userAgent: 'UA', referer: 'R', acceptLanguage: 'de', forwardedFor: '1.1.1.1' });
+    framingProblem(headers(['host', 'go.example.com'], ['user-agent', 'UA'], ['referer', 'R'], ['accept-language', 'de'], ['x-forwarded-for', '1.1.1.1'], ['x-forwarded-for', '2.2.2.2'], ['user-agent', 'UA2'], ['x-request-id', 'r1'], ['x-request-id', 'r2']));
+    expect(seen).toEqual({ host: 'go.example.com', userAgent: 'UA', referer: 'R', acceptLanguage: 'de', forwardedFor: '1.1.1.1', requestId: 'r1' });
     framingProblem(headers(['host', 'b.example']));
-    expect(seen).toEqual({ host: 'b.example', userAgent: '', referer: '', acceptLanguage: '', forwardedFor: '' });
+    expect(seen).toEqual({ host: 'b.example', userAgent: '', referer: '', acceptLanguage: '', forwardedFor: '', requestId: '' });
   });
 
   it('keeps no state from one request to the next', () => {
