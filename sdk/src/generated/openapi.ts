@@ -861,7 +861,7 @@ export interface components {
             action: string;
             resource: {
                 type: string;
-                /** @description the resource's id */
+                /** @description the resource's id (any prefix of docs/ids.md, or ws_default) */
                 id: string;
             };
             actor: {
@@ -4153,7 +4153,7 @@ export interface operations {
             query?: {
                 /** @description link, domain, key, webhook_endpoint, job, workspace, oauth_client */
                 resource_type?: string;
-                /** @description the resource's id */
+                /** @description the resource's id (any prefix of docs/ids.md, or ws_default) */
                 resource_id?: string;
                 /** @description the API key that acted */
                 actor_key_id?: string;
@@ -4205,7 +4205,7 @@ export interface operations {
             query?: {
                 /** @description link, domain, key, webhook_endpoint, job, workspace, oauth_client */
                 resource_type?: string;
-                /** @description the resource's id */
+                /** @description the resource's id (any prefix of docs/ids.md, or ws_default) */
                 resource_id?: string;
                 /** @description the API key that acted */
                 actor_key_id?: string;
