@@ -17,6 +17,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
+import { uuidToId } from '../../control-plane/ids.js';
 import { cleanupNatsPrefix, createTestDatabase, freePort, sleep, startProcess, testPrefix, waitFor, waitForHttp } from '../../shared/testing/index.js';
 
 export interface ScenarioResult {
@@ -95,7 +96,8 @@ async function insertEvents(pool: pg.Pool, workspaceId: string, n: number): Prom
     [workspaceId, n],
   );
   await pool.query(`SELECT pg_notify('linkplane_events', '')`);
-  return rows.map((r) => r.id);
+  // deliveries carry the public form of the id (Event-Id: evt_…, docs/ids.md)
+  return rows.map((r) => uuidToId('evt', r.id));
 }
 
 /** CPU ms (user + system) a process has used so far, from /proc (Linux). */
