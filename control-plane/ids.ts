@@ -67,6 +67,8 @@ export type IdPrefix = keyof typeof ID_PREFIXES;
 
 /** The 26 characters after the prefix: 128 bits, so the first character is 0–7. */
 export const ID_BODY = '[0-7][0-9A-HJKMNP-TV-Z]{25}';
+/** The one id outside the form: the workspace made at first start (docs/ids.md). */
+export const BOOTSTRAP_WORKSPACE_ID = 'ws_default';
 /** The regular expression (as source) an id with `prefix` matches, anchored. */
 export const idPattern = (prefix: IdPrefix): string => `^${prefix}_${ID_BODY}$`;
 const ANY_ID = new RegExp(`^(${Object.keys(ID_PREFIXES).join('|')})_${ID_BODY}$`);

@@ -9,11 +9,11 @@ import { parseInstant } from '../instant.js';
 import { decodeIdCursor, encodeIdCursor } from './cursor.js';
 import { authOf } from './request-context.js';
 import { DateOrTime, errorResponses, Id, IdOf, Nullable, Timestamp, WithDefault } from './schemas.js';
-import { ID_BODY, ID_PREFIXES } from '../ids.js';
+import { BOOTSTRAP_WORKSPACE_ID, ID_BODY, ID_PREFIXES } from '../ids.js';
 
 // a policy's resource is its workspace, and the bootstrap workspace is `ws_default` (docs/ids.md)
 const RESOURCE_ID = Type.String({
-  pattern: `^(ws_default|(${Object.keys(ID_PREFIXES).join('|')})_${ID_BODY})$`,
+  pattern: `^(${BOOTSTRAP_WORKSPACE_ID}|(${Object.keys(ID_PREFIXES).join('|')})_${ID_BODY})$`,
   description: 'the resource\'s id (any prefix of docs/ids.md, or ws_default)',
 });
 const ACTOR_ID = IdOf(['key', 'oac'], 'the API key (`key_…`) or OAuth client (`oac_…`) that acted');

@@ -1,7 +1,7 @@
 /** API keys in Postgres: create (secret shown once), list, revoke, resolve a presented secret. */
 import type { Pool, Queryable } from '../db/pool.js';
 import { withTx } from '../db/tx.js';
-import { newId } from '../ids.js';
+import { BOOTSTRAP_WORKSPACE_ID, newId } from '../ids.js';
 import { rolesWithin } from './key-power.js';
 import { ROLE_SCOPES, SYSTEM_SCOPE, type Role, type Scope } from './roles.js';
 import { generateSecret, hashSecret, secretPrefix } from './secrets.js';
@@ -159,7 +159,7 @@ export async function bootstrapAdminKey(pool: Pool, secret: string): Promise<'cr
       );
       return 'exists';
     }
-    await tx.query(`INSERT INTO workspaces (id, name) VALUES ('ws_default', 'default') ON CONFLICT (name) DO NOTHING`);
+    await tx.query(`INSERT INTO workspaces (id, name) VALUES ($1, 'default') ON CONFLICT (name) DO NOTHING`, [BOOTSTRAP_WORKSPACE_ID]);
     const ws = await tx.query<{ id: string }>(`SELECT id FROM workspaces WHERE name = 'default'`);
     await createKey(tx, { workspaceId: ws.rows[0]!.id, name: 'bootstrap admin', role: 'admin', scopes: [...ROLE_SCOPES.admin, SYSTEM_SCOPE], secret });
     return 'created';
