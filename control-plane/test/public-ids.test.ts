@@ -77,6 +77,9 @@ describe('public ids', () => {
     cp = startProcess('control-plane/main.js', {
       PORT: String(port), OPS_PORT: String(await freePort()), DATABASE_URL: db.url, NATS_PREFIX: prefix, BOOTSTRAP_ADMIN_KEY: KEY,
       WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_POLL_MS: '50', JOB_POLL_MS: '50', CLICK_ROLLUP_COMPACT_MS: '200',
+      // the bad-id sweep alone sends ~300 requests with one key in a few seconds; the default bucket
+      // (200, 20/s) made the call after it a 429 on a slow CI machine
+      RATE_LIMIT_BURST: '100000', RATE_LIMIT_PER_SEC: '10000',
     });
     await waitForHttp(`${base}/readyz`, 200, 60_000);
 
