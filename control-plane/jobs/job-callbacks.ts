@@ -29,6 +29,7 @@ interface DueCallback {
   event_type: string | null;
   occurred_at: Date | null;
   data: string | null;
+  traceparent: string | null;
 }
 
 export class JobCallbacks {
@@ -53,7 +54,8 @@ export class JobCallbacks {
                              ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
          RETURNING c.job_seq, c.url, c.attempts)
        SELECT due.job_seq::text AS job_seq, due.url, due.attempts, j.id AS job_id, j.callback_secret, j.event_id,
-              e.type AS event_type, e.occurred_at, e.data::text AS data
+              e.type AS event_type, e.occurred_at, e.data::text AS data,
+              COALESCE(e.traceparent, j.traceparent) AS traceparent
        FROM due JOIN jobs j ON j.seq = due.job_seq LEFT JOIN events e ON e.id = j.event_id`,
       [limit, leaseSec],
     );
@@ -86,6 +88,7 @@ export class JobCallbacks {
         attempt,
         url: c.url,
         secrets: [{ id: c.job_id, secret }],
+        traceparent: c.traceparent,
       },
       { timeoutMs: this.opts.timeoutMs, allowPrivate: this.opts.allowPrivate },
     );

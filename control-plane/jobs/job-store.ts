@@ -11,6 +11,7 @@ import { emitEvents } from '../events/emit.js';
 import type { AuthContext } from '../keys/key-store.js';
 import type { BulkOperation } from './bulk-item.js';
 import { jobVisibleTo } from './job-access.js';
+import { currentTraceparent } from '../tracing/index.js';
 import type { BulkFormat } from './stage-upload.js';
 
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'partially_succeeded', 'failed', 'cancelled'] as const;
@@ -44,12 +45,14 @@ export interface JobRow {
   finished_at: Date | null;
   cancel_requested_at: Date | null;
   event_id: string | null;
+  /** The trace context of the request that created the job (its events and callback continue it). */
+  traceparent: string | null;
 }
 
 export const JOB_COLUMNS = `id, seq::text AS seq, workspace_id, api_key_id, key_domains, operation, format, status, total, succeeded,
   failed, batch_size, batches_total, batches_done, batches_skipped, upload_bytes::text AS upload_bytes, request_hash,
   idempotency_key, callback_url, callback_secret, upload_started_at, created_at, started_at, finished_at,
-  cancel_requested_at, event_id`;
+  cancel_requested_at, event_id, traceparent`;
 
 export interface JobCallbackState {
   state: 'pending' | 'delivered' | 'failed';
@@ -143,12 +146,12 @@ export async function insertJob(tx: PoolClient, j: NewJob): Promise<InsertJobRes
   const batches = Math.ceil(j.total / j.batchSize);
   const { rows } = await tx.query<JobRow>(
     `INSERT INTO jobs (id, seq, workspace_id, api_key_id, key_domains, operation, format, status, total, batch_size, batches_total,
-       upload_bytes, request_hash, idempotency_key, callback_url, callback_secret, created_by_request, upload_started_at, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, clock_timestamp())
+       upload_bytes, request_hash, idempotency_key, callback_url, callback_secret, created_by_request, upload_started_at, created_at, traceparent)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, clock_timestamp(), $18)
      ON CONFLICT (workspace_id, api_key_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
      RETURNING ${JOB_COLUMNS}`,
     [j.id, j.seq, j.auth.workspaceId, j.auth.keyId, j.auth.domains, j.operation, j.format, j.total, j.batchSize, batches,
-      j.bytes, j.requestHash, j.idempotencyKey, j.callbackUrl, j.callbackSecret, j.requestId, j.uploadStartedAt],
+      j.bytes, j.requestHash, j.idempotencyKey, j.callbackUrl, j.callbackSecret, j.requestId, j.uploadStartedAt, currentTraceparent()],
   );
   if (rows[0]) {
     if (batches > 0) {
@@ -211,7 +214,7 @@ export async function finishIfComplete(tx: PoolClient, j: JobRow): Promise<JobRo
   );
   const done = rows[0]!;
   const type = status === 'succeeded' || status === 'partially_succeeded' ? 'job.succeeded' : 'job.failed';
-  const [eventId] = await emitEvents(tx, [{ workspaceId: done.workspace_id, type, data: toJobResource(done), occurredAt: done.finished_at! }]);
+  const [eventId] = await emitEvents(tx, [{ workspaceId: done.workspace_id, type, data: toJobResource(done), occurredAt: done.finished_at!, traceparent: done.traceparent }]);
   await tx.query('UPDATE jobs SET event_id = $2 WHERE seq = $1', [done.seq, eventId]);
   if (done.callback_url) {
     await tx.query(`INSERT INTO job_callbacks (job_seq, url) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [done.seq, done.callback_url]);

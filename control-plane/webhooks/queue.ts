@@ -64,6 +64,8 @@ interface ClaimRow {
   /** JSON text, the same for every row of an endpoint: parsed once. */
   secrets: string | null;
   endpoint_failing: boolean;
+  /** The event's trace context (migration 420). */
+  traceparent: string | null;
 }
 
 export interface ClaimOptions {
@@ -123,6 +125,7 @@ export async function claimDeliveries(tx: Queryable, opts: ClaimOptions): Promis
     url: r.url,
     secrets: secretsOf(r.secrets),
     endpointFailing: r.endpoint_failing,
+    traceparent: r.traceparent,
   }));
 }
 

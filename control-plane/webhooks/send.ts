@@ -19,6 +19,8 @@ export interface OutgoingDelivery {
   url: string;
   /** Active secrets, newest first. */
   secrets: SigningSecret[];
+  /** The trace this delivery continues (the event's `traceparent`), null for none. */
+  traceparent?: string | null;
 }
 
 export interface SendOptions {
