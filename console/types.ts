@@ -1,71 +1,31 @@
-/** The API resources the console reads (the OpenAPI document's shapes, the fields used here). */
-export type Scope = 'links:read' | 'links:write' | 'webhooks:read' | 'webhooks:write' | 'analytics:read' | 'jobs:write' | 'keys:admin' | 'audit:read' | 'links:approve' | 'policies:write';
+/**
+ * The API resources the console reads, from the SDK's types generated from the OpenAPI document
+ * (`npm run sdk:generate`): never written by hand, so an API change breaks `npm run typecheck` here.
+ * Type-only: nothing of the SDK is bundled.
+ */
+import type { BodyOf, components, ItemOf, Link as ApiLink, ResultOf } from '@linkplane/sdk';
 
-export interface Key {
-  id: string;
-  name: string;
-  prefix: string;
-  role: string;
-  scopes: Scope[];
-  domains: string[] | null;
-  rate_limit: { burst: number; per_second: number } | null;
-  created_at: string;
-  last_used_at: string | null;
-}
+export type { Domain, Key, Job, JobError, WebhookEndpoint, WebhookDelivery, LinkStats, WorkspaceStats } from '@linkplane/sdk';
 
+export type Scope = components['schemas']['Key']['scopes'][number];
+
+/** A cursor page of any list operation. */
 export interface Page<T> {
   data: T[];
   next_cursor: string | null;
   total_estimate?: number;
 }
 
-export interface Domain {
-  id: string;
-  hostname: string;
-}
+/** Routing as the API accepts it (the answer echoes the same object, typed loosely in the document). */
+export type Routing = NonNullable<BodyOf<'createLink'>['routing']>;
+export type Rule = NonNullable<Routing['rules']>[number];
+export type RuleWhen = Rule['when'];
+export type Variant = NonNullable<Routing['ab']>[number];
 
-export interface Variant {
-  id?: string;
-  url: string;
-  weight: number;
-}
+export type Link = Omit<ApiLink, 'routing'> & { routing: Routing | null };
 
-export interface RuleWhen {
-  country?: string[];
-  os?: string[];
-  device?: string[];
-  language?: string[];
-  ip?: string[];
-  query?: Record<string, string>;
-  time?: { from?: string | null; to?: string | null; days?: number[]; hours?: [number, number]; timezone?: string };
-}
-
-export interface Rule {
-  id?: string;
-  when: RuleWhen;
-  url?: string;
-  variants?: Variant[];
-}
-
-export interface Routing {
-  rules?: Rule[];
-  ab?: Variant[];
-}
-
-export interface Link {
-  id: string;
-  domain: string;
-  path: string;
-  short_url: string;
-  destination_url: string;
-  routing: Routing | null;
-  redirect_status: number | null;
-  forward_query: boolean;
-  tags: string[];
-  expires_at: string | null;
-  disabled: boolean;
-  status: 'live' | 'pending';
-  external_id: string | null;
-  created_at: string;
-  updated_at: string;
-}
+export type AuditEntry = components['schemas']['AuditEntry'];
+export type StatsGroup = ResultOf<'getWorkspaceStats'>['groups'][number];
+export type SeriesPoint = ResultOf<'getLinkStats'>['series'][number];
+export type Attempt = WebhookDeliveryAttempt;
+type WebhookDeliveryAttempt = ItemOf<'listWebhookDeliveries'>['attempts'][number];

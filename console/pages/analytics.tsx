@@ -1,30 +1,14 @@
 /**
- * Analytics of one link (#/links/<id>/stats) or of the workspace (#/analytics): clicks and visitors
- * over time, the top countries, devices, referrers, languages, variants and sources, with a range
+ * Analytics of one link (#/links/<id>/stats) or of the workspace (#/analytics): clicks, QR scans and
+ * visitors over time, the top countries, devices, referrers, languages, variants and sources, with a range
  * picker and a bot toggle; CSV export of the series (and of the raw clicks of a link, from the API).
  */
 import { useEffect, useState } from 'preact/hooks';
 import { useSession } from '../context.js';
 import { download, num } from '../format.js';
-import type { Link } from '../types.js';
+import type { Link, LinkStats as Stats, StatsGroup as Group } from '../types.js';
 import { ErrorBanner, Field } from '../ui.js';
-import { TimeChart, type Point } from './time-chart.js';
-
-interface Group {
-  value: string | null;
-  clicks: number;
-  visitors: number;
-  link?: { short_url: string | null };
-}
-
-interface Stats {
-  from: string;
-  to: string;
-  interval: 'hour' | 'day';
-  totals: { clicks: number; visitors: number };
-  series: Point[];
-  groups: Group[];
-}
+import { TimeChart } from './time-chart.js';
 
 const RANGES = [
   { id: '24h', label: 'Last 24 hours', hours: 24 },
@@ -97,7 +81,7 @@ export function AnalyticsPage({ linkId }: { linkId: string | null }) {
 
   const exportSeries = () => {
     if (!stats) return;
-    download(csv([['start', 'clicks', 'visitors'], ...stats.series.map((p) => [p.start, p.clicks, p.visitors])]), `${linkId ?? 'workspace'}-clicks-${stats.interval}.csv`);
+    download(csv([['start', 'clicks', 'scans', 'visitors'], ...stats.series.map((p) => [p.start, p.clicks, p.scans, p.visitors])]), `${linkId ?? 'workspace'}-clicks-${stats.interval}.csv`);
   };
   const exportClicks = async () => {
     const w = span();
@@ -162,10 +146,13 @@ export function AnalyticsPage({ linkId }: { linkId: string | null }) {
               <strong data-testid="total-clicks">{num(stats.totals.clicks)}</strong> clicks
             </div>
             <div>
+              <strong data-testid="total-scans">{num(stats.totals.scans)}</strong> QR scans
+            </div>
+            <div>
               <strong data-testid="total-visitors">{num(stats.totals.visitors)}</strong> visitors
             </div>
           </div>
-          <TimeChart series={stats.series} label={`Clicks and visitors per ${stats.interval}: ${stats.totals.clicks} clicks in all`} />
+          <TimeChart series={stats.series} label={`Clicks, QR scans and visitors per ${stats.interval}: ${stats.totals.clicks} clicks and ${stats.totals.scans} QR scans in all`} />
           <div class="cards">
             {!linkId && <TopCard title="Top links" rows={tops.link ?? []} name={(g) => g.link?.short_url?.replace(/^https?:\/\//, '') ?? g.value ?? 'unknown'} />}
             {TOPS.map((t) => (

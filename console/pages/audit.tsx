@@ -2,18 +2,9 @@
 import { useEffect, useState } from 'preact/hooks';
 import { useSession } from '../context.js';
 import { when } from '../format.js';
-import type { Page } from '../types.js';
-import { ErrorBanner, Field } from '../ui.js';
-
-interface Entry {
-  id: string;
-  at: string;
-  action: string;
-  resource: { type: string; id: string };
-  actor: { type: string; id: string; name: string | null };
-  request: { id: string | null; client_address: string | null };
-  changes: Record<string, unknown> | null;
-}
+import type { AuditEntry as Entry, Page } from '../types.js';
+import { ListTable } from '../list-table.js';
+import { Field } from '../ui.js';
 
 export function AuditPage() {
   const { api } = useSession();
@@ -61,40 +52,22 @@ export function AuditPage() {
           <button type="submit">Search</button>
         </div>
       </form>
-      <ErrorBanner error={error} />
-      <div class="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">When</th>
-              <th scope="col">Action</th>
-              <th scope="col">Resource</th>
-              <th scope="col">Actor</th>
-              <th scope="col">Changes</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((e) => (
-              <tr>
-                <td>{when(e.at)}</td>
-                <td>{e.action}</td>
-                <td>
-                  {e.resource.type} {e.resource.id}
-                </td>
-                <td>{e.actor.name ?? e.actor.id}</td>
-                <td class="dest" title={e.changes ? JSON.stringify(e.changes) : ''}>
-                  {e.changes ? JSON.stringify(e.changes) : '—'}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
-      {cursor && (
-        <button type="button" class="secondary more" onClick={() => load(cursor)}>
-          Load more
-        </button>
-      )}
+      <ListTable<Entry>
+        caption="Audit log, newest first"
+        class="audit"
+        rows={rows}
+        rowKey={(e) => e.id}
+        error={error}
+        empty="No entry matches."
+        onMore={cursor ? () => void load(cursor) : null}
+        columns={[
+          { header: 'When', cell: (e) => when(e.at) },
+          { header: 'Action', cell: (e) => e.action },
+          { header: 'Resource', cell: (e) => `${e.resource.type} ${e.resource.id}` },
+          { header: 'Actor', cell: (e) => e.actor.name ?? e.actor.id },
+          { header: 'Changes', class: 'dest', title: (e) => (e.changes ? JSON.stringify(e.changes) : ''), cell: (e) => (e.changes ? JSON.stringify(e.changes) : '—') },
+        ]}
+      />
     </section>
   );
 }

@@ -5,26 +5,9 @@
 import { useEffect, useState } from 'preact/hooks';
 import { useSession } from '../context.js';
 import { download, num, when } from '../format.js';
-import type { Page } from '../types.js';
-import { ErrorBanner, Field, Notice } from '../ui.js';
-
-interface Job {
-  id: string;
-  operation: string;
-  format: string;
-  status: 'queued' | 'running' | 'succeeded' | 'partially_succeeded' | 'failed' | 'cancelled';
-  counts: { total: number; succeeded: number; failed: number; pending: number };
-  created_at: string;
-  finished_at: string | null;
-}
-
-interface JobError {
-  index: number;
-  external_id: string | null;
-  code: string;
-  field: string | null;
-  message: string;
-}
+import type { Job, JobError, Page } from '../types.js';
+import { ListTable } from '../list-table.js';
+import { Field } from '../ui.js';
 
 const OPERATIONS = ['create', 'upsert', 'update', 'disable', 'delete'];
 const done = (j: Job) => !['queued', 'running'].includes(j.status);
@@ -39,9 +22,22 @@ export function JobsPage() {
   const [progress, setProgress] = useState<number | null>(null);
   const [open, setOpen] = useState<string | null>(null);
 
-  const refresh = () => api.get<Page<Job>>('/v1/jobs', { limit: 50 }).then((p) => setJobs(p.data), setError);
+  const [cursor, setCursor] = useState<string | null>(null);
+  // the first page, refreshed while jobs run (older pages stay as loaded)
+  const refresh = (first = false) =>
+    api.get<Page<Job>>('/v1/jobs', { limit: 50 }).then((p) => {
+      const last = p.data[p.data.length - 1];
+      const older = (o: Job) => p.next_cursor !== null && last !== undefined && o.id < last.id;
+      setJobs((old) => [...p.data, ...old.filter(older)]);
+      if (first) setCursor(p.next_cursor);
+    }, setError);
+  const more = (after: string) =>
+    api.get<Page<Job>>('/v1/jobs', { limit: 50, cursor: after }).then((p) => {
+      setJobs((old) => [...old, ...p.data]);
+      setCursor(p.next_cursor);
+    }, setError);
   useEffect(() => {
-    void refresh();
+    void refresh(true);
   }, []);
   // live status: poll while a job is queued or running
   const busy = jobs.some((j) => !done(j));
@@ -96,49 +92,41 @@ export function JobsPage() {
           )}
         </form>
       )}
-      <ErrorBanner error={error} />
-      <Notice text={notice} />
-      <div class="table-wrap">
-        <table class="jobs">
-          <caption class="visually-hidden">Bulk jobs, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">Job</th>
-              <th scope="col">Operation</th>
-              <th scope="col">Status</th>
-              <th scope="col">Done</th>
-              <th scope="col">Failed</th>
-              <th scope="col">Created</th>
-              <th scope="col">Errors</th>
-            </tr>
-          </thead>
-          <tbody>
-            {jobs.map((j) => (
-              <tr data-job-id={j.id}>
-                <td>{j.id}</td>
-                <td>
-                  {j.operation} · {j.format}
-                </td>
-                <td>
-                  <span class={`status ${j.status}`}>{j.status.replace('_', ' ')}</span>
-                </td>
-                <td>
-                  <progress max={j.counts.total || 1} value={j.counts.succeeded + j.counts.failed} aria-label={`Progress of ${j.id}`} /> {num(j.counts.succeeded + j.counts.failed)} / {num(j.counts.total)}
-                </td>
-                <td>{num(j.counts.failed)}</td>
-                <td>{when(j.created_at)}</td>
-                <td>
-                  {j.counts.failed > 0 && (
-                    <button type="button" class="link" onClick={() => setOpen(open === j.id ? null : j.id)} aria-expanded={open === j.id} aria-label={`Errors of ${j.id}`}>
-                      {open === j.id ? 'Hide' : 'Show'}
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <ListTable<Job>
+        caption="Bulk jobs, newest first"
+        class="jobs"
+        rows={jobs}
+        rowKey={(j) => j.id}
+        rowProps={(j) => ({ 'data-job-id': j.id })}
+        error={error}
+        notice={notice}
+        empty="No bulk job yet."
+        onMore={cursor ? () => void more(cursor) : null}
+        columns={[
+          { header: 'Job', cell: (j) => j.id },
+          { header: 'Operation', cell: (j) => `${j.operation} · ${j.format}` },
+          { header: 'Status', cell: (j) => <span class={`status ${j.status}`}>{j.status.replace('_', ' ')}</span> },
+          {
+            header: 'Done',
+            cell: (j) => (
+              <>
+                <progress max={j.counts.total || 1} value={j.counts.succeeded + j.counts.failed} aria-label={`Progress of ${j.id}`} /> {num(j.counts.succeeded + j.counts.failed)} / {num(j.counts.total)}
+              </>
+            ),
+          },
+          { header: 'Failed', cell: (j) => num(j.counts.failed) },
+          { header: 'Created', cell: (j) => when(j.created_at) },
+          {
+            header: 'Errors',
+            cell: (j) =>
+              j.counts.failed > 0 && (
+                <button type="button" class="link" onClick={() => setOpen(open === j.id ? null : j.id)} aria-expanded={open === j.id} aria-label={`Errors of ${j.id}`}>
+                  {open === j.id ? 'Hide' : 'Show'}
+                </button>
+              ),
+          },
+        ]}
+      />
       {open && <JobErrors id={open} />}
     </section>
   );
@@ -171,38 +159,26 @@ function JobErrors({ id }: { id: string }) {
   return (
     <section aria-labelledby="job-errors-title">
       <h2 id="job-errors-title">Errors of {id}</h2>
-      <ErrorBanner error={error} />
       {rows && (
-        <>
-          <button type="button" class="secondary" onClick={exportCsv}>
-            Download errors (CSV)
-          </button>
-          <div class="table-wrap">
-            <table class="job-errors">
-              <thead>
-                <tr>
-                  <th scope="col">Row</th>
-                  <th scope="col">External id</th>
-                  <th scope="col">Code</th>
-                  <th scope="col">Field</th>
-                  <th scope="col">Message</th>
-                </tr>
-              </thead>
-              <tbody>
-                {rows.map((r) => (
-                  <tr>
-                    <td>{r.index}</td>
-                    <td>{r.external_id ?? ''}</td>
-                    <td>{r.code}</td>
-                    <td>{r.field ?? ''}</td>
-                    <td>{r.message}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        </>
+        <button type="button" class="secondary" onClick={exportCsv}>
+          Download errors (CSV)
+        </button>
       )}
+      <ListTable<JobError>
+        caption={`Row errors of ${id}`}
+        class="job-errors"
+        rows={rows ?? []}
+        rowKey={(r) => `${r.index}`}
+        error={error}
+        loading={rows === null}
+        columns={[
+          { header: 'Row', cell: (r) => r.index },
+          { header: 'External id', cell: (r) => r.external_id ?? '' },
+          { header: 'Code', cell: (r) => r.code },
+          { header: 'Field', cell: (r) => r.field ?? '' },
+          { header: 'Message', cell: (r) => r.message },
+        ]}
+      />
     </section>
   );
 }

@@ -4,7 +4,8 @@ import { ApiError } from '../api.js';
 import { useSession } from '../context.js';
 import { when } from '../format.js';
 import type { Key, Page } from '../types.js';
-import { ErrorBanner, Field, Notice } from '../ui.js';
+import { ListTable } from '../list-table.js';
+import { Field } from '../ui.js';
 
 const ROLES = ['admin', 'publisher', 'analyst', 'read-only'];
 
@@ -18,7 +19,12 @@ export function KeysPage() {
   const [domains, setDomains] = useState('');
   const [secret, setSecret] = useState<string | null>(null);
 
-  const load = () => api.get<Page<Key>>('/v1/keys', { limit: 200 }).then((p) => setKeys(p.data), setError);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const load = (after: string | null = null) =>
+    api.get<Page<Key>>('/v1/keys', { limit: 100, cursor: after }).then((p) => {
+      setKeys((k) => (after ? [...k, ...p.data] : p.data));
+      setCursor(p.next_cursor);
+    }, setError);
   useEffect(() => {
     void load();
   }, []);
@@ -67,51 +73,42 @@ export function KeysPage() {
           <button type="submit">Create key</button>
         </div>
       </form>
-      <ErrorBanner error={error} />
-      <Notice text={notice} />
-      {secret && (
-        <div class="banner notice" role="region" aria-label="New key secret">
-          <p>The new key — shown once, store it now:</p>
-          <p class="secret">{secret}</p>
-          <button type="button" class="secondary" onClick={() => setSecret(null)}>
-            I stored it
-          </button>
-        </div>
-      )}
-      <div class="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Prefix</th>
-              <th scope="col">Role</th>
-              <th scope="col">Domains</th>
-              <th scope="col">Last used</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {keys.map((k) => (
-              <tr>
-                <td>{k.name}</td>
-                <td>
-                  <code>{k.prefix}…</code>
-                </td>
-                <td>{k.role}</td>
-                <td>{k.domains?.join(', ') ?? 'all'}</td>
-                <td>{when(k.last_used_at)}</td>
-                <td>
-                  {k.id !== me.id && (
-                    <button type="button" class="link danger" onClick={() => revoke(k)} aria-label={`Revoke ${k.name}`}>
-                      Revoke
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <ListTable<Key>
+        caption="API keys"
+        class="keys"
+        rows={keys}
+        rowKey={(k) => k.id}
+        error={error}
+        notice={notice}
+        onMore={cursor ? () => void load(cursor) : null}
+        columns={[
+          { header: 'Name', cell: (k) => k.name },
+          { header: 'Prefix', cell: (k) => <code>{k.prefix}…</code> },
+          { header: 'Role', cell: (k) => k.role },
+          { header: 'Domains', cell: (k) => k.domains?.join(', ') ?? 'all' },
+          { header: 'Last used', cell: (k) => when(k.last_used_at) },
+          {
+            header: 'Actions',
+            class: 'actions',
+            cell: (k) =>
+              k.id !== me.id && (
+                <button type="button" class="link danger" onClick={() => revoke(k)} aria-label={`Revoke ${k.name}`}>
+                  Revoke
+                </button>
+              ),
+          },
+        ]}
+      >
+        {secret && (
+          <div class="banner notice" role="region" aria-label="New key secret">
+            <p>The new key — shown once, store it now:</p>
+            <p class="secret">{secret}</p>
+            <button type="button" class="secondary" onClick={() => setSecret(null)}>
+              I stored it
+            </button>
+          </div>
+        )}
+      </ListTable>
     </section>
   );
 }

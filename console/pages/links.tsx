@@ -7,7 +7,8 @@ import type { Query } from '../api.js';
 import { useSession } from '../context.js';
 import { when } from '../format.js';
 import type { Domain, Link, Page } from '../types.js';
-import { ErrorBanner, Field, Notice } from '../ui.js';
+import { ListTable } from '../list-table.js';
+import { Field } from '../ui.js';
 import { QrDialog } from './qr-dialog.js';
 
 interface Filters {
@@ -162,109 +163,112 @@ export function LinksPage({ query }: { query: URLSearchParams }) {
           </button>
         </div>
       </form>
-      <ErrorBanner error={error} />
-      <Notice text={notice} />
-      {canWrite && chosen.length > 0 && (
-        <div class="bulk-bar" role="region" aria-label="Selected links">
-          <span>{chosen.length} selected</span>
-          <label for="bulk-tag">Tag</label>
-          <input id="bulk-tag" value={bulkTag} onInput={(e) => setBulkTag(e.currentTarget.value)} />
-          <button type="button" disabled={!bulkTag.trim()} onClick={() => bulk(`Tagged "${bulkTag.trim()}"`, (l) => ({ tags: [...new Set([...l.tags, bulkTag.trim()])] }))}>
-            Add tag
-          </button>
-          <button type="button" class="danger" onClick={() => bulk('Disabled', () => ({ disabled: true }))}>
-            Disable selected
-          </button>
-        </div>
-      )}
-      <p class="count" aria-live="polite">
-        {loading ? 'Loading…' : total !== null ? `${rows.length} shown of about ${total}` : `${rows.length} shown`}
-      </p>
-      <div class="table-wrap">
-        <table class="links">
-          <caption class="visually-hidden">Links, newest first</caption>
-          <thead>
-            <tr>
-              {canWrite && (
-                <th scope="col">
-                  <input
-                    type="checkbox"
-                    aria-label="Select all shown"
-                    checked={rows.length > 0 && chosen.length === rows.length}
-                    onChange={(e) => setSelected(e.currentTarget.checked ? new Set(rows.map((r) => r.id)) : new Set())}
-                  />
-                </th>
-              )}
-              <th scope="col">Short URL</th>
-              <th scope="col">Destination</th>
-              <th scope="col">Tags</th>
-              <th scope="col">Status</th>
-              <th scope="col">Created</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((l) => (
-              <tr key={l.id} data-link-id={l.id}>
-                {canWrite && (
-                  <td>
-                    <input
-                      type="checkbox"
-                      aria-label={`Select ${l.short_url}`}
-                      checked={selected.has(l.id)}
-                      onChange={(e) => {
-                        const s = new Set(selected);
-                        if (e.currentTarget.checked) s.add(l.id);
-                        else s.delete(l.id);
-                        setSelected(s);
-                      }}
-                    />
-                  </td>
+      <ListTable<Link>
+        caption="Links, newest first"
+        class="links"
+        rows={rows}
+        rowKey={(l) => l.id}
+        rowProps={(l) => ({ 'data-link-id': l.id })}
+        error={error}
+        notice={notice}
+        loading={loading}
+        status={total !== null ? `${rows.length} shown of about ${total}` : `${rows.length} shown`}
+        onMore={cursor ? () => void load(applied, cursor) : null}
+        columns={[
+          canWrite && {
+            header: (
+              <input
+                type="checkbox"
+                aria-label="Select all shown"
+                checked={rows.length > 0 && chosen.length === rows.length}
+                onChange={(e) => setSelected(e.currentTarget.checked ? new Set(rows.map((r) => r.id)) : new Set())}
+              />
+            ),
+            cell: (l) => (
+              <input
+                type="checkbox"
+                aria-label={`Select ${l.short_url}`}
+                checked={selected.has(l.id)}
+                onChange={(e) => {
+                  const s = new Set(selected);
+                  if (e.currentTarget.checked) s.add(l.id);
+                  else s.delete(l.id);
+                  setSelected(s);
+                }}
+              />
+            ),
+          },
+          {
+            header: 'Short URL',
+            class: 'short',
+            cell: (l) => (
+              <>
+                <span>{l.short_url}</span>
+                <button type="button" class="icon" aria-label={`Copy ${l.short_url}`} onClick={() => copy(l)}>
+                  Copy
+                </button>
+              </>
+            ),
+          },
+          {
+            header: 'Destination',
+            class: 'dest',
+            title: (l) => l.destination_url,
+            cell: (l) => (
+              <>
+                {l.destination_url}
+                {l.routing && <span class="pill">rules</span>}
+              </>
+            ),
+          },
+          { header: 'Tags', cell: (l) => l.tags.map((t) => <span class="pill">{t}</span>) },
+          { header: 'Status', cell: (l) => <span class={`status ${l.disabled ? 'disabled' : l.status}`}>{l.disabled ? 'disabled' : l.status}</span> },
+          { header: 'Created', cell: (l) => when(l.created_at) },
+          {
+            header: 'Actions',
+            class: 'actions',
+            cell: (l) => (
+              <>
+                {can('analytics:read') && (
+                  <a href={`#/links/${l.id}/stats`} aria-label={`Analytics of ${l.short_url}`}>
+                    Stats
+                  </a>
                 )}
-                <td class="short">
-                  <span>{l.short_url}</span>
-                  <button type="button" class="icon" aria-label={`Copy ${l.short_url}`} onClick={() => copy(l)}>
-                    Copy
-                  </button>
-                </td>
-                <td class="dest" title={l.destination_url}>
-                  {l.destination_url}
-                  {l.routing && <span class="pill">rules</span>}
-                </td>
-                <td>{l.tags.map((t) => <span class="pill">{t}</span>)}</td>
-                <td>
-                  <span class={`status ${l.disabled ? 'disabled' : l.status}`}>{l.disabled ? 'disabled' : l.status}</span>
-                </td>
-                <td>{when(l.created_at)}</td>
-                <td class="actions">
-                  {can('analytics:read') && <a href={`#/links/${l.id}/stats`} aria-label={`Analytics of ${l.short_url}`}>Stats</a>}
-                  <button type="button" class="link" onClick={() => setQr(l)} aria-label={`QR code of ${l.short_url}`}>
-                    QR
-                  </button>
-                  {canWrite && (
-                    <>
-                      <a href={`#/links/${l.id}/edit`} aria-label={`Edit ${l.short_url}`}>
-                        Edit
-                      </a>
-                      <button type="button" class="link" onClick={() => toggle(l)} aria-label={`${l.disabled ? 'Enable' : 'Disable'} ${l.short_url}`}>
-                        {l.disabled ? 'Enable' : 'Disable'}
-                      </button>
-                      <button type="button" class="link danger" onClick={() => remove(l)} aria-label={`Delete ${l.short_url}`}>
-                        Delete
-                      </button>
-                    </>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
-      {cursor && (
-        <button type="button" class="secondary more" disabled={loading} onClick={() => load(applied, cursor)}>
-          Load more
-        </button>
-      )}
+                <button type="button" class="link" onClick={() => setQr(l)} aria-label={`QR code of ${l.short_url}`}>
+                  QR
+                </button>
+                {canWrite && (
+                  <>
+                    <a href={`#/links/${l.id}/edit`} aria-label={`Edit ${l.short_url}`}>
+                      Edit
+                    </a>
+                    <button type="button" class="link" onClick={() => toggle(l)} aria-label={`${l.disabled ? 'Enable' : 'Disable'} ${l.short_url}`}>
+                      {l.disabled ? 'Enable' : 'Disable'}
+                    </button>
+                    <button type="button" class="link danger" onClick={() => remove(l)} aria-label={`Delete ${l.short_url}`}>
+                      Delete
+                    </button>
+                  </>
+                )}
+              </>
+            ),
+          },
+        ]}
+      >
+        {canWrite && chosen.length > 0 && (
+          <div class="bulk-bar" role="region" aria-label="Selected links">
+            <span>{chosen.length} selected</span>
+            <label for="bulk-tag">Tag</label>
+            <input id="bulk-tag" value={bulkTag} onInput={(e) => setBulkTag(e.currentTarget.value)} />
+            <button type="button" disabled={!bulkTag.trim()} onClick={() => bulk(`Tagged "${bulkTag.trim()}"`, (l) => ({ tags: [...new Set([...l.tags, bulkTag.trim()])] }))}>
+              Add tag
+            </button>
+            <button type="button" class="danger" onClick={() => bulk('Disabled', () => ({ disabled: true }))}>
+              Disable selected
+            </button>
+          </div>
+        )}
+      </ListTable>
       {qr && <QrDialog link={qr} onClose={() => setQr(null)} />}
     </section>
   );

@@ -3,16 +3,21 @@ import { useEffect, useState } from 'preact/hooks';
 import { useSession } from '../context.js';
 import { when } from '../format.js';
 import type { Link, Page } from '../types.js';
-import { ErrorBanner, Notice } from '../ui.js';
+import { ListTable } from '../list-table.js';
 
 export function ReviewPage() {
   const { api } = useSession();
   const [rows, setRows] = useState<Link[]>([]);
   const [error, setError] = useState<unknown>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  const load = () => api.get<Page<Link>>('/v1/links', { status: 'pending', limit: 100 }).then((p) => setRows(p.data), setError);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const load = (after: string | null) =>
+    api.get<Page<Link>>('/v1/links', { status: 'pending', limit: 100, cursor: after }).then((p) => {
+      setRows((r) => (after ? [...r, ...p.data] : p.data));
+      setCursor(p.next_cursor);
+    }, setError);
   useEffect(() => {
-    void load();
+    void load(null);
   }, []);
   const decide = async (l: Link, verb: 'approve' | 'reject') => {
     setError(null);
@@ -27,40 +32,36 @@ export function ReviewPage() {
   return (
     <section aria-labelledby="review-title">
       <h1 id="review-title">Review queue</h1>
-      <ErrorBanner error={error} />
-      <Notice text={notice} />
-      {rows.length === 0 && <p class="muted">No link is waiting for review.</p>}
-      <div class="table-wrap">
-        <table class="review">
-          <thead>
-            <tr>
-              <th scope="col">Short URL</th>
-              <th scope="col">Destination</th>
-              <th scope="col">Updated</th>
-              <th scope="col">Decision</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((l) => (
-              <tr data-link-id={l.id}>
-                <td>{l.short_url}</td>
-                <td class="dest" title={l.destination_url}>
-                  {l.destination_url}
-                </td>
-                <td>{when(l.updated_at)}</td>
-                <td class="actions">
-                  <button type="button" onClick={() => decide(l, 'approve')} aria-label={`Approve ${l.short_url}`}>
-                    Approve
-                  </button>
-                  <button type="button" class="danger" onClick={() => decide(l, 'reject')} aria-label={`Reject ${l.short_url}`}>
-                    Reject
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <ListTable<Link>
+        caption="Links waiting for review"
+        class="review"
+        rows={rows}
+        rowKey={(l) => l.id}
+        rowProps={(l) => ({ 'data-link-id': l.id })}
+        error={error}
+        notice={notice}
+        empty="No link is waiting for review."
+        onMore={cursor ? () => void load(cursor) : null}
+        columns={[
+          { header: 'Short URL', cell: (l) => l.short_url },
+          { header: 'Destination', class: 'dest', title: (l) => l.destination_url, cell: (l) => l.destination_url },
+          { header: 'Updated', cell: (l) => when(l.updated_at) },
+          {
+            header: 'Decision',
+            class: 'actions',
+            cell: (l) => (
+              <>
+                <button type="button" onClick={() => decide(l, 'approve')} aria-label={`Approve ${l.short_url}`}>
+                  Approve
+                </button>
+                <button type="button" class="danger" onClick={() => decide(l, 'reject')} aria-label={`Reject ${l.short_url}`}>
+                  Reject
+                </button>
+              </>
+            ),
+          },
+        ]}
+      />
     </section>
   );
 }

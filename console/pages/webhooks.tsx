@@ -5,39 +5,9 @@
 import { useEffect, useState } from 'preact/hooks';
 import { useSession } from '../context.js';
 import { when } from '../format.js';
-import type { Page } from '../types.js';
-import { ErrorBanner, Field, Notice } from '../ui.js';
-
-interface Endpoint {
-  id: string;
-  url: string;
-  events: string[];
-  description: string | null;
-  enabled: boolean;
-  disabled_reason: string | null;
-  failing_since: string | null;
-}
-
-interface Attempt {
-  attempt: number;
-  started_at: string;
-  duration_ms: number | null;
-  status_code: number | null;
-  error: string | null;
-}
-
-interface Delivery {
-  id: string;
-  endpoint_id: string;
-  event_type: string;
-  status: 'pending' | 'succeeded' | 'failed' | 'dead';
-  attempt_count: number;
-  next_attempt_at: string | null;
-  last_status_code: number | null;
-  last_error: string | null;
-  created_at: string;
-  attempts: Attempt[];
-}
+import type { Page, WebhookDelivery as Delivery, WebhookEndpoint as Endpoint } from '../types.js';
+import { ListTable } from '../list-table.js';
+import { Field } from '../ui.js';
 
 type DeliveryStatus = '' | Delivery['status'];
 
@@ -57,9 +27,18 @@ export function WebhooksPage() {
   const [replayStatus, setReplayStatus] = useState<'dead' | 'failed'>('dead');
   const [replayFrom, setReplayFrom] = useState('');
 
-  const loadEndpoints = () => api.get<Page<Endpoint>>('/v1/webhooks/endpoints', { limit: 100 }).then((p) => setEndpoints(p.data), setError);
-  const loadDeliveries = () =>
-    api.get<Page<Delivery>>('/v1/webhooks/deliveries', { limit: 50, status, endpoint_id: endpointFilter }).then((p) => setDeliveries(p.data), setError);
+  const [epCursor, setEpCursor] = useState<string | null>(null);
+  const [dlCursor, setDlCursor] = useState<string | null>(null);
+  const loadEndpoints = (after: string | null = null) =>
+    api.get<Page<Endpoint>>('/v1/webhooks/endpoints', { limit: 100, cursor: after }).then((p) => {
+      setEndpoints((old) => (after ? [...old, ...p.data] : p.data));
+      setEpCursor(p.next_cursor);
+    }, setError);
+  const loadDeliveries = (after: string | null = null) =>
+    api.get<Page<Delivery>>('/v1/webhooks/deliveries', { limit: 50, status, endpoint_id: endpointFilter, cursor: after }).then((p) => {
+      setDeliveries((old) => (after ? [...old, ...p.data] : p.data));
+      setDlCursor(p.next_cursor);
+    }, setError);
   useEffect(() => {
     void loadEndpoints();
   }, []);
@@ -113,21 +92,6 @@ export function WebhooksPage() {
   return (
     <section aria-labelledby="wh-title">
       <h1 id="wh-title">Webhooks</h1>
-      <ErrorBanner error={error} />
-      <Notice text={notice} />
-      {secret && (
-        <div class="banner notice" role="region" aria-label="New signing secret">
-          <p>
-            Signing secret of {secret.endpoint} — shown once, store it now:
-          </p>
-          <p class="secret" data-testid="secret">
-            {secret.value}
-          </p>
-          <button type="button" class="secondary" onClick={() => setSecret(null)}>
-            I stored it
-          </button>
-        </div>
-      )}
       <h2>Endpoints</h2>
       {canWrite && (
         <form class="filters" onSubmit={create} aria-label="New endpoint">
@@ -155,47 +119,67 @@ export function WebhooksPage() {
           </Field>
         </div>
       )}
-      <div class="table-wrap">
-        <table class="endpoints">
-          <thead>
-            <tr>
-              <th scope="col">URL</th>
-              <th scope="col">Events</th>
-              <th scope="col">State</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {endpoints.map((ep) => (
-              <tr data-endpoint-id={ep.id}>
-                <td>{ep.url}</td>
-                <td>{ep.events.join(', ')}</td>
-                <td>
-                  <span class={`status ${ep.enabled ? 'live' : 'disabled'}`}>{ep.enabled ? (ep.failing_since ? 'failing' : 'active') : `paused${ep.disabled_reason && ep.disabled_reason !== 'manual' ? ` (${ep.disabled_reason})` : ''}`}</span>
-                </td>
-                <td class="actions">
-                  <button type="button" class="link" onClick={() => setEndpointFilter(ep.id)} aria-label={`Deliveries of ${ep.url}`}>
-                    Deliveries
-                  </button>
-                  {canWrite && (
-                    <>
-                      <button type="button" class="link" onClick={() => rotate(ep)} aria-label={`Rotate the secret of ${ep.url}`}>
-                        Rotate secret
-                      </button>
-                      <button type="button" class="link" onClick={() => pause(ep)} aria-label={`${ep.enabled ? 'Pause' : 'Resume'} ${ep.url}`}>
-                        {ep.enabled ? 'Pause' : 'Resume'}
-                      </button>
-                      <button type="button" class="link" onClick={() => replaySet(ep)} aria-label={`Replay deliveries of ${ep.url}`}>
-                        Replay
-                      </button>
-                    </>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <ListTable<Endpoint>
+        caption="Webhook endpoints"
+        class="endpoints"
+        rows={endpoints}
+        rowKey={(ep) => ep.id}
+        rowProps={(ep) => ({ 'data-endpoint-id': ep.id })}
+        error={error}
+        notice={notice}
+        empty="No endpoint yet."
+        onMore={epCursor ? () => void loadEndpoints(epCursor) : null}
+        columns={[
+          { header: 'URL', cell: (ep) => ep.url },
+          { header: 'Events', cell: (ep) => ep.events.join(', ') },
+          {
+            header: 'State',
+            cell: (ep) => (
+              <span class={`status ${ep.enabled ? 'live' : 'disabled'}`}>
+                {ep.enabled ? (ep.failing_since ? 'failing' : 'active') : `paused${ep.disabled_reason && ep.disabled_reason !== 'manual' ? ` (${ep.disabled_reason})` : ''}`}
+              </span>
+            ),
+          },
+          {
+            header: 'Actions',
+            class: 'actions',
+            cell: (ep) => (
+              <>
+                <button type="button" class="link" onClick={() => setEndpointFilter(ep.id)} aria-label={`Deliveries of ${ep.url}`}>
+                  Deliveries
+                </button>
+                {canWrite && (
+                  <>
+                    <button type="button" class="link" onClick={() => rotate(ep)} aria-label={`Rotate the secret of ${ep.url}`}>
+                      Rotate secret
+                    </button>
+                    <button type="button" class="link" onClick={() => pause(ep)} aria-label={`${ep.enabled ? 'Pause' : 'Resume'} ${ep.url}`}>
+                      {ep.enabled ? 'Pause' : 'Resume'}
+                    </button>
+                    <button type="button" class="link" onClick={() => replaySet(ep)} aria-label={`Replay deliveries of ${ep.url}`}>
+                      Replay
+                    </button>
+                  </>
+                )}
+              </>
+            ),
+          },
+        ]}
+      >
+        {secret && (
+          <div class="banner notice" role="region" aria-label="New signing secret">
+            <p>
+              Signing secret of {secret.endpoint} — shown once, store it now:
+            </p>
+            <p class="secret" data-testid="secret">
+              {secret.value}
+            </p>
+            <button type="button" class="secondary" onClick={() => setSecret(null)}>
+              I stored it
+            </button>
+          </div>
+        )}
+      </ListTable>
       <h2>Deliveries</h2>
       <div class="filters">
         <Field label="Delivery status" id="wh-status">
@@ -221,59 +205,50 @@ export function WebhooksPage() {
           </button>
         </div>
       </div>
-      <div class="table-wrap">
-        <table class="deliveries">
-          <thead>
-            <tr>
-              <th scope="col">Event</th>
-              <th scope="col">Status</th>
-              <th scope="col">Attempts</th>
-              <th scope="col">Last answer</th>
-              <th scope="col">Created</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {deliveries.map((d) => (
-              <>
-                <tr data-delivery-id={d.id}>
-                  <td>{d.event_type}</td>
-                  <td>
-                    <span class={`status ${d.status}`}>{d.status === 'dead' ? 'dead letter' : d.status}</span>
-                  </td>
-                  <td>
-                    <button type="button" class="link" aria-expanded={open === d.id} onClick={() => setOpen(open === d.id ? null : d.id)} aria-label={`Attempts of ${d.id}`}>
-                      {d.attempt_count}
-                    </button>
-                  </td>
-                  <td>{d.last_status_code ?? d.last_error ?? '—'}</td>
-                  <td>{when(d.created_at)}</td>
-                  <td>
-                    {canWrite && d.status !== 'pending' && (
-                      <button type="button" class="link" onClick={() => replayOne(d)} aria-label={`Replay ${d.id}`}>
-                        Replay
-                      </button>
-                    )}
-                  </td>
-                </tr>
-                {open === d.id && (
-                  <tr>
-                    <td colSpan={6}>
-                      <ol class="attempts">
-                        {d.attempts.map((a) => (
-                          <li>
-                            {when(a.started_at)} · {a.status_code ?? a.error ?? 'no answer'} · {a.duration_ms ?? '—'} ms
-                          </li>
-                        ))}
-                      </ol>
-                    </td>
-                  </tr>
-                )}
-              </>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <ListTable<Delivery>
+        caption="Webhook deliveries, newest first"
+        class="deliveries"
+        rows={deliveries}
+        rowKey={(d) => d.id}
+        rowProps={(d) => ({ 'data-delivery-id': d.id })}
+        empty="No delivery matches."
+        onMore={dlCursor ? () => void loadDeliveries(dlCursor) : null}
+        detail={(d) =>
+          open === d.id ? (
+            <ol class="attempts">
+              {d.attempts.map((a) => (
+                <li>
+                  {when(a.started_at)} · {a.status_code ?? a.error ?? 'no answer'} · {a.duration_ms ?? '—'} ms
+                </li>
+              ))}
+            </ol>
+          ) : null
+        }
+        columns={[
+          { header: 'Event', cell: (d) => d.event_type },
+          { header: 'Status', cell: (d) => <span class={`status ${d.status}`}>{d.status === 'dead' ? 'dead letter' : d.status}</span> },
+          {
+            header: 'Attempts',
+            cell: (d) => (
+              <button type="button" class="link" aria-expanded={open === d.id} onClick={() => setOpen(open === d.id ? null : d.id)} aria-label={`Attempts of ${d.id}`}>
+                {d.attempt_count}
+              </button>
+            ),
+          },
+          { header: 'Last answer', cell: (d) => d.last_status_code ?? d.last_error ?? '—' },
+          { header: 'Created', cell: (d) => when(d.created_at) },
+          {
+            header: 'Actions',
+            class: 'actions',
+            cell: (d) =>
+              canWrite && d.status !== 'pending' && (
+                <button type="button" class="link" onClick={() => replayOne(d)} aria-label={`Replay ${d.id}`}>
+                  Replay
+                </button>
+              ),
+          },
+        ]}
+      />
     </section>
   );
 }

@@ -48,22 +48,35 @@ function where(scope: Scope, dim: string, f: StatsFilter): { sql: string; params
   return { sql: parts.join(' AND '), params };
 }
 
-export async function totalsAndSeries(db: Queryable, scope: Scope, f: StatsFilter): Promise<{ totals: Counts; series: ({ start: string } & Counts)[] }> {
-  const w = where(scope, '', f);
-  w.params.push(`${INTERVAL_MS[f.range.interval] / 1000} seconds`);
-  const { rows } = await db.query<{ bucket: Date; clicks: string; visitors: string }>(
-    `SELECT date_bin($${w.params.length}::interval, r.hour, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
-            sum(r.clicks) AS clicks, sum(r.visitors) AS visitors
-       FROM click_rollups_live r WHERE ${w.sql} GROUP BY 1`,
-    w.params,
-  );
-  const byBucket = new Map(rows.map((r) => [r.bucket.getTime(), r]));
-  const totals: Counts = { clicks: 0, visitors: 0 };
+/** A bucket of the series: clicks, visitors, and the clicks that were QR scans (source `qr`). */
+export type SeriesPoint = { start: string } & Counts & { scans: number };
+
+/**
+ * Totals and a zero-filled series over the range. `scans` comes from the `source` dimension's `qr`
+ * rows of the same rollups (a QR scan is a click with source qr), so scans ≤ clicks in every bucket.
+ */
+export async function totalsAndSeries(db: Queryable, scope: Scope, f: StatsFilter): Promise<{ totals: Counts & { scans: number }; series: SeriesPoint[] }> {
+  const bin = `${INTERVAL_MS[f.range.interval] / 1000} seconds`;
+  const binned = (dim: string, extra: string) => {
+    const w = where(scope, dim, f);
+    w.params.push(bin);
+    return db.query<{ bucket: Date; clicks: string; visitors: string }>(
+      `SELECT date_bin($${w.params.length}::interval, r.hour, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
+              sum(r.clicks) AS clicks, sum(r.visitors) AS visitors
+         FROM click_rollups_live r WHERE ${w.sql}${extra} GROUP BY 1`,
+      w.params,
+    );
+  };
+  const [all, qr] = await Promise.all([binned('', ''), binned('source', ` AND r.value = 'qr'`)]);
+  const byBucket = new Map(all.rows.map((r) => [r.bucket.getTime(), r]));
+  const scansByBucket = new Map(qr.rows.map((r) => [r.bucket.getTime(), Number(r.clicks)]));
+  const totals = { clicks: 0, visitors: 0, scans: 0 };
   const series = bucketStarts(f.range).map((t) => {
     const r = byBucket.get(t);
-    const c = { clicks: r ? Number(r.clicks) : 0, visitors: r ? Number(r.visitors) : 0 };
+    const c = { clicks: r ? Number(r.clicks) : 0, visitors: r ? Number(r.visitors) : 0, scans: scansByBucket.get(t) ?? 0 };
     totals.clicks += c.clicks;
     totals.visitors += c.visitors;
+    totals.scans += c.scans;
     return { start: iso(t), ...c };
   });
   return { totals, series };

@@ -33,7 +33,8 @@ const ExcludeBots = Type.Boolean({ default: true, description: 'leave out clicks
 const Limit = Type.Integer({ minimum: 1, maximum: 1000, default: 50, description: 'most groups returned' });
 
 const Counts = { clicks: Type.Integer(), visitors: Type.Integer({ description: 'unique visitors (once per UTC day)' }) };
-const Series = Type.Array(Type.Object({ start: Type.String({ format: 'date-time' }), ...Counts }));
+const Scans = Type.Integer({ description: 'the clicks that were QR scans (source `qr`), included in clicks' });
+const Series = Type.Array(Type.Object({ start: Type.String({ format: 'date-time' }), ...Counts, scans: Scans }));
 const Group = Type.Object({
   value: Nullable(Type.String({ description: 'the dimension\'s value (null = unknown), or the link id for group_by=link' })),
   ...Counts,
@@ -56,7 +57,7 @@ const Stats = Type.Object({
   link_id: Nullable(Id('ln', 'the link (GET /v1/links/{id}/stats), null for the workspace (GET /v1/stats)')),
   ...RangeFields,
   group_by: Nullable(GroupBy),
-  totals: Type.Object(Counts),
+  totals: Type.Object({ ...Counts, scans: Scans }),
   series: Series,
   groups: Type.Array(Group, { description: 'the top values of group_by, most clicks first (ties by value); [] without a group_by' }),
 }, { additionalProperties: false });
@@ -84,7 +85,7 @@ export const analyticsRoutes =
       config: { scope: 'analytics:read' },
       schema: {
         tags,
-        operationId: 'getLinkStats', summary: 'Clicks and unique visitors of a link over time, optionally grouped by a dimension',
+        operationId: 'getLinkStats', summary: 'Clicks, QR scans and unique visitors of a link over time, optionally grouped by a dimension',
         description: 'From hourly rollups kept up to date by ingest. Range [from, to) in whole UTC hours/days; ' +
           'defaults: the last 30 days (interval=day) or 24 hours (interval=hour). Visitors are unique per UTC day; ' +
           'in hour buckets and groups a visitor counts where its first click of the day fell.',

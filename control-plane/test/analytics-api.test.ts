@@ -159,14 +159,17 @@ describe('analytics API', () => {
         const where = `link_id = '${link.id}' AND NOT bot AND occurred_at >= '${new Date(from).toISOString()}' AND occurred_at < '${new Date(to).toISOString()}'`;
         const want = (await h.pool.query<Row>(rawSql(VALUE_SQL[dim]!, where))).rows;
         expect(body.groups).toEqual(ranked(want));
-        const hours = (await h.pool.query<Row>(rawSql(`to_char(date_trunc('hour', occurred_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD"T"HH24:00:00.000"Z"')`, where))).rows;
+        const hourSql = `to_char(date_trunc('hour', occurred_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD"T"HH24:00:00.000"Z"')`;
+        const hours = (await h.pool.query<Row>(rawSql(hourSql, where))).rows;
         const byHour = new Map(hours.map((x) => [x.value, x]));
+        const scans = new Map((await h.pool.query<Row>(rawSql(hourSql, `${where} AND qr`))).rows.map((x) => [x.value, x.clicks]));
         expect(body.series.length).toBe((to - from) / HOUR);
         for (const s of body.series) {
           const x = byHour.get(s.start);
-          expect({ start: s.start, clicks: s.clicks, visitors: s.visitors }).toEqual({ start: s.start, clicks: x?.clicks ?? 0, visitors: x?.visitors ?? 0 });
+          expect(s).toEqual({ start: s.start, clicks: x?.clicks ?? 0, visitors: x?.visitors ?? 0, scans: scans.get(s.start) ?? 0 });
         }
         expect(body.totals.clicks).toBe(want.reduce((a, x) => a + x.clicks, 0));
+        expect(body.totals.scans).toBe([...scans.values()].reduce((a, n) => a + n, 0));
       }
     });
 
@@ -219,6 +222,31 @@ describe('analytics API', () => {
     expect(got.map((s) => ({ value: s.start, clicks: s.clicks, visitors: s.visitors })).sort((a, b) => (a.value < b.value ? -1 : 1)))
       .toEqual(want.sort((a, b) => ((a.value ?? '') < (b.value ?? '') ? -1 : 1)));
     for (const d of distinct) expect(got.find((s) => s.start === d.value)!.visitors).toBe(d.n);
+  });
+
+  it('scans per bucket equal the raw QR clicks, per UTC day for a link and per hour for the workspace (domain-limited keys too)', async () => {
+    const daySql = `to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T00:00:00.000Z"')`;
+    const hourSql = `to_char(date_trunc('hour', occurred_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD"T"HH24:00:00.000"Z"')`;
+    const check = async (url: string, bucketSql: string, where: string, key?: string) => {
+      const r = await h.req({ method: 'GET', url, ...(key ? { key } : {}) });
+      expect(r.statusCode, r.body).toBe(200);
+      const body = r.json<{ series: { start: string; clicks: number; scans: number }[]; totals: { clicks: number; scans: number } }>();
+      const want = new Map((await h.pool.query<Row>(rawSql(bucketSql, `${where} AND qr`))).rows.map((x) => [x.value, x.clicks]));
+      expect(want.size).toBeGreaterThan(0);
+      expect(Object.fromEntries(body.series.filter((s) => s.scans > 0).map((s) => [s.start, s.scans]))).toEqual(Object.fromEntries(want));
+      for (const s of body.series) expect(s.scans).toBeLessThanOrEqual(s.clicks);
+      expect(body.totals.scans).toBe([...want.values()].reduce((a, n) => a + n, 0));
+      expect(body.totals.scans).toBeLessThan(body.totals.clicks);
+    };
+    const link = links[0]!;
+    await check(`/v1/links/${link.id}/stats?interval=day&exclude_bots=false&${range()}`, daySql, `link_id = '${link.id}'`);
+    const from = start - HOUR;
+    const to = end + 2 * HOUR;
+    const hours = `interval=hour&from=${new Date(from).toISOString()}&to=${new Date(to).toISOString()}`;
+    const inRange = `occurred_at >= '${new Date(from).toISOString()}' AND occurred_at < '${new Date(to).toISOString()}'`;
+    await check(`/v1/stats?${hours}`, hourSql, `NOT bot AND ${inRange}`);
+    const k = await h.req({ method: 'POST', url: '/v1/keys', payload: { name: 'analyst scans', role: 'analyst', domains: [domainA] } });
+    await check(`/v1/stats?${hours}`, hourSql, `NOT bot AND ${inRange} AND link_id <> '${other.id}'`, k.json<{ secret: string }>().secret);
   });
 
   it('GET /v1/stats?group_by=link ranks the workspace links by clicks', async () => {

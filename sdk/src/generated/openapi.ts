@@ -488,7 +488,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Clicks and unique visitors of a link over time, optionally grouped by a dimension
+         * Clicks, QR scans and unique visitors of a link over time, optionally grouped by a dimension
          * @description From hourly rollups kept up to date by ingest. Range [from, to) in whole UTC hours/days; defaults: the last 30 days (interval=day) or 24 hours (interval=hour). Visitors are unique per UTC day; in hour buckets and groups a visitor counts where its first click of the day fell.
          */
         get: operations["getLinkStats"];
@@ -3943,6 +3943,8 @@ export interface operations {
                             clicks: number;
                             /** @description unique visitors (once per UTC day) */
                             visitors: number;
+                            /** @description the clicks that were QR scans (source `qr`), included in clicks */
+                            scans: number;
                         };
                         series: {
                             /** Format: date-time */
@@ -3950,6 +3952,8 @@ export interface operations {
                             clicks: number;
                             /** @description unique visitors (once per UTC day) */
                             visitors: number;
+                            /** @description the clicks that were QR scans (source `qr`), included in clicks */
+                            scans: number;
                         }[];
                         /** @description the top values of group_by, most clicks first (ties by value); [] without a group_by */
                         groups: {
@@ -4038,6 +4042,8 @@ export interface operations {
                             clicks: number;
                             /** @description unique visitors (once per UTC day) */
                             visitors: number;
+                            /** @description the clicks that were QR scans (source `qr`), included in clicks */
+                            scans: number;
                         };
                         series: {
                             /** Format: date-time */
@@ -4045,6 +4051,8 @@ export interface operations {
                             clicks: number;
                             /** @description unique visitors (once per UTC day) */
                             visitors: number;
+                            /** @description the clicks that were QR scans (source `qr`), included in clicks */
+                            scans: number;
                         }[];
                         /** @description the top values of group_by, most clicks first (ties by value); [] without a group_by */
                         groups: {
