@@ -46,12 +46,26 @@ async function toError(res: Response): Promise<ApiError> {
   return new ApiError(res.status, `http_${res.status}`, text.slice(0, 200) || res.statusText, null);
 }
 
-export function createApi(key: string, onUnauthorized: () => void): Api {
-  const auth = { authorization: `Bearer ${key}` };
+/**
+ * `bearer` gives the credential of each call (an API key, or an OAuth token it renews when due);
+ * `onUnauthorized` hears every 401 (a revoked key, an expired token), to sign out.
+ */
+export function createApi(bearer: () => Promise<string>, onUnauthorized: (err: ApiError) => void): Api {
+  const authorization = async () => {
+    try {
+      return `Bearer ${await bearer()}`;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) onUnauthorized(err);
+      throw err;
+    }
+  };
   const call = async (path: string, init: RequestInit): Promise<Response> => {
-    const res = await fetch(path, { ...init, headers: { ...auth, ...(init.headers as Record<string, string>) } });
-    if (res.status === 401) onUnauthorized();
-    if (!res.ok) throw await toError(res);
+    const res = await fetch(path, { ...init, headers: { authorization: await authorization(), ...(init.headers as Record<string, string>) } });
+    if (!res.ok) {
+      const err = await toError(res);
+      if (res.status === 401) onUnauthorized(err);
+      throw err;
+    }
     return res;
   };
   return {
@@ -70,20 +84,24 @@ export function createApi(key: string, onUnauthorized: () => void): Api {
     async blob(path: string, query?: Query) {
       return (await call(withQuery(path, query), {})).blob();
     },
-    upload<T>(path: string, body: Blob, contentType: string, onProgress: (sent: number, total: number) => void) {
+    async upload<T>(path: string, body: Blob, contentType: string, onProgress: (sent: number, total: number) => void) {
+      const auth = await authorization();
       // fetch has no upload progress; XMLHttpRequest does
       return new Promise<T>((resolve, reject) => {
         const xhr = new XMLHttpRequest();
         xhr.open('POST', path);
-        xhr.setRequestHeader('authorization', auth.authorization);
+        xhr.setRequestHeader('authorization', auth);
         xhr.setRequestHeader('content-type', contentType);
         xhr.upload.onprogress = (e) => onProgress(e.loaded, e.total);
         xhr.onerror = () => reject(new ApiError(0, 'network_error', 'the upload failed (network)', null));
         xhr.onload = () => {
           const res = new Response(xhr.responseText, { status: xhr.status });
-          if (xhr.status === 401) onUnauthorized();
           if (xhr.status >= 200 && xhr.status < 300) resolve(JSON.parse(xhr.responseText) as T);
-          else void toError(res).then(reject);
+          else
+            void toError(res).then((err) => {
+              if (xhr.status === 401) onUnauthorized(err);
+              reject(err);
+            });
         };
         xhr.send(body);
       });

@@ -13,7 +13,7 @@ import { LinksPage } from './pages/links.js';
 import { SignIn } from './pages/sign-in.js';
 import { WebhooksPage } from './pages/webhooks.js';
 import { useRoute } from './route.js';
-import { session } from './session.js';
+import { session, SessionExpired } from './session.js';
 import type { Key, Scope } from './types.js';
 
 interface NavItem {
@@ -33,34 +33,51 @@ const NAV: NavItem[] = [
   { hash: 'audit', label: 'Audit log', scope: 'audit:read' },
 ];
 
+/** Why the sign-in page shows again, and how to fill it in. */
+interface SignInState {
+  message: string | null;
+  /** After an expired OAuth session: that client, to ask for its secret only. */
+  clientId: string | null;
+}
+
 export function App() {
-  const [key, setKey] = useState(session.key());
+  const [signedIn, setSignedIn] = useState(() => session.load() !== null);
   const [me, setMe] = useState<Key | null>(null);
-  const [failed, setFailed] = useState<string | null>(null);
-  const signOut = () => {
+  const [again, setAgain] = useState<SignInState>({ message: null, clientId: null });
+  const signOut = (why: SignInState = { message: null, clientId: null }) => {
     session.signOut();
-    setKey(null);
+    setSignedIn(false);
     setMe(null);
+    setAgain(why);
   };
-  const api = useMemo(() => (key ? createApi(key, signOut) : null), [key]);
+  const api = useMemo(
+    () =>
+      signedIn
+        ? createApi(session.bearer, (err) =>
+            signOut(err instanceof SessionExpired || err.code === 'token_expired'
+              ? { message: 'The OAuth session expired: enter the client secret again.', clientId: err instanceof SessionExpired ? err.clientId : null }
+              : { message: 'Signed out: the key or client is no longer valid.', clientId: null }),
+          )
+        : null,
+    [signedIn],
+  );
 
   useEffect(() => {
     if (!api || me) return;
     api.get<Key>('/v1/keys/me').then(setMe, (err: Error) => {
-      setFailed(err.message);
-      signOut();
+      if (session.load()) signOut({ message: err.message, clientId: null });
     });
   }, [api]);
 
-  if (!key || !api) {
+  if (!signedIn || !api) {
     return (
       <SignIn
-        error={failed}
-        onSignedIn={(k, who) => {
-          session.signIn(k);
-          setFailed(null);
+        error={again.message}
+        clientId={again.clientId}
+        onSignedIn={(who) => {
+          setAgain({ message: null, clientId: null });
           setMe(who);
-          setKey(k);
+          setSignedIn(true);
         }}
       />
     );
@@ -69,7 +86,7 @@ export function App() {
   const value: Session = { api, me, can: (s) => me.scopes.includes(s) };
   return (
     <SessionContext.Provider value={value}>
-      <Shell onSignOut={signOut} />
+      <Shell onSignOut={() => signOut()} />
     </SessionContext.Provider>
   );
 }
@@ -81,7 +98,15 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
   const page = route.parts[0] ?? nav[0]?.hash ?? 'links';
   return (
     <>
-      <a class="skip" href="#main">
+      {/* routes live in the hash: the skip link moves focus itself instead of navigating to #main */}
+      <a
+        class="skip"
+        href="#main"
+        onClick={(e) => {
+          e.preventDefault();
+          document.getElementById('main')?.focus();
+        }}
+      >
         Skip to content
       </a>
       <header class="top">

@@ -120,7 +120,7 @@ export function JobsPage() {
             header: 'Errors',
             cell: (j) =>
               j.counts.failed > 0 && (
-                <button type="button" class="link" onClick={() => setOpen(open === j.id ? null : j.id)} aria-expanded={open === j.id} aria-label={`Errors of ${j.id}`}>
+                <button type="button" class="link" onClick={() => setOpen(open === j.id ? null : j.id)} aria-expanded={open === j.id} aria-label={`${open === j.id ? 'Hide' : 'Show'} errors of ${j.id}`}>
                   {open === j.id ? 'Hide' : 'Show'}
                 </button>
               ),

@@ -230,7 +230,7 @@ export function LinksPage({ query }: { query: URLSearchParams }) {
             cell: (l) => (
               <>
                 {can('analytics:read') && (
-                  <a href={`#/links/${l.id}/stats`} aria-label={`Analytics of ${l.short_url}`}>
+                  <a href={`#/links/${l.id}/stats`} aria-label={`Stats of ${l.short_url}`}>
                     Stats
                   </a>
                 )}

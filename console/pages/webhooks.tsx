@@ -150,7 +150,7 @@ export function WebhooksPage() {
                 </button>
                 {canWrite && (
                   <>
-                    <button type="button" class="link" onClick={() => rotate(ep)} aria-label={`Rotate the secret of ${ep.url}`}>
+                    <button type="button" class="link" onClick={() => rotate(ep)} aria-label={`Rotate secret of ${ep.url}`}>
                       Rotate secret
                     </button>
                     <button type="button" class="link" onClick={() => pause(ep)} aria-label={`${ep.enabled ? 'Pause' : 'Resume'} ${ep.url}`}>
@@ -230,7 +230,7 @@ export function WebhooksPage() {
           {
             header: 'Attempts',
             cell: (d) => (
-              <button type="button" class="link" aria-expanded={open === d.id} onClick={() => setOpen(open === d.id ? null : d.id)} aria-label={`Attempts of ${d.id}`}>
+              <button type="button" class="link" aria-expanded={open === d.id} onClick={() => setOpen(open === d.id ? null : d.id)} aria-label={`${d.attempt_count} attempts of ${d.id}`}>
                 {d.attempt_count}
               </button>
             ),

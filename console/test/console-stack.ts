@@ -3,7 +3,8 @@
  * global setup), its own database and NATS prefix, a redirect node when asked, and one headless
  * Debian Chromium driven by playwright-core. Screenshots go to test-output/console/ (git-ignored).
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startTestControlPlane, startTestNode, type TestControlPlane, type TestNode } from '../../data-plane/test/harness.js';
@@ -74,7 +75,7 @@ export async function startConsoleStack(label: string, opts: { node?: boolean; c
     },
     async signIn(key) {
       await page.goto('/ui/');
-      await page.getByLabel('API key').fill(key);
+      await page.getByLabel('API key', { exact: true }).fill(key);
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.getByRole('button', { name: 'Sign out' }).waitFor();
     },
@@ -91,4 +92,30 @@ export async function startConsoleStack(label: string, opts: { node?: boolean; c
       if (problems.length && process.env.LP_TEST_ECHO) process.stderr.write(`browser console errors:\n${problems.join('\n')}\n`);
     },
   };
+}
+
+/** axe-core's browser bundle (the npm package's axe.min.js). */
+let axeSource: string | null = null;
+
+export interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: string[];
+}
+
+/**
+ * Runs axe-core (WCAG 2.0/2.1 A and AA rules, plus best practices) on the page as it is and returns
+ * its serious and critical violations. The console's CSP (script-src 'self') refuses an inline
+ * <script> (so page.addScriptTag({ content }) cannot load axe); the source is evaluated through
+ * the DevTools protocol instead, which CSP does not govern, and nothing of the page's policy is relaxed.
+ */
+export async function axeViolations(page: Page, opts: { exclude?: string[] } = {}): Promise<AxeViolation[]> {
+  axeSource ??= readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+  if (!(await page.evaluate('typeof window.axe !== "undefined"'))) await page.evaluate(axeSource);
+  const options = { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] }, resultTypes: ['violations'] };
+  const context = opts.exclude?.length ? { exclude: opts.exclude.map((e) => [e]) } : null;
+  const found = (await page.evaluate(`axe.run(${context ? JSON.stringify(context) : 'document'}, ${JSON.stringify(options)})
+    .then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')) })))`)) as AxeViolation[];
+  return found.filter((v) => v.impact === 'serious' || v.impact === 'critical');
 }

@@ -47,11 +47,11 @@ describe('console: sign in and the links table', () => {
   it('sign-out forgets the key', async () => {
     const { page } = s;
     await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.getByLabel('API key').waitFor();
+    await page.getByLabel('API key', { exact: true }).waitFor();
     expect(await page.evaluate('sessionStorage.length')).toBe(0);
     await page.reload();
-    await page.getByLabel('API key').waitFor(); // still signed out after a reload
-    await page.getByLabel('API key').fill('lp_not_a_real_key_0123456789');
+    await page.getByLabel('API key', { exact: true }).waitFor(); // still signed out after a reload
+    await page.getByLabel('API key', { exact: true }).fill('lp_not_a_real_key_0123456789');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('alert').filter({ hasText: 'That key is not valid' }).waitFor();
     await s.shot('sign-in-refused');

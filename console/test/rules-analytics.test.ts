@@ -68,7 +68,7 @@ describe('console: a link with a geo rule, served and counted', () => {
 
   it('the clicks appear in the link analytics: totals, chart and top countries', async () => {
     const { page } = s;
-    await page.getByRole('link', { name: `Analytics of https://${DOMAIN}/uk-sale` }).click();
+    await page.getByRole('link', { name: `Stats of https://${DOMAIN}/uk-sale` }).click();
     await page.getByRole('heading', { name: `Analytics · https://${DOMAIN}/uk-sale` }).waitFor();
     // the node ships clicks in batches and the control plane ingests them: refresh until they are in
     await waitFor('clicks counted', async () => {
@@ -76,7 +76,7 @@ describe('console: a link with a geo rule, served and counted', () => {
       await page.waitForLoadState('networkidle');
       return (await page.getByTestId('total-clicks').textContent().catch(() => null)) === '3';
     }, 30_000, 500);
-    expect(await page.getByRole('img', { name: /Clicks and visitors per day: 3 clicks in all/ }).locator('canvas').count()).toBe(1);
+    expect(await page.getByRole('img', { name: /Clicks, QR scans and visitors per day: 3 clicks and 0 QR scans in all/ }).locator('canvas').count()).toBe(1);
     const countries = page.getByRole('table', { name: 'Countries' });
     expect(await countries.locator('tbody tr').allInnerTexts()).toEqual(['US\t2\t1', 'GB\t1\t1']);
     await s.shot('analytics-link');

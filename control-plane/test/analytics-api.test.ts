@@ -153,7 +153,7 @@ describe('analytics API', () => {
         const to = end + 2 * HOUR;
         const r = await h.req({ method: 'GET', url: `/v1/links/${link.id}/stats?group_by=${dim}&interval=hour&from=${new Date(from).toISOString()}&to=${new Date(to).toISOString()}&limit=1000` });
         expect(r.statusCode, r.body).toBe(200);
-        const body = r.json<{ link_id: string; group_by: string; groups: Row[]; series: ({ start: string } & Row)[]; totals: { clicks: number; visitors: number } }>();
+        const body = r.json<{ link_id: string; group_by: string; groups: Row[]; series: ({ start: string } & Row)[]; totals: { clicks: number; visitors: number; scans: number } }>();
         expect(Object.keys(body).sort()).toEqual(STATS_KEYS);
         expect(body).toMatchObject({ link_id: link.id, group_by: dim });
         const where = `link_id = '${link.id}' AND NOT bot AND occurred_at >= '${new Date(from).toISOString()}' AND occurred_at < '${new Date(to).toISOString()}'`;
