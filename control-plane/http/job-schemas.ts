@@ -92,6 +92,7 @@ export const JobErrorsPage = Type.Object({
       code: Type.String(),
       field: Nullable(Type.String()),
       message: Type.String(),
+      details: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'machine-readable details where the error has them (policy_violation: rule, field, violations)' })),
     }),
   ),
   next_cursor: Nullable(Type.String()),

@@ -285,14 +285,14 @@ export const jobsRoutes =
     }, async (req) => {
       const job = await getVisibleJob(pool, authOf(req), req.params.id);
       const after = req.query.cursor ? decodeIndexCursor(req.query.cursor) : -1;
-      const { rows } = await pool.query<{ idx: number; external_id: string | null; code: string; field: string | null; message: string }>(
-        `SELECT idx, external_id, code, field, message FROM job_errors WHERE job_seq = $1 AND idx > $2 ORDER BY idx LIMIT $3`,
+      const { rows } = await pool.query<{ idx: number; external_id: string | null; code: string; field: string | null; message: string; details: Record<string, unknown> | null }>(
+        `SELECT idx, external_id, code, field, message, details FROM job_errors WHERE job_seq = $1 AND idx > $2 ORDER BY idx LIMIT $3`,
         [job.seq, after, req.query.limit + 1],
       );
       const more = rows.length > req.query.limit;
       if (more) rows.pop();
       return {
-        data: rows.map((r) => ({ index: r.idx, external_id: r.external_id, code: r.code, field: r.field, message: r.message })),
+        data: rows.map((r) => ({ index: r.idx, external_id: r.external_id, code: r.code, field: r.field, message: r.message, ...(r.details ? { details: r.details } : {}) })),
         next_cursor: more ? encodeIndexCursor(rows[rows.length - 1]!.idx) : null,
       };
     });
@@ -302,7 +302,7 @@ export const jobsRoutes =
       schema: {
         tags,
         operationId: 'getJobResults', summary: "A job's results as NDJSON, one line per processed item in item order",
-        description: '`{"index","status":"created|updated|unchanged|disabled|deleted","link_id","short_url","external_id"}` or `{"index","status":"failed","external_id","error":{"code","field","message"}}`. While the job runs, the lines of the batches done so far.',
+        description: '`{"index","status":"created|updated|unchanged|disabled|deleted","link_id","short_url","external_id"}` or `{"index","status":"failed","external_id","error":{"code","field","message"[,"details"]}}` (details where the error has them: a policy_violation names details.rule). While the job runs, the lines of the batches done so far.',
         params: IdParams('job'),
         response: { 200: { description: 'NDJSON', content: { 'application/x-ndjson': { schema: { type: 'string' } } } }, ...errs },
       },

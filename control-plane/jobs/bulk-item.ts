@@ -24,6 +24,8 @@ export interface ItemError {
   code: string;
   field: string | null;
   message: string;
+  /** Machine-readable details, as the API's error carries them (a policy violation: rule, field, violations). */
+  details?: Record<string, unknown>;
 }
 
 // RFC 3339 date-time, as the API's JSON schema (ajv-formats) accepts it.
@@ -59,6 +61,8 @@ export function itemError(code: string, field: string | null, message: string): 
 export function itemErrorFrom(err: unknown): ItemError | null {
   if (!(err instanceof ApiError)) return null;
   const field = typeof err.details?.field === 'string' ? err.details.field : null;
+  // a policy violation says which rule (as the API's 422 does); other errors' details only repeat the field
+  if (err.code === 'policy_violation' && err.details) return { code: err.code, field, message: err.message, details: err.details };
   return { code: err.code, field, message: err.message };
 }
 

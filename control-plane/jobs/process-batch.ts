@@ -19,7 +19,7 @@ import { newId } from '../ids.js';
 import { shortUrl, type LinkRow } from '../links/link-row.js';
 import type { LinkFields } from '../links/link-schema.js';
 import { normalizeFields } from '../links/link-service.js';
-import { writeLinks } from '../links/link-writer.js';
+import { writeLinksInBulk } from '../links/link-bulk-writer.js';
 import { validPath } from '../links/validate-link.js';
 import { checkItemShape, itemError, itemErrorFrom, type ItemError } from './bulk-item.js';
 import { finishIfComplete, JOB_COLUMNS, jobAuth, type JobRow } from './job-store.js';
@@ -212,10 +212,11 @@ async function applyItems(tx: PoolClient, job: JobRow, items: StagedItem[], laps
   laps.lap('plan');
   if (plan.writes.length === 0) return { outcomes, written: 0 };
 
-  // one set-based write through the link writer: rows, then outbox entries compiled from the rows
-  // it returns (their real versions); per-link events are not sent for jobs (the job reports)
-  // a link that breaks the policy is not written: every item that touched it fails with the violation
-  const written = await writeLinks(tx, { workspaceId: job.workspace_id, keyId: job.api_key_id, scheme, events: false, onViolation: 'collect' }, plan.writes, byHost);
+  // one set-based write through the link writer (links/link-bulk-writer.ts): rows, then the outbox
+  // entries compiled from the rows it returns (their real versions), the link.* events and the
+  // audit rows, a statement each for the whole batch. A link that breaks the policy is not
+  // written: every item that touched it fails with the violation.
+  const written = await writeLinksInBulk(tx, { workspaceId: job.workspace_id, keyId: job.api_key_id, jobId: job.id, scheme }, plan.writes, byHost);
   laps.lap('write');
   const failed = (o: ItemOutcome): ItemOutcome => {
     const err = o.status === 'failed' ? undefined : written.rejected.get(o.linkId);
@@ -269,12 +270,12 @@ async function completeBatch(tx: PoolClient, claim: Claim, outcomes: ItemOutcome
   const failedOnes = outcomes.filter((o): o is Extract<ItemOutcome, { status: 'failed' }> => o.status === 'failed');
   if (failedOnes.length > 0) {
     await tx.query(
-      `INSERT INTO job_errors (job_seq, idx, external_id, code, field, message)
-       SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[]) ON CONFLICT DO NOTHING`,
+      `INSERT INTO job_errors (job_seq, idx, external_id, code, field, message, details)
+       SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[]) ON CONFLICT DO NOTHING`,
       // an error may quote the item (a field name, an external_id): text Postgres can store
       [claim.job_seq, failedOnes.map((o) => o.idx), failedOnes.map((o) => (o.externalId === null ? null : escapeUnstorable(o.externalId))),
         failedOnes.map((o) => o.error.code), failedOnes.map((o) => (o.error.field === null ? null : escapeUnstorable(o.error.field))),
-        failedOnes.map((o) => escapeUnstorable(o.error.message))],
+        failedOnes.map((o) => escapeUnstorable(o.error.message)), failedOnes.map((o) => (o.error.details ? JSON.stringify(o.error.details) : null))],
     );
   }
   const succeeded = outcomes.length - failedOnes.length;

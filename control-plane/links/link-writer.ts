@@ -178,7 +178,7 @@ function outboxEntries(list: readonly LinkWrite[], rows: ReadonlyMap<string, Lin
   return [...dels.values(), ...puts];
 }
 
-function eventTypes(w: LinkWrite, row: LinkRow): NewEvent['type'][] {
+export function eventTypes(w: LinkWrite, row: LinkRow): NewEvent['type'][] {
   if (w.review === 'approve') return ['link.approved'];
   if (w.review === 'reject') return ['link.rejected'];
   if (w.deleted) return ['link.deleted'];
@@ -186,7 +186,7 @@ function eventTypes(w: LinkWrite, row: LinkRow): NewEvent['type'][] {
   return row.disabled && !w.before.disabled ? ['link.updated', 'link.disabled'] : ['link.updated'];
 }
 
-function auditAction(w: LinkWrite): string {
+export function auditAction(w: LinkWrite): string {
   if (w.review) return w.review === 'approve' ? 'link.approve' : 'link.reject';
   return w.deleted ? 'link.delete' : w.before === null ? 'link.create' : 'link.update';
 }

@@ -75,6 +75,11 @@ describe('bulk job across a control-plane crash', () => {
 
     // exactly one job event, and every link reaches the bucket through the restarted relay
     expect(await count(h, `SELECT count(*) AS n FROM events WHERE type = 'job.succeeded'`)).toBe(1);
+    // one link.created event and one link.create audit row per link: the batch the kill cut short left none, its re-run one each
+    expect(await count(h, `SELECT count(*) AS n FROM events WHERE type = 'link.created'`)).toBe(N);
+    expect(await count(h, `SELECT count(DISTINCT data->>'id') AS n FROM events WHERE type = 'link.created'`)).toBe(N);
+    expect(await count(h, `SELECT count(*) AS n FROM audit_log WHERE action = 'link.create'`)).toBe(N);
+    expect(await count(h, `SELECT count(DISTINCT resource_id) AS n FROM audit_log WHERE action = 'link.create'`)).toBe(N);
     await waitFor('outbox drained', async () => (await count(h, 'SELECT count(*) AS n FROM link_outbox WHERE published_at IS NULL')) === 0, 60_000, 200);
     const { kv } = await h.nats();
     let keys = 0;

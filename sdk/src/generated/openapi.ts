@@ -296,7 +296,7 @@ export interface paths {
         };
         /**
          * A job's results as NDJSON, one line per processed item in item order
-         * @description `{"index","status":"created|updated|unchanged|disabled|deleted","link_id","short_url","external_id"}` or `{"index","status":"failed","external_id","error":{"code","field","message"}}`. While the job runs, the lines of the batches done so far.
+         * @description `{"index","status":"created|updated|unchanged|disabled|deleted","link_id","short_url","external_id"}` or `{"index","status":"failed","external_id","error":{"code","field","message"[,"details"]}}` (details where the error has them: a policy_violation names details.rule). While the job runs, the lines of the batches done so far.
          */
         get: operations["getJobResults"];
         put?: never;
@@ -2790,6 +2790,10 @@ export interface operations {
                             code: string;
                             field: string | null;
                             message: string;
+                            /** @description machine-readable details where the error has them (policy_violation: rule, field, violations) */
+                            details?: {
+                                [key: string]: unknown;
+                            };
                         }[];
                         next_cursor: string | null;
                     };

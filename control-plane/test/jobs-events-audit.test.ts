@@ -1,0 +1,119 @@
+/**
+ * Bulk jobs write links through the one link writer (issue 16): every link a job creates or changes
+ * leaves the webhook events the single path emits (link.created, link.updated, link.disabled,
+ * link.deleted) and an audit row naming the job's key; a policy violation is a per-row error with
+ * details.rule; a re-run or a resumed job repeats no event and no audit row.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JobWorkers } from '../jobs/index.js';
+import { createDomain, createHarness, type Harness } from './harness.js';
+import { count, results, startWorkers, waitForJob } from './jobs-helpers.js';
+
+let h: Harness;
+let workers: JobWorkers;
+let domain: string;
+let adminKeyId: string;
+
+const submit = async (operation: string, items: Record<string, unknown>[]) => {
+  const r = await h.req({ method: 'POST', url: '/v1/links/bulk', payload: { operation, items } });
+  expect(r.statusCode, r.body).toBe(202);
+  return waitForJob(h, r.json<{ job_id: string }>().job_id);
+};
+
+interface EventRow { type: string; link_id: string; dispatched: boolean; data: Record<string, unknown> }
+const linkEvents = async (ids: string[]) =>
+  (await h.pool.query<EventRow>(
+    `SELECT type, data->>'id' AS link_id, dispatched_at IS NOT NULL AS dispatched, data FROM events WHERE data->>'id' = ANY($1::text[]) ORDER BY id`,
+    [ids],
+  )).rows;
+
+beforeAll(async () => {
+  h = await createHarness('jobs_events_audit');
+  domain = await createDomain(h, 'go.events.example.com');
+  adminKeyId = (await h.pool.query<{ id: string }>(`SELECT id FROM api_keys WHERE name = 'bootstrap admin'`)).rows[0]!.id;
+  // an endpoint subscribed to link.created only
+  const ep = await h.req({ method: 'POST', url: '/v1/webhooks/endpoints', payload: { url: 'https://hooks.example.com/lp', events: ['link.created'] } });
+  expect(ep.statusCode, ep.body).toBe(201);
+  workers = startWorkers(h);
+});
+afterAll(async () => {
+  await workers?.stop();
+  await h?.close();
+});
+
+describe('bulk jobs through the link writer', () => {
+  it('a created link has its link.created event (with the resource) and a link.create audit row by the job\'s key', async () => {
+    const items = [1, 2, 3].map((i) => ({ domain, path: `ev-${i}`, destination_url: `https://shop.example.com/p/${i}` }));
+    const job = await submit('create', items);
+    expect(job).toMatchObject({ status: 'succeeded', counts: { succeeded: 3 } });
+    const ids = (await results(h, job.id)).map((l) => String(l.link_id));
+
+    const events = await linkEvents(ids);
+    expect(events.map((e) => e.type)).toEqual(['link.created', 'link.created', 'link.created']);
+    expect(events.map((e) => e.link_id).sort()).toEqual([...ids].sort());
+    // the payload is the link resource, as GET /v1/links/{id} answers it
+    const link = (await h.req({ method: 'GET', url: `/v1/links/${ids[0]}` })).json<Record<string, unknown>>();
+    expect(events.find((e) => e.link_id === ids[0])!.data).toEqual(link);
+    // an endpoint subscribes to link.created: the events wait for the fan-out
+    expect(events.every((e) => !e.dispatched)).toBe(true);
+
+    const audit = await h.req({ method: 'GET', url: `/v1/audit?resource_type=link&action=link.create&limit=100` });
+    expect(audit.statusCode, audit.body).toBe(200);
+    const entries = audit.json<{ data: { resource: { id: string }; actor: { type: string; id: string; name: string }; changes: Record<string, unknown> }[] }>().data
+      .filter((e) => ids.includes(e.resource.id));
+    expect(entries).toHaveLength(3);
+    for (const e of entries) {
+      expect(e.actor).toMatchObject({ type: 'api_key', id: adminKeyId, name: 'bootstrap admin' });
+      expect(e.changes).toMatchObject({ domain, job_id: job.id });
+    }
+  });
+
+  it('updates and disables: link.updated (+ link.disabled) and link.update audit rows; types nobody subscribes to are stored dispatched', async () => {
+    const created = await submit('create', [{ domain, path: 'up-1', destination_url: 'https://shop.example.com/u/1' }, { domain, path: 'up-2', destination_url: 'https://shop.example.com/u/2' }]);
+    const ids = (await results(h, created.id)).map((l) => String(l.link_id));
+    const job = await submit('upsert', [
+      { domain, path: 'up-1', destination_url: 'https://shop.example.com/u/1?v=2' },
+      { domain, path: 'up-2', destination_url: 'https://shop.example.com/u/2', disabled: true },
+    ]);
+    expect(job).toMatchObject({ status: 'succeeded', counts: { succeeded: 2 } });
+    const events = (await linkEvents(ids)).filter((e) => e.type !== 'link.created');
+    expect(events.map((e) => [e.link_id, e.type])).toEqual([[ids[0], 'link.updated'], [ids[1], 'link.updated'], [ids[1], 'link.disabled']]);
+    expect(events.every((e) => e.dispatched)).toBe(true);
+    expect(events[0]!.data).toMatchObject({ destination_url: 'https://shop.example.com/u/1?v=2', version: 2 });
+
+    const audit = await h.pool.query<{ resource_id: string; actor_key_id: string; changes: { changed: string[]; job_id: string } }>(
+      `SELECT resource_id, actor_key_id, changes FROM audit_log WHERE action = 'link.update' AND resource_id = ANY($1::text[]) ORDER BY resource_id`, [ids],
+    );
+    expect(audit.rows.map((r) => [r.resource_id, r.actor_key_id, r.changes.changed, r.changes.job_id]))
+      .toEqual([[ids[0], adminKeyId, ['destination_url'], job.id], [ids[1], adminKeyId, ['disabled'], job.id]].sort((a, b) => String(a[0]).localeCompare(String(b[0]))));
+  });
+
+  it('the same job again changes nothing: no event, no audit row', async () => {
+    const items = [1, 2, 3].map((i) => ({ domain, path: `again-${i}`, destination_url: `https://shop.example.com/a/${i}` }));
+    await submit('upsert', items);
+    const before = { events: await count(h, `SELECT count(*) AS n FROM events WHERE type LIKE 'link.%'`), audit: await count(h, `SELECT count(*) AS n FROM audit_log WHERE resource_type = 'link'`) };
+    const again = await submit('upsert', items);
+    expect((await results(h, again.id)).map((l) => l.status)).toEqual(['unchanged', 'unchanged', 'unchanged']);
+    expect(await count(h, `SELECT count(*) AS n FROM events WHERE type LIKE 'link.%'`)).toBe(before.events);
+    expect(await count(h, `SELECT count(*) AS n FROM audit_log WHERE resource_type = 'link'`)).toBe(before.audit);
+  });
+
+  it('a policy violation is a per-row error naming details.rule; the violating link leaves no event and no audit row', async () => {
+    const host = await createDomain(h, 'go.strict.example.com');
+    const domainId = (await h.pool.query<{ id: string }>('SELECT id FROM domains WHERE hostname = $1', [host])).rows[0]!.id;
+    const p = await h.req({ method: 'PUT', url: `/v1/domains/${domainId}/policy`, payload: { https_only: true } });
+    expect(p.statusCode, p.body).toBe(200);
+    const job = await submit('create', [
+      { domain: host, path: 'ok', destination_url: 'https://example.org/ok' },
+      { domain: host, path: 'plain', destination_url: 'http://example.org/plain' },
+    ]);
+    expect(job).toMatchObject({ status: 'partially_succeeded', counts: { succeeded: 1, failed: 1 } });
+    const errs = (await h.req({ method: 'GET', url: `/v1/jobs/${job.id}/errors` })).json<{ data: Record<string, unknown>[] }>();
+    expect(errs.data).toEqual([expect.objectContaining({ index: 1, code: 'policy_violation', field: 'destination_url', details: expect.objectContaining({ rule: 'https_only', field: 'destination_url' }) })]);
+    const lines = await results(h, job.id);
+    expect(lines[1]).toMatchObject({ status: 'failed', error: { code: 'policy_violation', details: { rule: 'https_only' } } });
+    expect(await count(h, `SELECT count(*) AS n FROM links WHERE domain = $1`, [host])).toBe(1);
+    expect(await count(h, `SELECT count(*) AS n FROM events WHERE type = 'link.created' AND data->>'domain' = $1`, [host])).toBe(1);
+    expect(await count(h, `SELECT count(*) AS n FROM audit_log WHERE action = 'link.create' AND changes->>'domain' = $1`, [host])).toBe(1);
+  });
+});
