@@ -6,6 +6,7 @@
  *   - the webhook events the single path emits (`link.created`, `link.updated`, `link.disabled`,
  *     `link.deleted`), with the same payload (the link resource);
  *   - the audit rows (actor: the key that submitted the job; `changes` name the job).
+ * The events continue the job's trace (jobs.traceparent), as the job's own event does.
  * All in the caller's transaction: a batch that rolls back leaves no event and no audit row, and a
  * batch that committed is never run again (jobs/process-batch.ts), so a resumed job does not
  * repeat them.
@@ -41,8 +42,8 @@ const EVENTS_SQL = `WITH t AS (
     WHERE EXISTS (SELECT 1 FROM webhook_endpoints e
                   WHERE e.workspace_id = $1 AND e.enabled AND e.deleted_at IS NULL AND webhook_filter_matches(e.event_types, ty.type))
   ), ins AS (
-    INSERT INTO events (id, workspace_id, type, occurred_at, data, dispatched_at)
-    SELECT t.id, $1, t.type, now(), t.data, CASE WHEN s.type IS NULL THEN now() END
+    INSERT INTO events (id, workspace_id, type, occurred_at, data, dispatched_at, traceparent)
+    SELECT t.id, $1, t.type, now(), t.data, CASE WHEN s.type IS NULL THEN now() END, (SELECT traceparent FROM jobs WHERE id = $3)
     FROM t LEFT JOIN subscribed s ON s.type = t.type
     ORDER BY t.n
     RETURNING dispatched_at
@@ -97,7 +98,7 @@ export async function writeLinksInBulk(
     for (const type of eventTypes(w, row)) events.push({ n: events.length, id: newUuidV7(), type, data });
     audit.push({ id: newId('aud'), action: auditAction(w), resource_id: w.id, changes: scrubSecrets(auditChanges(w, row, ctx.jobId)) });
   }
-  await tx.query({ name: 'link_bulk_events', text: EVENTS_SQL, values: [ctx.workspaceId, JSON.stringify(events)] });
+  await tx.query({ name: 'link_bulk_events', text: EVENTS_SQL, values: [ctx.workspaceId, JSON.stringify(events), ctx.jobId] });
   await tx.query({ name: 'link_bulk_audit', text: AUDIT_SQL, values: [ctx.workspaceId, ctx.keyId, ctx.jobId, JSON.stringify(audit)] });
   return result;
 }
