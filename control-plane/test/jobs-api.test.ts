@@ -67,7 +67,7 @@ describe('bulk jobs: API', () => {
     expect(link).toMatchObject({ path: 'sku-1002', destination_url: 'https://shop.example.com/p/1002', utm: { source: 'catalog', medium: 'pim' }, version: 1 });
 
     // a link.created event per created link (as the single path emits), then the job event
-    const events = await h.pool.query<{ type: string; data: { id: string; status: string } }>(`SELECT type, data FROM events ORDER BY id`);
+    const events = await h.pool.query<{ type: string; data: { id: string; status: string } }>(`SELECT type, data FROM events ORDER BY type LIKE 'job.%', id`);
     expect(events.rows.map((e) => e.type)).toEqual(['link.created', 'link.created', 'link.created', 'job.succeeded']);
     expect(events.rows.slice(0, 3).map((e) => e.data.id).sort()).toEqual([lines[0], lines[1], lines[3]].map((l) => l!.link_id).sort());
     expect(events.rows[3]!.data).toMatchObject({ id: body.job_id, status: 'partially_succeeded' });
