@@ -19,7 +19,9 @@ import { pathToFileURL } from 'node:url';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
-import { ClickBatchWriter, ensureClicksStream, natsNames } from '../../shared/index.js';
+import { ClickSet, dayOf } from '../../control-plane/ingest/index.js';
+import { copyClickFloor, createClickFloorTable } from '../../control-plane/ingest/click-writer.js';
+import { ClickBatchWriter, decodeClickColumns, ensureClicksStream, natsNames } from '../../shared/index.js';
 import {
   cleanupNatsPrefix, createTestDatabase, freePort, startNatsServer, startProcess, testPrefix, TEST_NATS_URL, waitFor, waitForHttp,
 } from '../../shared/testing/index.js';
@@ -83,37 +85,48 @@ function* traffic(n: number, links: number, seed: number) {
   }
 }
 
-export async function publishBacklog(prefix: string, n: number, links: number): Promise<number> {
+/** The bench's click batches (1 000 clicks each, as a node ships them): message id and bytes. */
+export function* benchBatches(n: number, links: number, nodeId = 'bench-node'): Generator<{ id: string; bytes: Uint8Array }> {
+  const hash = Buffer.alloc(32);
+  let w = new ClickBatchWriter(1000);
+  let batches = 0;
+  const finish = () => {
+    const id = `bench-${batches++}`;
+    const bytes = w.finish(nodeId, id);
+    w = new ClickBatchWriter(1000);
+    return { id, bytes };
+  };
+  for (const t of traffic(n, links, 7)) {
+    hash.writeUInt32BE(t.visitor, 0);
+    const vh = createHash('sha256').update(hash).digest();
+    const linkId = `ln_01JDBENCH${String(t.link).padStart(16, '0')}`;
+    w.addRaw({
+      occurredAt: t.at, linkId, workspaceId: 'ws_01JDBENCH0000000000000000', domain: 'go.bench.example', path: `p${t.link}`,
+      destination: `https://www.example.com/landing/${t.link}?utm_source=bench`, ruleId: null, variantId: t.variant,
+      country: t.country, deviceClass: t.bot ? 'bot' : t.device, os: t.os, browser: t.browser, referrerHost: t.referrer,
+      language: 'en', bot: t.bot, qr: t.qr, utmJson: '{"source":"bench"}',
+    }, null, vh);
+    if (w.count === 1000) yield finish();
+  }
+  if (w.count > 0) yield finish();
+}
+
+/** Publishes the bench's batches to a fresh clicks stream; returns them (the floor copies the same clicks). */
+export async function publishBacklog(prefix: string, n: number, links: number): Promise<Uint8Array[]> {
   const nc = await connect({ servers: TEST_NATS_URL });
   try {
     await ensureClicksStream(await jetstreamManager(nc), prefix, {}, 'own');
     const js = jetstream(nc);
     const subject = natsNames(prefix).clicksSubject('bench-node');
-    const hash = Buffer.alloc(32);
-    let w = new ClickBatchWriter(1000);
-    let batches = 0;
+    const sent: Uint8Array[] = [];
     const acks: Promise<unknown>[] = [];
-    const flush = async () => {
-      const id = `bench-${batches++}`;
-      acks.push(js.publish(subject, w.finish('bench-node', id), { msgID: id }));
-      w = new ClickBatchWriter(1000);
+    for (const { id, bytes } of benchBatches(n, links)) {
+      sent.push(bytes);
+      acks.push(js.publish(subject, bytes, { msgID: id, timeout: 60_000 })); // a loaded machine can keep a PubAck past the 5 s default
       if (acks.length >= 64) await Promise.all(acks.splice(0));
-    };
-    for (const t of traffic(n, links, 7)) {
-      hash.writeUInt32BE(t.visitor, 0);
-      const vh = createHash('sha256').update(hash).digest();
-      const linkId = `ln_01JDBENCH${String(t.link).padStart(16, '0')}`;
-      w.addRaw({
-        occurredAt: t.at, linkId, workspaceId: 'ws_01JDBENCH0000000000000000', domain: 'go.bench.example', path: `p${t.link}`,
-        destination: `https://www.example.com/landing/${t.link}?utm_source=bench`, ruleId: null, variantId: t.variant,
-        country: t.country, deviceClass: t.bot ? 'bot' : t.device, os: t.os, browser: t.browser, referrerHost: t.referrer,
-        language: 'en', bot: t.bot, qr: t.qr, utmJson: '{"source":"bench"}',
-      }, null, vh);
-      if (w.count === 1000) await flush();
     }
-    if (w.count > 0) await flush();
     await Promise.all(acks);
-    return batches;
+    return sent;
   } finally {
     await nc.close();
   }
@@ -138,6 +151,54 @@ export interface IngestMeasure {
   /** CPU µs per click of the control plane process and of its Postgres backends. */
   cpUsPerClick: number;
   pgUsPerClick: number;
+  /** The floor: the same clicks binary-COPYed into a table of the clicks table's shape, nothing else. */
+  floor: FloorMeasure;
+}
+
+export interface FloorMeasure {
+  clicksPerSec: number;
+  /** CPU µs per click of the process that decodes and COPYs (this one) and of its Postgres backend. */
+  cpUsPerClick: number;
+  pgUsPerClick: number;
+}
+
+/**
+ * The floor of click ingest on this machine: the batches ingest drained, decoded into the same
+ * ClickSets (transactions of `perTx` clicks), each binary-COPYed once into a table of the clicks
+ * table's shape (columns, primary key, day partitions) — no visitors, rollups, dedup or NATS.
+ * CPU counted as ingest's is: this process (in the control plane's place) + its Postgres backend.
+ */
+export async function measureFloor(url: string, batches: readonly Uint8Array[], perTx: number): Promise<FloorMeasure> {
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  try {
+    const pid = (await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    const perSet = Math.max(1, Math.round(perTx / 1000));
+    const days = new Set<number>();
+    const cols = batches.map((b) => decodeClickColumns(b));
+    for (const c of cols) for (let i = 0; i < c.n; i++) days.add(dayOf(c.times[i]!));
+    await createClickFloorTable(pool, 'click_floor', days);
+    const cpu = () => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1e6;
+    };
+    const started = performance.now();
+    const cp0 = cpu();
+    const pg0 = cpuSeconds(pid);
+    let n = 0;
+    for (let i = 0; i < batches.length; i += perSet) {
+      const set = new ClickSet(batches.slice(i, i + perSet).map((b) => decodeClickColumns(b)));
+      await copyClickFloor(pool, 'click_floor', set);
+      n += set.n;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      clicksPerSec: n / Math.max(seconds, 0.001),
+      cpUsPerClick: ((cpu() - cp0) * 1e6) / Math.max(n, 1),
+      pgUsPerClick: ((cpuSeconds(pid) - pg0) * 1e6) / Math.max(n, 1),
+    };
+  } finally {
+    await pool.end();
+  }
 }
 
 export async function measureIngest(n: number, env: Record<string, string> = {}): Promise<IngestMeasure> {
@@ -146,7 +207,7 @@ export async function measureIngest(n: number, env: Record<string, string> = {})
   const port = await freePort();
   const opsPort = await freePort();
   try {
-    await publishBacklog(prefix, n, 5000);
+    const batches = await publishBacklog(prefix, n, 5000);
     const cp = startProcess('control-plane/main.js', {
       PORT: String(port), OPS_PORT: String(opsPort), DATABASE_URL: db.url, NATS_PREFIX: prefix, NATS_URL: TEST_NATS_URL, LOG_LEVEL: 'warn',
       WEBHOOK_WORKERS: '0', JOB_WORKERS: '0', ...env,
@@ -181,7 +242,10 @@ export async function measureIngest(n: number, env: Record<string, string> = {})
       const seconds = (last - first) / 1000;
       const measured = n - firstCount; // clicks committed between the first and the last sample
       const rows = Number((await admin.query<{ n: string }>('SELECT count(*) AS n FROM clicks')).rows[0]!.n);
+      await cp.stop();
+      const floor = await measureFloor(db.url, batches, Number(env.CLICK_INGEST_BATCH ?? 20_000));
       return {
+        floor,
         clicksPerSec: measured / Math.max(seconds, 0.001),
         seconds,
         rows,
@@ -260,6 +324,7 @@ const pct = (on: number, off: number) => Math.round(((on - off) / off) * 1000) /
 export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
   const n = opts.quick ? 100_000 : 500_000;
   const ingest = await measureIngest(n);
+  const ratio = (ingest.cpUsPerClick + ingest.pgUsPerClick) / (ingest.floor.cpUsPerClick + ingest.floor.pgUsPerClick);
   const measured = await measureCapture(opts.quick);
   const skipped = 'skipped' in measured ? measured.skipped : null;
   const cap = 'skipped' in measured ? { rows: [], off1: NaN, on1: NaN, off16: NaN, on16: NaN, captured: 0 } : measured;
@@ -272,6 +337,10 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
       { measure: 'ingest: clicks/s into Postgres', value: Math.round(ingest.clicksPerSec) },
       { measure: 'ingest: control-plane CPU µs/click', value: Number(ingest.cpUsPerClick.toFixed(1)) },
       { measure: 'ingest: Postgres CPU µs/click', value: Number(ingest.pgUsPerClick.toFixed(1)) },
+      { measure: 'floor (binary COPY into the clicks shape): clicks/s', value: Math.round(ingest.floor.clicksPerSec) },
+      { measure: 'floor: decode + COPY process CPU µs/click', value: Number(ingest.floor.cpUsPerClick.toFixed(1)) },
+      { measure: 'floor: Postgres CPU µs/click', value: Number(ingest.floor.pgUsPerClick.toFixed(1)) },
+      { measure: 'ingest / floor CPU per click (CP + PG)', value: Number(ratio.toFixed(2)) },
       { measure: 'machine load (1 min) at the end', value: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]) },
       ...(skipped ? [] : [
         ...cap.rows,

@@ -8,6 +8,7 @@
  * savepoint, and the same rows go through a staging table with `INSERT … ON CONFLICT DO NOTHING
  * RETURNING id` instead — so a click is stored, counted and announced exactly once either way.
  */
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -44,7 +45,7 @@ export interface StoreOptions {
   subscriptions: Subscriptions;
   /** Scheme of short URLs in event payloads. */
   scheme: string;
-  /** Told how long each step took (ms): copy, merge, visitors, rollups, events, commit. */
+  /** Told how long each step took (ms): copy or merge, visitors: encode/stage/insert/truncate, rollups, events, commit. */
   onPhase?: (phase: string, ms: number) => void;
 }
 
@@ -79,7 +80,7 @@ const staged = new WeakSet<PoolClient>();
 async function ensureStaging(client: PoolClient): Promise<void> {
   if (staged.has(client)) return;
   await client.query(`CREATE TEMP TABLE IF NOT EXISTS click_stage (LIKE clicks INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`);
-  await client.query(`CREATE TEMP TABLE IF NOT EXISTS click_visitor_stage (i int, l text, d date, h bytea) ON COMMIT DELETE ROWS`);
+  await client.query(`CREATE TEMP TABLE IF NOT EXISTS click_visitor_stage (i int, k uuid, d date) ON COMMIT DELETE ROWS`);
   staged.add(client);
 }
 
@@ -95,49 +96,78 @@ async function mergeInsert(client: PoolClient, set: ClickSet, rows: Int32Array, 
   return rows.filter((i) => ids.has(set.idText(i)));
 }
 
+/** md5 of link ids seen lately (the visitor key's link half), bounded. */
+const linkDigests = new Map<string, Buffer>();
+
+function linkDigest(linkId: string): Buffer {
+  let d = linkDigests.get(linkId);
+  if (d === undefined) {
+    if (linkDigests.size >= 200_000) linkDigests.clear();
+    d = createHash('md5').update(linkId).digest();
+    linkDigests.set(linkId, d);
+  }
+  return d;
+}
+
+/**
+ * click_visitors' key of each row (16 bytes each, in `rows` order): the visitor hash XOR md5(link
+ * id) — linkplane_visitor_key() of migration 103.
+ */
+export function visitorKeys(set: ClickSet, rows: Int32Array): Buffer {
+  const link = set.cols[F.link]!;
+  const out = Buffer.allocUnsafe(16 * rows.length);
+  let cur = -1;
+  let dig: Buffer = Buffer.alloc(16);
+  for (let j = 0; j < rows.length; j++) {
+    const i = rows[j]!;
+    if (link[i] !== cur) {
+      cur = link[i]!;
+      dig = linkDigest(set.strings[cur]!);
+    }
+    for (let b = 0; b < 16; b++) out[16 * j + b] = set.hashes[16 * i + b]! ^ dig[b]!;
+  }
+  return out;
+}
+
 /**
  * Records (link, day, visitor) and returns, per row, 1 if it is its visitor's first counted
  * click of the day on that link (the earliest such row here, when the visitor was not known yet).
  */
-async function markFirstVisits(client: PoolClient, set: ClickSet, d: Dicts, rows: Int32Array): Promise<Uint8Array> {
-  const link = set.cols[F.link]!;
-  const w = new BinaryCopyWriter();
-  // rows come grouped by link, in time order: dedupe (day, visitor) within each link's run and
-  // write them sorted, so concurrent transactions lock visitor keys in the same global order
-  const seen = new Map<string, number>();
-  const keys: string[] = [];
-  const flush = () => {
-    keys.sort();
-    for (const k of keys) {
-      const j = seen.get(k)!;
-      const i = rows[j]!;
-      w.row(4, 256).int4(j).field(d.text.text(link[i]!)).date(dayOf(set.times[i]!)).raw(set.hashes, 16 * i, 16);
-    }
-    seen.clear();
-    keys.length = 0;
-  };
-  let cur = -1;
-  for (let j = 0; j < rows.length; j++) {
-    const i = rows[j]!;
-    if (link[i] !== cur) {
-      flush();
-      cur = link[i]!;
-    }
-    const key = String.fromCharCode(dayOf(set.times[i]!) & 0xffff) + set.hashes.toString('latin1', 16 * i, 16 * i + 16);
-    if (!seen.has(key)) {
-      seen.set(key, j);
-      keys.push(key);
-    }
+async function markFirstVisits(client: PoolClient, set: ClickSet, rows: Int32Array, phase: (name: string) => void = () => undefined): Promise<Uint8Array> {
+  const keys = visitorKeys(set, rows);
+  const n = rows.length;
+  // sorted by (key, day, row): one entry per (key, day) — its first row (rows of a link come in
+  // time order) — and written in key order, so concurrent transactions lock visitor keys in the
+  // same global order. The first 6 key bytes as a number decide almost every comparison.
+  const head = new Float64Array(n);
+  const day = new Int32Array(n);
+  const order = new Int32Array(n);
+  for (let j = 0; j < n; j++) {
+    head[j] = keys.readUIntBE(16 * j, 6);
+    day[j] = dayOf(set.times[rows[j]!]!);
+    order[j] = j;
   }
-  flush();
-  await copyInto(client, 'COPY click_visitor_stage (i, l, d, h) FROM STDIN (FORMAT binary)', w.finish());
+  order.sort((a, b) => head[a]! - head[b]! || keys.compare(keys, 16 * a + 6, 16 * a + 16, 16 * b + 6, 16 * b + 16) || day[a]! - day[b]! || a - b);
+  const w = new BinaryCopyWriter();
+  let prev = -1;
+  for (let x = 0; x < n; x++) {
+    const j = order[x]!;
+    if (prev >= 0 && head[prev] === head[j] && day[prev] === day[j] && keys.compare(keys, 16 * prev + 6, 16 * prev + 16, 16 * j + 6, 16 * j + 16) === 0) continue;
+    prev = j;
+    w.row(3, 64).int4(j).raw(keys, 16 * j, 16).date(day[j]!);
+  }
+  phase('visitors: encode');
+  await copyInto(client, 'COPY click_visitor_stage (i, k, d) FROM STDIN (FORMAT binary)', w.finish());
+  phase('visitors: stage');
   const { rows: fresh } = await client.query<{ i: number }>(
     `WITH ins AS (
-       INSERT INTO click_visitors (link_id, day, visitor_hash) SELECT l, d, h FROM click_visitor_stage
-       ON CONFLICT DO NOTHING RETURNING link_id, day, visitor_hash)
-     SELECT s.i FROM ins JOIN click_visitor_stage s ON s.l = ins.link_id AND s.d = ins.day AND s.h = ins.visitor_hash`,
+       INSERT INTO click_visitors (visitor_key, day) SELECT k, d FROM click_visitor_stage
+       ON CONFLICT DO NOTHING RETURNING visitor_key, day)
+     SELECT s.i FROM ins JOIN click_visitor_stage s ON s.k = ins.visitor_key AND s.d = ins.day`,
   );
+  phase('visitors: insert');
   await client.query('TRUNCATE click_visitor_stage');
+  phase('visitors: truncate');
   const first = new Uint8Array(rows.length);
   for (const r of fresh) first[r.i] = 1;
   return first;
@@ -189,7 +219,7 @@ export async function storeClicks(pool: Pool, set: ClickSet, opts: StoreOptions)
       let rollupRows = 0;
       let events = 0;
       if (rows.length > 0) {
-        const first = await markFirstVisits(client, set, dict, rows);
+        const first = await markFirstVisits(client, set, rows, phase);
         phase('visitors');
         rollupRows = await appendRollupDeltas(client, set, dict, rows, first);
         phase('rollups');
@@ -204,5 +234,28 @@ export async function storeClicks(pool: Pool, set: ClickSet, opts: StoreOptions)
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     }
+  });
+}
+
+/**
+ * The floor ingest is measured against (bench): a table of the clicks table's shape — same
+ * columns, primary key and day partitions — that takes the clicks with nothing else.
+ */
+export async function createClickFloorTable(pool: Pool, table: string, days: Iterable<number>): Promise<void> {
+  await pool.query(`CREATE TABLE ${table} (LIKE clicks INCLUDING ALL) PARTITION BY RANGE (occurred_at)`);
+  for (const d of days) {
+    const from = new Date(d * 86_400_000).toISOString();
+    const to = new Date((d + 1) * 86_400_000).toISOString();
+    await pool.query(`CREATE TABLE ${table}_p${d} PARTITION OF ${table} FOR VALUES FROM ('${from}') TO ('${to}')`);
+  }
+}
+
+/** The floor's write: the clicks of `set`, binary-COPYed into `table` in one transaction, nothing else. */
+export async function copyClickFloor(pool: Pool, table: string, set: ClickSet): Promise<void> {
+  const chunks = copyRows(set, { text: new FieldDictionary(set.strings), jsonb: new JsonbDictionary(set.strings) }, set.ordered());
+  await withClient(pool, async (client) => {
+    await client.query('BEGIN');
+    await copyInto(client, `COPY ${table} (${COLUMNS}) FROM STDIN (FORMAT binary)`, chunks);
+    await client.query('COMMIT');
   });
 }

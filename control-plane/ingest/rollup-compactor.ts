@@ -12,6 +12,13 @@ import type { Pool } from '../db/pool.js';
 import { withGuardedTx } from './checkout.js';
 
 const COMPACTOR_LOCK = 1819304813;
+/**
+ * Delta rows folded per round. Each round upserts one rollup row per distinct key it holds, and an
+ * upsert costs several times what a delta row does, so a round takes all that a few seconds of
+ * full-rate ingest append (clicks of one link-hour over many transactions fold into one upsert).
+ */
+const DEFAULT_BATCH = 1_000_000;
+const WORK_MEM = '192MB';
 
 export interface RollupCompactorOptions {
   pool: Pool;
@@ -36,6 +43,8 @@ export class RollupCompactor {
     this.round ??= withGuardedTx(this.opts.pool, async (tx) => {
       const { rows } = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [COMPACTOR_LOCK]);
       if (!rows[0]!.ok) return 0;
+      // the round's aggregate stays in memory (spilling to disk costs more than it saves)
+      await tx.query(`SET LOCAL work_mem = '${WORK_MEM}'`);
       const r = await tx.query<{ moved: number }>(
         `WITH moved AS (
            DELETE FROM click_rollup_deltas
@@ -49,7 +58,7 @@ export class RollupCompactor {
              SET clicks = click_rollups.clicks + EXCLUDED.clicks, visitors = click_rollups.visitors + EXCLUDED.visitors
            RETURNING 1)
          SELECT (SELECT count(*) FROM moved)::int AS moved, (SELECT count(*) FROM folded)::int AS folded`,
-        [this.opts.batch ?? 200_000],
+        [this.opts.batch ?? DEFAULT_BATCH],
       );
       return r.rows[0]!.moved;
     }).finally(() => {
@@ -75,7 +84,7 @@ export class RollupCompactor {
         if (!this.stopped) this.outage.failed(err);
       }
       // keep going without pause while there is a backlog
-      if (!this.stopped) this.timer = setTimeout(() => void tick(), folded >= (this.opts.batch ?? 200_000) ? 0 : this.opts.everyMs);
+      if (!this.stopped) this.timer = setTimeout(() => void tick(), folded >= (this.opts.batch ?? DEFAULT_BATCH) ? 0 : this.opts.everyMs);
     };
     this.timer = setTimeout(() => void tick(), this.opts.everyMs);
   }

@@ -97,7 +97,8 @@ export async function publishClicks(
   for (let i = 0; i < clicks.length; i += per) {
     const batchId = `${opts.batchIdPrefix ?? 'b'}-${nodeId}-${i / per}`;
     const data = encodeClickBatch({ v: 1, nodeId, batchId, events: clicks.slice(i, i + per) });
-    acks.push(js.publish(names.clicksSubject(nodeId), data, { msgID: batchId }));
+    // the shared test NATS under a loaded machine can keep a PubAck past the 5 s default
+    acks.push(js.publish(names.clicksSubject(nodeId), data, { msgID: batchId, timeout: 60_000 }));
     ids.push(batchId);
     if (acks.length >= 64) await Promise.all(acks.splice(0));
   }

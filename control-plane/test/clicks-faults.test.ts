@@ -139,5 +139,5 @@ describe('click ingest when the control plane is killed or stopped in the middle
     } finally {
       await pool.end();
     }
-  });
+  }, 240_000); // its own waits allow up to 30 + 60 + 60 + 90 s: on a loaded machine the 60 s default cut it short
 });

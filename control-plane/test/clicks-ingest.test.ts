@@ -103,6 +103,15 @@ describe('click ingest', () => {
     compactor.start(); // from here on, compaction runs alongside ingest
   });
 
+  it('keeps one visitor key per (link, day, visitor), the key SQL computes as linkplane_visitor_key', async () => {
+    const { rows } = await h.pool.query<{ raw: number; kept: number; matched: number }>(`
+      WITH r AS (SELECT DISTINCT link_id, (occurred_at AT TIME ZONE 'UTC')::date AS day, visitor_hash FROM clicks)
+      SELECT (SELECT count(*) FROM r)::int AS raw, (SELECT count(*) FROM click_visitors)::int AS kept,
+             (SELECT count(*) FROM r JOIN click_visitors v ON v.visitor_key = linkplane_visitor_key(r.link_id, r.visitor_hash) AND v.day = r.day)::int AS matched`);
+    expect(rows[0]!.raw).toBeGreaterThan(1000);
+    expect(rows[0]).toEqual({ raw: rows[0]!.raw, kept: rows[0]!.raw, matched: rows[0]!.raw });
+  });
+
   it('a batch re-sent inside the dedupe window is stored once by JetStream', async () => {
     const { nc } = await h.nats();
     const jsm = await jetstreamManager(nc);
@@ -222,10 +231,13 @@ describe('click ingest', () => {
       country: c.country, device: c.deviceClass, os: c.os, browser: c.browser, referrer_host: c.referrerHost,
       language: c.language, qr: false, utm: c.utm, visitor_hash: c.visitorHash, node_id: c.nodeId,
     });
+    await h.pool.query(
+      `DELETE FROM click_visitors WHERE (visitor_key, day) IN (
+         SELECT linkplane_visitor_key(link_id, visitor_hash), (occurred_at AT TIME ZONE 'UTC')::date FROM clicks WHERE workspace_id = 'ws_other')`,
+    );
     await h.pool.query(`DELETE FROM clicks WHERE workspace_id = 'ws_other'`);
     await compactor.drain();
     await h.pool.query(`DELETE FROM click_rollups WHERE workspace_id = 'ws_other'`);
-    await h.pool.query(`DELETE FROM click_visitors WHERE link_id = $1`, [other.id]);
     sent = [...sent, ...mine];
   });
 
