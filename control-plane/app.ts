@@ -43,6 +43,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { registerRateLimit } from './rate-limit/rate-limit-hook.js';
 import { secretBoxFrom, type SecretBox } from './secrets/index.js';
 import { webhooksRoutes } from './http/webhooks-routes.js';
+import { registerRequestTracing, type Tracing } from './tracing/index.js';
 import { defaultUiDir, registerUi } from './http/ui-routes.js';
 
 export interface AppDeps {
@@ -56,6 +57,8 @@ export interface AppDeps {
   signingKeys?: SigningKeys;
   /** Seals secrets at rest; by default the box of config.SECRETS_KEY (no valid key: a ConfigError). */
   secrets?: SecretBox;
+  /** Span export (main.ts startTracing); without it a caller's traceparent is carried, nothing recorded. */
+  tracing?: Pick<Tracing, 'enabled'>;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -99,6 +102,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>();
   // only JSON bodies (and the bulk upload's own media types): text/plain is 415 like any other
   app.removeContentTypeParser('text/plain');
+  // first: every later hook, and the handler, run inside the request's trace context
+  registerRequestTracing(app, { record: deps.tracing?.enabled ?? false });
 
   for (const s of [...SHARED_SCHEMAS, Link, Policy]) app.addSchema(s);
   await app.register(swagger, {

@@ -97,6 +97,20 @@ export const controlPlaneSchema = {
   CLICK_STREAM_MAX_MB: { kind: 'int', default: 2048, min: 1, doc: 'largest unconsumed click backlog in JetStream; past it nodes keep clicks in their spools' },
   CLICK_DEDUPE_WINDOW_SECONDS: { kind: 'int', default: 120, min: 1, max: 86_400, doc: 'JetStream stores a re-sent click batch (same Nats-Msg-Id) once within this window; click ids dedupe beyond it' },
   CLICK_EVENTS_SUBSCRIBERS_TTL_MS: { kind: 'int', default: 5_000, min: 0, max: 600_000, doc: 'how long ingest caches which workspaces subscribe to click webhook events' },
+  OTEL_EXPORTER_OTLP_ENDPOINT: {
+    kind: 'url', protocols: ['http', 'https'],
+    doc: 'OTLP/HTTP collector base URL (e.g. `http://otel-collector:4318`): spans are exported as JSON to `<url>/v1/traces`; unset, nothing is recorded or exported (a caller\'s `traceparent` is still passed on to webhooks and callbacks)',
+  },
+  OTEL_EXPORTER_OTLP_HEADERS: {
+    kind: 'string', secret: true,
+    doc: 'headers sent with every export, `key=value,key2=value2` (values URL-encoded), e.g. a hosted backend\'s API key',
+  },
+  OTEL_SERVICE_NAME: { kind: 'string', default: 'linkplane-control-plane', doc: 'the `service.name` of exported spans' },
+  OTEL_TRACES_SAMPLER_ARG: {
+    kind: 'number', default: 1, min: 0, max: 1,
+    doc: 'share of new traces recorded (parent-based trace-id ratio); a request whose `traceparent` says sampled or not keeps that decision',
+  },
+  OTEL_BSP_SCHEDULE_DELAY: { kind: 'int', default: 5000, min: 10, max: 600_000, doc: 'ms between span exports (spans are batched; shutdown flushes the rest)' },
 } as const satisfies ConfigSchema;
 
 export type ControlPlaneConfig = ConfigOf<typeof controlPlaneSchema>;

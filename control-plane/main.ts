@@ -20,13 +20,25 @@ import { OutboxBacklogProbe } from './outbox/backlog.js';
 import { JetStreamSetup } from './outbox/jetstream-setup.js';
 import { OutboxRelay } from './outbox/relay.js';
 import { resealSecrets, secretBoxFrom, type SecretBox } from './secrets/index.js';
+import { startTracing, traceQueries } from './tracing/index.js';
 import { startWebhookWorkers, webhookSettings } from './webhooks/index.js';
 
 const MAINTENANCE_MS = 10 * 60_000;
 
 async function start(config: ControlPlaneConfig, secrets: SecretBox, log: Logger): Promise<void> {
+  const tracing = startTracing(
+    {
+      endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+      headers: config.OTEL_EXPORTER_OTLP_HEADERS,
+      serviceName: config.OTEL_SERVICE_NAME,
+      sampleRatio: config.OTEL_TRACES_SAMPLER_ARG,
+      scheduleDelayMs: config.OTEL_BSP_SCHEDULE_DELAY,
+    },
+    log.child({ module: 'tracing' }),
+  );
   if (await ensureDatabase(config.DATABASE_URL)) log.info('database created');
   const pool = createPool(config.DATABASE_URL, { max: config.DB_POOL_MAX, applicationName: 'linkplane-control-plane' });
+  if (tracing.enabled) traceQueries(pool);
   await migrate(pool, log.child({ module: 'migrate' }));
   await ensureAuditPartitions(pool);
   if (config.BOOTSTRAP_ADMIN_KEY) {
@@ -94,7 +106,7 @@ async function start(config: ControlPlaneConfig, secrets: SecretBox, log: Logger
   ];
   // metrics, health and readiness for Prometheus and probes, apart from the API port
   const ops = await startOpsServer({ host: config.OPS_HOST, port: config.OPS_PORT, routes: opsPortRoutes(pool, metrics, probes), log: log.child({ module: 'ops' }) });
-  const app = await buildApp({ pool, config, log, metrics, secrets, probes });
+  const app = await buildApp({ pool, config, log, metrics, secrets, probes, tracing });
   await app.listen({ port: config.PORT, host: config.HOST });
 
   const maintenance = setInterval(() => {
@@ -146,6 +158,7 @@ async function start(config: ControlPlaneConfig, secrets: SecretBox, log: Logger
     log.debug('nats closed');
     await pool.end();
     await ops.close();
+    await tracing.shutdown(); // last: the spans of everything above are exported
     log.info('stopped');
     process.exit(0);
   };

@@ -8,7 +8,7 @@ import cors from '@fastify/cors';
 import type { FastifyInstance } from 'fastify';
 
 export const CORS_METHODS = ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'];
-export const CORS_ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'];
+export const CORS_ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id', 'traceparent'];
 export const CORS_EXPOSED_HEADERS = ['RateLimit', 'RateLimit-Policy', 'Retry-After', 'Location', 'X-Request-Id', 'Idempotent-Replayed'];
 /** How long a browser may cache a preflight (Chromium caps it at 2 h). */
 export const CORS_MAX_AGE_S = 600;

@@ -83,6 +83,12 @@ const PARAMETERS: Record<string, Json> = {
     description: 'your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID',
     schema: { type: 'string', maxLength: 128 },
   },
+  Traceparent: {
+    in: 'header', name: 'traceparent', required: false,
+    description: 'W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes ' +
+      'send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error',
+    schema: { type: 'string', maxLength: 512 },
+  },
   IdempotencyKey: {
     in: 'header', name: 'Idempotency-Key', required: false,
     description: 'makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); ' +
@@ -142,7 +148,7 @@ function errorResponse(facts: OpenApiFacts, status: number, mutating: boolean): 
 function finishOperation(facts: OpenApiFacts, method: string, path: string, op: Json, errorAnswers: Json): void {
   const mutating = MUTATING.has(method);
   const params = (op.parameters as Json[] | undefined) ?? [];
-  op.parameters = [...params, ref('parameters', 'RequestId'), ...(mutating ? [ref('parameters', 'IdempotencyKey')] : [])];
+  op.parameters = [...params, ref('parameters', 'RequestId'), ref('parameters', 'Traceparent'), ...(mutating ? [ref('parameters', 'IdempotencyKey')] : [])];
   const common: Json = { 'X-Request-Id': ref('headers', 'X-Request-Id'), RateLimit: ref('headers', 'RateLimit'), 'RateLimit-Policy': ref('headers', 'RateLimit-Policy') };
   if (mutating) Object.assign(common, { 'Idempotency-Key': ref('headers', 'Idempotency-Key'), 'Idempotent-Replayed': ref('headers', 'Idempotent-Replayed') });
   const responses = (op.responses as Record<string, Json> | undefined) ?? {};

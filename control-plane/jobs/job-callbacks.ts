@@ -90,7 +90,7 @@ export class JobCallbacks {
         secrets: [{ id: c.job_id, secret }],
         traceparent: c.traceparent,
       },
-      { timeoutMs: this.opts.timeoutMs, allowPrivate: this.opts.allowPrivate },
+      { timeoutMs: this.opts.timeoutMs, allowPrivate: this.opts.allowPrivate, spanName: 'job callback' },
     );
     const log = this.log.child({ job_id: c.job_id, attempt });
     if (r.error === null) {

@@ -18,6 +18,8 @@ export interface KvWrite {
   key: string;
   op: 'put' | 'del';
   payload: Uint8Array | null;
+  /** Sent as the message's `traceparent` header (W3C trace context); nodes ignore it. */
+  traceparent?: string | null;
 }
 
 interface Pending {
@@ -106,13 +108,21 @@ export class KvBatchPublisher {
         const w = writes[i]!;
         const subject = this.bucket.subjectForKey(w.key, true);
         const reply = `${this.inbox}.${id}.${i}`;
-        if (w.op === 'put') this.nc.publish(subject, w.payload ?? EMPTY, { reply });
-        else this.nc.publish(subject, EMPTY, { reply, headers: this.delHeaders });
+        const headers = w.traceparent ? this.tracedHeaders(w.op, w.traceparent) : w.op === 'del' ? this.delHeaders : undefined;
+        if (w.op === 'put') this.nc.publish(subject, w.payload ?? EMPTY, headers ? { reply, headers } : { reply });
+        else this.nc.publish(subject, EMPTY, { reply, headers });
       }
     } catch (err) {
       this.fail(new PublishError('publishing KV writes failed', { cause: err }));
     }
     return done;
+  }
+
+  private tracedHeaders(op: 'put' | 'del', traceparent: string): MsgHdrs {
+    const h = natsHeaders();
+    if (op === 'del') h.set('KV-Operation', 'DEL');
+    h.set('traceparent', traceparent);
+    return h;
   }
 
   close(): void {

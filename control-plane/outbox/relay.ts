@@ -19,12 +19,14 @@
  *   through ends the outage and the backlog follows at full speed.
  */
 import type { KV } from '@nats-io/kv';
+import { SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type pg from 'pg';
 import { Backoff, OutageLog, PublishError, Waker, type Logger } from '../../shared/index.js';
 import type { Pool } from '../db/pool.js';
+import { startSpanFrom, traceparentOf } from '../tracing/index.js';
 import { OUTBOX_CHANNEL } from './enqueue.js';
-import { KvBatchPublisher } from './kv-batch-publisher.js';
+import { KvBatchPublisher, type KvWrite } from './kv-batch-publisher.js';
 
 const LEADER_LOCK = 0x6c70_7265; // "lpre"
 /** Batches one pipeline publishes before it starts over from the lowest unpublished seq. */
@@ -60,6 +62,36 @@ interface OutboxRow {
   kv_key: string;
   op: 'put' | 'del';
   payload: Buffer | null;
+  traceparent: string | null;
+}
+
+/**
+ * A PRODUCER span for each row that carries a trace context (an API write): the message's
+ * `traceparent` names it. Export off: a non-recording span, so the header is the row's own context.
+ */
+function publishSpans(rows: Iterable<OutboxRow>): { writes: KvWrite[]; spans: Span[] } {
+  const writes: KvWrite[] = [];
+  const spans: Span[] = [];
+  for (const r of rows) {
+    let traceparent: string | null = null;
+    if (r.traceparent) {
+      const span = startSpanFrom(r.traceparent, 'outbox publish', {
+        kind: SpanKind.PRODUCER,
+        attributes: { 'messaging.system': 'nats', 'messaging.operation.type': 'send', 'linkplane.outbox.seq': r.seq, 'linkplane.outbox.op': r.op },
+      });
+      spans.push(span);
+      traceparent = traceparentOf(span);
+    }
+    writes.push({ key: r.kv_key, op: r.op, payload: r.payload, traceparent });
+  }
+  return { writes, spans };
+}
+
+function endSpans(spans: Span[], err?: unknown): void {
+  for (const s of spans) {
+    if (err) s.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+    s.end();
+  }
 }
 
 export class OutboxRelay {
@@ -231,7 +263,7 @@ export class OutboxRelay {
 
   private async fetch(afterSeq: string | null, limit: number): Promise<OutboxRow[]> {
     const { rows } = await this.opts.pool.query<OutboxRow>(
-      `SELECT seq, kv_key, op, payload FROM link_outbox
+      `SELECT seq, kv_key, op, payload, traceparent FROM link_outbox
        WHERE published_at IS NULL AND ($2::bigint IS NULL OR seq > $2) ORDER BY seq LIMIT $1`,
       [limit, afterSeq],
     );
@@ -264,17 +296,17 @@ export class OutboxRelay {
           last.set(r.kv_key, r);
         }
         if (this.leaderLost) throw new PublishError('lost relay leadership before publishing');
-        const sending = pub.publish(
-          [...last.values()].map((r) => ({ key: r.kv_key, op: r.op, payload: r.payload })),
-          timeout,
-        );
+        const { writes, spans } = publishSpans(last.values());
+        const sending = pub.publish(writes, timeout);
         const full = rows.length === limit;
         const more = full && round < maxRounds;
         const next = more ? this.fetch(rows[rows.length - 1]!.seq, limit) : Promise.resolve<OutboxRow[]>([]);
         next.catch(() => undefined); // awaited below; don't let it go unhandled if sending fails
         try {
           await sending;
+          endSpans(spans);
         } catch (err) {
+          endSpans(spans, err);
           throw new PublishError(`publishing ${last.size} outbox entries failed`, { cause: err });
         }
         await marking;

@@ -30,7 +30,7 @@ describe('CORS with CORS_ORIGINS set', () => {
       expect(accessControl(r.headers)).toEqual({
         'access-control-allow-origin': ADMIN_PAGE,
         'access-control-allow-methods': 'GET, HEAD, POST, PATCH, DELETE',
-        'access-control-allow-headers': 'Authorization, Content-Type, Idempotency-Key, X-Request-Id',
+        'access-control-allow-headers': 'Authorization, Content-Type, Idempotency-Key, X-Request-Id, traceparent',
         'access-control-expose-headers': 'RateLimit, RateLimit-Policy, Retry-After, Location, X-Request-Id, Idempotent-Replayed',
         'access-control-max-age': '600',
       });

@@ -10,3 +10,5 @@ export {
   TRACER_NAME,
 } from './propagation.js';
 export { parseOtlpHeaders, startTracing, type Tracing, type TracingSettings } from './setup.js';
+export { registerRequestTracing, type RequestTracingOptions } from './http-spans.js';
+export { describeQuery, traceQueries } from './db-spans.js';

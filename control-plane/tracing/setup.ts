@@ -7,7 +7,7 @@ import { trace } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
-import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { Logger } from '../../shared/index.js';
 import { installContextPropagation } from './propagation.js';
 
@@ -17,7 +17,6 @@ export interface TracingSettings {
   /** Extra export request headers, `k=v,k2=v2` (an API key of a hosted backend). */
   headers: string | undefined;
   serviceName: string;
-  serviceVersion: string;
   /** Share of new traces recorded; a trace the caller sampled (or not) keeps the caller's decision. */
   sampleRatio: number;
   scheduleDelayMs: number;
@@ -47,7 +46,7 @@ export function startTracing(s: TracingSettings, log: Logger): Tracing {
   const url = `${s.endpoint.replace(/\/+$/, '')}/v1/traces`;
   const exporter = new OTLPTraceExporter({ url, headers: parseOtlpHeaders(s.headers) });
   const provider = new BasicTracerProvider({
-    resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: s.serviceName, [ATTR_SERVICE_VERSION]: s.serviceVersion }),
+    resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: s.serviceName }),
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(s.sampleRatio) }),
     spanProcessors: [new BatchSpanProcessor(exporter, { scheduledDelayMillis: s.scheduleDelayMs })],
   });

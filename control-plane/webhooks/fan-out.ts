@@ -4,10 +4,12 @@
  * transaction. Set-based and batched (click events arrive by the thousand); every control plane
  * runs one, and SKIP LOCKED gives each its own batch.
  */
+import { SpanKind } from '@opentelemetry/api';
 import { Backoff, OutageLog, Waker, type Logger } from '../../shared/index.js';
 import type { Pool } from '../db/pool.js';
 import { withTx } from '../db/tx.js';
 import { newId } from '../ids.js';
+import { startSpanFrom } from '../tracing/index.js';
 import type { WebhookMetrics } from './metrics.js';
 import { DELIVERIES_CHANNEL, relaxedCommit } from './queue.js';
 
@@ -16,27 +18,52 @@ interface PairRow {
   workspace_id: string;
   type: string;
   endpoint_id: string | null;
+  traceparent: string | null;
+}
+
+/**
+ * A span per trace the batch continued (events written by an API request carry its context): the
+ * fan-out shows in the request's trace between the write and the deliveries. One per trace, not per
+ * event, so a batch of click events from one ingest transaction makes one.
+ */
+function fanOutSpans(rows: PairRow[], startTime: number): void {
+  const perTrace = new Map<string, { events: Set<string>; deliveries: number }>();
+  for (const r of rows) {
+    if (!r.traceparent) continue;
+    let t = perTrace.get(r.traceparent);
+    if (!t) perTrace.set(r.traceparent, (t = { events: new Set(), deliveries: 0 }));
+    t.events.add(r.event_id);
+    if (r.endpoint_id !== null) t.deliveries++;
+  }
+  for (const [traceparent, t] of perTrace) {
+    startSpanFrom(traceparent, 'webhook fan-out', {
+      kind: SpanKind.INTERNAL,
+      startTime,
+      attributes: { 'linkplane.fan_out.events': t.events.size, 'linkplane.fan_out.deliveries': t.deliveries },
+    }).end();
+  }
 }
 
 /** One batch: returns how many events were dispatched and deliveries created. */
 export async function fanOutBatch(pool: Pool, batchSize: number): Promise<{ events: number; deliveries: number }> {
-  return withTx(pool, async (tx) => {
+  const startTime = Date.now();
+  const r = await withTx(pool, async (tx) => {
     await relaxedCommit(tx); // a lost commit leaves the events undispatched: fanned out again
     const { rows } = await tx.query<PairRow>(
       `WITH batch AS (
-         SELECT id, workspace_id, type FROM events
+         SELECT id, workspace_id, type, traceparent FROM events
          WHERE dispatched_at IS NULL
          ORDER BY created_at
          LIMIT $1
          FOR UPDATE SKIP LOCKED
        )
-       SELECT b.id AS event_id, b.workspace_id, b.type, e.id AS endpoint_id
+       SELECT b.id AS event_id, b.workspace_id, b.type, e.id AS endpoint_id, b.traceparent
        FROM batch b
        LEFT JOIN webhook_endpoints e
          ON e.workspace_id = b.workspace_id AND e.enabled AND e.deleted_at IS NULL AND webhook_filter_matches(e.event_types, b.type)`,
       [batchSize],
     );
-    if (rows.length === 0) return { events: 0, deliveries: 0 };
+    if (rows.length === 0) return { events: 0, deliveries: 0, rows };
     const eventIds = [...new Set(rows.map((r) => r.event_id))];
     const pairs = rows.filter((r): r is PairRow & { endpoint_id: string } => r.endpoint_id !== null);
     // deliveries, the events marked dispatched, and a wake-up for the dispatchers: one statement
@@ -56,8 +83,10 @@ export async function fanOutBatch(pool: Pool, batchSize: number): Promise<{ even
         pairs.map((p) => p.type), eventIds,
       ],
     });
-    return { events: eventIds.length, deliveries: pairs.length };
+    return { events: eventIds.length, deliveries: pairs.length, rows };
   });
+  if (r.rows.length > 0) fanOutSpans(r.rows, startTime);
+  return { events: r.events, deliveries: r.deliveries };
 }
 
 export interface FanOutOptions {

@@ -2,8 +2,11 @@
  * One delivery attempt: build the envelope bytes, sign exactly those bytes, POST them with a
  * deadline, keep the first 1 KB of the answer, and name what went wrong with a stable code.
  */
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_URL_FULL } from '@opentelemetry/semantic-conventions';
 import { request, type Dispatcher } from 'undici';
 import { signWebhook, type SigningSecret } from '../../shared/index.js';
+import { startSpanFrom, traceparentOf } from '../tracing/index.js';
 import { classifyStatus, type AttemptError, type AttemptResult } from './outcome.js';
 import { parseRetryAfter } from './retry-policy.js';
 
@@ -26,6 +29,8 @@ export interface OutgoingDelivery {
 export interface SendOptions {
   timeoutMs: number;
   allowPrivate: boolean;
+  /** The attempt's span name (default `webhook deliver`; job callbacks: `job callback`). */
+  spanName?: string;
 }
 
 export const RESPONSE_KEEP_BYTES = 1024;
@@ -86,7 +91,44 @@ async function readHead(body: Dispatcher.ResponseData['body']): Promise<string> 
   return keepText(Buffer.concat(chunks).subarray(0, RESPONSE_KEEP_BYTES));
 }
 
+/** The URL without query or fragment (they may hold a receiver's token): what a span records. */
+function urlForSpan(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}`;
+  } catch {
+    return '(invalid url)';
+  }
+}
+
+/**
+ * One attempt as a CLIENT span continuing the event's trace; the request's `traceparent` header
+ * names that span, so the receiver's own spans join the trace. Export off: the header passes the
+ * event's trace context on unchanged (none: no header).
+ */
 export async function sendDelivery(agent: Dispatcher, d: OutgoingDelivery, opts: SendOptions): Promise<AttemptResult> {
+  const span = startSpanFrom(d.traceparent, opts.spanName ?? 'webhook deliver', {
+    kind: SpanKind.CLIENT,
+    attributes: {
+      [ATTR_HTTP_REQUEST_METHOD]: 'POST',
+      [ATTR_URL_FULL]: urlForSpan(d.url),
+      'linkplane.delivery.id': d.deliveryId,
+      'linkplane.event.id': d.eventId,
+      'linkplane.event.type': d.eventType,
+      'linkplane.delivery.attempt': d.attempt,
+    },
+  });
+  const r = await attempt(agent, d, opts, traceparentOf(span));
+  if (r.statusCode !== null) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, r.statusCode);
+  if (r.error !== null) {
+    span.setAttribute(ATTR_ERROR_TYPE, r.error);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: r.errorDetail ?? r.error });
+  }
+  span.end();
+  return r;
+}
+
+async function attempt(agent: Dispatcher, d: OutgoingDelivery, opts: SendOptions, traceparent: string | null): Promise<AttemptResult> {
   const startedAt = new Date();
   const t0 = performance.now();
   const done = (r: Omit<AttemptResult, 'startedAt' | 'durationMs'>): AttemptResult => ({ startedAt, durationMs: Math.round(performance.now() - t0), ...r });
@@ -95,10 +137,12 @@ export async function sendDelivery(agent: Dispatcher, d: OutgoingDelivery, opts:
   if (d.secrets.length === 0) return fail('no_signing_secret', 'the endpoint has no active signing secret');
   if (!opts.allowPrivate && !d.url.startsWith('https://')) return fail('scheme_not_allowed', 'webhook URLs must use https');
   const body = envelopeBody(d);
+  const headers = deliveryHeaders(d, body);
+  if (traceparent) headers.traceparent = traceparent;
   try {
     const res = await request(d.url, {
       method: 'POST',
-      headers: deliveryHeaders(d, body),
+      headers,
       body,
       dispatcher: agent,
       // the signal is the deadline; undici's own timers are coarse (they can fire ~100 ms early), so

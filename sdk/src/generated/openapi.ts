@@ -1286,6 +1286,8 @@ export interface components {
     parameters: {
         /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
         RequestId: string;
+        /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+        Traceparent: string;
         /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
         IdempotencyKey: string;
     };
@@ -1321,6 +1323,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
             };
             path?: never;
             cookie?: never;
@@ -1356,6 +1360,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
                 /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -1421,6 +1427,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
             };
             path?: never;
             cookie?: never;
@@ -1453,6 +1461,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
                 /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -1498,6 +1508,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
             };
             path?: never;
             cookie?: never;
@@ -1533,6 +1545,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
                 /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -1594,6 +1608,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
             };
             path: {
                 /** @description domain id: `dom_` + 26 Crockford base32 characters (128 bits, ms time first) */
@@ -1632,6 +1648,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
                 /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -1674,6 +1692,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
                 /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -1754,6 +1774,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
             };
             path?: never;
             cookie?: never;
@@ -1790,6 +1812,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
                 /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -1924,6 +1948,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
             };
             path: {
                 /** @description link id: `ln_` + 26 Crockford base32 characters (128 bits, ms time first) */
@@ -1962,6 +1988,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
                 /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -2004,6 +2032,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
                 /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -2217,6 +2247,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
                 /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -2259,6 +2291,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
                 /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -2306,6 +2340,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
             };
             path: {
                 /** @description link id: `ln_` + 26 Crockford base32 characters (128 bits, ms time first) */
@@ -2343,6 +2379,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
                 /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -2413,6 +2451,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
                 /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -2606,6 +2646,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
             };
             path?: never;
             cookie?: never;
@@ -2683,6 +2725,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
             };
             path: {
                 /** @description bulk job id: `job_` + 26 Crockford base32 characters (128 bits, ms time first) */
@@ -2764,6 +2808,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
             };
             path: {
                 /** @description bulk job id: `job_` + 26 Crockford base32 characters (128 bits, ms time first) */
@@ -2814,6 +2860,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
             };
             path: {
                 /** @description bulk job id: `job_` + 26 Crockford base32 characters (128 bits, ms time first) */
@@ -2850,6 +2898,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
                 /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -2938,6 +2988,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
             };
             path?: never;
             cookie?: never;
@@ -3008,6 +3060,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
                 /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -3107,6 +3161,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
             };
             path?: never;
             cookie?: never;
@@ -3154,6 +3210,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
             };
             path: {
                 /** @description webhook endpoint id: `whe_` + 26 Crockford base32 characters (128 bits, ms time first) */
@@ -3224,6 +3282,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
                 /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -3300,6 +3360,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
                 /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -3395,6 +3457,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
                 /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -3486,6 +3550,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
                 /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -3570,6 +3636,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
                 /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -3645,6 +3713,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
             };
             path?: never;
             cookie?: never;
@@ -3722,6 +3792,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
             };
             path: {
                 /** @description webhook delivery id: `whd_` + 26 Crockford base32 characters (128 bits, ms time first) */
@@ -3807,6 +3879,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
                 /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -3903,6 +3977,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
             };
             path: {
                 /** @description link id: `ln_` + 26 Crockford base32 characters (128 bits, ms time first) */
@@ -4005,6 +4081,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
             };
             path?: never;
             cookie?: never;
@@ -4099,6 +4177,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
             };
             path: {
                 /** @description link id: `ln_` + 26 Crockford base32 characters (128 bits, ms time first) */
@@ -4183,6 +4263,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
             };
             path?: never;
             cookie?: never;
@@ -4235,6 +4317,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
             };
             path?: never;
             cookie?: never;
@@ -4273,6 +4357,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
             };
             path?: never;
             cookie?: never;
@@ -4308,6 +4394,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
                 /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -4371,6 +4459,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
             };
             path: {
                 /** @description ws_ + 26 Crockford base32 characters (docs/ids.md), or ws_default for the bootstrap workspace */
@@ -4407,6 +4497,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
             };
             path?: never;
             cookie?: never;
@@ -4439,6 +4531,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
                 /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -4499,6 +4593,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
             };
             path: {
                 /** @description domain id: `dom_` + 26 Crockford base32 characters (128 bits, ms time first) */
@@ -4556,6 +4652,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
                 /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -4639,6 +4737,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
                 /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -4743,6 +4843,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
             };
             path?: never;
             cookie?: never;
@@ -4778,6 +4880,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
                 /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -4837,6 +4941,8 @@ export interface operations {
             header?: {
                 /** @description your id for the request (1–128 of A-Z a-z 0-9 . _ : -), echoed in the answer and logged; another value is replaced by a generated UUID */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the request joins your trace, and the webhook deliveries and job callback it causes send `traceparent` with the same trace id; a malformed value is ignored (a new trace), never an error */
+                traceparent?: components["parameters"]["Traceparent"];
                 /** @description makes a retry safe: the first answer is stored 24 h and replayed for the same key and body (Idempotent-Replayed: true); the same key with another body is 422 idempotency_key_reused, while the first is running 409 idempotency_in_flight */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
