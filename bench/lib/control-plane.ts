@@ -19,7 +19,8 @@ export interface BenchControlPlane {
   close(): Promise<void>;
 }
 
-export async function startBenchControlPlane(opts: { label: string; natsUrl: string; prefix: string; cpus?: string | null; env?: Record<string, string> }): Promise<BenchControlPlane> {
+/** `dist`: another build's compiled tree (default: this checkout's dist/), for before/after in one run. */
+export async function startBenchControlPlane(opts: { label: string; natsUrl: string; prefix: string; cpus?: string | null; env?: Record<string, string>; dist?: string }): Promise<BenchControlPlane> {
   const db = await createTestDatabase(`bench_${opts.label}`);
   const port = await freePort();
   let proc: Proc;
@@ -35,7 +36,7 @@ export async function startBenchControlPlane(opts: { label: string; natsUrl: str
       RATE_LIMIT_PER_SEC: '10000000',
       LOG_LEVEL: 'warn',
       ...opts.env,
-    }, opts.cpus ?? null);
+    }, opts.cpus ?? null, opts.dist);
   } catch (err) {
     await db.drop().catch(() => undefined);
     throw err;
