@@ -45,6 +45,26 @@ export function changedFields(before: Record<string, unknown>, after: Record<str
   return { before: b, after: a };
 }
 
+/** The audit_log columns an entry sets, in the order of `auditValues`. */
+export const AUDIT_COLUMNS = ['id', 'workspace_id', 'actor_type', 'actor_key_id', 'actor_client_id', 'actor_name', 'action', 'resource_type', 'resource_id',
+  'request_id', 'ip', 'user_agent', 'changes'] as const;
+
+/** The values of one entry, in `AUDIT_COLUMNS` order (secrets scrubbed): for writers that fold the entry into their own statement. */
+export function auditValues(
+  actor: Actor,
+  action: string,
+  resource: { type: string; id: string; workspaceId?: string },
+  changes?: Record<string, unknown>,
+): unknown[] {
+  const viaClient = actor.auth.via === 'oauth_client';
+  return [
+    newId('aud'), resource.workspaceId ?? actor.auth.workspaceId, viaClient ? 'oauth_client' : 'api_key',
+    viaClient ? null : actor.auth.keyId, viaClient ? actor.auth.keyId : null, actor.auth.name ?? null,
+    action, resource.type, resource.id, actor.requestId, actor.ip, actor.userAgent?.slice(0, 512) ?? null,
+    changes ? JSON.stringify(scrubSecrets(changes)) : null,
+  ];
+}
+
 /**
  * Appends one entry. `changes` is what changed (by convention `{ before, after }` of the changed
  * fields, or the created resource's fields); secret fields are replaced by "[redacted]" whatever
@@ -57,17 +77,10 @@ export async function recordAudit(
   resource: { type: string; id: string; workspaceId?: string },
   changes?: Record<string, unknown>,
 ): Promise<void> {
-  const viaClient = actor.auth.via === 'oauth_client';
   await db.query({
     name: 'audit_insert_v2',
-    text: `INSERT INTO audit_log (id, workspace_id, actor_type, actor_key_id, actor_client_id, actor_name, action, resource_type, resource_id,
-       request_id, ip, user_agent, changes)
+    text: `INSERT INTO audit_log (${AUDIT_COLUMNS.join(', ')})
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-    values: [
-      newId('aud'), resource.workspaceId ?? actor.auth.workspaceId, viaClient ? 'oauth_client' : 'api_key',
-      viaClient ? null : actor.auth.keyId, viaClient ? actor.auth.keyId : null, actor.auth.name ?? null,
-      action, resource.type, resource.id, actor.requestId, actor.ip, actor.userAgent?.slice(0, 512) ?? null,
-      changes ? JSON.stringify(scrubSecrets(changes)) : null,
-    ],
+    values: auditValues(actor, action, resource, changes),
   });
 }

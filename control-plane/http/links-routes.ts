@@ -5,8 +5,9 @@ import { instantIso } from '../instant.js';
 import { toResource } from '../links/link-row.js';
 import { listLinks } from '../links/link-query.js';
 import { approveLink, createLink, deleteLink, getLink, rejectLink, updateLink, type LinkContext } from '../links/link-service.js';
+import { LinkWriteCache } from '../links/write-cache.js';
 import { actorOf, authOf } from './request-context.js';
-import { commitAndRespond } from './respond.js';
+import { commitAndRespond, sendAnswer } from './respond.js';
 import { LinkCreate, LinkList, LinkListQuery, LinkUpdate } from '../links/link-schema.js';
 import { errorResponses, IdParams } from './schemas.js';
 
@@ -22,6 +23,8 @@ export const linksRoutes =
     const errs = errorResponses(400, 401, 403, 404, 409, 422, 429);
     const one = { 200: Type.Ref('Link'), ...errs };
     const ctx = (req: Parameters<typeof actorOf>[0]): LinkContext => ({ actor: actorOf(req), scheme });
+    // domains and policies for single creates and updates (each write checks them: links/write-cache.ts)
+    const cache = new LinkWriteCache();
 
     app.post('/v1/links', {
       config: { scope: 'links:write' },
@@ -30,9 +33,8 @@ export const linksRoutes =
         body: LinkCreate, response: { 201: Type.Ref('Link'), ...errs },
       },
     }, async (req, reply) => {
-      const c = ctx(req);
-      return commitAndRespond(req, reply, pool, 201, async (tx) => toResource(await createLink(tx, c, req.body), scheme),
-        (l) => ({ location: `/v1/links/${l.id}` }));
+      const answer = await createLink(pool, cache, ctx(req), req.body, { status: 201, idem: req.idem, headersOf: (l) => ({ location: `/v1/links/${l.id}` }) });
+      return sendAnswer(req, reply, answer);
     });
 
     app.get('/v1/links', {
@@ -71,9 +73,8 @@ export const linksRoutes =
           consumes: ['application/json', MERGE_PATCH], params: IdParams('ln'), body: LinkUpdate, response: one,
         },
       }, async (req, reply) => {
-        const c = ctx(req);
         const mergeMetadata = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase() === MERGE_PATCH;
-        return commitAndRespond(req, reply, pool, 200, async (tx) => toResource(await updateLink(tx, c, req.params.id, req.body, { mergeMetadata }), scheme));
+        return sendAnswer(req, reply, await updateLink(pool, cache, ctx(req), req.params.id, req.body, { mergeMetadata }, { status: 200, idem: req.idem }));
       });
     });
 

@@ -31,3 +31,12 @@ export async function commitAndRespond<T>(
   if (req.idem) req.idem.completed = true;
   return reply.code(status).headers(headers).send(body);
 }
+
+/**
+ * Sends an answer a writer already stored for idempotency (the single-statement link writes:
+ * links/link-write-one.ts completes the record in its statement), so the onSend hook stores nothing.
+ */
+export function sendAnswer(req: FastifyRequest, reply: FastifyReply, answer: { status: number; body: string; headers: Record<string, string> }): FastifyReply {
+  if (req.idem) req.idem.completed = true;
+  return reply.code(answer.status).headers(answer.headers).send(answer.body);
+}

@@ -1,7 +1,8 @@
 /**
  * GET /v1/links: filters + keyset pagination on the time-ordered id (newest first).
  * Rows inserted while a client pages get larger ids, so they never shift a page:
- * no duplicates, no gaps. `total_estimate` is exact up to 10 000, the planner's estimate above.
+ * no duplicates, no gaps. `total_estimate` is exact up to EXACT_COUNT_LIMIT (counted in the page's own
+ * statement, and never past the bound), the planner's estimate above it.
  */
 import type { Queryable } from '../db/pool.js';
 import { decodeIdCursor, encodeIdCursor } from '../http/cursor.js';
@@ -23,7 +24,8 @@ export interface LinkFilters {
   cursor?: string;
 }
 
-const EXACT_COUNT_LIMIT = 10_000;
+/** Past this many matching links `total_estimate` is the planner's estimate (docs/api.md). */
+export const EXACT_COUNT_LIMIT = 1_000;
 
 const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
@@ -54,18 +56,16 @@ export async function listLinks(
 
   if (f.cursor) add((p) => `id < ${p}`, decodeIdCursor(f.cursor, 'ln'));
   params.push(f.limit + 1);
-  const { rows } = await db.query<LinkRow>(
-    `SELECT ${LINK_COLUMNS} FROM links WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $${params.length}`,
+  // the page and the bounded count in one statement (the filter's parameters are a prefix of the page's)
+  const countSql = `SELECT count(*) FROM (SELECT 1 FROM links WHERE ${filterSql} LIMIT ${EXACT_COUNT_LIMIT + 1}) x`;
+  const { rows } = await db.query<LinkRow & { total_count: string }>(
+    `SELECT ${LINK_COLUMNS}, (${countSql}) AS total_count FROM links WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $${params.length}`,
     params,
   );
+  // an empty page after a cursor still reports the filter's total (an empty first page: 0)
+  let total = rows.length > 0 ? Number(rows[0]!.total_count) : f.cursor ? Number((await db.query<{ count: string }>(countSql, filterParams)).rows[0]!.count) : 0;
   const more = rows.length > f.limit;
   if (more) rows.pop();
-
-  const count = await db.query<{ n: string }>(
-    `SELECT count(*) AS n FROM (SELECT 1 FROM links WHERE ${filterSql} LIMIT ${EXACT_COUNT_LIMIT + 1}) x`,
-    filterParams,
-  );
-  let total = Number(count.rows[0]!.n);
   if (total > EXACT_COUNT_LIMIT) {
     const plan = await db.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(
       `EXPLAIN (FORMAT JSON) SELECT 1 FROM links WHERE ${filterSql}`,

@@ -78,7 +78,9 @@ export const Link = Type.Object(
 export const LinkList = Type.Object({
   data: Type.Array(Type.Ref('Link')),
   next_cursor: Nullable(Type.String()),
-  total_estimate: Type.Integer(),
+  total_estimate: Type.Integer({
+    description: 'How many links match the filters (all pages): exact up to 1 000; above that the query planner\'s estimate (at least 1 001), not a count.',
+  }),
 });
 
 export const LinkListQuery = Type.Object(

@@ -5,20 +5,25 @@
 import { randomBytes } from 'node:crypto';
 import { GENERATED_PATH_LENGTH, randomBase62 } from '../../shared/index.js';
 import type { Actor } from '../audit/record.js';
-import type { PoolClient, Queryable } from '../db/pool.js';
-import { isUniqueViolation } from '../db/tx.js';
+import type { Pool, PoolClient, Queryable } from '../db/pool.js';
+import { isUniqueViolation, withTx } from '../db/tx.js';
 import { canUseDomain, domainForWrite } from '../domains/domain-service.js';
 import type { DomainRow } from '../domains/domain-row.js';
 import { errors } from '../errors.js';
 import { newId } from '../ids.js';
+import { complete } from '../idempotency/store.js';
 import { instantIso } from '../instant.js';
 import type { AuthContext } from '../keys/key-store.js';
 import type { CreateLinkInput, LinkFields, UpdateLinkInput } from './link-schema.js';
 import { LINK_COLUMNS, newLinkValues, updatedLinkValues, valuesOf, type LinkRow, type LinkValues } from './link-values.js';
-import { writeLinks, type LinkWrite, type WriteMode } from './link-writer.js';
+import { toResource } from './link-row.js';
+import { writeOneLink, type Answer, type LinkResponseSpec, type OneResult } from './link-write-one.js';
+import { policyViolation, writeLinks, type LinkWrite, type WriteMode } from './link-writer.js';
+import type { LinkWriteCache } from './write-cache.js';
 import { validateRouting, validPath, validUrl } from './validate-link.js';
 
 export type { CreateLinkInput, LinkFields, UpdateLinkInput } from './link-schema.js';
+export type { Answer, LinkResponseSpec } from './link-write-one.js';
 
 export interface LinkContext {
   actor: Actor;
@@ -98,7 +103,8 @@ export function normalizeFields<T extends Partial<LinkFields>>(f: T): T {
   };
 }
 
-export async function createLink(tx: PoolClient, ctx: LinkContext, input: CreateLinkInput): Promise<LinkRow> {
+/** A create in the caller's transaction through the set-based writer (the fallback of `createLink`). */
+export async function createLinkInTx(tx: PoolClient, ctx: LinkContext, input: CreateLinkInput): Promise<LinkRow> {
   const auth = ctx.actor.auth;
   const domain = await domainForWrite(tx, auth, input.domain, true);
   const f = normalizeFields(input);
@@ -165,7 +171,7 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
  * `mergeMetadata` (PATCH with `application/merge-patch+json`, issue 15): `metadata` is merged into
  * the stored one (RFC 7396) instead of replacing it; the size limit applies to the result.
  */
-export async function updateLink(
+export async function updateLinkInTx(
   tx: PoolClient, ctx: LinkContext, id: string, input: UpdateLinkInput, opts: { mergeMetadata?: boolean } = {},
 ): Promise<LinkRow> {
   const auth = ctx.actor.auth;
@@ -232,4 +238,127 @@ export async function rejectLink(tx: PoolClient, ctx: LinkContext, id: string): 
     if (isUniqueViolation(err, 'links_domain_path_live')) throw errors.path_conflict({ field: 'path', path: before.live_values?.path });
     throw err;
   }
+}
+
+/*
+ * The API's create and update: one statement each (link-write-one.ts), with the domain and policy
+ * from the in-process cache (checked by the statement). A stale cache entry costs one more try; a
+ * case the single statement does not cover, or a write that keeps losing races, goes through the
+ * transactional path above (same rules, same answer).
+ */
+
+/** Tries of the single statement before the transactional path takes over. */
+const ONE_STATEMENT_TRIES = 4;
+
+/** The transactional path, answering as the single statement does (idempotency completed in the same transaction). */
+function inTx(pool: Pool, ctx: LinkContext, response: LinkResponseSpec, work: (tx: PoolClient) => Promise<LinkRow>): Promise<Answer> {
+  return withTx(pool, async (tx) => {
+    const resource = toResource(await work(tx), ctx.scheme);
+    const body = JSON.stringify(resource);
+    const headers = { 'content-type': 'application/json; charset=utf-8', ...(response.headersOf ? response.headersOf(resource) : {}) };
+    if (response.idem) await complete(tx, response.idem, { status: response.status, headers, body });
+    return { status: response.status, body, headers };
+  });
+}
+
+const writerOf = (ctx: LinkContext) => {
+  const auth = ctx.actor.auth;
+  return { workspaceId: auth.workspaceId, keyId: auth.keyId, scheme: ctx.scheme, actor: ctx.actor, events: true, onViolation: 'throw' as const };
+};
+
+/** The single statement with the API's error mapping (unique violations as API errors). */
+async function writeOneMapped(pool: Pool, ctx: LinkContext, ...args: [LinkWrite, DomainRow, Awaited<ReturnType<LinkWriteCache['policy']>>, LinkResponseSpec]): Promise<OneResult> {
+  try {
+    return await writeOneLink(pool, writerOf(ctx), ...args);
+  } catch (err) {
+    if (isUniqueViolation(err, 'links_external_id_live')) throw errors.external_id_conflict({ field: 'external_id' });
+    throw err;
+  }
+}
+
+export async function createLink(pool: Pool, cache: LinkWriteCache, ctx: LinkContext, input: CreateLinkInput, response: LinkResponseSpec): Promise<Answer> {
+  const auth = ctx.actor.auth;
+  let domain = await cache.domain(pool, auth, input.domain);
+  const f = normalizeFields(input);
+  const id = newId('ln');
+  let refreshed = false;
+  let tries = 0;
+  /** The answer, null when the path is taken, 'tx' when the transactional path must write it. */
+  const writeAt = async (path: string): Promise<Answer | null | 'tx'> => {
+    for (;;) {
+      if (++tries > ONE_STATEMENT_TRIES) return 'tx';
+      const policy = await cache.policy(pool, auth.workspaceId, domain.id);
+      const w: LinkWrite = { id, before: null, values: newLinkValues(domain, path, f), deleted: false, audit: { domain: domain.hostname, path } };
+      const r = await writeOneMapped(pool, ctx, w, domain, policy, response);
+      if (r.kind === 'written') return r.answer;
+      if (r.kind === 'not_written') return null;
+      if (r.kind === 'fallback') return 'tx';
+      // stale, or a violation found with cached inputs: read the domain and policy again, once for a violation
+      if (r.kind === 'violation' && refreshed) throw policyViolation(r.violations);
+      cache.forget(domain);
+      domain = await cache.domain(pool, auth, input.domain);
+      refreshed = true;
+    }
+  };
+  const viaTx = () => inTx(pool, ctx, response, (tx) => createLinkInTx(tx, ctx, input));
+  if (f.path !== undefined) {
+    let path = validPath(f.path);
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const a = await writeAt(path);
+      if (a === 'tx') return viaTx();
+      if (a) return a;
+      if (input.on_conflict !== 'suffix') {
+        const existing = await liveLinkAt(pool, domain.hostname, path);
+        if (existing === null) continue; // freed meanwhile: try again
+        throw errors.path_conflict({ field: 'path', path, existing_link_id: existing }, `path "${path}" is already used on ${domain.hostname}`);
+      }
+      path = await nextSuffix(pool, domain.hostname, validPath(f.path));
+    }
+  } else {
+    for (let attempt = 0; attempt < GENERATE_ATTEMPTS; attempt++) {
+      const length = GENERATED_PATH_LENGTH + Math.floor(attempt / 3);
+      const a = await writeAt(randomBase62(length, (n) => randomBytes(n)));
+      if (a === 'tx') return viaTx();
+      if (a) return a;
+    }
+  }
+  throw errors.path_conflict({ field: 'path' }, 'could not find a free path; retry');
+}
+
+export async function updateLink(
+  pool: Pool, cache: LinkWriteCache, ctx: LinkContext, id: string, input: UpdateLinkInput, opts: { mergeMetadata?: boolean }, response: LinkResponseSpec,
+): Promise<Answer> {
+  const auth = ctx.actor.auth;
+  let refreshed = false;
+  for (let tries = 0; tries < ONE_STATEMENT_TRIES; tries++) {
+    const before = await getLink(pool, auth, id);
+    let given = input;
+    if (opts.mergeMetadata && input.metadata !== undefined) {
+      given = { ...input, metadata: mergePatch(before.metadata, input.metadata) as Record<string, unknown> };
+    }
+    const f = normalizeFields(given);
+    const domain = await cache.domain(pool, auth, f.domain ?? before.domain);
+    const path = f.path !== undefined ? validPath(f.path) : before.path;
+    const policy = await cache.policy(pool, auth.workspaceId, domain.id);
+    const v: LinkValues = updatedLinkValues(valuesOf(before), domain, path, f);
+    let r: OneResult;
+    try {
+      r = await writeOneMapped(pool, ctx, { id, before, values: v, deleted: false, audit: { changed: Object.keys(input) } }, domain, policy, response);
+    } catch (err) {
+      if (isUniqueViolation(err, 'links_domain_path_live')) {
+        const existing = await liveLinkAt(pool, domain.hostname, path);
+        throw errors.path_conflict({ field: 'path', path, existing_link_id: existing }, `path "${path}" is already used on ${domain.hostname}`);
+      }
+      throw err;
+    }
+    if (r.kind === 'written') return r.answer;
+    if (r.kind === 'fallback') break;
+    if (r.kind === 'violation' && refreshed) throw policyViolation(r.violations);
+    // changed since read (not_written: read it again), or stale domain/policy, or a violation with cached inputs
+    if (r.kind !== 'not_written') {
+      cache.forget(domain);
+      refreshed = true;
+    }
+  }
+  return inTx(pool, ctx, response, (tx) => updateLinkInTx(tx, ctx, id, input, opts));
 }

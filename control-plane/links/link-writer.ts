@@ -106,7 +106,7 @@ const rootOf = (field: string): keyof ServedValues => field.split(/[.[]/)[0] as 
  * served), otherwise those the link did not have before or whose field the write changes — a link
  * that broke a policy tightened after it was written can still be disabled, tagged or deleted.
  */
-function newViolations(w: LinkWrite, rules: PolicyRules, template: DomainRow['utm_template']): Violation[] {
+export function newViolations(w: LinkWrite, rules: PolicyRules, template: DomainRow['utm_template']): Violation[] {
   const next = w.values;
   const found = evaluatePolicy(next, rules, template);
   if (found.length === 0) return found;
@@ -126,7 +126,7 @@ export function policyViolation(violations: Violation[], linkId?: string): ApiEr
 }
 
 /** Under require_approval: a new link waits; a re-pointed live one waits while its last approved values keep serving. */
-function withReview(w: LinkWrite, rules: PolicyRules, keyId: string | null): LinkValues {
+export function withReview(w: LinkWrite, rules: PolicyRules, keyId: string | null): LinkValues {
   const v = w.values;
   if (w.review === 'approve') return { ...v, status: 'live', review_requested_by: null, live_values: null };
   if (w.review === 'reject' || w.deleted) return v;
@@ -158,7 +158,7 @@ const keyOf = (s: { domain: string; path: string }) => `${s.domain}\u0000${s.pat
  * What nodes must serve after the writes: every removed key (a link deleted or moved away) before
  * every put, so a path one link leaves and another takes in the same set ends up served.
  */
-function outboxEntries(list: readonly LinkWrite[], rows: ReadonlyMap<string, LinkRow>, domains: ReadonlyMap<string, DomainRow>): OutboxEntry[] {
+export function outboxEntries(list: readonly LinkWrite[], rows: ReadonlyMap<string, LinkRow>, domains: ReadonlyMap<string, DomainRow>): OutboxEntry[] {
   const dels = new Map<string, OutboxEntry>();
   const puts: OutboxEntry[] = [];
   for (const w of list) {

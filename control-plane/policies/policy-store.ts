@@ -19,6 +19,32 @@ export async function effectivePolicies(db: Queryable, workspaceId: string, doma
   return out;
 }
 
+/**
+ * What the policy of links on one domain is made of, for a writer that caches it: the effective
+ * rules, and `stored` — the stored rows as one JSON object (domain_id → rules) that
+ * `POLICY_UNCHANGED_SQL` compares with what is stored when the write runs, so a cached copy is
+ * never applied after another control plane changed it.
+ */
+export interface PolicyInputs {
+  rules: PolicyRules;
+  stored: string;
+}
+
+export async function policyInputs(db: Queryable, workspaceId: string, domainId: string): Promise<PolicyInputs> {
+  const { rows } = await db.query<{ domain_id: string; rules: PolicyOverrides }>({
+    name: 'policies_for_domains',
+    text: `SELECT domain_id, rules FROM policies WHERE workspace_id = $1 AND (domain_id = '' OR domain_id = ANY($2::text[]))`,
+    values: [workspaceId, [domainId]],
+  });
+  const ws = rows.find((r) => r.domain_id === WORKSPACE)?.rules ?? null;
+  const dom = rows.find((r) => r.domain_id === domainId)?.rules ?? null;
+  return { rules: effectivePolicy(ws, dom), stored: JSON.stringify(Object.fromEntries(rows.map((r) => [r.domain_id, r.rules]))) };
+}
+
+/** SQL true when the stored policy rows of (workspace `ws`, domain `dom`) equal `stored` (a PolicyInputs.stored). */
+export const policyUnchangedSql = (ws: string, dom: string, stored: string): string =>
+  `(SELECT coalesce(jsonb_object_agg(domain_id, rules), '{}'::jsonb) FROM policies WHERE workspace_id = ${ws} AND (domain_id = '' OR domain_id = ${dom})) = ${stored}::jsonb`;
+
 export async function workspacePolicy(db: Queryable, workspaceId: string): Promise<PolicyRules> {
   return effectivePolicy(await storedRules(db, workspaceId, WORKSPACE), null);
 }

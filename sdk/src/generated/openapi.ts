@@ -1794,6 +1794,7 @@ export interface operations {
                     "application/json": {
                         data: components["schemas"]["Link"][];
                         next_cursor: string | null;
+                        /** @description How many links match the filters (all pages): exact up to 1 000; above that the query planner's estimate (at least 1 001), not a count. */
                         total_estimate: number;
                     };
                 };
