@@ -81,7 +81,7 @@ export function startProcess(script: string, env: Record<string, string>, opts: 
 }
 
 /** Waits until GET `url` answers `status` (default 200). */
-export async function waitForHttp(url: string, status = 200, timeoutMs = 20_000): Promise<void> {
+export async function waitForHttp(url: string, status = 200, timeoutMs = 45_000): Promise<void> {
   await waitFor(`${url} → ${status}`, async () => {
     const res = await fetch(url).catch(() => null);
     if (!res) return false;
