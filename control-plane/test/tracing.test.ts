@@ -171,8 +171,8 @@ describe('tracing, export on (OTLP receiver)', () => {
     const db = spans.filter((s) => s.kind === CLIENT && attr(s, 'db.system.name') === 'postgresql');
     expect(db.length).toBeGreaterThan(0);
     for (const s of db) expect(s.parentSpanId).toBe(req.spanId);
-    expect(db.map((s) => s.name)).toContain('events_emit');
-    expect(db.map((s) => s.name)).toContain('COMMIT');
+    // a create is one write statement (link, outbox, event, audit, idempotency: links/link-write-one.ts, issue 17)
+    expect(db.map((s) => s.name)).toContain('link_create_one');
     for (const s of db) expect(s.attributes?.map((a) => a.key).sort()).toEqual(['db.namespace', 'db.operation.name', 'db.query.summary', 'db.system.name']);
 
     // the relay's publish continues the request; the NATS message carries the publish span's id
