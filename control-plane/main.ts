@@ -3,7 +3,7 @@
  * DB, migrate under a lock, bootstrap key, re-seal stored secrets under SECRETS_KEY), connects NATS in the background, starts the outbox relay, listens.
  * SIGTERM/SIGINT: stop accepting, finish in-flight requests, stop workers, exit 0.
  */
-import { ConfigError, connectNats, createLogger, startOpsServer, type Logger } from '../shared/index.js';
+import { ConfigError, connectNats, createLogger, natsNames, startOpsServer, type Logger } from '../shared/index.js';
 import { buildApp } from './app.js';
 import { dropExpiredAuditPartitions, ensureAuditPartitions } from './audit/index.js';
 import { loadControlPlaneConfig, type ControlPlaneConfig } from './config.js';
@@ -71,6 +71,7 @@ async function start(config: ControlPlaneConfig, secrets: SecretBox, log: Logger
     batchSize: config.RELAY_BATCH,
     pollMs: config.RELAY_POLL_MS,
     registry: metrics.registry,
+    liveSubjectPrefix: natsNames(config.NATS_PREFIX).linksLiveSubjectPrefix,
   });
   relay.start();
   const backlog = new OutboxBacklogProbe(pool, { registry: metrics.registry });

@@ -92,6 +92,9 @@ const sync = new LinksSync({
       state.set('store_write_failures', p.storeWriteFailures);
       state.set('store_writes_failing', p.storeWritesFailing ? 1 : 0);
       state.set('sync_stalled', p.stalled ? 1 : 0);
+      state.set('live_applied', p.liveApplied);
+      state.set('live_ignored', p.liveIgnored);
+      state.set('kv_superseded', p.kvSuperseded);
     },
     ready() {
       state.set('ready', 1);

@@ -6,13 +6,14 @@
  * individually acknowledged — without nats.js's per-request bookkeeping, which limits kv.put to
  * ~8 k/s on the dev VM (this: ~40 k/s).
  *
- * Messages are exactly what kv.put / kv.delete send: the payload to `$KV.<bucket>.<key>`; a
- * delete is an empty payload with header `KV-Operation: DEL`. Order is kept: one connection
- * sends them in order and the stream stores them in that order.
+ * Messages are what kv.put / kv.delete send: the payload to `$KV.<bucket>.<key>`; a delete is an
+ * empty payload with header `KV-Operation: DEL`. A write that names its outbox row also carries
+ * `Lp-Outbox-Seq` (nodes order it against the live update of the same row). Order is kept: one
+ * connection sends them in order and the stream stores them in that order.
  */
 import { Bucket, type KV } from '@nats-io/kv';
 import { createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { PublishError } from '../../shared/index.js';
+import { KV_OPERATION_HEADER, OUTBOX_SEQ_HEADER, PublishError } from '../../shared/index.js';
 
 export interface KvWrite {
   key: string;
@@ -20,6 +21,18 @@ export interface KvWrite {
   payload: Uint8Array | null;
   /** Sent as the message's `traceparent` header (W3C trace context); nodes ignore it. */
   traceparent?: string | null;
+  /** The outbox row's sequence (sent as the Lp-Outbox-Seq header). */
+  seq?: string;
+}
+
+/** Headers of a write: the outbox sequence, the KV operation of a delete, the trace context. */
+export function writeHeaders(op: 'put' | 'del', seq: string | undefined, traceparent?: string | null): MsgHdrs | undefined {
+  if (seq === undefined && op === 'put' && !traceparent) return undefined;
+  const h = natsHeaders();
+  if (seq !== undefined) h.set(OUTBOX_SEQ_HEADER, seq);
+  if (op === 'del') h.set(KV_OPERATION_HEADER, 'DEL');
+  if (traceparent) h.set('traceparent', traceparent);
+  return h;
 }
 
 interface Pending {
@@ -34,7 +47,7 @@ const EMPTY = new Uint8Array(0);
 const S = 115; // "s" of {"stream":…}: a PubAck; an error ack is {"error":…}
 
 /** The connection behind a bucket opened with `new Kvm(nc).create(…)` (openLinksBucket). */
-function connectionOf(kv: KV): NatsConnection {
+export function connectionOf(kv: KV): NatsConnection {
   const js = kv instanceof Bucket ? (kv.js as unknown as { getConnection?: () => NatsConnection }) : null;
   const nc = js?.getConnection?.();
   if (!nc) throw new PublishError('the links bucket does not expose its NATS connection (open it with openLinksBucket)');
@@ -53,7 +66,7 @@ export class KvBatchPublisher {
     private readonly bucket: Bucket,
   ) {
     this.delHeaders = natsHeaders();
-    this.delHeaders.set('KV-Operation', 'DEL');
+    this.delHeaders.set(KV_OPERATION_HEADER, 'DEL');
     this.sub = nc.subscribe(`${this.inbox}.>`, { callback: (err, msg) => this.onAck(err, msg) });
   }
 
@@ -108,7 +121,7 @@ export class KvBatchPublisher {
         const w = writes[i]!;
         const subject = this.bucket.subjectForKey(w.key, true);
         const reply = `${this.inbox}.${id}.${i}`;
-        const headers = w.traceparent ? this.tracedHeaders(w.op, w.traceparent) : w.op === 'del' ? this.delHeaders : undefined;
+        const headers = w.seq !== undefined || w.traceparent ? writeHeaders(w.op, w.seq, w.traceparent) : w.op === 'del' ? this.delHeaders : undefined;
         if (w.op === 'put') this.nc.publish(subject, w.payload ?? EMPTY, headers ? { reply, headers } : { reply });
         else this.nc.publish(subject, EMPTY, { reply, headers });
       }
@@ -116,13 +129,6 @@ export class KvBatchPublisher {
       this.fail(new PublishError('publishing KV writes failed', { cause: err }));
     }
     return done;
-  }
-
-  private tracedHeaders(op: 'put' | 'del', traceparent: string): MsgHdrs {
-    const h = natsHeaders();
-    if (op === 'del') h.set('KV-Operation', 'DEL');
-    h.set('traceparent', traceparent);
-    return h;
   }
 
   close(): void {

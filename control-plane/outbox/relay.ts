@@ -17,6 +17,9 @@
  *   away) it backs off, whatever wakes it: a NOTIFY (every API write sends one) does not cut the
  *   wait short, and each retry is a probe of one row, not the backlog. The first probe that goes
  *   through ends the outage and the backlog follows at full speed.
+ * - With `liveSubjectPrefix`, the leader also copies each new row to core NATS at once
+ *   (live-lane.ts), in its own loop that no KV failure or ack wait holds up: nodes apply it while
+ *   the links stream has no leader. The row is still deleted only after its KV put.
  */
 import type { KV } from '@nats-io/kv';
 import { SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
@@ -26,7 +29,8 @@ import { Backoff, OutageLog, PublishError, Waker, type Logger } from '../../shar
 import type { Pool } from '../db/pool.js';
 import { startSpanFrom, traceparentOf } from '../tracing/index.js';
 import { OUTBOX_CHANNEL } from './enqueue.js';
-import { KvBatchPublisher, type KvWrite } from './kv-batch-publisher.js';
+import { connectionOf, KvBatchPublisher, type KvWrite } from './kv-batch-publisher.js';
+import { LiveLane } from './live-lane.js';
 
 const LEADER_LOCK = 0x6c70_7265; // "lpre"
 /** Batches one pipeline publishes before it starts over from the lowest unpublished seq. */
@@ -45,6 +49,8 @@ export interface RelayOptions {
   /** Registers the relay's gauges and counters (linkplane_outbox_relay_*). */
   registry?: Registry;
   now?: () => number;
+  /** Also copy each new row to `<this><kv key>` on core NATS (natsNames().linksLiveSubjectPrefix); off when absent. */
+  liveSubjectPrefix?: string;
 }
 
 /** What the relay sees: shown in /readyz and as metrics. */
@@ -82,7 +88,7 @@ function publishSpans(rows: Iterable<OutboxRow>): { writes: KvWrite[]; spans: Sp
       spans.push(span);
       traceparent = traceparentOf(span);
     }
-    writes.push({ key: r.kv_key, op: r.op, payload: r.payload, traceparent });
+    writes.push({ key: r.kv_key, op: r.op, payload: r.payload, traceparent, seq: r.seq });
   }
   return { writes, spans };
 }
@@ -109,9 +115,14 @@ export class OutboxRelay {
   private lastSuccess: number | null = null;
   private readonly failures: Counter | null = null;
   private readonly published: Counter | null = null;
+  private readonly live: LiveLane | null = null;
+  private liveLoop: Promise<void> | null = null;
+  /** Cut short by a NOTIFY or stop(): the live lane's wait. */
+  private readonly liveWaker = new Waker();
   leader = false;
 
   constructor(private readonly opts: RelayOptions) {
+    if (opts.liveSubjectPrefix) this.live = new LiveLane({ pool: opts.pool, subjectPrefix: opts.liveSubjectPrefix, registry: opts.registry });
     const registers = opts.registry ? [opts.registry] : null;
     if (!registers) return;
     // eslint-disable-next-line @typescript-eslint/no-this-alias
@@ -155,13 +166,16 @@ export class OutboxRelay {
     if (this.running) return;
     this.running = true;
     this.loop = this.run();
+    if (this.live) this.liveLoop = this.runLive(this.live);
   }
 
   async stop(): Promise<void> {
     this.running = false;
     this.waker.wake();
     this.stopWaker.wake();
+    this.liveWaker.wake();
     await this.loop;
+    await this.liveLoop;
     await this.releaseLeadership();
     this.publisher?.pub.close();
     this.publisher = null;
@@ -191,7 +205,10 @@ export class OutboxRelay {
       client.on('error', () => {
         this.leaderLost = true;
       });
-      client.on('notification', () => this.waker.wake());
+      client.on('notification', () => {
+        this.waker.wake();
+        this.liveWaker.wake();
+      });
       await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
       this.leaderClient = client;
       this.leader = true;
@@ -249,6 +266,32 @@ export class OutboxRelay {
         if (this.leaderLost) await this.releaseLeadership();
         // only stop() ends this wait early: NOTIFYs (one per API write) stay pending for after it
         await this.stopWaker.wait(backoff.next());
+      }
+    }
+  }
+
+  /** The live lane: copies each new row to core NATS as its NOTIFY comes, while this relay leads. */
+  private async runLive(live: LiveLane): Promise<void> {
+    const backoff = new Backoff(100, 2_000);
+    let wasLeader = false;
+    while (this.running) {
+      try {
+        if (!this.leader) {
+          if (wasLeader) live.reset();
+          wasLeader = false;
+          await this.liveWaker.wait(1000);
+          continue;
+        }
+        if (!wasLeader) live.reset();
+        wasLeader = true;
+        await live.round(connectionOf(await this.opts.kv()));
+        backoff.reset();
+        await this.liveWaker.wait(Math.min(this.opts.pollMs, live.nextDueMs()));
+      } catch (err) {
+        if (!this.running) break;
+        // Postgres away (the KV path reports that outage) or no bucket yet: try again later
+        this.opts.log.debug({ err }, 'live lane round failed');
+        await this.liveWaker.wait(backoff.next());
       }
     }
   }

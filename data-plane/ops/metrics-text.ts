@@ -53,6 +53,9 @@ export function renderMetrics(state: SharedState, nodeId: string): string {
   line(out, `${P}sync_stream_sequence`, 'last sequence of the links stream seen', 'gauge', [['', stream]]);
   line(out, `${P}sync_applied_entries_total`, 'KV updates applied since start', 'counter', [['', g('applied_entries')]]);
   line(out, `${P}sync_transactions_total`, 'LMDB write transactions since start', 'counter', [['', g('transactions')]]);
+  line(out, `${P}sync_live_applied_total`, 'live updates (core NATS, ahead of the KV entry) written to the store since start', 'counter', [['', g('live_applied')]]);
+  line(out, `${P}sync_live_ignored_total`, 'live updates not written (not newer than what the node had, not ready yet, or rebuilding) since start', 'counter', [['', g('live_ignored')]]);
+  line(out, `${P}sync_kv_superseded_total`, 'KV entries not written because a newer live update of the key was already served', 'counter', [['', g('kv_superseded')]]);
   line(out, `${P}sync_stalled`, '1 while the replica is behind the stream with no successful store write for SYNC_MAX_BEHIND_MS (not ready)', 'gauge', [['', g('sync_stalled')]]);
   line(out, `${P}store_writes_failing`, '1 while the last store write transaction failed (disk full or unwritable under LMDB_PATH)', 'gauge', [['', g('store_writes_failing')]]);
   line(out, `${P}store_write_failures_total`, 'failed store write transactions since start (each retried)', 'counter', [['', g('store_write_failures')]]);

@@ -34,6 +34,9 @@ export const GAUGES = [
   'store_writes_failing',
   'clicks_held',
   'click_spool_failing',
+  'live_applied',
+  'live_ignored',
+  'kv_superseded',
 ] as const;
 export type GaugeName = (typeof GAUGES)[number];
 const GAUGE_INDEX = Object.fromEntries(GAUGES.map((g, i) => [g, i])) as Record<GaugeName, number>;

@@ -11,14 +11,21 @@
  * successful write for more than `maxBehindMs` (SYNC_MAX_BEHIND_MS) and NATS is reachable, the node
  * reports itself stalled (not ready); it is ready again once it has caught up. Each change (writes
  * failing, writes back, stalled, caught up again) is logged once.
+ *
+ * Live updates: once ready, the node also applies the relay's copies on core NATS
+ * (`<prefix>.links.live.<kv key>`), which need no JetStream leader — so a link written while the
+ * links stream elects a new leader (seconds after a NATS server loss) is served within milliseconds
+ * anyway. They never move the stored stream sequence (resume point, lag and readiness stay the
+ * KV's); update-order.ts orders them against the KV entries by the outbox sequence both carry.
  */
 import { DeliverPolicy, jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/nats-core';
-import { SyncError, type Logger, type NatsNames } from '../../shared/index.js';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
+import { KV_OPERATION_HEADER, OUTBOX_SEQ_HEADER, SyncError, type Logger, type NatsNames } from '../../shared/index.js';
 import type { StoreFiles } from '../store/store-files.js';
 import { STORE_FORMAT, type StoreOp, type StoreStats, type StoreWriter } from '../store/writer.js';
 import { entryToOp } from './kv-entry.js';
 import { planSync, type StreamFacts } from './plan.js';
+import { UpdateOrder } from './update-order.js';
 
 export interface SyncProgress {
   appliedSeq: number;
@@ -33,6 +40,12 @@ export interface SyncProgress {
   storeWritesFailing: boolean;
   /** Behind the stream with no successful write for longer than `maxBehindMs`: not ready. */
   stalled: boolean;
+  /** Live updates (core NATS) written to the store. */
+  liveApplied: number;
+  /** Live updates not written: not newer than what the node had for the key, or arrived before ready. */
+  liveIgnored: number;
+  /** KV entries not written because a newer live update of the key was already applied. */
+  kvSuperseded: number;
 }
 
 export interface SyncEvents {
@@ -86,8 +99,13 @@ const CONSUMER_CREATE_TIMEOUT_MS = 1500;
 const SESSION_REQUEST_TIMEOUT_MS = 2000;
 /** How often `stalled` is re-evaluated. */
 const HEALTH_CHECK_MS = 250;
-/** JetStream KV's operation header (DEL/PURGE; absent on a put). */
-const KV_OPERATION_HEADER = 'KV-Operation';
+/** A live update's outbox sequence, or null when it has none (a KV entry from an older relay). */
+function outboxSeq(m: { headers?: { get(k: string): string } | undefined }): number | null {
+  const v = m.headers?.get(OUTBOX_SEQ_HEADER);
+  if (!v) return null;
+  const n = Number(v);
+  return Number.isSafeInteger(n) && n > 0 ? n : null;
+}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
@@ -128,6 +146,11 @@ export class LinksSync {
   #failuresInRun = 0;
   #lastWriteError: unknown = null;
   #healthTimer: NodeJS.Timeout | null = null;
+  readonly #order = new UpdateOrder();
+  #liveSub: Subscription | null = null;
+  #livePending: StoreOp[] = [];
+  #liveTimer: NodeJS.Immediate | null = null;
+  #liveFailureLogged = false;
 
   constructor(options: LinksSyncOptions) {
     this.#o = options;
@@ -144,6 +167,9 @@ export class LinksSync {
       storeWriteFailures: 0,
       storeWritesFailing: false,
       stalled: false,
+      liveApplied: 0,
+      liveIgnored: 0,
+      kvSuperseded: 0,
     };
   }
 
@@ -156,6 +182,8 @@ export class LinksSync {
     if (!nc || this.#stopped) return;
     this.#setConnected(!nc.isClosed());
     void this.#watchStatus(nc);
+    // kept across reconnects by the client; messages sent while disconnected are simply missed (the KV has them)
+    this.#liveSub = nc.subscribe(this.#o.names.linksLiveSubjects, { callback: (err, m) => this.#onLive(err, m) });
     let backoff = 250;
     while (!this.#stopped) {
       try {
@@ -380,9 +408,13 @@ export class LinksSync {
     const key = m.subject.slice(this.#o.names.linksKeySubjectPrefix.length);
     const op = m.headers?.get(KV_OPERATION_HEADER);
     const seq = m.seq;
-    const r = entryToOp({ key, operation: op === 'DEL' || op === 'PURGE' ? op : 'PUT', value: m.data, revision: seq });
-    if (r.problem !== null) this.#log.warn({ key, seq, problem: r.problem }, 'KV entry not servable; removed from the store');
-    if (r.op !== null) this.#pending.push(r.op);
+    if (this.#order.kv(key, outboxSeq(m), this.#ready)) {
+      const r = entryToOp({ key, operation: op === 'DEL' || op === 'PURGE' ? op : 'PUT', value: m.data, revision: seq });
+      if (r.problem !== null) this.#log.warn({ key, seq, problem: r.problem }, 'KV entry not servable; removed from the store');
+      if (r.op !== null) this.#pending.push(r.op);
+    } else {
+      this.#progress.kvSuperseded++; // a newer live update of this key is served already
+    }
     this.#pendingCount++;
     this.#pendingSeq = seq;
     if (m.info.pending === 0) this.#caughtUpAt = Math.min(this.#caughtUpAt, seq);
@@ -429,6 +461,57 @@ export class LinksSync {
     p.transactions++;
     this.#emit();
     if (seq >= (this.#readyTarget ?? Infinity) || seq >= this.#caughtUpAt) void this.#caughtUp();
+  }
+
+  /**
+   * A live update: applied (batched with the others of this turn) when the node is ready, serves its
+   * current generation, and has nothing as new for the key. Stored with the negative outbox sequence
+   * as its stamp, so the readers' rule cache never confuses it with a KV entry's value.
+   */
+  #onLive(err: Error | null, m: Msg): void {
+    if (err !== null || this.#stopped) return;
+    const key = m.subject.slice(this.#o.names.linksLiveSubjectPrefix.length);
+    const seq = outboxSeq(m);
+    // before the first catch-up (or while a rebuild fills another generation) the KV replay brings it
+    if (seq === null || !this.#ready || this.#target.next !== null || !this.#order.live(key, seq)) {
+      this.#progress.liveIgnored++;
+      return;
+    }
+    const op = m.headers?.get(KV_OPERATION_HEADER);
+    const r = entryToOp({ key, operation: op === 'DEL' || op === 'PURGE' ? op : 'PUT', value: m.data, revision: -seq });
+    if (r.problem !== null) this.#log.warn({ key, outboxSeq: seq, problem: r.problem }, 'live update not servable; removed from the store');
+    if (r.op !== null) this.#livePending.push(r.op);
+    this.#liveTimer ??= setImmediate(() => this.#flushLive());
+  }
+
+  /** Writes the live updates received: after the KV entries already queued (they are older), in one transaction. */
+  #flushLive(): void {
+    this.#liveTimer = null;
+    const ops = this.#livePending;
+    this.#livePending = [];
+    if (ops.length === 0 || this.#stopped) return;
+    if (this.#pendingCount > 0) this.#flush();
+    const writer = this.#target.writer;
+    const meta = writer.meta();
+    if (this.#target.next !== null || meta === null) {
+      this.#progress.liveIgnored += ops.length;
+      return;
+    }
+    try {
+      writer.apply(ops, meta); // the resume point stays the KV's
+    } catch (err) {
+      // the KV entries follow and are retried by the watch, which reports a failing store
+      this.#progress.liveIgnored += ops.length;
+      if (!this.#liveFailureLogged) this.#log.warn({ err, updates: ops.length }, 'live updates could not be written; the KV entries will bring them');
+      this.#liveFailureLogged = true;
+      return;
+    }
+    this.#liveFailureLogged = false;
+    const p = this.#progress;
+    p.liveApplied += ops.length;
+    p.transactions++; // the serving threads renew their read snapshot when this moves
+    p.stats = writer.stats();
+    this.#emit();
   }
 
   /** Logged once per run of failures (the first), with the cause; the rest only counted. */
@@ -490,6 +573,8 @@ export class LinksSync {
     this.#stopped = true;
     if (this.#healthTimer !== null) clearInterval(this.#healthTimer);
     this.#onStop();
+    this.#liveSub?.unsubscribe();
+    if (this.#liveTimer !== null) clearImmediate(this.#liveTimer);
     this.#stopWatch?.();
     this.#flush();
     await this.#promoting?.catch(() => undefined);

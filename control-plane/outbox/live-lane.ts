@@ -1,0 +1,129 @@
+/**
+ * The live lane: the relay leader also publishes each new outbox row on core NATS
+ * (`<prefix>.links.live.<kv key>`, headers Lp-Outbox-Seq and, for a delete, KV-Operation: DEL),
+ * as soon as its NOTIFY arrives and whatever the KV bucket's state. Core NATS needs no JetStream
+ * leader — any live server routes it — so while the links stream elects a new leader after a
+ * server loss (seconds, during which JetStream stores nothing), nodes still get every update.
+ *
+ * It is an accelerator, not a delivery guarantee: core NATS drops what a node misses while it
+ * reconnects (its server was the one that died). So while a row waits for its KV put longer than
+ * REPEAT_AFTER_MS, its live copy is sent again every REPEAT_EVERY_MS (nodes ignore a copy they
+ * already applied): a node that missed it gets it within about half a second even while the
+ * stream has no leader, or no quorum. The KV put (relay.ts) stays the durable path — the row is
+ * deleted only after it — and nodes order both by the outbox sequence (data-plane/sync).
+ *
+ * Bursts (a bulk job enqueueing thousands of rows) are not copied: when more than `maxRows` rows
+ * are new in one round, the lane jumps to the newest row and leaves them to the KV path, so a
+ * node never receives a bulk import twice.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Counter, type Registry } from 'prom-client';
+import type { Pool } from '../db/pool.js';
+import { writeHeaders } from './kv-batch-publisher.js';
+
+interface LiveRow {
+  seq: string;
+  kv_key: string;
+  op: 'put' | 'del';
+  payload: Buffer | null;
+}
+
+const EMPTY = new Uint8Array(0);
+/** Rows one round copies at most; more new rows than this at once is a bulk burst. */
+export const LIVE_MAX_ROWS = 512;
+/** A row still waiting for its KV put this long after it was committed gets its live copy again… */
+export const REPEAT_AFTER_MS = 200;
+/** …every this often (with at most LIVE_MAX_ROWS such rows; a larger backlog is left to the KV). */
+export const REPEAT_EVERY_MS = 300;
+
+export class LiveLane {
+  /** Highest outbox seq the lane has handled (null: not known yet, read on the next round). */
+  private high: string | null = null;
+  /** Rows up to this seq were never copied (waiting at leadership, or a skipped burst): not repeated either. */
+  private floor = '0';
+  private readonly published: Counter | null = null;
+  private readonly skipped: Counter | null = null;
+  private readonly repeated: Counter | null = null;
+  private lastRepeat = 0;
+
+  constructor(
+    private readonly opts: { pool: Pool; subjectPrefix: string; registry?: Registry; maxRows?: number },
+  ) {
+    if (!opts.registry) return;
+    const registers = [opts.registry];
+    this.published = new Counter({ name: 'linkplane_outbox_live_published_total', help: 'outbox rows copied to the live subject (core NATS) besides the KV put', registers });
+    this.repeated = new Counter({ name: 'linkplane_outbox_live_repeated_total', help: 'live copies sent again for rows still waiting for their KV put', registers });
+    this.skipped = new Counter({ name: 'linkplane_outbox_live_bursts_skipped_total', help: 'bursts of new outbox rows (more than one live round takes) left to the KV path alone', registers });
+  }
+
+  /** Forget the position (leadership changed): the next round starts after the newest row. */
+  reset(): void {
+    this.high = null;
+  }
+
+  /** How long the relay may wait before the next round is due (a repeat, at the latest). */
+  nextDueMs(now = Date.now()): number {
+    return Math.max(0, this.lastRepeat + REPEAT_EVERY_MS - now);
+  }
+
+  /** Copies the rows committed since the last round, and repeats those still unpublished when due. */
+  async round(nc: NatsConnection): Promise<number> {
+    const sent = await this.copyNew(nc);
+    if (this.nextDueMs() === 0) await this.repeat(nc);
+    return sent;
+  }
+
+  private publish(nc: NatsConnection, rows: readonly LiveRow[]): void {
+    for (const r of rows) {
+      const payload = r.op === 'put' ? (r.payload ?? EMPTY) : EMPTY;
+      // while the connection reconnects (its server died) nats.js buffers these and sends them after
+      nc.publish(this.opts.subjectPrefix + r.kv_key, payload, { headers: writeHeaders(r.op, r.seq) });
+    }
+  }
+
+  /** Rows already copied, still waiting for their KV put: copied again (nodes ignore what they have). */
+  private async repeat(nc: NatsConnection): Promise<void> {
+    this.lastRepeat = Date.now();
+    if (this.high === null || nc.isClosed()) return;
+    const maxRows = this.opts.maxRows ?? LIVE_MAX_ROWS;
+    const { rows } = await this.opts.pool.query<LiveRow>(
+      `SELECT seq, kv_key, op, payload FROM link_outbox
+       WHERE published_at IS NULL AND seq > $4 AND seq <= $1 AND created_at < now() - make_interval(secs => $3::float8 / 1000)
+       ORDER BY seq LIMIT $2`,
+      [this.high, maxRows + 1, REPEAT_AFTER_MS, this.floor],
+    );
+    if (rows.length === 0 || rows.length > maxRows) return;
+    this.publish(nc, rows);
+    this.repeated?.inc(rows.length);
+  }
+
+  private async copyNew(nc: NatsConnection): Promise<number> {
+    const { pool } = this.opts;
+    const maxRows = this.opts.maxRows ?? LIVE_MAX_ROWS;
+    if (this.high === null) {
+      // rows already waiting when this relay became the leader go by KV only
+      const { rows } = await pool.query<{ max: string | null }>('SELECT max(seq)::text AS max FROM link_outbox');
+      this.high = rows[0]?.max ?? '0';
+      this.floor = this.high;
+      return 0;
+    }
+    const { rows } = await pool.query<LiveRow>(
+      `SELECT seq, kv_key, op, payload FROM link_outbox
+       WHERE published_at IS NULL AND seq > $1 ORDER BY seq LIMIT $2`,
+      [this.high, maxRows + 1],
+    );
+    if (rows.length === 0) return 0;
+    if (rows.length > maxRows) {
+      const { rows: m } = await pool.query<{ max: string | null }>('SELECT max(seq)::text AS max FROM link_outbox');
+      this.high = m[0]?.max ?? rows[rows.length - 1]!.seq;
+      this.floor = this.high;
+      this.skipped?.inc();
+      return 0;
+    }
+    if (nc.isClosed()) return 0;
+    this.publish(nc, rows);
+    this.high = rows[rows.length - 1]!.seq;
+    this.published?.inc(rows.length);
+    return rows.length;
+  }
+}
