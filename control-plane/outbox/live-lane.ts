@@ -81,20 +81,32 @@ export class LiveLane {
     }
   }
 
-  /** Rows already copied, still waiting for their KV put: copied again (nodes ignore what they have). */
+  /**
+   * Rows already copied, still waiting for their KV put: copied again (nodes ignore what they have).
+   * Only the newest waiting row of each key is repeated, and only once it is REPEAT_AFTER_MS old: an
+   * older row's copy could otherwise reach a node after the KV entry of the newer one, which the
+   * relay may already have stored (rows of one batch are deleted together, after its KV acks).
+   */
   private async repeat(nc: NatsConnection): Promise<void> {
     this.lastRepeat = Date.now();
     if (this.high === null || nc.isClosed()) return;
     const maxRows = this.opts.maxRows ?? LIVE_MAX_ROWS;
-    const { rows } = await this.opts.pool.query<LiveRow>(
-      `SELECT seq, kv_key, op, payload FROM link_outbox
-       WHERE published_at IS NULL AND seq > $4 AND seq <= $1 AND created_at < now() - make_interval(secs => $3::float8 / 1000)
-       ORDER BY seq LIMIT $2`,
-      [this.high, maxRows + 1, REPEAT_AFTER_MS, this.floor],
+    const { rows } = await this.opts.pool.query<LiveRow & { age_ms: number }>(
+      `SELECT seq, kv_key, op, payload, extract(epoch FROM now() - created_at)::float8 * 1000 AS age_ms FROM link_outbox
+       WHERE published_at IS NULL AND seq > $1 ORDER BY seq LIMIT $2`,
+      [this.floor, maxRows + 1],
     );
     if (rows.length === 0 || rows.length > maxRows) return;
-    this.publish(nc, rows);
-    this.repeated?.inc(rows.length);
+    const newest = new Map<string, LiveRow & { age_ms: number }>();
+    for (const r of rows) {
+      newest.delete(r.kv_key);
+      newest.set(r.kv_key, r);
+    }
+    const high = BigInt(this.high);
+    const due = [...newest.values()].filter((r) => BigInt(r.seq) <= high && r.age_ms >= REPEAT_AFTER_MS);
+    if (due.length === 0) return;
+    this.publish(nc, due);
+    this.repeated?.inc(due.length);
   }
 
   private async copyNew(nc: NatsConnection): Promise<number> {
