@@ -125,7 +125,7 @@ export function renderConfigDoc(): string {
     '',
     'Not product settings, read only by the test harness (`shared/testing/`) and the bench (`bench/`):',
     '`TEST_ADMIN_DATABASE_URL` and `NATS_URL` (where `npm test` finds Postgres and NATS), `LP_TEST_ECHO` (echo the',
-    'processes\' logs), `LP_SKIP_BUILD` (tests use the `dist/` already built), `FUZZ_SEED` / `FUZZ_RUNS` (the OpenAPI fuzzer), `LP_CHAOS` / `LP_CHAOS_STRICT` (`npm run chaos`),',
+    'processes\' logs), `LP_SKIP_BUILD` (tests use the `dist/` already built), `FUZZ_SEED` / `FUZZ_RUNS` (the OpenAPI fuzzer), `LP_CHAOS` (`npm run chaos`),',
     'and the `BENCH_*` variables described in [bench/README.md](../bench/README.md).',
     '',
   );

@@ -165,11 +165,12 @@ describe.skipIf(!process.env.LP_CHAOS)('NATS server loss: propagation', () => {
     const all = [...served.values()].sort((x, y) => x - y);
     const slowest = [...served].sort((x, y) => y[1] - x[1]).slice(0, 5).map(([p, ms]) => `${p}:${Math.round(ms)}`);
     console.log(`victim ${victim.name} (${VICTIM}; stream leader was ${leader}): ${served.size} links; no stream leader for ${Math.round(leaderBack - killedAt)} ms, no new consumer for ${Math.round(consumersBack - killedAt)} ms; during failover n=${during.length} p50 ${Math.round(percentile(during, 50))} ms p99 ${Math.round(percentile(during, 99))} ms max ${Math.round(during[during.length - 1]!)} ms; beyond the election p99 ${Math.round(percentile(excess, 99))} ms max ${Math.round(excess[excess.length - 1]!)} ms; all p99 ${Math.round(percentile(all, 99))} ms; slowest ${slowest.join(' ')}`);
-    // Issue 14's target: p99 ≤ 1 s for the writes made during the failover. With the live lane a
-    // write is served in tens of ms even with no stream leader (measured p99 BOUND_NOTE); the bound
-    // is the target itself, which leaves a margin of several times the measured p99 for a loaded CI
-    // machine. What is left is the few writes whose live copy met a connection being re-established
-    // to another server (they follow by KV after the election, well inside 1 s of p99 at n ≈ 240).
+    // Issue 14's target: p99 ≤ 1 s for the writes made during the failover (n ≈ 90–150 here, so p99 is
+    // about the slowest write). With the live lane a write is served in tens of ms even with no stream
+    // leader; the slowest are those whose live copy a node missed while reconnecting to another server,
+    // sent again 0.2–0.5 s later (measured p99 0.2–0.5 s on a 2-core machine at load ~30). The bound is
+    // the target itself: 2–4× the measured p99, which absorbs a slower CI machine, while a write that
+    // had to wait for the KV (the election: 4–9 s) still fails it.
     expect(percentile(during, 99)).toBeLessThanOrEqual(1000);
   });
 });
