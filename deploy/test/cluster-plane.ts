@@ -50,7 +50,9 @@ export async function startClusterPlane(o: ClusterPlaneOptions): Promise<Cluster
       PORT: String(port), DATABASE_URL: db.url, NATS_URL: cluster.urls, NATS_PREFIX: o.prefix, KV_REPLICAS: '3',
       BOOTSTRAP_ADMIN_KEY: o.adminKey, ...o.cpEnv,
     });
-    await waitForHttp(`${api}/readyz`, 200, 30_000);
+    // JetStream placing the R3 buckets after the cluster formed, and Postgres connects, took 15–40 s on
+    // the shared 2-core machine at load ~30 (30 s was missed twice)
+    await waitForHttp(`${api}/readyz`, 200, 90_000);
     const d = await fetch(`${api}/v1/domains`, {
       method: 'POST',
       headers: { authorization: `Bearer ${o.adminKey}`, 'content-type': 'application/json' },
