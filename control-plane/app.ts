@@ -37,6 +37,7 @@ import { Policy } from './policies/policy-schema.js';
 import { registerIdempotency } from './idempotency/idempotency-hook.js';
 import { registerAuth } from './keys/auth-hook.js';
 import { LastUsed } from './keys/last-used.js';
+import { AuthFailureLimit } from './rate-limit/auth-failure-limit.js';
 import { registerScopeCheck } from './keys/scope-hook.js';
 import { ERROR_CATALOG } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -146,7 +147,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   lastUsed.start();
   app.addHook('onClose', async () => lastUsed.stop());
   app.decorate('lastUsed', lastUsed);
-  registerAuth(app, pool, { burst: config.AUTH_FAILURE_BURST, perSec: config.AUTH_FAILURE_PER_SEC }, {
+  // one failure budget per client address for every credential: API keys, JWTs and OAuth client secrets
+  const authFailures = new AuthFailureLimit({ burst: config.AUTH_FAILURE_BURST, perSec: config.AUTH_FAILURE_PER_SEC });
+  registerAuth(app, pool, authFailures, {
     lastUsed,
     verifyJwt: (token) => verifyToken(pool, signingKeys, tokens, token),
   });
@@ -170,7 +173,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(auditRoutes(pool));
   await app.register(workspacesRoutes(pool));
   await app.register(policyRoutes(pool));
-  const oauth = { pool, keys: signingKeys, tokens, rateLimits: { burst: config.RATE_LIMIT_BURST, perSec: config.RATE_LIMIT_PER_SEC } };
+  const oauth = { pool, keys: signingKeys, tokens, authFailures, rateLimits: { burst: config.RATE_LIMIT_BURST, perSec: config.RATE_LIMIT_PER_SEC } };
   await app.register(oauthClientRoutes(oauth));
   await app.register(oauthTokenRoutes(oauth));
   const uiDir = config.UI_DIR || defaultUiDir();

@@ -3,7 +3,9 @@
  * - `POST/GET/DELETE /v1/oauth/clients` (keys:admin): clients with a role, scopes, domains and a
  *   rate limit, like API keys; the client_secret is shown once.
  * - `POST /oauth/token`: form-encoded, client authentication by HTTP Basic or in the body (not both);
- *   answers a short-lived JWT, or an RFC 6749 §5.2 error body.
+ *   answers a short-lived JWT, or an RFC 6749 §5.2 error body. A failed client authentication (401
+ *   invalid_client) counts toward the same per-address failure limit as a bad API key; an address
+ *   past it gets 429 rate_limited with Retry-After before any client lookup.
  * - `GET /.well-known/jwks.json`: the current and previous signing keys (RFC 7517).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
@@ -13,6 +15,7 @@ import { recordAudit } from '../audit/index.js';
 import type { Pool } from '../db/pool.js';
 import { errors } from '../errors.js';
 import type { RateLimit } from '../keys/key-power.js';
+import type { AuthFailureLimit } from '../rate-limit/auth-failure-limit.js';
 import { authenticateClient, createClient, issueToken, listClients, revokeClient, toClientResource, type SigningKeys, type TokenSettings } from '../oauth/index.js';
 import { decodeIdCursor, encodeIdCursor } from './cursor.js';
 import { checkedPower } from './keys-routes.js';
@@ -77,6 +80,8 @@ export interface OAuthDeps {
   pool: Pool;
   keys: SigningKeys;
   tokens: TokenSettings;
+  /** The per-address failed-authentication limit the API-key hook uses (keys/auth-hook.ts). */
+  authFailures: AuthFailureLimit;
   rateLimits: RateLimit;
 }
 
@@ -160,7 +165,7 @@ function basicCredentials(header: string): { id: string; secret: string } | null
 }
 
 export const oauthTokenRoutes =
-  ({ pool, keys, tokens }: OAuthDeps): FastifyPluginAsyncTypebox =>
+  ({ pool, keys, tokens, authFailures }: OAuthDeps): FastifyPluginAsyncTypebox =>
   async (app) => {
     app.addSchema(OAuthError);
     // RFC 6749 §4.4.2: the token request is application/x-www-form-urlencoded (this plugin only)
@@ -177,19 +182,22 @@ export const oauthTokenRoutes =
     });
 
     const fail = (reply: FastifyReply, status: 400 | 401, error: OAuthErrorCode, description: string, basic = false) => {
+      if (status === 401) authFailures.failed(reply.request.ip); // invalid_client: as a bad API key
       if (basic) reply.header('WWW-Authenticate', 'Basic realm="linkplane"');
       return reply.code(status).header('cache-control', 'no-store').header('pragma', 'no-cache').send({ error, error_description: description });
     };
 
     app.post('/oauth/token', {
       config: { public: true },
+      // before the body is read: an address that failed too often costs no parse and no client lookup
+      onRequest: async (req: FastifyRequest, reply: FastifyReply) => authFailures.check(req.ip, reply),
       schema: {
         tags: ['oauth'], operationId: 'issueOAuthToken',
         summary: 'Get an access token (client_credentials grant, RFC 6749 §4.4): client authentication by HTTP Basic or client_id/client_secret in the body',
         consumes: ['application/x-www-form-urlencoded'],
         security: [{ clientBasic: [] }, {}],
         body: TokenRequest,
-        response: { 200: TokenResponse, 400: Type.Ref('OAuthError'), 401: Type.Ref('OAuthError') },
+        response: { 200: TokenResponse, 400: Type.Ref('OAuthError'), 401: Type.Ref('OAuthError'), 429: Type.Ref('Error') },
       },
     }, async (req: FastifyRequest<{ Body: Record<string, string> }>, reply) => {
       const b = req.body ?? {};

@@ -7,8 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Queryable } from '../db/pool.js';
 import type { ApiError } from '../../shared/index.js';
 import { errors } from '../errors.js';
-import { AuthFailureLimit } from '../rate-limit/auth-failure-limit.js';
-import type { Limit } from '../rate-limit/token-bucket.js';
+import type { AuthFailureLimit } from '../rate-limit/auth-failure-limit.js';
 import { authenticate, type AuthContext } from './key-store.js';
 import { looksLikeJwt } from '../oauth/tokens.js';
 import type { LastUsed } from './last-used.js';
@@ -31,8 +30,8 @@ export interface AuthOptions {
   verifyJwt?: (token: string) => Promise<AuthContext | { refused: 'expired' | 'invalid' | 'revoked'; why: string }>;
 }
 
-export function registerAuth(app: FastifyInstance, db: Queryable, failures: Limit, opts: AuthOptions = {}): void {
-  const failureLimit = new AuthFailureLimit(failures);
+/** `failureLimit` is shared with POST /oauth/token: a wrong client secret counts like a wrong key. */
+export function registerAuth(app: FastifyInstance, db: Queryable, failureLimit: AuthFailureLimit, opts: AuthOptions = {}): void {
   const refuse = (req: FastifyRequest, reply: FastifyReply, reason: string, challenge: string, error: ApiError = errors.unauthorized({ reason })) => {
     failureLimit.failed(req.ip);
     reply.header('WWW-Authenticate', challenge);

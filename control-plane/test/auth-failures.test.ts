@@ -1,7 +1,8 @@
 /**
  * Issue 12: failed authentication is rate-limited per client address (no Postgres lookup once
- * the address's bucket is empty), 401s say `WWW-Authenticate: Bearer` (RFC 6750), and a valid
- * key's 403s count against its own bucket.
+ * the address's bucket is empty), API keys and OAuth client secrets at POST /oauth/token alike
+ * (issue 16); 401s say `WWW-Authenticate: Bearer` (RFC 6750), and a valid key's 403s count
+ * against its own bucket.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHarness, type Harness } from './harness.js';
@@ -77,6 +78,51 @@ describe('failed authentication is limited per client address', () => {
     const x = '203.0.113.30';
     for (let i = 0; i < 5; i++) await from(x, UNKNOWN, { 'x-forwarded-for': `192.0.2.${i}` });
     expect((await from(x, UNKNOWN, { 'x-forwarded-for': '192.0.2.200' })).statusCode).toBe(429);
+  });
+
+  it('a failed POST /oauth/token (wrong secret, unknown client) spends the same budget as a bad API key', async () => {
+    const c = await h.req({ method: 'POST', url: '/v1/oauth/clients', payload: { name: 'cms', role: 'publisher' } });
+    expect(c.statusCode, c.body).toBe(201);
+    const { client_id: id, client_secret: secret } = c.json<{ client_id: string; client_secret: string }>();
+    const token = (remoteAddress: string, params: Record<string, string>, headers: Record<string, string> = {}) =>
+      h.app.inject({
+        method: 'POST', url: '/oauth/token', remoteAddress, payload: new URLSearchParams({ grant_type: 'client_credentials', ...params }).toString(),
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      });
+    const basic = (user: string, pass: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` });
+    const x = '203.0.113.40';
+    const attempts = [
+      () => token(x, { client_id: id, client_secret: 'lpc_wrong' }),
+      () => token(x, {}, basic(id, 'lpc_wrong')),
+      () => token(x, { client_id: 'oac_01ARZ3NDEKTSV4RRFFQ69G5FAV', client_secret: secret }), // unknown client
+      () => token(x, { client_id: id }), // no secret
+    ];
+    const statuses: number[] = [];
+    for (const a of attempts) statuses.push((await a()).statusCode);
+    expect(statuses).toEqual([401, 401, 401, 401]);
+    expect((await from(x, UNKNOWN)).statusCode).toBe(401); // the 5th failure, by an API key
+    const query = vi.spyOn(h.pool, 'query');
+    try {
+      const limited = await token(x, { client_id: id, client_secret: secret }); // even the right secret waits
+      expect(limited.statusCode).toBe(429);
+      expect(limited.headers['retry-after']).toBe('1');
+      expect(limited.headers['ratelimit-policy']).toBe('"auth-failures";q=5;w=3');
+      expect(limited.json().error).toMatchObject({ code: 'rate_limited', details: { policy: 'auth-failures', retry_after: 1 } });
+      expect((await from(x, h.adminKey)).statusCode).toBe(429); // and the API, from that address
+      expect(query).not.toHaveBeenCalled(); // no client lookup once limited
+    } finally {
+      query.mockRestore();
+    }
+    // another address still gets a token; a good token request spends nothing
+    const y = '203.0.113.41';
+    for (let i = 0; i < 8; i++) expect((await token(y, { client_id: id, client_secret: secret })).statusCode).toBe(200);
+    expect((await token(y, { client_id: id, client_secret: 'lpc_wrong' })).statusCode).toBe(401);
+    // 400s (a malformed request, not a wrong credential) are not counted
+    for (let i = 0; i < 6; i++) expect((await token('203.0.113.42', { client_id: id, client_secret: secret, grant_type: 'password' })).statusCode).toBe(400);
+    expect((await token('203.0.113.42', { client_id: id, client_secret: secret })).statusCode).toBe(200);
+    // the budget refills at AUTH_FAILURE_PER_SEC
+    await new Promise((r) => setTimeout(r, 600));
+    expect((await token(x, { client_id: id, client_secret: secret })).statusCode).toBe(200);
   });
 
   it("a valid key's 403s use up its own rate limit", async () => {
