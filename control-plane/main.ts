@@ -19,7 +19,7 @@ import { createMetrics } from './metrics.js';
 import { OutboxBacklogProbe } from './outbox/backlog.js';
 import { JetStreamSetup } from './outbox/jetstream-setup.js';
 import { OutboxRelay } from './outbox/relay.js';
-import { resealSecrets, secretBoxFrom, type SecretBox } from './secrets/index.js';
+import { resealedCount, resealSecrets, secretBoxFrom, type SecretBox } from './secrets/index.js';
 import { startTracing, traceQueries } from './tracing/index.js';
 import { startWebhookWorkers, webhookSettings } from './webhooks/index.js';
 
@@ -51,7 +51,7 @@ async function start(config: ControlPlaneConfig, secrets: SecretBox, log: Logger
   if (sealed.failed.length > 0) {
     throw new Error(`${sealed.failed.length} stored secret(s) do not open with SECRETS_KEY or SECRETS_KEYS_OLD (add the key they were sealed under to SECRETS_KEYS_OLD): ${sealed.failed.slice(0, 5).join('; ')}`);
   }
-  if (sealed.resealed.webhook_secrets + sealed.resealed.jobs > 0) log.info({ resealed: sealed.resealed, kid: secrets.current.kid }, 'stored secrets sealed under SECRETS_KEY');
+  if (resealedCount(sealed) > 0) log.info({ resealed: sealed.resealed, kid: secrets.current.kid }, 'stored secrets sealed under SECRETS_KEY');
 
   const nats = connectNats({ servers: config.NATS_URL, name: 'linkplane-control-plane', log: log.child({ module: 'nats' }) });
   const jetstream = new JetStreamSetup({
@@ -122,7 +122,7 @@ async function start(config: ControlPlaneConfig, secrets: SecretBox, log: Logger
     void resealSecrets(pool, secrets)
       .then((r) => {
         if (r.failed.length > 0) log.error({ failed: r.failed.slice(0, 20), count: r.failed.length }, 'stored secrets that open with no key held (SECRETS_KEYS_OLD?)');
-        else if (r.resealed.webhook_secrets + r.resealed.jobs > 0) log.info({ resealed: r.resealed }, 'stored secrets sealed under SECRETS_KEY');
+        else if (resealedCount(r) > 0) log.info({ resealed: r.resealed }, 'stored secrets sealed under SECRETS_KEY');
       })
       .catch((err: unknown) => log.warn({ err }, 'secret re-seal failed'));
   }, MAINTENANCE_MS);

@@ -1,6 +1,6 @@
 /**
  * The keys that sign JWT access tokens (ES256), in Postgres with the private half sealed by the
- * secret box. The newest unretired key signs; it is replaced once it is older than the rotation
+ * secret box (and moved to a new SECRETS_KEY by secrets/reseal.ts, like every sealed secret). The newest unretired key signs; it is replaced once it is older than the rotation
  * period (by whichever control plane notices first, under an advisory lock). A retired key keeps
  * verifying, and stays in the JWKS, until every token it signed has expired (retired_at + TTL).
  */
@@ -8,13 +8,13 @@ import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 
 import type { Pool } from '../db/pool.js';
 import { withTx } from '../db/tx.js';
 import { newId } from '../ids.js';
-import type { SecretBox } from '../secrets/index.js';
+import { sealContext, type SecretBox } from '../secrets/index.js';
 
 export const JWT_ALG = 'ES256';
 const ROTATION_LOCK = 0x6c706a77; // "lpjw"
 const RELOAD_MIN_MS = 1000; // an unknown kid reloads the key set at most this often
 
-const context = (id: string) => `jwt_signing_keys:${id}`;
+const context = (id: string) => sealContext('jwt_signing_keys', id);
 
 interface KeyRow {
   id: string;

@@ -12,6 +12,8 @@ import { openStored, SecretBoxError, type SecretBox } from './secret-box.js';
 export const SEALED_COLUMNS = [
   { table: 'webhook_secrets', column: 'secret', context: (id: string) => `webhook_secrets:${id}` },
   { table: 'jobs', column: 'callback_secret', context: (id: string) => `jobs:${id}` },
+  // the private half of each JWT signing key (oauth/signing-keys.ts), the current one and the retired
+  { table: 'jwt_signing_keys', column: 'private_jwk', context: (id: string) => `jwt_signing_keys:${id}` },
 ] as const;
 
 export type SealedTable = (typeof SEALED_COLUMNS)[number]['table'];
@@ -19,6 +21,9 @@ export type SealedTable = (typeof SEALED_COLUMNS)[number]['table'];
 export function sealContext(table: SealedTable, id: string): string {
   return SEALED_COLUMNS.find((c) => c.table === table)!.context(id);
 }
+
+/** How many rows a re-seal moved, all tables together. */
+export const resealedCount = (r: ResealResult): number => Object.values(r.resealed).reduce((a, b) => a + b, 0);
 
 export interface ResealResult {
   resealed: Record<SealedTable, number>;
@@ -29,7 +34,7 @@ export interface ResealResult {
 const BATCH = 500;
 
 export async function resealSecrets(pool: Pool, box: SecretBox): Promise<ResealResult> {
-  const result: ResealResult = { resealed: { webhook_secrets: 0, jobs: 0 }, failed: [] };
+  const result: ResealResult = { resealed: { webhook_secrets: 0, jobs: 0, jwt_signing_keys: 0 }, failed: [] };
   for (const { table, column, context } of SEALED_COLUMNS) {
     let after = '';
     for (;;) {

@@ -19,7 +19,7 @@ import { startReceiver, type Receiver } from './webhooks-helpers.js';
 
 const SEALED = /^lpsec1\.[A-Za-z0-9_-]{8}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 /** The columns whose job is to hold a secret: sealed values only. */
-const SECRET_COLUMNS = new Set(['webhook_secrets.secret', 'jobs.callback_secret']);
+const SECRET_COLUMNS = new Set(['webhook_secrets.secret', 'jobs.callback_secret', 'jwt_signing_keys.private_jwk']);
 const K2 = Buffer.alloc(32, 0x42).toString('base64');
 const K3 = Buffer.alloc(32, 0x43).toString('base64');
 
@@ -195,7 +195,7 @@ describe('no secret in clear in any column', () => {
     }
     for (const [ctx, s] of clear) expect(before.get(ctx)).toBe(s);
     // nothing left to do for the next one
-    expect(await resealSecrets(h.pool, secretBoxFrom({ SECRETS_KEY: K2 }))).toEqual({ resealed: { webhook_secrets: 0, jobs: 0 }, failed: [] });
+    expect(await resealSecrets(h.pool, secretBoxFrom({ SECRETS_KEY: K2 }))).toEqual({ resealed: { webhook_secrets: 0, jobs: 0, jwt_signing_keys: 0 }, failed: [] });
   });
 
   it('a control plane whose keys open no stored secret refuses to start, naming the key id', async () => {
