@@ -71,6 +71,8 @@ export const ID_BODY = '[0-7][0-9A-HJKMNP-TV-Z]{25}';
 export const BOOTSTRAP_WORKSPACE_ID = 'ws_default';
 /** The regular expression (as source) an id with `prefix` matches, anchored. */
 export const idPattern = (prefix: IdPrefix): string => `^${prefix}_${ID_BODY}$`;
+/** A workspace id (anchored source): `ws_` + the id body, or the bootstrap workspace's. */
+export const WORKSPACE_ID_PATTERN = `^(${BOOTSTRAP_WORKSPACE_ID}|ws_${ID_BODY})$`;
 const ANY_ID = new RegExp(`^(${Object.keys(ID_PREFIXES).join('|')})_${ID_BODY}$`);
 /** True when `s` is an id of some prefix in the documented form. */
 export const isId = (s: string): boolean => ANY_ID.test(s);

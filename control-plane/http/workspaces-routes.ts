@@ -9,9 +9,10 @@ import { toKeyResource } from './keys-routes.js';
 import { actorOf } from './request-context.js';
 import { commitAndRespond } from './respond.js';
 import { errorResponses, Nullable, PageQuery, Timestamp } from './schemas.js';
-import { ID_BODY } from '../ids.js';
+import { BOOTSTRAP_WORKSPACE_ID, WORKSPACE_ID_PATTERN } from '../ids.js';
 
-const WorkspaceId = Type.String({ pattern: `^ws_(default|${ID_BODY})$`, description: 'ws_ + 26 Crockford base32 characters (docs/ids.md), or ws_default for the bootstrap workspace' });
+const WorkspaceId = Type.String({ pattern: WORKSPACE_ID_PATTERN, description: `ws_ + 26 Crockford base32 characters (docs/ids.md), or ${BOOTSTRAP_WORKSPACE_ID} for the bootstrap workspace` });
+const WORKSPACE_ID = new RegExp(WORKSPACE_ID_PATTERN);
 
 export const Workspace = Type.Object({ id: WorkspaceId, name: Type.String(), created_at: Timestamp }, { $id: 'Workspace' });
 
@@ -29,12 +30,12 @@ export const WorkspaceCreate = Type.Object(
   { additionalProperties: false },
 );
 
-/** A workspace cursor: the last id seen (ids are `ws_<ULID>`, or `ws_default`). */
+/** A workspace cursor: the last id seen (a workspace id). */
 const encodeCursor = (id: string) => Buffer.from(JSON.stringify({ v: 1, id })).toString('base64url');
 function decodeCursor(c: string): string {
   try {
     const v = JSON.parse(Buffer.from(c, 'base64url').toString('utf8')) as { v?: number; id?: unknown };
-    if (v.v === 1 && typeof v.id === 'string' && /^ws_[A-Za-z0-9_]{1,64}$/.test(v.id)) return v.id;
+    if (v.v === 1 && typeof v.id === 'string' && WORKSPACE_ID.test(v.id)) return v.id;
   } catch {
     // fall through
   }
