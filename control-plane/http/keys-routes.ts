@@ -5,6 +5,7 @@ import { recordAudit } from '../audit/index.js';
 import type { Pool } from '../db/pool.js';
 import { errors } from '../errors.js';
 import { createKey, listKeys, ownKey, revokeKey, type ApiKeyRow, type AuthContext } from '../keys/key-store.js';
+import { rateLimitResource } from '../keys/credential-store.js';
 import { checkChildPower, childExpiry, childRateLimit, type RateLimit } from '../keys/key-power.js';
 import { parseInstant } from '../instant.js';
 import { activeClient } from '../oauth/client-store.js';
@@ -22,9 +23,7 @@ export function toKeyResource(row: ApiKeyRow) {
     role: row.role,
     scopes: row.scopes,
     domains: row.domains,
-    rate_limit: row.rate_limit_burst !== null || row.rate_limit_per_sec !== null
-      ? { burst: row.rate_limit_burst ?? 0, per_second: row.rate_limit_per_sec ?? 0 }
-      : null,
+    rate_limit: rateLimitResource(row),
     created_at: row.created_at.toISOString(),
     last_used_at: row.last_used_at?.toISOString() ?? null,
     expires_at: row.expires_at?.toISOString() ?? null,
