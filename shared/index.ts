@@ -12,7 +12,7 @@ export * from './events.js';
 export * from './nats-connect.js';
 export * from './links-bucket.js';
 export * from './click-salts-bucket.js';
-export * from './webhook-verify.js';
+export * from './webhook-sign.js';
 export * from './click-id.js';
 export * from './click-codec.js';
 export * from './clicks-stream.js';

@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { generateWebhookSecret, parseXSignature, signWebhook, verifyWebhook, WebhookVerifyError, type WebhookVerifyErrorCode } from './webhook-verify.js';
+import { verifyWebhook, WebhookVerificationError, type WebhookVerificationCode } from '@linkplane/sdk';
+import { generateWebhookSecret, signWebhook } from './webhook-sign.js';
 
 const body = JSON.stringify({ id: '0b6b0f5e-7d0c-4a53-9d0e-2f3a0c1d2e3f', type: 'link.created', occurred_at: '2026-01-01T00:00:00.000Z', data: { x: 1 }, attempt: 1 });
 const T = 1_767_225_600; // 2026-01-01T00:00:00Z
@@ -9,12 +10,13 @@ const ID = 'evt-1';
 const current = { id: 'whk_NEW', secret: generateWebhookSecret() };
 const old = { id: 'whk_OLD', secret: generateWebhookSecret() };
 
-function codeOf(fn: () => unknown): WebhookVerifyErrorCode | 'ok' {
+/** The verifier's verdict: `ok`, or the code of its WebhookVerificationError. */
+async function codeOf(verifying: Promise<unknown>): Promise<WebhookVerificationCode | 'ok'> {
   try {
-    fn();
+    await verifying;
     return 'ok';
   } catch (err) {
-    if (err instanceof WebhookVerifyError) return err.code;
+    if (err instanceof WebhookVerificationError) return err.code;
     throw err;
   }
 }
@@ -55,23 +57,15 @@ describe('signWebhook', () => {
   });
 });
 
-describe('parseXSignature', () => {
-  it('splits several comma-joined groups at each t=', () => {
-    const h = signWebhook([current, old], body, T, ID);
-    const groups = parseXSignature(h['x-signature']);
-    expect(groups.map((g) => [g.t, g.k])).toEqual([[T, 'whk_NEW'], [T, 'whk_OLD']]);
-    // the same groups when a server joined repeated header lines with ", "
-    expect(parseXSignature(h['x-signature'].replace(',t=', ', t=')).map((g) => g.k)).toEqual(['whk_NEW', 'whk_OLD']);
-  });
-});
-
-describe('verifyWebhook', () => {
+// The receiver's side is the SDK's verifier (sdk/src/webhooks.ts), the one implementation: here,
+// the table of what it accepts and refuses of what signWebhook sends.
+describe('verifyWebhook (@linkplane/sdk) over signWebhook', () => {
   const now = T + 10;
   const signed = signWebhook([current, old], body, T, ID);
   const xOnly = { 'x-signature': signed['x-signature'] };
   const stdOnly = { 'webhook-id': ID, 'webhook-timestamp': String(T), 'webhook-signature': signed['webhook-signature'] };
 
-  const cases: { name: string; body?: string; headers: Record<string, string>; secrets: Parameters<typeof verifyWebhook>[2]; code: WebhookVerifyErrorCode | 'ok' }[] = [
+  const cases: { name: string; body?: string; headers: Record<string, string>; secrets: Parameters<typeof verifyWebhook>[2]; code: WebhookVerificationCode | 'ok' }[] = [
     { name: 'both families, current secret with key id', headers: signed, secrets: [current], code: 'ok' },
     { name: 'both families, old secret only (rotation overlap)', headers: signed, secrets: [old], code: 'ok' },
     { name: 'secret given as a bare string', headers: signed, secrets: current.secret, code: 'ok' },
@@ -93,25 +87,35 @@ describe('verifyWebhook', () => {
     { name: 'not JSON', body: 'hello', headers: signWebhook(current, 'hello', T, ID), secrets: [current], code: 'invalid_payload' },
   ];
   cases.forEach((c) => {
-    it(`${c.name} → ${c.code}`, () => {
-      expect(codeOf(() => verifyWebhook(c.body ?? body, c.headers, c.secrets, { now }))).toBe(c.code);
+    it(`${c.name} → ${c.code}`, async () => {
+      expect(await codeOf(verifyWebhook(c.body ?? body, c.headers, c.secrets, { now }))).toBe(c.code);
     });
   });
 
-  it('returns the parsed envelope', () => {
-    expect(verifyWebhook(body, signed, [current], { now })).toEqual(JSON.parse(body));
+  it('returns the parsed envelope', async () => {
+    expect(await verifyWebhook(body, signed, [current], { now })).toEqual(JSON.parse(body));
   });
 
-  it('rejects timestamps more than 300 s away, either direction', () => {
-    expect(codeOf(() => verifyWebhook(body, signed, [current], { now: T + 300 }))).toBe('ok');
-    expect(codeOf(() => verifyWebhook(body, signed, [current], { now: T + 301 }))).toBe('timestamp_out_of_range');
-    expect(codeOf(() => verifyWebhook(body, signed, [current], { now: T - 301 }))).toBe('timestamp_out_of_range');
-    expect(codeOf(() => verifyWebhook(body, stdOnly, [current], { now: T + 301 }))).toBe('timestamp_out_of_range');
+  it('several comma-joined X-Signature groups split at each t=, also when joined with ", "', async () => {
+    const x = signed['x-signature'];
+    expect(x.split(',t=')).toHaveLength(2);
+    for (const v of [x, x.replace(',t=', ', t=')]) {
+      expect(await codeOf(verifyWebhook(body, { 'x-signature': v }, [old], { now }))).toBe('ok');
+      expect(await codeOf(verifyWebhook(body, { 'x-signature': v }, [current], { now }))).toBe('ok');
+    }
   });
 
-  it('accepts a Headers object and Node-style arrays', () => {
-    expect(codeOf(() => verifyWebhook(body, new Headers(signed), [old], { now }))).toBe('ok');
+  it('rejects timestamps more than 300 s away, either direction', async () => {
+    expect(await codeOf(verifyWebhook(body, signed, [current], { now: T + 300 }))).toBe('ok');
+    expect(await codeOf(verifyWebhook(body, signed, [current], { now: T + 301 }))).toBe('timestamp_out_of_range');
+    expect(await codeOf(verifyWebhook(body, signed, [current], { now: T - 301 }))).toBe('timestamp_out_of_range');
+    expect(await codeOf(verifyWebhook(body, stdOnly, [current], { now: T + 301 }))).toBe('timestamp_out_of_range');
+  });
+
+  it('accepts a Headers object, Node-style arrays and byte bodies', async () => {
+    expect(await codeOf(verifyWebhook(body, new Headers(signed), [old], { now }))).toBe('ok');
     const groups = signed['x-signature'].split(',t=');
-    expect(codeOf(() => verifyWebhook(body, { 'x-signature': [groups[0]!, `t=${groups[1]!}`] }, [old], { now }))).toBe('ok');
+    expect(await codeOf(verifyWebhook(body, { 'x-signature': [groups[0]!, `t=${groups[1]!}`] }, [old], { now }))).toBe('ok');
+    expect(await codeOf(verifyWebhook(Buffer.from(body), signed, [current], { now }))).toBe('ok');
   });
 });

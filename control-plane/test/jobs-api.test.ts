@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { linkKvKey, verifyWebhook, type CompiledLink } from '../../shared/index.js';
+import { verifyWebhook } from '@linkplane/sdk';
+import { linkKvKey, type CompiledLink } from '../../shared/index.js';
 import { waitFor } from '../../shared/testing/index.js';
 import { uuidToId } from '../ids.js';
 import type { JobWorkers } from '../jobs/index.js';
@@ -238,7 +239,7 @@ describe('bulk jobs: API', () => {
       await waitFor('callback delivered', async () => (await getJob(h, id)).callback?.state === 'delivered', 15_000, 50);
       expect(received).toHaveLength(2);
       const last = received[1]!;
-      const env = verifyWebhook<{ id: string; status: string; counts: { succeeded: number } }>(last.body, last.headers as Record<string, string>, { id, secret });
+      const env = await verifyWebhook<{ id: string; status: string; counts: { succeeded: number } }>(last.body, last.headers as Record<string, string>, { id, secret });
       expect(env).toMatchObject({ type: 'job.succeeded', attempt: 2, data: { id, status: 'succeeded', counts: { succeeded: 1 } } });
       expect(last.headers['event-type']).toBe('job.succeeded');
       expect(String(last.headers['x-signature'])).toContain(`k=${id},h=sha256,s=`);

@@ -8,7 +8,8 @@
  * control plane, and one holding no key for a stored secret refuses to start, naming the key id.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, verifyWebhook } from '../../shared/index.js';
+import { verifyWebhook } from '@linkplane/sdk';
+import { createLogger } from '../../shared/index.js';
 import { startProcess, TEST_SECRETS_KEY, waitFor, waitForHttp, freePort } from '../../shared/testing/index.js';
 import type { JobWorkers } from '../jobs/index.js';
 import { keyIdOf, openStored, resealSecrets, secretBoxFrom } from '../secrets/index.js';
@@ -118,12 +119,12 @@ describe('no secret in clear in any column', () => {
     const type = (p: string) => (p.startsWith('/cb') ? 'job.succeeded' : 'webhook.ping');
     const byPath = (p: string) => receiver.requests.find((r) => r.path.endsWith(p) && r.headers['event-type'] === type(p))!;
     const headers = (p: string) => byPath(p).headers as Record<string, string>;
-    expect(verifyWebhook(byPath('/a').body, headers('/a'), { id: ep1.secret_key_id, secret: ep1.secret })).toMatchObject({ type: 'webhook.ping' });
+    expect(await verifyWebhook(byPath('/a').body, headers('/a'), { id: ep1.secret_key_id, secret: ep1.secret })).toMatchObject({ type: 'webhook.ping' });
     const last = plain.find((p) => p.label === 'rotated secret 2')!.value;
     const lastKid = (await h.pool.query<{ id: string }>(`SELECT id FROM webhook_secrets WHERE endpoint_id = $1 ORDER BY created_at DESC LIMIT 1`, [ep2.id])).rows[0]!.id;
-    expect(verifyWebhook(byPath('/b').body, headers('/b'), { id: lastKid, secret: last })).toMatchObject({ type: 'webhook.ping' });
-    expect(verifyWebhook(byPath('/cb1').body, headers('/cb1'), { id: j1.job_id, secret: j1.callback_secret })).toMatchObject({ type: 'job.succeeded' });
-    expect(verifyWebhook(byPath('/cb2').body, headers('/cb2'), { id: j2.job_id, secret: j2.callback_secret })).toMatchObject({ type: 'job.succeeded' });
+    expect(await verifyWebhook(byPath('/b').body, headers('/b'), { id: lastKid, secret: last })).toMatchObject({ type: 'webhook.ping' });
+    expect(await verifyWebhook(byPath('/cb1').body, headers('/cb1'), { id: j1.job_id, secret: j1.callback_secret })).toMatchObject({ type: 'job.succeeded' });
+    expect(await verifyWebhook(byPath('/cb2').body, headers('/cb2'), { id: j2.job_id, secret: j2.callback_secret })).toMatchObject({ type: 'job.succeeded' });
 
     // the scan
     const columns = await textColumns(h);

@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyWebhook } from '../../shared/index.js';
+import { verifyWebhook } from '@linkplane/sdk';
 import { cleanupNatsPrefix, createTestDatabase, freePort, startProcess, testPrefix, waitFor, waitForHttp, type RunningProcess, type TestDatabase } from '../../shared/testing/index.js';
 import { startReceiver, type Receiver } from './webhooks-helpers.js';
 
@@ -87,7 +87,7 @@ describe('webhooks across control-plane crashes', () => {
     expect(second.headers['event-id']).toBe(eventId);
     expect(second.headers['webhook-id']).toBe(eventId);
     expect(second.headers['event-attempt']).toBe('2');
-    const env = verifyWebhook(second.body, second.headers, String(ep.json.secret));
+    const env = await verifyWebhook(second.body, second.headers, String(ep.json.secret));
     expect(env).toMatchObject({ id: eventId, type: 'link.created', attempt: 2, data: link.json });
     await waitFor('recorded', async () => (await pool.query(`SELECT 1 FROM webhook_deliveries WHERE status = 'succeeded'`)).rowCount === 1);
     const attempts = await pool.query(`SELECT attempt, status_code, error FROM webhook_attempts ORDER BY attempt`);

@@ -5,7 +5,8 @@
 import { createHmac } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, verifyWebhook } from '../../shared/index.js';
+import { verifyWebhook } from '@linkplane/sdk';
+import { createLogger } from '../../shared/index.js';
 import { waitFor } from '../../shared/testing/index.js';
 import { startWebhookWorkers, type WebhookWorkers } from '../webhooks/index.js';
 import { createHarness, type Harness } from './harness.js';
@@ -88,7 +89,7 @@ describe('webhook delivery to real receivers', () => {
     expect(header(req, 'webhook-id')).toBe(eventId);
     expect(header(req, 'webhook-timestamp')).toBe(t);
     expect(new Webhook(ep.secret).verify(raw, req.headers as Record<string, string>)).toEqual(env);
-    expect(verifyWebhook(req.body, req.headers, [{ id: ep.secret_key_id, secret: ep.secret }])).toEqual(env);
+    expect(await verifyWebhook(req.body, req.headers, [{ id: ep.secret_key_id, secret: ep.secret }])).toEqual(env);
 
     const [d] = await deliveriesOf(h, ep.id);
     expect(d).toMatchObject({ event_id: eventId, status: 'succeeded', attempts: 1, last_status_code: 200, last_error: null });
@@ -113,7 +114,7 @@ describe('webhook delivery to real receivers', () => {
     expect(rx.requests.map((r) => header(r, 'event-id'))).toEqual([eventId, eventId, eventId]);
     expect(rx.requests.map((r) => header(r, 'event-attempt'))).toEqual(['1', '2', '3']);
     expect(rx.requests.map((r) => JSON.parse(r.body.toString()).attempt)).toEqual([1, 2, 3]);
-    for (const r of rx.requests) expect(verifyWebhook(r.body, r.headers, ep.secret).id).toBe(eventId);
+    for (const r of rx.requests) expect((await verifyWebhook(r.body, r.headers, ep.secret)).id).toBe(eventId);
     const ts = rx.requests.map((r) => Number(header(r, 'webhook-timestamp')));
     expect(ts[2]).toBeGreaterThanOrEqual(ts[0]!);
     expect(rx.requests[1]!.at - rx.requests[0]!.at).toBeGreaterThanOrEqual(SCHEDULE[0]! - 5);
@@ -141,7 +142,7 @@ describe('webhook delivery to real receivers', () => {
     expect(bad.requests).toHaveLength(SCHEDULE.length + 1);
     const [d] = await deliveriesOf(h, ep.id);
     expect(d).toMatchObject({ event_id: eventId, status: 'dead', attempts: SCHEDULE.length + 1, last_status_code: 500, last_error: 'http_status' });
-    const failed = verifyWebhook(watcher.requests[0]!.body, watcher.requests[0]!.headers, meta.secret);
+    const failed = await verifyWebhook(watcher.requests[0]!.body, watcher.requests[0]!.headers, meta.secret);
     expect(failed.type).toBe('webhook.delivery.failed');
     expect(failed.data).toEqual({
       delivery_id: d!.id, endpoint_id: ep.id, endpoint_url: bad.url, event_id: eventId, event_type: 'link.updated',
@@ -260,9 +261,9 @@ describe('webhook delivery to real receivers', () => {
     }
     expect(header(req, 'webhook-signature').split(' ')).toHaveLength(2);
     for (const sec of [old, fresh]) {
-      expect(verifyWebhook(req.body, req.headers, [sec]).attempt).toBe(1); // old-only and new-only receivers
+      expect((await verifyWebhook(req.body, req.headers, [sec])).attempt).toBe(1); // old-only and new-only receivers
       expect(new Webhook(sec.secret).verify(req.body.toString(), req.headers as Record<string, string>)).toBeTruthy();
-      expect(verifyWebhook(req.body, { 'x-signature': header(req, 'x-signature') }, [sec]).attempt).toBe(1);
+      expect((await verifyWebhook(req.body, { 'x-signature': header(req, 'x-signature') }, [sec])).attempt).toBe(1);
     }
     // end the overlap: the old secret stops signing
     const rot2 = (await h.req({ method: 'POST', url: `${EP}/${ep.id}/secrets/rotate`, key: ws.key, payload: { overlap_hours: 0 } })).json();
@@ -270,9 +271,9 @@ describe('webhook delivery to real receivers', () => {
     await waitFor('second delivery', () => rx.requests.length === 2);
     const after = rx.requests[1]!;
     expect(header(after, 'x-signature')).toMatch(new RegExp(`^t=\\d+,k=${rot2.secret_key_id},h=sha256,s=[0-9a-f]{64}$`));
-    expect(() => verifyWebhook(after.body, after.headers, [old])).toThrow(/key id|does not match/);
-    expect(() => verifyWebhook(after.body, after.headers, [fresh])).toThrow();
-    expect(verifyWebhook(after.body, after.headers, [{ id: rot2.secret_key_id, secret: rot2.secret }]).attempt).toBe(1);
+    await expect(verifyWebhook(after.body, after.headers, [old])).rejects.toThrow(/key id|does not match/);
+    await expect(verifyWebhook(after.body, after.headers, [fresh])).rejects.toThrow();
+    expect((await verifyWebhook(after.body, after.headers, [{ id: rot2.secret_key_id, secret: rot2.secret }])).attempt).toBe(1);
   });
 
   it('keeps at most max_concurrency deliveries in flight to one endpoint', async () => {
@@ -303,7 +304,7 @@ describe('webhook delivery to real receivers', () => {
     const r = await h.req({ method: 'POST', url: `${EP}/${ep.id}/test`, key: ws.key });
     expect(r.statusCode).toBe(202);
     await waitFor('ping', () => rx.requests.length === 1);
-    const env = verifyWebhook(rx.requests[0]!.body, rx.requests[0]!.headers, ep.secret);
+    const env = await verifyWebhook(rx.requests[0]!.body, rx.requests[0]!.headers, ep.secret);
     expect(env).toMatchObject({ type: 'webhook.ping', attempt: 1, data: { endpoint_id: ep.id, url: rx.url } });
     await waitFor('recorded', async () => (await h.req({ method: 'GET', url: `/v1/webhooks/deliveries/${r.json().id}`, key: ws.key })).json().status === 'succeeded');
     expect(other.requests).toHaveLength(0);

@@ -4,7 +4,8 @@
  * within its concurrency limit, metrics, retention.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, verifyWebhook } from '../../shared/index.js';
+import { verifyWebhook } from '@linkplane/sdk';
+import { createLogger } from '../../shared/index.js';
 import { waitFor } from '../../shared/testing/index.js';
 import { createPool, type Pool } from '../db/pool.js';
 import { createMetrics } from '../metrics.js';
@@ -80,7 +81,7 @@ describe('webhook operations', () => {
     const ds = await deliveriesOf(h, ep.id);
     expect(ds.map((d) => d.status)).toEqual(['dead', 'dead', 'dead']);
     await waitFor('3 failure events', () => watcher.requests.length === 3);
-    const reasons = watcher.requests.map((r) => (verifyWebhook(r.body, r.headers, meta.secret).data as { reason: string }).reason);
+    const reasons = await Promise.all(watcher.requests.map(async (r) => ((await verifyWebhook(r.body, r.headers, meta.secret)).data as { reason: string }).reason));
     expect(reasons.sort()).toEqual(['endpoint_disabled', 'endpoint_disabled', 'endpoint_disabled']);
     const sent = rx.requests.length;
     await new Promise((r) => setTimeout(r, 300));

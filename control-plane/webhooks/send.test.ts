@@ -7,7 +7,8 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { LookupAddress } from 'node:dns';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateWebhookSecret, verifyWebhook } from '../../shared/index.js';
+import { verifyWebhook } from '@linkplane/sdk';
+import { generateWebhookSecret } from '../../shared/index.js';
 import { freePort } from '../../shared/testing/index.js';
 import { createSafeAgent, safeLookup, type ResolveAll } from './safe-agent.js';
 import { envelopeBody, sendDelivery, type OutgoingDelivery } from './send.js';
@@ -153,7 +154,7 @@ describe('sendDelivery to an allowed loopback receiver', () => {
       expect(seen!.body).toBe(envelopeBody(delivery('')));
       expect(JSON.parse(seen!.body)).toEqual({ id: '0b6b0f5e-7d0c-4a53-9d0e-2f3a0c1d2e3f', type: 'link.created', occurred_at: '2026-01-01T00:00:00.000Z', data: { a: 1 }, attempt: 2 });
       expect(seen!.headers).toMatchObject({ 'content-type': 'application/json', 'event-attempt': '2', 'event-type': 'link.created', 'delivery-id': 'whd_TEST' });
-      expect(verifyWebhook(seen!.body, seen!.headers as Record<string, string>, [secret]).attempt).toBe(2);
+      expect((await verifyWebhook(seen!.body, seen!.headers as Record<string, string>, [secret])).attempt).toBe(2);
     } finally {
       server.removeAllListeners('request');
       server.on('request', prev);
