@@ -260,6 +260,24 @@ describe('audit trail', () => {
     expect([r3.status, r3.body.data]).toEqual([200, []]);
   });
 
+  it('no route changes or deletes an entry: the audit paths are GET only, any other method is 405', async () => {
+    const doc = (await h.req({ method: 'GET', url: '/v1/openapi.json', key: null })).json<{ paths: Record<string, Record<string, unknown>> }>();
+    const auditPaths = Object.keys(doc.paths).filter((p) => p.startsWith('/v1/audit'));
+    expect(auditPaths.length).toBeGreaterThan(0);
+    for (const p of auditPaths) expect(Object.keys(doc.paths[p]!).filter((m) => m !== 'parameters'), p).toEqual(['get']);
+    const count = async () => (await h.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_log')).rows[0]!.n;
+    const before = await count();
+    const { rows } = await h.pool.query<{ id: string }>('SELECT id FROM audit_log ORDER BY id DESC LIMIT 1');
+    for (const url of ['/v1/audit', `/v1/audit/${rows[0]!.id}`]) {
+      for (const method of ['POST', 'PUT', 'PATCH', 'DELETE'] as const) {
+        const r = await h.req({ method, url, payload: {} });
+        expect([404, 405], `${method} ${url}`).toContain(r.statusCode);
+        if (url === '/v1/audit') expect([r.statusCode, r.headers.allow], `${method} ${url}`).toEqual([405, expect.stringContaining('GET')]);
+      }
+    }
+    expect(await count()).toBe(before);
+  });
+
   it('is append-only: UPDATE, DELETE and TRUNCATE are refused, on the table and on a month', async () => {
     const { rows } = await h.pool.query<{ month: string }>(`SELECT tableoid::regclass::text AS month FROM audit_log LIMIT 1`);
     for (const sql of [`UPDATE audit_log SET action = 'x'`, 'DELETE FROM audit_log', 'TRUNCATE audit_log', `TRUNCATE ${rows[0]!.month}`, `DELETE FROM ${rows[0]!.month}`]) {
