@@ -1,6 +1,6 @@
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { ClickBatchWriter, ClickCodecError, decodeClickBatch, encodeClickBatch } from './click-codec.js';
+import { ClickBatchWriter, ClickBatchWriterV2, ClickCodecError, DICT, DICT_FIELDS, decodeClickBatch, decodeClickColumns, encodeClickBatch } from './click-codec.js';
 import { clickIdTime, clickIdTimeOf, isClickIdBytes, newClickId, writeClickId } from './click-id.js';
 import type { ClickBatch, ClickEvent } from './events.js';
 
@@ -168,4 +168,65 @@ describe('click batch codec', () => {
       }
     });
   }
+});
+
+/** What a node writes (version 2): dictionary values interned, link texts as bytes, no UTM column. */
+function encodeV2(events: ClickEvent[], batchId = 'b-2'): Uint8Array {
+  const w = new ClickBatchWriterV2(2);
+  for (const e of events) {
+    const row = w.begin(e.occurredAt, (e.bot ? 1 : 0) | (e.qr ? 2 : 0));
+    Buffer.from(e.visitorHash.slice(0, 32), 'hex').copy(w.hashes, 16 * row);
+    for (const f of DICT_FIELDS) w.dict(DICT[f], w.intern(e[f]));
+    const link = Buffer.from(e.linkId);
+    w.textBytes(0, link, 0, link.length);
+    w.textString(1, e.path);
+    w.textString(2, e.destination);
+    w.end();
+  }
+  return w.finish('node-a', batchId);
+}
+
+describe('click batch codec, version 2 (nodes since issue 13)', () => {
+  const strip = (e: ClickEvent) => ({ ...e, id: '' });
+
+  it('decodes to the same events as version 1, the UTM snapshot taken from the destination', () => {
+    const events = Array.from({ length: 50 }, (_, i) => click(i, { destination: i % 3 ? 'https://example.org/landing?x=1&utm_source=news&utm_medium=e%20mail' : 'https://example.org/plain', path: `p/${i % 4}/ünï` }));
+    const { batch, rejected } = decodeClickBatch(encodeV2(events));
+    expect(rejected).toEqual([]);
+    expect(batch.batchId).toBe('b-2');
+    const want = events.map((e) => ({ ...e, utm: e.destination.includes('utm_') ? { source: 'news', medium: 'e mail' } : null }));
+    expect(batch.events.map(strip)).toEqual(want.map(strip));
+    // every id is a fresh UUIDv7 carrying the click's time
+    expect(new Set(batch.events.map((e) => e.id)).size).toBe(50);
+    expect(batch.events.map((e) => clickIdTimeOf(e.id))).toEqual(events.map((e) => e.occurredAt));
+    // the same batch in version 1 (an old node during a rolling deploy) gives the same rows
+    const v1 = decodeClickBatch(encodeClickBatch(batchOf(want)));
+    expect(v1.batch.events.map(strip)).toEqual(batch.events.map(strip));
+  });
+
+  it('gives ingest the same columns as version 1 (texts and UTM in the one string table)', () => {
+    const events = [click(1), click(2), click(3)].map((e) => ({ ...e, utm: { source: 'news' } }));
+    const a = decodeClickColumns(encodeV2(events));
+    const b = decodeClickColumns(encodeClickBatch(batchOf(events)));
+    const text = (d: typeof a) => d.cols.map((col) => [...col].map((i) => (i === 0 ? null : d.strings[i])));
+    expect(text(a)).toEqual(text(b));
+    expect([...a.hashes]).toEqual([...b.hashes]);
+    expect([...a.flags]).toEqual([...b.flags]);
+  });
+
+  it('rejects a bad event, keeps the rest; refuses texts that do not add up', () => {
+    const events = [click(1), click(2, { path: 'bad\u0001path' }), click(3, { linkId: '' })];
+    const { batch, rejected } = decodeClickBatch(encodeV2(events));
+    expect(batch.events.map((e) => e.linkId)).toEqual([click(1).linkId]);
+    expect(rejected.map((r) => [r.index, r.reason])).toEqual([[1, 'path contains control characters'], [2, 'linkId is missing']]);
+    const p = new Packr({ useRecords: false, moreTypes: false });
+    const m = p.unpack(encodeV2([click(1)])) as { t: Buffer; tl: Buffer; c: Buffer };
+    expect(() => decodeClickBatch(p.pack({ ...m, t: m.t.subarray(1) }))).toThrow(ClickCodecError);
+    expect(() => decodeClickBatch(p.pack({ ...m, t: Buffer.concat([m.t, Buffer.from('x')]) }))).toThrow(ClickCodecError);
+    expect(() => decodeClickBatch(p.pack({ ...m, tl: m.tl.subarray(4) }))).toThrow(ClickCodecError);
+    // a dictionary index past the dictionary is an event refused, not a text read
+    const c = Buffer.from(m.c);
+    c.writeUInt16LE(999, 0);
+    expect(decodeClickBatch(p.pack({ ...m, c })).rejected.map((r) => r.reason)).toEqual(['workspaceId refers past the string table']);
+  });
 });

@@ -14,6 +14,19 @@
  *     f:  bin(n)              flags: 1 = bot, 2 = QR
  *     c:  bin(K·n·w)          K string columns (STRING_FIELDS order), column-major, little-endian }
  *
+ * Version 2 (what nodes send since issue 13; version 1 above stays decodable for a rolling deploy,
+ * and is what `encodeClickBatch` still writes): the node copies each click's link texts out of its
+ * click ring as bytes, without making strings of them, and leaves the UTM snapshot to the decoder.
+ *
+ *   { v: 2, node, batch, n, w: 2|4,
+ *     s:  string[]            dictionary of the repeated values (DICT_FIELDS); index 0 means null
+ *     id, vh, f               as in v1
+ *     c:  bin(D·n·w)          D dictionary columns (DICT_FIELDS order), column-major, little-endian
+ *     tl: bin(3·n·4)          byte lengths of linkId, path, destination per event (u32 LE)
+ *     t:  bin                 those texts, UTF-8, event after event }
+ *
+ * The decoder turns both into the same ClickColumns (utm from the destination's query, cached).
+ *
  * Decoding validates everything: a structurally broken message throws ClickCodecError; a single
  * bad event (wrong id, missing link, oversized or NUL-containing text…) is returned in `rejected`
  * and the rest of the batch stays usable.
@@ -21,6 +34,7 @@
 import { Packr } from 'msgpackr';
 import { clickIdTime, isClickIdBytes, uuidText, writeClickId, clickIdBytes } from './click-id.js';
 import { CLICK_EVENT_VERSION, type ClickBatch, type ClickEvent } from './events.js';
+import { utmSnapshot } from './utm-snapshot.js';
 
 export class ClickCodecError extends Error {
   constructor(message: string, options?: ErrorOptions) {
@@ -36,6 +50,18 @@ export const STRING_FIELDS = [
 ] as const;
 type StringField = (typeof STRING_FIELDS)[number];
 const K = STRING_FIELDS.length;
+
+/** v2: the fields carried as dictionary indexes, in wire column order (the rest: texts, and utm derived). */
+export const DICT_FIELDS = ['workspaceId', 'domain', 'ruleId', 'variantId', 'country', 'deviceClass', 'os', 'browser', 'referrerHost', 'language'] as const;
+export type DictField = (typeof DICT_FIELDS)[number];
+const D = DICT_FIELDS.length;
+/** STRING_FIELDS position of each DICT_FIELDS column. */
+const DICT_TO_FIELD = DICT_FIELDS.map((f) => (STRING_FIELDS as readonly string[]).indexOf(f));
+/** The v2 column of each dictionary field (for writers). */
+export const DICT = Object.fromEntries(DICT_FIELDS.map((f, i) => [f, i])) as Record<DictField, number>;
+/** STRING_FIELDS positions of the v2 texts. */
+const TEXT_TO_FIELD = [0, 3, 4];
+const UTM_FIELD = 13;
 
 /** Longest value accepted per field (characters); longer → the event is rejected. */
 const MAX_LEN: Record<StringField, number> = {
@@ -190,6 +216,156 @@ export class ClickBatchWriter {
   }
 }
 
+/**
+ * The v2 batch writer (the node's): dictionary values are interned once per batch by the caller
+ * (`intern`, then the index goes into `dict`), link texts are copied in as bytes (`textBytes`) or
+ * written from strings (`textString`). Per event: `begin()`, fill, `end()`.
+ */
+export class ClickBatchWriterV2 {
+  private readonly strings: string[] = [''];
+  private readonly index = new Map<string, number>();
+  /** Row-major while filling: D indexes per event. */
+  private dicts: Uint32Array;
+  private lens: Uint32Array;
+  private text: Buffer;
+  private textLen = 0;
+  ids: Buffer;
+  hashes: Buffer;
+  flags: Buffer;
+  private n = 0;
+  /** Rough encoded size so far, to keep a message under the NATS payload limit. */
+  bytes = 64;
+  /** The row being filled (`begin` → `end`). */
+  row = 0;
+
+  constructor(capacity = 1000) {
+    const c = Math.max(1, capacity);
+    this.dicts = new Uint32Array(D * c);
+    this.lens = new Uint32Array(3 * c);
+    this.text = Buffer.allocUnsafe(160 * c);
+    this.ids = Buffer.allocUnsafe(16 * c);
+    this.hashes = Buffer.allocUnsafe(16 * c);
+    this.flags = Buffer.allocUnsafe(c);
+  }
+
+  get count(): number {
+    return this.n;
+  }
+
+  /** The dictionary index of `s` (0 for null): a map lookup the first time in this batch. */
+  intern(s: string | null): number {
+    if (s === null) return 0;
+    let i = this.index.get(s);
+    if (i === undefined) {
+      i = this.strings.length;
+      this.strings.push(s);
+      this.index.set(s, i);
+      this.bytes += s.length + 3;
+    }
+    return i;
+  }
+
+  private grow(): void {
+    const cap = this.flags.length * 2;
+    const copy = (b: Buffer, w: number) => {
+      const nb = Buffer.allocUnsafe(w * cap);
+      b.copy(nb);
+      return nb;
+    };
+    this.ids = copy(this.ids, 16);
+    this.hashes = copy(this.hashes, 16);
+    this.flags = copy(this.flags, 1);
+    const d = new Uint32Array(D * cap);
+    d.set(this.dicts);
+    this.dicts = d;
+    const l = new Uint32Array(3 * cap);
+    l.set(this.lens);
+    this.lens = l;
+  }
+
+  private room(bytes: number): void {
+    if (this.textLen + bytes <= this.text.length) return;
+    const nb = Buffer.allocUnsafe(Math.max(2 * this.text.length, this.textLen + bytes));
+    this.text.copy(nb, 0, 0, this.textLen);
+    this.text = nb;
+  }
+
+  /**
+   * Starts an event: `id` (16 bytes) is written for `occurredAt` unless given; `visitorHash` and
+   * flags (1 = bot, 2 = QR) are the caller's to fill at `row` (ids/hashes/flags) before `end`.
+   */
+  begin(occurredAt: number, flags: number): number {
+    if (this.n === this.flags.length) this.grow();
+    const n = this.n;
+    this.row = n;
+    writeClickId(occurredAt, this.ids, 16 * n);
+    this.flags[n] = flags;
+    this.dicts.fill(0, D * n, D * n + D);
+    return n;
+  }
+
+  /** Dictionary column `col` (DICT) of the current event. */
+  dict(col: number, index: number): void {
+    this.dicts[D * this.row + col] = index;
+  }
+
+  /** Text `t` (0 linkId, 1 path, 2 destination) of the current event, from UTF-8 bytes. */
+  textBytes(t: number, src: Uint8Array, start: number, length: number): void {
+    this.room(length);
+    const out = this.text;
+    let o = this.textLen;
+    // short texts: a loop beats the native copy's call
+    if (length < 64) for (let i = start, end = start + length; i < end; i++) out[o++] = src[i]!;
+    else out.set(src.subarray(start, start + length), o);
+    this.textLen += length;
+    this.lens[3 * this.row + t] = length;
+  }
+
+  /** Text `t` of the current event, from a string. */
+  textString(t: number, s: string): void {
+    this.room(3 * s.length);
+    const length = this.text.write(s, this.textLen, 'utf8');
+    this.textLen += length;
+    this.lens[3 * this.row + t] = length;
+  }
+
+  /** Ends the current event. */
+  end(): void {
+    const r = this.row;
+    this.n++;
+    this.bytes += 33 + 2 * D + 12 + this.lens[3 * r]! + this.lens[3 * r + 1]! + this.lens[3 * r + 2]!;
+  }
+
+  finish(nodeId: string, batchId: string): Uint8Array {
+    const n = this.n;
+    const w = this.strings.length > 0xffff ? 4 : 2;
+    const c = Buffer.allocUnsafe(D * n * w);
+    const d = this.dicts;
+    let o = 0;
+    for (let f = 0; f < D; f++) {
+      if (w === 2) for (let i = 0; i < n; i++, o += 2) c.writeUInt16LE(d[D * i + f]!, o);
+      else for (let i = 0; i < n; i++, o += 4) c.writeUInt32LE(d[D * i + f]!, o);
+    }
+    const tl = Buffer.allocUnsafe(12 * n);
+    for (let i = 0; i < 3 * n; i++) tl.writeUInt32LE(this.lens[i]!, 4 * i);
+    return packr.pack({
+      v: 2,
+      node: nodeId,
+      batch: batchId,
+      n,
+      w,
+      s: this.strings,
+      id: this.ids.subarray(0, 16 * n),
+      vh: this.hashes.subarray(0, 16 * n),
+      f: this.flags.subarray(0, n),
+      c,
+      tl,
+      t: this.text.subarray(0, this.textLen),
+    });
+  }
+}
+
+/** Encodes ClickEvents in the version 1 format (tests, the ingest bench: what nodes before issue 13 send). */
 export function encodeClickBatch(batch: ClickBatch): Uint8Array {
   const w = new ClickBatchWriter(Math.max(1, batch.events.length));
   for (const e of batch.events) w.add(e);
@@ -255,6 +431,78 @@ function badString(f: StringField, s: string): string | null {
   return null;
 }
 
+/** The texts of a message, with a check that their lengths add up. */
+function textsOf(m: Record<string, unknown>, n: number): { lens: Uint8Array; text: Buffer } {
+  const lens = bin(m.tl, 12 * n, 'tl');
+  const t = m.t;
+  if (!(t instanceof Uint8Array)) throw new ClickCodecError('field t must be bytes');
+  const text = Buffer.from(t.buffer, t.byteOffset, t.byteLength);
+  return { lens, text };
+}
+
+/** UTM snapshots by destination query (the node left them to the decoder): links of one campaign share them. */
+const utmCache = new Map<string, string | null>();
+
+function utmOf(destination: string): string | null {
+  const q = destination.indexOf('?');
+  if (q < 0 || destination.indexOf('utm_', q) < 0) return null;
+  const key = destination.slice(q);
+  let u = utmCache.get(key);
+  if (u === undefined) {
+    if (utmCache.size >= 10_000) utmCache.clear();
+    utmCache.set(key, (u = utmSnapshot(destination)));
+  }
+  return u;
+}
+
+/**
+ * A v2 message as v1's K string columns over one string table: the dictionary, then each
+ * distinct text of the batch and each distinct UTM snapshot appended once.
+ */
+function v2Columns(m: Record<string, unknown>, n: number, dict: string[], dc: Uint16Array | Uint32Array): { strings: string[]; c: Uint32Array } {
+  const { lens, text } = textsOf(m, n);
+  const lv = Buffer.from(lens.buffer, lens.byteOffset, lens.byteLength);
+  const strings = dict.slice();
+  const index = new Map<string, number>();
+  const intern = (x: string): number => {
+    let i = index.get(x);
+    if (i === undefined) {
+      i = strings.length;
+      strings.push(x);
+      index.set(x, i);
+    }
+    return i;
+  };
+  const c = new Uint32Array(K * n);
+  for (let f = 0; f < D; f++) {
+    const to = DICT_TO_FIELD[f]! * n;
+    for (let i = 0; i < n; i++) {
+      const idx = dc[f * n + i]!;
+      // an index past the dictionary is refused by the checks below, not read as a text
+      c[to + i] = idx < dict.length ? idx : 0xffff_ffff;
+    }
+  }
+  const utmByDestination = new Map<number, number>();
+  let pos = 0;
+  for (let i = 0; i < n; i++) {
+    for (let t = 0; t < 3; t++) {
+      const len = lv.readUInt32LE(12 * i + 4 * t);
+      if (len > text.length - pos) throw new ClickCodecError('texts are shorter than their lengths');
+      c[TEXT_TO_FIELD[t]! * n + i] = len === 0 ? 0 : intern(text.toString('utf8', pos, pos + len));
+      pos += len;
+    }
+    const dest = c[4 * n + i]!;
+    let u = utmByDestination.get(dest);
+    if (u === undefined) {
+      const snap = dest === 0 ? null : utmOf(strings[dest]!);
+      utmByDestination.set(dest, (u = snap === null ? 0 : intern(snap)));
+    }
+    c[UTM_FIELD * n + i] = u;
+  }
+  if (pos !== text.length) throw new ClickCodecError('texts are longer than their lengths');
+  return { strings, c };
+}
+
 /** Decodes and validates one message into columns. Throws ClickCodecError if the message as a whole is unusable. */
 export function decodeClickColumns(bytes: Uint8Array): ClickColumns {
   let m: Record<string, unknown>;
@@ -264,7 +512,7 @@ export function decodeClickColumns(bytes: Uint8Array): ClickColumns {
     throw new ClickCodecError('click batch is not valid msgpack', { cause: err });
   }
   if (typeof m !== 'object' || m === null) throw new ClickCodecError('click batch is not a map');
-  if (m.v !== CLICK_EVENT_VERSION) throw new ClickCodecError(`unknown click batch version ${JSON.stringify(m.v)}`);
+  if (m.v !== CLICK_EVENT_VERSION && m.v !== 2) throw new ClickCodecError(`unknown click batch version ${JSON.stringify(m.v)}`);
   const { node, batch, n, w, s } = m;
   if (typeof node !== 'string' || !NODE_ID.test(node)) throw new ClickCodecError('node must be a node id');
   if (typeof batch !== 'string' || batch.length < 1 || batch.length > 128) throw new ClickCodecError('batch must be an id');
@@ -273,16 +521,17 @@ export function decodeClickColumns(bytes: Uint8Array): ClickColumns {
   if (!Array.isArray(s) || s.length < 1 || s.length > n * K + 1 || s.some((x) => typeof x !== 'string')) {
     throw new ClickCodecError('s must be the string table');
   }
-  const strings = s as string[];
   const ids = bin(m.id, 16 * n, 'id');
   const hashes = bin(m.vh, 16 * n, 'vh');
   const flags = bin(m.f, n, 'f');
-  const raw = bin(m.c, K * n * w, 'c');
+  const v2 = m.v === 2;
+  const raw = bin(m.c, (v2 ? D : K) * n * w, 'c');
   // an aligned copy, so the columns can be read as typed arrays
   const aligned = new Uint8Array(raw.length);
   aligned.set(raw);
-  const c = w === 2 ? new Uint16Array(aligned.buffer, 0, K * n) : new Uint32Array(aligned.buffer, 0, K * n);
-
+  let strings = s as string[];
+  let c: Uint16Array | Uint32Array = w === 2 ? new Uint16Array(aligned.buffer, 0, (v2 ? D : K) * n) : new Uint32Array(aligned.buffer, 0, (v2 ? D : K) * n);
+  if (v2) ({ strings, c } = v2Columns(m, n, strings, c));
   // each (field, string) pair is checked once, however many events share it
   const verdicts: (string | null | undefined)[][] = Array.from({ length: K }, () => []);
   const cols = Array.from({ length: K }, () => new Uint32Array(n));

@@ -15,6 +15,7 @@ export * from './click-salts-bucket.js';
 export * from './webhook-sign.js';
 export * from './click-id.js';
 export * from './click-codec.js';
+export * from './utm-snapshot.js';
 export * from './clicks-stream.js';
 export * from './waker.js';
 export * from './outage-log.js';

@@ -145,8 +145,10 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
       for (let i = 0; i < plainCount; i++) yield [fx.plainPaths[i]!, plainDestination(i)] as [string, string];
     };
     const warm = 20_000;
-    const measured = 5000;
-    const outDir = ctx.scratch('callgrind');
+    // long enough that a major GC in the window is averaged, not a 0-or-1 event (5 000 swung a node by ±25 %)
+    const measured = 10_000;
+    // BENCH_CALLGRIND_DIR=<dir>: keep the dumps there (for callgrind_annotate) instead of the run's scratch
+    const outDir = process.env.BENCH_CALLGRIND_DIR ?? ctx.scratch('callgrind');
 
     /** A node synced first without valgrind, then restarted under it on the same store. */
     async function countedNode(name: string, env: Record<string, string>, dist = join(REPO_ROOT, 'dist')): Promise<Counted> {

@@ -18,7 +18,7 @@ import { preferredLanguage } from '../language.js';
 import type { ClickFacts } from '../resolve.js';
 import type { VisitFacts } from './click-sink.js';
 import { referrerHost } from './referrer.js';
-import { utmSnapshot } from './utm-snapshot.js';
+import { utmSnapshot } from '../../shared/index.js';
 import { networkKey, VisitorHasher, type SaltSource } from './visitor-hash.js';
 
 export interface ClickBufferOptions {

@@ -1,18 +1,28 @@
 /**
  * Click capture on the node's main thread: reads the serving threads' click rings (click-ring.ts)
- * every few milliseconds, a chunk per event-loop turn, and encodes each click into the current
- * batch (click-buffer.ts: visitor hash, geo, device, referrer, language, UTM). Each batch goes to
- * `emit` (the spool). The serving threads do nothing for a click but write its record.
+ * every few milliseconds, a chunk per event-loop turn, and writes each click into the current
+ * batch (shared/click-codec.ts, version 2). Each batch goes to `emit` (the spool). The serving
+ * threads do nothing for a click but write its record.
+ *
+ * A click is encoded from the ring's bytes as they are: its link texts are copied into the batch
+ * without becoming strings, and everything derived from an interned header value (device, OS,
+ * browser and bot from the user agent, the referrer's host, the preferred language, the client IP
+ * behind a trusted proxy) is computed once per value of the ring's string table and kept by its
+ * id, as is the value's index in the current batch's dictionary: a click costs array reads, not
+ * map lookups of fresh strings. The visitor hash (raw IP + user agent) and the country are made
+ * here and only here: neither the raw IP nor the user agent leaves the node. The UTM snapshot is
+ * derived from the destination by the decoder (the control plane's ingest).
  */
-import type { Logger } from '../../shared/index.js';
-import type { DeviceDetector } from '../device.js';
-import type { Geo } from '../geo.js';
+import { ClickBatchWriterV2, CLICK_BATCH_MAX_BYTES, DICT, newClickId, type Logger } from '../../shared/index.js';
+import { BoundedCache } from '../bounded-cache.js';
 import { clientIp } from '../client-ip.js';
+import type { DeviceDetector, DeviceInfo } from '../device.js';
+import type { Geo } from '../geo.js';
 import { anyCidrContains, ipFromBytes, type Cidr, type Ip } from '../ip.js';
-import { ClickBuffer } from './click-buffer.js';
-import type { VisitFacts } from './click-sink.js';
-import { ClickRingReader, type RingClick } from './click-ring.js';
-import type { SaltSource } from './visitor-hash.js';
+import { preferredLanguage } from '../language.js';
+import { ClickRingReader, MAX_IDS, RING_SLOT } from './click-ring.js';
+import { referrerHost } from './referrer.js';
+import { networkKey, VisitorHasher, type SaltSource } from './visitor-hash.js';
 
 export interface ClickCollectorOptions {
   nodeId: string;
@@ -31,55 +41,102 @@ export interface ClickCollectorOptions {
 
 /** Clicks encoded per event-loop turn: the main thread also ships, spools and answers the workers. */
 const CHUNK = 256;
+const DAY_MS = 86_400_000;
+const IDS = MAX_IDS + 1;
+
+/**
+ * What the collector knows per id of one ring's string table (valid for one generation of it):
+ * values derived from the header, and each value's dictionary index in the current batch (valid
+ * while its stamp is the batch's number).
+ */
+class RingState {
+  generation = -1;
+  readonly device: (DeviceInfo | undefined)[] = [];
+  readonly referrer: (string | null | undefined)[] = [];
+  readonly language: (string | null | undefined)[] = [];
+  /** Client IP by X-Forwarded-For id (behind a trusted peer). */
+  readonly forwarded: (Ip | undefined)[] = [];
+  /** Visitor hashes by user-agent id, then network. */
+  hashes: (Map<number, Uint8Array> | undefined)[] = [];
+  /** Batch stamp and dictionary index: the string itself (domain, workspace, rule, variant, rule country). */
+  readonly stamp = new Int32Array(IDS);
+  readonly index = new Int32Array(IDS);
+  /** … the device class, OS and browser of a user agent. */
+  readonly uaStamp = new Int32Array(IDS);
+  readonly uaIndex = new Int32Array(3 * IDS);
+  /** … the referrer host and the language. */
+  readonly refStamp = new Int32Array(IDS);
+  readonly refIndex = new Int32Array(IDS);
+  readonly langStamp = new Int32Array(IDS);
+  readonly langIndex = new Int32Array(IDS);
+
+  constructor(readonly reader: ClickRingReader) {}
+
+  /** The reader's table started over: every id means something new. */
+  renew(generation: number): void {
+    this.generation = generation;
+    this.device.length = 0;
+    this.referrer.length = 0;
+    this.language.length = 0;
+    this.forwarded.length = 0;
+    this.hashes = [];
+    this.stamp.fill(0);
+    this.uaStamp.fill(0);
+    this.refStamp.fill(0);
+    this.langStamp.fill(0);
+  }
+}
 
 export class ClickCollector {
-  readonly buffer: ClickBuffer;
-  readonly #rings = new Map<number, ClickRingReader>();
+  readonly #rings = new Map<number, RingState>();
   readonly #drainMs: number;
   #timer: NodeJS.Timeout | null = null;
   #immediate: NodeJS.Immediate | null = null;
   /** Parsed peers by IPv4 address (a node's peers are its load balancers, or a few clients). */
   readonly #peers = new Map<number, Ip | null>();
-  /**
-   * Client IPs by X-Forwarded-For value, behind a trusted proxy (the value alone decides then).
-   * The ring hands the same interned string for a repeated value, so a hit costs no parsing.
-   */
-  readonly #forwarded = new Map<string, Ip>();
+  readonly #peer16 = new Uint8Array(16);
+  readonly #countries = new BoundedCache<number, string | null>(20_000);
+  readonly #hasher: VisitorHasher;
+  readonly #localSalts = new Map<number, Uint8Array>();
+  /** The batch being filled, its number (the stamps of RingState) and its flush timer. */
+  #writer: ClickBatchWriterV2 | null = null;
+  #batchNo = 0;
+  #flushTimer: NodeJS.Timeout | null = null;
+  /** The UTC day of the hashes cached in the rings' states. */
+  #day = -1;
   /** Clicks read from the rings. */
   received = 0;
+  /** Clicks encoded / emitted since start. */
+  captured = 0;
+  emitted = 0;
 
   constructor(private readonly opts: ClickCollectorOptions) {
     this.#drainMs = opts.drainMs ?? 10;
-    this.buffer = new ClickBuffer({
-      nodeId: opts.nodeId,
-      geo: opts.geo,
-      device: opts.device,
-      trustedProxies: opts.trustedProxies,
-      salts: opts.salts,
-      maxEvents: opts.maxEvents,
-      flushMs: opts.flushMs,
-      emit: opts.emit,
-      onMissingSalt: (day) => opts.log.warn({ day: new Date(day * 86_400_000).toISOString().slice(0, 10) }, 'no shared visitor salt for this day yet: hashing with a node-local one'),
-    });
+    this.#hasher = new VisitorHasher((day) => opts.salts(day) ?? this.#localSalt(day), 0);
   }
 
   /** The ring of serving thread `index` (a restarted thread keeps its ring). */
   ring(index: number, buffer: SharedArrayBuffer): void {
-    if (this.#rings.get(index)?.buffer !== buffer) this.#rings.set(index, new ClickRingReader(buffer));
+    if (this.#rings.get(index)?.reader.buffer !== buffer) this.#rings.set(index, new RingState(new ClickRingReader(buffer)));
   }
 
   /** Clicks the serving threads dropped because their ring was full. */
   get dropped(): number {
     let n = 0;
-    for (const r of this.#rings.values()) n += r.dropped;
+    for (const r of this.#rings.values()) n += r.reader.dropped;
     return n;
   }
 
   /** Bytes of click records written and not yet read. */
   get pendingBytes(): number {
     let n = 0;
-    for (const r of this.#rings.values()) n += r.pending;
+    for (const r of this.#rings.values()) n += r.reader.pending;
     return n;
+  }
+
+  /** Clicks held in memory (the batch being filled). */
+  get held(): number {
+    return this.#writer?.count ?? 0;
   }
 
   start(): void {
@@ -88,14 +145,33 @@ export class ClickCollector {
     }, this.#drainMs);
   }
 
-  #peer(b: Uint8Array | null): Ip | null {
-    if (b === null) return null;
-    if (b.length !== 4) return ipFromBytes(b);
-    const key = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
+  #localSalt(day: number): Uint8Array {
+    let s = this.#localSalts.get(day);
+    if (!s) {
+      s = crypto.getRandomValues(new Uint8Array(32));
+      this.#localSalts.set(day, s);
+      for (const d of this.#localSalts.keys()) if (d < day - 1) this.#localSalts.delete(d);
+      this.opts.log.warn({ day: new Date(day * DAY_MS).toISOString().slice(0, 10) }, 'no shared visitor salt for this day yet: hashing with a node-local one');
+    }
+    return s;
+  }
+
+  /** The peer of the click at `at`, parsed once per IPv4 address. */
+  #peer(r: ClickRingReader, at: number): Ip | null {
+    const len = r.peerLength(at);
+    if (len === 0) return null;
+    const b = r.bytes;
+    const p = r.peerAt(at);
+    if (len === 16) {
+      const v6 = this.#peer16;
+      for (let i = 0; i < 16; i++) v6[i] = b[p + i]!;
+      return ipFromBytes(v6);
+    }
+    const key = ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
     let ip = this.#peers.get(key);
     if (ip === undefined) {
       if (this.#peers.size >= 4096) this.#peers.clear();
-      this.#peers.set(key, (ip = ipFromBytes(b)));
+      this.#peers.set(key, (ip = ipFromBytes(b.subarray(p, p + 4))));
     }
     return ip;
   }
@@ -104,46 +180,153 @@ export class ClickCollector {
   #lastPeer: Ip | null = null;
   #lastPeerTrusted = false;
 
-  /** The visitor's address: the peer, or the one its trusted proxies vouch for (client-ip.ts). */
-  #client(peer: Ip | null, xff: string): Ip | null {
+  /** The visitor's address: the peer, or the one its trusted proxies vouch for (client-ip.ts), cached by the header's id. */
+  #client(st: RingState, peer: Ip | null, xffId: number): Ip | null {
     const trusted = this.opts.trustedProxies;
-    if (xff.length === 0 || peer === null || trusted.length === 0) return peer;
+    if (xffId === 0 || peer === null || trusted.length === 0) return peer;
     if (peer !== this.#lastPeer) {
       this.#lastPeer = peer;
       this.#lastPeerTrusted = anyCidrContains(trusted, peer);
     }
     if (!this.#lastPeerTrusted) return peer;
-    let ip = this.#forwarded.get(xff);
+    let ip = st.forwarded[xffId];
     if (ip === undefined) {
-      const found = clientIp(peer, xff, trusted);
+      const found = clientIp(peer, st.reader.string(xffId) ?? '', trusted);
       // garbage where the nearest address should be: the peer itself, not cached (it varies)
       if (found === null || found === peer) return found;
-      if (this.#forwarded.size >= 20_000) this.#forwarded.clear();
-      this.#forwarded.set(xff, (ip = found));
+      st.forwarded[xffId] = ip = found;
     }
     return ip;
   }
 
-  /** Refilled for every click: the encoder reads it synchronously and keeps nothing of it. */
-  readonly #visit: VisitFacts = { peer: null, forwardedFor: '', userAgent: '', referer: '', acceptLanguage: '' };
+  /** The batch's dictionary index of ring string `id` (0 for none). */
+  #dict(st: RingState, w: ClickBatchWriterV2, id: number): number {
+    if (id === 0) return 0;
+    if (st.stamp[id] === this.#batchNo) return st.index[id]!;
+    const i = w.intern(st.reader.string(id));
+    st.stamp[id] = this.#batchNo;
+    st.index[id] = i;
+    return i;
+  }
 
-  readonly #encode = (c: RingClick): void => {
-    const v = this.#visit;
-    // resolved here (cached): the encoder's own clientIp then returns it as is
-    v.peer = this.#client(this.#peer(c.peer), c.forwardedFor);
-    v.userAgent = c.userAgent;
-    v.referer = c.referer;
-    v.acceptLanguage = c.acceptLanguage;
-    this.buffer.encodeNow(c.click, v);
+  /** Encodes the click at `at` of ring `st` into the current batch. */
+  #encode(st: RingState, at: number): void {
+    const r = st.reader;
+    if (r.generation !== st.generation) st.renew(r.generation);
+    let w = this.#writer;
+    if (w === null) {
+      w = this.#writer = new ClickBatchWriterV2(this.opts.maxEvents);
+      this.#batchNo++;
+      this.#flushTimer ??= setTimeout(this.#expire, this.opts.flushMs);
+    }
+    const b = this.#batchNo;
+    const time = r.time(at);
+    const ip = this.#client(st, this.#peer(r, at), r.id(at, RING_SLOT.forwardedFor));
+
+    // the user agent: device, OS, browser, bot (parsed once per distinct agent), and the hash
+    const uaId = r.id(at, RING_SLOT.userAgent);
+    let d = st.device[uaId];
+    if (d === undefined) st.device[uaId] = d = this.opts.device(r.string(uaId) ?? '');
+    const day = Math.floor(time / DAY_MS);
+    if (day !== this.#day) {
+      this.#day = day;
+      for (const s of this.#rings.values()) s.hashes = [];
+    }
+    let byNet = st.hashes[uaId];
+    if (byNet === undefined) st.hashes[uaId] = byNet = new Map();
+    const net = networkKey(ip);
+    let hash = byNet.get(net);
+    if (hash === undefined) {
+      hash = this.#hasher.hash(day, ip, r.string(uaId) ?? '')!;
+      if (byNet.size >= 64) byNet.clear();
+      byNet.set(net, hash);
+    }
+
+    const row = w.begin(time, (d.bot ? 1 : 0) | (r.qr(at) ? 2 : 0));
+    const hashes = w.hashes;
+    for (let i = 0, o = 16 * row; i < 16; i++) hashes[o + i] = hash[i]!;
+
+    w.dict(DICT.workspaceId, this.#dict(st, w, r.id(at, RING_SLOT.workspace)));
+    w.dict(DICT.domain, this.#dict(st, w, r.id(at, RING_SLOT.domain)));
+    w.dict(DICT.ruleId, this.#dict(st, w, r.id(at, RING_SLOT.rule)));
+    w.dict(DICT.variantId, this.#dict(st, w, r.id(at, RING_SLOT.variant)));
+    const ruleCountry = r.id(at, RING_SLOT.country);
+    if (ruleCountry !== 0) w.dict(DICT.country, this.#dict(st, w, ruleCountry));
+    else if (ip !== null) {
+      const key = networkKey(ip);
+      let country = this.#countries.get(key);
+      if (country === undefined) this.#countries.set(key, (country = this.opts.geo.country(ip)));
+      if (country !== null) w.dict(DICT.country, w.intern(country));
+    }
+    if (st.uaStamp[uaId] !== b) {
+      st.uaStamp[uaId] = b;
+      st.uaIndex[3 * uaId] = w.intern(d.device);
+      st.uaIndex[3 * uaId + 1] = w.intern(d.os);
+      st.uaIndex[3 * uaId + 2] = w.intern(d.browser);
+    }
+    w.dict(DICT.deviceClass, st.uaIndex[3 * uaId]!);
+    w.dict(DICT.os, st.uaIndex[3 * uaId + 1]!);
+    w.dict(DICT.browser, st.uaIndex[3 * uaId + 2]!);
+    const refId = r.id(at, RING_SLOT.referer);
+    if (refId !== 0) {
+      if (st.refStamp[refId] !== b) {
+        let host = st.referrer[refId];
+        if (host === undefined) st.referrer[refId] = host = referrerHost(r.string(refId) ?? '');
+        st.refStamp[refId] = b;
+        st.refIndex[refId] = w.intern(host);
+      }
+      w.dict(DICT.referrerHost, st.refIndex[refId]!);
+    }
+    const langId = r.id(at, RING_SLOT.language);
+    if (langId !== 0) {
+      if (st.langStamp[langId] !== b) {
+        let lang = st.language[langId];
+        if (lang === undefined) {
+          lang = preferredLanguage(r.string(langId) ?? '');
+          st.language[langId] = lang = lang !== null && lang.length <= 35 ? lang : null;
+        }
+        st.langStamp[langId] = b;
+        st.langIndex[langId] = w.intern(lang);
+      }
+      w.dict(DICT.language, st.langIndex[langId]!);
+    }
+
+    // the link's texts, as the ring holds them (ASCII or UTF-8)
+    let p = r.textAt(at);
+    for (let t = 0; t < 3; t++) {
+      const len = r.textLength(at, t);
+      w.textBytes(t, r.bytes, p, len);
+      p += len;
+    }
+    w.end();
+    this.captured++;
+    if (w.count >= this.opts.maxEvents || w.bytes >= CLICK_BATCH_MAX_BYTES) this.#send();
+  }
+
+  readonly #expire = (): void => {
+    this.#flushTimer = null;
+    this.#send();
   };
+
+  #send(): void {
+    const w = this.#writer;
+    this.#writer = null;
+    if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
+    this.#flushTimer = null;
+    if (w === null || w.count === 0) return;
+    const batchId = newClickId(Date.now());
+    const events = w.count;
+    this.opts.emit(w.finish(this.opts.nodeId, batchId), events, batchId);
+    this.emitted += events;
+  }
 
   /** Reads up to `max` clicks over the rings; returns how many. */
   #drain(max: number): number {
     let n = 0;
-    for (const r of this.#rings.values()) {
+    for (const st of this.#rings.values()) {
       if (n >= max) break;
       try {
-        n += r.drain(max - n, this.#encode);
+        n += st.reader.drainRecords(max - n, (at) => this.#encode(st, at));
       } catch (err) {
         this.opts.log.error({ err }, 'could not read a click ring');
       }
@@ -161,7 +344,7 @@ export class ClickCollector {
   /** Reads and encodes every click written so far and emits the partial batch (drain, tests). */
   flush(): void {
     while (this.#drain(CHUNK) === CHUNK);
-    this.buffer.flush();
+    this.#send();
   }
 
   /** Flushes and stops reading. */
@@ -171,6 +354,5 @@ export class ClickCollector {
     if (this.#immediate) clearImmediate(this.#immediate);
     this.#immediate = null;
     this.flush();
-    this.buffer.close();
   }
 }

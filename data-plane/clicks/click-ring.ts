@@ -52,6 +52,9 @@ const C_LENS = 76; // 3 × u32: linkId, path, destination (bit 31: UTF-8, else L
 const C_FIXED = 88;
 const UTF8 = 0x8000_0000;
 
+/** The string-id slots of a click record (ClickRingReader.id). */
+export const RING_SLOT = { domain: 0, workspace: 1, rule: 2, variant: 3, country: 4, os: 5, device: 6, forwardedFor: 7, userAgent: 8, referer: 9, language: 10 } as const;
+
 const ID_DOMAIN = 0;
 const ID_WORKSPACE = 1;
 const ID_RULE = 2;
@@ -320,70 +323,128 @@ export class ClickRingReader extends RingView {
   };
 
   /**
-   * Reads up to `max` clicks, calling `each` for every one. The record (and its `click`) is the
-   * same object every time, refilled: copy what you keep. Returns the number read.
+   * Reads up to `max` click records, calling `each` with the byte position of every one (read its
+   * fields with the accessors below during the call: the space is freed afterwards). Definitions and
+   * resets of the string table are applied on the way. Returns the number of clicks read.
    */
-  drain(max: number, each: (c: RingClick) => void): number {
+  drainRecords(max: number, each: (at: number) => void): number {
     const end = Atomics.load(this.hdr, WRITTEN);
     const u = this.u32;
     let n = 0;
-    while (n < max && this.#r !== end) {
-      const at = this.#r & this.mask;
-      const q = at >> 2;
-      const size = u[q]!;
-      if (size === 0 || (size & 7) !== 0) throw new Error(`click ring corrupt at ${at} (record size ${size})`);
-      const type = u[q + 1]! & 0xff;
-      if (type === T_DEF) {
-        this.#strings[u[q + 2]!] = this.#text(at + 16, u[q + 3]!);
-      } else if (type === T_RESET) {
-        this.#strings = [null];
-        this.generation++;
-      } else if (type === T_CLICK) {
-        const flags = u[q + 1]!;
-        const ids = q + (C_IDS >> 2);
-        const l0 = u[q + (C_LENS >> 2)]!;
-        const l1 = u[q + (C_LENS >> 2) + 1]!;
-        const l2 = u[q + (C_LENS >> 2) + 2]!;
-        let p = at + C_FIXED;
-        const linkId = this.#text(p, l0);
-        p += l0 & ~UTF8;
-        const path = this.#text(p, l1);
-        p += l1 & ~UTF8;
-        const destination = this.#text(p, l2);
-        let peer: Uint8Array | null = null;
-        if ((flags & F_PEER4) !== 0) peer = this.#peer4;
-        else if ((flags & F_PEER16) !== 0) peer = this.#peer16;
-        if (peer !== null) for (let i = 0; i < peer.length; i++) peer[i] = this.bytes[at + C_PEER + i]!;
-        const rec = this.#rec;
-        const c = rec.click;
-        c.linkId = linkId;
-        c.workspaceId = this.#s(u[ids + ID_WORKSPACE]!) ?? '';
-        c.domain = this.#s(u[ids + ID_DOMAIN]!) ?? '';
-        c.path = path;
-        c.destination = destination;
-        c.ruleId = this.#s(u[ids + ID_RULE]!);
-        c.variantId = this.#s(u[ids + ID_VARIANT]!);
-        c.country = this.#s(u[ids + ID_COUNTRY]!);
-        c.os = this.#s(u[ids + ID_OS]!);
-        c.device = this.#s(u[ids + ID_DEVICE]!);
-        c.qr = (flags & F_QR) !== 0;
-        c.at = this.f64[(at + C_AT) >> 3]!;
-        rec.peer = peer;
-        rec.forwardedFor = this.#s(u[ids + ID_XFF]!) ?? '';
-        rec.userAgent = this.#s(u[ids + ID_UA]!) ?? '';
-        rec.referer = this.#s(u[ids + ID_REFERER]!) ?? '';
-        rec.acceptLanguage = this.#s(u[ids + ID_LANGUAGE]!) ?? '';
-        rec.userAgentId = u[ids + ID_UA]!;
-        rec.forwardedForId = u[ids + ID_XFF]!;
-        rec.refererId = u[ids + ID_REFERER]!;
-        rec.languageId = u[ids + ID_LANGUAGE]!;
-        rec.generation = this.generation;
-        each(rec);
-        n++;
+    try {
+      while (n < max && this.#r !== end) {
+        const at = this.#r & this.mask;
+        const q = at >> 2;
+        const size = u[q]!;
+        if (size === 0 || (size & 7) !== 0) throw new Error(`click ring corrupt at ${at} (record size ${size})`);
+        const type = u[q + 1]! & 0xff;
+        if (type === T_DEF) {
+          this.#strings[u[q + 2]!] = this.#text(at + 16, u[q + 3]!);
+        } else if (type === T_RESET) {
+          this.#strings = [null];
+          this.generation++;
+        } else if (type === T_CLICK) {
+          each(at);
+          n++;
+        }
+        this.#r = (this.#r + size) | 0;
       }
-      this.#r = (this.#r + size) | 0;
+    } finally {
+      Atomics.store(this.hdr, READ, this.#r);
     }
-    Atomics.store(this.hdr, READ, this.#r);
     return n;
+  }
+
+  /** The interned string `id` (null for 0 or unknown). */
+  string(id: number): string | null {
+    return this.#strings[id] ?? null;
+  }
+
+  /** The click's time (epoch ms). */
+  time(at: number): number {
+    return this.f64[(at + C_AT) >> 3]!;
+  }
+
+  /** True when the click is a QR scan. */
+  qr(at: number): boolean {
+    return (this.u32[(at >> 2) + 1]! & F_QR) !== 0;
+  }
+
+  /** The peer's address length (4, 16, or 0 when none); its bytes start at `peerAt(at)`. */
+  peerLength(at: number): number {
+    const f = this.u32[(at >> 2) + 1]!;
+    return (f & F_PEER4) !== 0 ? 4 : (f & F_PEER16) !== 0 ? 16 : 0;
+  }
+
+  peerAt(at: number): number {
+    return at + C_PEER;
+  }
+
+  /** The string id in `slot` (RING_SLOT) of the click at `at`. */
+  id(at: number, slot: number): number {
+    return this.u32[(at >> 2) + (C_IDS >> 2) + slot]!;
+  }
+
+  /** Byte length of text `t` (0 link id, 1 path, 2 destination); the texts follow each other from `textAt`. */
+  textLength(at: number, t: number): number {
+    return this.u32[(at >> 2) + (C_LENS >> 2) + t]! & ~UTF8;
+  }
+
+  textAt(at: number): number {
+    return at + C_FIXED;
+  }
+
+  /** Whether text `t` is UTF-8 (else its bytes are ASCII). */
+  textIsUtf8(at: number, t: number): boolean {
+    return (this.u32[(at >> 2) + (C_LENS >> 2) + t]! & UTF8) !== 0;
+  }
+
+  /**
+   * Reads up to `max` clicks as objects, calling `each` for every one. The record (and its `click`)
+   * is the same object every time, refilled: copy what you keep. Returns the number read.
+   */
+  drain(max: number, each: (c: RingClick) => void): number {
+    const u = this.u32;
+    return this.drainRecords(max, (at) => {
+      const q = at >> 2;
+      const ids = q + (C_IDS >> 2);
+      const l0 = u[q + (C_LENS >> 2)]!;
+      const l1 = u[q + (C_LENS >> 2) + 1]!;
+      const l2 = u[q + (C_LENS >> 2) + 2]!;
+      let p = at + C_FIXED;
+      const linkId = this.#text(p, l0);
+      p += l0 & ~UTF8;
+      const path = this.#text(p, l1);
+      p += l1 & ~UTF8;
+      const destination = this.#text(p, l2);
+      const len = this.peerLength(at);
+      const peer = len === 4 ? this.#peer4 : len === 16 ? this.#peer16 : null;
+      if (peer !== null) for (let i = 0; i < peer.length; i++) peer[i] = this.bytes[at + C_PEER + i]!;
+      const rec = this.#rec;
+      const c = rec.click;
+      c.linkId = linkId;
+      c.workspaceId = this.#s(u[ids + ID_WORKSPACE]!) ?? '';
+      c.domain = this.#s(u[ids + ID_DOMAIN]!) ?? '';
+      c.path = path;
+      c.destination = destination;
+      c.ruleId = this.#s(u[ids + ID_RULE]!);
+      c.variantId = this.#s(u[ids + ID_VARIANT]!);
+      c.country = this.#s(u[ids + ID_COUNTRY]!);
+      c.os = this.#s(u[ids + ID_OS]!);
+      c.device = this.#s(u[ids + ID_DEVICE]!);
+      c.qr = this.qr(at);
+      c.at = this.time(at);
+      rec.peer = peer;
+      rec.forwardedFor = this.#s(u[ids + ID_XFF]!) ?? '';
+      rec.userAgent = this.#s(u[ids + ID_UA]!) ?? '';
+      rec.referer = this.#s(u[ids + ID_REFERER]!) ?? '';
+      rec.acceptLanguage = this.#s(u[ids + ID_LANGUAGE]!) ?? '';
+      rec.userAgentId = u[ids + ID_UA]!;
+      rec.forwardedForId = u[ids + ID_XFF]!;
+      rec.refererId = u[ids + ID_REFERER]!;
+      rec.languageId = u[ids + ID_LANGUAGE]!;
+      rec.generation = this.generation;
+      each(rec);
+    });
   }
 }
