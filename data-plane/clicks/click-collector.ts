@@ -70,6 +70,9 @@ class RingState {
   readonly langStamp = new Int32Array(IDS);
   readonly langIndex = new Int32Array(IDS);
 
+  /** The collector's encoder bound to this ring, made once (one call target for the reader's loop). */
+  each: (at: number) => void = () => undefined;
+
   constructor(readonly reader: ClickRingReader) {}
 
   /** The reader's table started over: every id means something new. */
@@ -117,7 +120,10 @@ export class ClickCollector {
 
   /** The ring of serving thread `index` (a restarted thread keeps its ring). */
   ring(index: number, buffer: SharedArrayBuffer): void {
-    if (this.#rings.get(index)?.reader.buffer !== buffer) this.#rings.set(index, new RingState(new ClickRingReader(buffer)));
+    if (this.#rings.get(index)?.reader.buffer === buffer) return;
+    const st = new RingState(new ClickRingReader(buffer));
+    st.each = (at) => this.#encode(st, at);
+    this.#rings.set(index, st);
   }
 
   /** Clicks the serving threads dropped because their ring was full. */
@@ -326,7 +332,7 @@ export class ClickCollector {
     for (const st of this.#rings.values()) {
       if (n >= max) break;
       try {
-        n += st.reader.drainRecords(max - n, (at) => this.#encode(st, at));
+        n += st.reader.drainRecords(max - n, st.each);
       } catch (err) {
         this.opts.log.error({ err }, 'could not read a click ring');
       }
