@@ -85,6 +85,7 @@ export function registerRequestTracing(app: FastifyInstance, opts: RequestTracin
     if (req.traceContext === null) return done();
     context.with(req.traceContext.ctx, done);
   });
+  if (!opts.record) return; // carrying only: nothing to end
   app.addHook('onError', (req, _reply, err, done) => {
     req.traceContext?.span?.recordException(err);
     done();
