@@ -173,6 +173,7 @@ describe('tracing, export on (OTLP receiver)', () => {
     for (const s of db) expect(s.parentSpanId).toBe(req.spanId);
     // a create is one write statement (link, outbox, event, audit, idempotency: links/link-write-one.ts, issue 17)
     expect(db.map((s) => s.name)).toContain('link_create_one');
+    expect(db.map((s) => s.name)).toContain('api_key_by_secret'); // auth runs inside the request's context too
     for (const s of db) expect(s.attributes?.map((a) => a.key).sort()).toEqual(['db.namespace', 'db.operation.name', 'db.query.summary', 'db.system.name']);
 
     // the relay's publish continues the request; the NATS message carries the publish span's id
