@@ -345,7 +345,10 @@ export class LinksSync {
     const writer = this.#target.writer;
     const meta = writer.meta();
     const { links, domains } = writer.stats();
-    const plan = planSync(meta, links + domains, stream, this.#o.names.linksBucket, STORE_FORMAT);
+    // keys written by live updates the KV has not stored yet (a leader election) are not in the stream:
+    // counted, they would look like a purge and force a full rebuild each time the watch reopens
+    const stored = Math.max(0, links + domains - this.#order.unconfirmed);
+    const plan = planSync(meta, stored, stream, this.#o.names.linksBucket, STORE_FORMAT);
     if (plan.kind === 'resume' || plan.reason === 'empty_store') return; // an empty generation is simply filled by the replay
     this.#log.warn({ reason: plan.reason, storedSeq: meta?.seq ?? 0, stream }, 'stored replica cannot resume: rebuilding it from the stream');
     if (this.#target.next !== null) void this.#o.files.discard(this.#target.next);

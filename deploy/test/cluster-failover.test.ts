@@ -138,7 +138,7 @@ describe.skipIf(!process.env.LP_CHAOS)('NATS server loss: propagation', () => {
       `first link created after the kill at ${firstAfter ? Math.round(firstAfter[1] - killedAt) : '-'} ms served by both nodes ${firstAfter && servedAt.has(firstAfter[0]) ? Math.round(servedAt.get(firstAfter[0])! - killedAt) : '-'} ms; ` +
       `node watches reopened ${nodes.map((n) => firstLog(n.proc, (m) => m.startsWith('links stream answers again') || m.startsWith('resuming links sync'))).join(', ')}; ` +
       `live updates applied ${(await Promise.all(nodes.map((n) => n.metric('linkplane_node_sync_live_applied_total')))).join(', ')}, ` +
-      `KV entries superseded ${(await Promise.all(nodes.map((n) => n.metric('linkplane_node_sync_kv_superseded_total')))).join(', ')}`);
+      `KV entries superseded ${(await Promise.all(nodes.map((n) => n.metric('linkplane_node_sync_kv_superseded_total')))).join(', ')}, live updates ignored ${(await Promise.all(nodes.map((n) => n.metric('linkplane_node_sync_live_ignored_total')))).join(', ')}`);
     if (process.env.LP_FAILOVER_LOGS) {
       for (const [name, proc] of [['cp', cp], ['node0', nodes[0]!.proc], ['node1', nodes[1]!.proc]] as const) {
         for (const l of proc.logs()) {
