@@ -36,6 +36,13 @@ import { clickIdTime, isClickIdBytes, uuidText, writeClickId, clickIdBytes } fro
 import { CLICK_EVENT_VERSION, type ClickBatch, type ClickEvent } from './events.js';
 import { utmSnapshot } from './utm-snapshot.js';
 
+/** A larger copy of `b` (`bytes` long); the bytes past `b`'s length are not initialised. */
+function widened(b: Buffer, bytes: number): Buffer {
+  const nb = Buffer.allocUnsafe(bytes);
+  b.copy(nb);
+  return nb;
+}
+
 export class ClickCodecError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
@@ -101,14 +108,9 @@ export class ClickBatchWriter {
 
   private grow(): void {
     const cap = this.flags.length * 2;
-    const grow = (b: Buffer, w: number) => {
-      const nb = Buffer.allocUnsafe(w * cap);
-      b.copy(nb);
-      return nb;
-    };
-    this.ids = grow(this.ids, 16);
-    this.hashes = grow(this.hashes, 16);
-    this.flags = grow(this.flags, 1);
+    this.ids = widened(this.ids, 16 * cap);
+    this.hashes = widened(this.hashes, 16 * cap);
+    this.flags = widened(this.flags, cap);
   }
 
   private str(col: number, s: string | null): void {
@@ -267,14 +269,9 @@ export class ClickBatchWriterV2 {
 
   private grow(): void {
     const cap = this.flags.length * 2;
-    const copy = (b: Buffer, w: number) => {
-      const nb = Buffer.allocUnsafe(w * cap);
-      b.copy(nb);
-      return nb;
-    };
-    this.ids = copy(this.ids, 16);
-    this.hashes = copy(this.hashes, 16);
-    this.flags = copy(this.flags, 1);
+    this.ids = widened(this.ids, 16 * cap);
+    this.hashes = widened(this.hashes, 16 * cap);
+    this.flags = widened(this.flags, cap);
     const d = new Uint32Array(D * cap);
     d.set(this.dicts);
     this.dicts = d;
