@@ -103,33 +103,42 @@ export function normalizeFields<T extends Partial<LinkFields>>(f: T): T {
   };
 }
 
+/**
+ * Writes a new link at the first free path: the given path (taken → `path_conflict`, or the next
+ * `-N` suffix with `on_conflict: "suffix"`), or a generated one, longer every third try. `tryAt`
+ * answers null when the path is taken; anything else is the result.
+ */
+async function atFreePath<T>(
+  db: Queryable, hostname: () => string, given: string | undefined, onConflict: string | undefined, tryAt: (path: string) => Promise<T | null>,
+): Promise<T> {
+  if (given !== undefined) {
+    let path = validPath(given);
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const r = await tryAt(path);
+      if (r !== null) return r;
+      if (onConflict !== 'suffix') {
+        const existing = await liveLinkAt(db, hostname(), path);
+        if (existing === null) continue; // freed meanwhile: try again
+        throw errors.path_conflict({ field: 'path', path, existing_link_id: existing }, `path "${path}" is already used on ${hostname()}`);
+      }
+      path = await nextSuffix(db, hostname(), validPath(given));
+    }
+  } else {
+    for (let attempt = 0; attempt < GENERATE_ATTEMPTS; attempt++) {
+      const r = await tryAt(randomBase62(GENERATED_PATH_LENGTH + Math.floor(attempt / 3), (n) => randomBytes(n)));
+      if (r !== null) return r;
+    }
+  }
+  throw errors.path_conflict({ field: 'path' }, 'could not find a free path; retry');
+}
+
 /** A create in the caller's transaction through the set-based writer (the fallback of `createLink`). */
 export async function createLinkInTx(tx: PoolClient, ctx: LinkContext, input: CreateLinkInput): Promise<LinkRow> {
   const auth = ctx.actor.auth;
   const domain = await domainForWrite(tx, auth, input.domain, true);
   const f = normalizeFields(input);
   const id = newId('ln');
-  let row: LinkRow | null = null;
-  if (f.path !== undefined) {
-    let path = validPath(f.path);
-    for (let attempt = 0; attempt < 20 && !row; attempt++) {
-      row = await insertAt(tx, ctx, id, domain, path, f);
-      if (row) break;
-      if (input.on_conflict !== 'suffix') {
-        const existing = await liveLinkAt(tx, domain.hostname, path);
-        if (existing === null) continue; // freed meanwhile: try again
-        throw errors.path_conflict({ field: 'path', path, existing_link_id: existing }, `path "${path}" is already used on ${domain.hostname}`);
-      }
-      path = await nextSuffix(tx, domain.hostname, validPath(f.path));
-    }
-  } else {
-    for (let attempt = 0; attempt < GENERATE_ATTEMPTS && !row; attempt++) {
-      const length = GENERATED_PATH_LENGTH + Math.floor(attempt / 3);
-      row = await insertAt(tx, ctx, id, domain, randomBase62(length, (n) => randomBytes(n)), f);
-    }
-  }
-  if (!row) throw errors.path_conflict({ field: 'path' }, 'could not find a free path; retry');
-  return row;
+  return atFreePath(tx, () => domain.hostname, f.path, input.on_conflict, (path) => insertAt(tx, ctx, id, domain, path, f));
 }
 
 /**
@@ -300,29 +309,8 @@ export async function createLink(pool: Pool, cache: LinkWriteCache, ctx: LinkCon
       refreshed = true;
     }
   };
-  const viaTx = () => inTx(pool, ctx, response, (tx) => createLinkInTx(tx, ctx, input));
-  if (f.path !== undefined) {
-    let path = validPath(f.path);
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const a = await writeAt(path);
-      if (a === 'tx') return viaTx();
-      if (a) return a;
-      if (input.on_conflict !== 'suffix') {
-        const existing = await liveLinkAt(pool, domain.hostname, path);
-        if (existing === null) continue; // freed meanwhile: try again
-        throw errors.path_conflict({ field: 'path', path, existing_link_id: existing }, `path "${path}" is already used on ${domain.hostname}`);
-      }
-      path = await nextSuffix(pool, domain.hostname, validPath(f.path));
-    }
-  } else {
-    for (let attempt = 0; attempt < GENERATE_ATTEMPTS; attempt++) {
-      const length = GENERATED_PATH_LENGTH + Math.floor(attempt / 3);
-      const a = await writeAt(randomBase62(length, (n) => randomBytes(n)));
-      if (a === 'tx') return viaTx();
-      if (a) return a;
-    }
-  }
-  throw errors.path_conflict({ field: 'path' }, 'could not find a free path; retry');
+  const a = await atFreePath(pool, () => domain.hostname, f.path, input.on_conflict, writeAt);
+  return a === 'tx' ? inTx(pool, ctx, response, (tx) => createLinkInTx(tx, ctx, input)) : a;
 }
 
 export async function updateLink(
