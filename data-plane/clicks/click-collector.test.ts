@@ -288,12 +288,7 @@ describe('click collector: the visitor hash and its salts', () => {
     expect(warned).toEqual([{ day: '2026-11-26' }, { day: '2026-11-27' }]);
   });
 
-  // Fails today: the collector keeps the hashes it made, per ring, user agent and network, until the
-  // UTC day changes, so a visitor seen before the node adopted the day's shared salt (VisitorSalts,
-  // e.g. NATS came back) keeps the local-salt hash for the rest of the day and counts as another
-  // visitor than on the other nodes. See /work/wt/NOTES.md (clickbuf). `it.fails` keeps the assertion
-  // in the suite: once the collector drops its hashes when the salt changes, turn it into `it`.
-  it.fails('a shared salt adopted during the day is used for visitors already seen that day', () => {
+  it('a shared salt adopted during the day is used for visitors already seen that day (their cached hashes are dropped)', () => {
     const salts = new Map<number, Uint8Array>();
     const { col, write, events } = rig({ salts: (d) => salts.get(d) });
     write(click(-5000));

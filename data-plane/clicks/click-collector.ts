@@ -105,8 +105,9 @@ export class ClickCollector {
   #writer: ClickBatchWriterV2 | null = null;
   #batchNo = 0;
   #flushTimer: NodeJS.Timeout | null = null;
-  /** The UTC day of the hashes cached in the rings' states. */
+  /** The UTC day of the hashes cached in the rings' states, and the salt they were made with. */
   #day = -1;
+  #salt: Uint8Array | null = null;
   /** Clicks read from the rings. */
   received = 0;
   /** Clicks encoded / emitted since start. */
@@ -236,13 +237,14 @@ export class ClickCollector {
     const day = Math.floor(time / DAY_MS);
     if (day !== this.#day) {
       this.#day = day;
-      for (const s of this.#rings.values()) s.hashes = [];
+      this.#forgetHashes();
     }
     let byNet = st.hashes[uaId];
     if (byNet === undefined) st.hashes[uaId] = byNet = new Map();
     const net = networkKey(ip);
     let hash = byNet.get(net);
     if (hash === undefined) {
+      this.#salt ??= this.opts.salts(day) ?? this.#localSalt(day);
       hash = this.#hasher.hash(day, ip, r.string(uaId) ?? '')!;
       if (byNet.size >= 64) byNet.clear();
       byNet.set(net, hash);
@@ -326,8 +328,17 @@ export class ClickCollector {
     this.emitted += events;
   }
 
+  /** Drops the cached visitor hashes (a new day, or the day's salt replaced). */
+  #forgetHashes(): void {
+    this.#salt = null;
+    for (const s of this.#rings.values()) s.hashes = [];
+  }
+
   /** Reads up to `max` clicks over the rings; returns how many. */
   #drain(max: number): number {
+    // the day's salt may have changed since the last chunk (VisitorSalts adopting the shared salt
+    // after a node-local one): hashes made with the old one would count a visitor twice
+    if (this.#salt !== null && (this.opts.salts(this.#day) ?? this.#localSalts.get(this.#day)) !== this.#salt) this.#forgetHashes();
     let n = 0;
     for (const st of this.#rings.values()) {
       if (n >= max) break;
