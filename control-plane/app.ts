@@ -36,6 +36,7 @@ import { policyRoutes } from './http/policy-routes.js';
 import { Policy } from './policies/policy-schema.js';
 import { registerIdempotency } from './idempotency/idempotency-hook.js';
 import { registerAuth } from './keys/auth-hook.js';
+import { KeyCache } from './keys/key-cache.js';
 import { LastUsed } from './keys/last-used.js';
 import { AuthFailureLimit } from './rate-limit/auth-failure-limit.js';
 import { registerScopeCheck } from './keys/scope-hook.js';
@@ -149,8 +150,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorate('lastUsed', lastUsed);
   // one failure budget per client address for every credential: API keys, JWTs and OAuth client secrets
   const authFailures = new AuthFailureLimit({ burst: config.AUTH_FAILURE_BURST, perSec: config.AUTH_FAILURE_PER_SEC });
+  const keyCache = new KeyCache({ ttlMs: config.KEY_CACHE_TTL_MS });
   registerAuth(app, pool, authFailures, {
     lastUsed,
+    keyCache,
     verifyJwt: (token) => verifyToken(pool, signingKeys, tokens, token),
   });
   registerRateLimit(app, { burst: config.RATE_LIMIT_BURST, perSec: config.RATE_LIMIT_PER_SEC });
@@ -162,7 +165,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await registerCompression(app); // before the routes: it hooks each route as it is added
   await app.register(opsRoutes(pool, deps.probes ?? []));
   app.get('/v1/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
-  await app.register(keysRoutes(pool, { burst: config.RATE_LIMIT_BURST, perSec: config.RATE_LIMIT_PER_SEC }));
+  await app.register(keysRoutes(pool, { burst: config.RATE_LIMIT_BURST, perSec: config.RATE_LIMIT_PER_SEC }, keyCache));
   await app.register(domainsRoutes(pool));
   await app.register(linksRoutes(pool, config.SHORT_URL_SCHEME));
   await app.register(qrRoutes(pool, config.SHORT_URL_SCHEME));

@@ -75,6 +75,7 @@ export const controlPlaneSchema = {
   WEBHOOK_POLL_MS: { kind: 'int', default: 250, min: 10, max: 60_000, doc: 'how often webhook workers look for due work when no notification arrives' },
   WEBHOOK_FANOUT_BATCH: { kind: 'int', default: 2000, min: 1, max: 50_000, doc: 'events turned into deliveries per transaction' },
   WEBHOOK_RETENTION_DAYS: { kind: 'int', default: 30, min: 1, max: 3650, doc: 'finished deliveries, their attempts and dispatched events are deleted after this many days' },
+  KEY_CACHE_TTL_MS: { kind: 'int', default: 1000, min: 0, max: 60_000, doc: 'an API key read from Postgres is trusted in process this long (0: every request reads it); a key revoked through another control plane stops working within it, through this one at once' },
   KEY_LAST_USED_FLUSH_MS: { kind: 'int', default: 10_000, min: 10, max: 600_000, doc: 'how often the keys\' last_used_at (noted at most once a minute per key) is written, in one statement' },
   JWT_ISSUER: { kind: 'string', default: 'linkplane', doc: 'the `iss` of the access tokens POST /oauth/token issues (your API\'s URL, for instance)' },
   JWT_AUDIENCE: { kind: 'string', default: 'linkplane-api', doc: 'the `aud` of the access tokens; a token for another audience is refused' },

@@ -4,6 +4,7 @@ import { normalizeHostname } from '../../shared/index.js';
 import { recordAudit } from '../audit/index.js';
 import type { Pool } from '../db/pool.js';
 import { errors } from '../errors.js';
+import type { KeyCache } from '../keys/key-cache.js';
 import { createKey, listKeys, ownKey, revokeKey, type ApiKeyRow, type AuthContext } from '../keys/key-store.js';
 import { rateLimitResource } from '../keys/credential-store.js';
 import { checkChildPower, childExpiry, childRateLimit, type RateLimit } from '../keys/key-power.js';
@@ -57,7 +58,7 @@ export function checkedPower(
 }
 
 export const keysRoutes =
-  (pool: Pool, defaults: RateLimit): FastifyPluginAsyncTypebox =>
+  (pool: Pool, defaults: RateLimit, keyCache?: KeyCache): FastifyPluginAsyncTypebox =>
   async (app) => {
     const tags = ['keys'];
     app.post('/v1/keys', {
@@ -133,11 +134,14 @@ export const keysRoutes =
       },
     }, async (req, reply) => {
       const actor = actorOf(req);
-      return commitAndRespond(req, reply, pool, 200, async (tx) => {
+      const sent = await commitAndRespond(req, reply, pool, 200, async (tx) => {
         const row = await revokeKey(tx, actor.auth, req.params.id); // a key above the caller is as absent as a missing one
         if (!row) throw errors.key_not_found({ id: req.params.id });
         await recordAudit(tx, actor, 'key.revoke', { type: 'key', id: row.id }, { before: { revoked_at: null }, after: { revoked_at: row.revoked_at } });
         return toKeyResource(row);
       });
+      // committed: this control plane refuses the key from its next request on (others within KEY_CACHE_TTL_MS)
+      keyCache?.forget(req.params.id);
+      return sent;
     });
   };

@@ -7,7 +7,7 @@ import { listLinks } from '../links/link-query.js';
 import { approveLink, createLink, deleteLink, getLink, rejectLink, updateLink, type LinkContext } from '../links/link-service.js';
 import { LinkWriteCache } from '../links/write-cache.js';
 import { actorOf, authOf } from './request-context.js';
-import { commitAndRespond, sendAnswer } from './respond.js';
+import { answerDeferred, commitAndRespond } from './respond.js';
 import { LinkCreate, LinkList, LinkListQuery, LinkUpdate } from '../links/link-schema.js';
 import { errorResponses, IdParams } from './schemas.js';
 
@@ -27,14 +27,14 @@ export const linksRoutes =
     const cache = new LinkWriteCache();
 
     app.post('/v1/links', {
-      config: { scope: 'links:write' },
+      config: { scope: 'links:write', idempotencyInWrite: true },
       schema: {
         tags, operationId: 'createLink', summary: 'Create a link', description: 'Send `Idempotency-Key` to make retries safe.',
         body: LinkCreate, response: { 201: Type.Ref('Link'), ...errs },
       },
     }, async (req, reply) => {
-      const answer = await createLink(pool, cache, ctx(req), req.body, { status: 201, idem: req.idem, headersOf: (l) => ({ location: `/v1/links/${l.id}` }) });
-      return sendAnswer(req, reply, answer);
+      const c = ctx(req);
+      return answerDeferred(req, reply, pool, () => createLink(pool, cache, c, req.body, { status: 201, idem: req.idem, headersOf: (l) => ({ location: `/v1/links/${l.id}` }) }));
     });
 
     app.get('/v1/links', {
@@ -64,7 +64,7 @@ export const linksRoutes =
       const scope = plain.withTypeProvider<TypeBoxTypeProvider>();
       scope.addContentTypeParser(MERGE_PATCH, { parseAs: 'string' }, scope.getDefaultJsonParser('error', 'error'));
       scope.patch('/v1/links/:id', {
-        config: { scope: 'links:write' },
+        config: { scope: 'links:write', idempotencyInWrite: true },
         schema: {
           tags, operationId: 'updateLink', summary: 'Update a link (null clears a field)',
           description: 'With `Content-Type: application/json` a given `metadata` replaces the stored one whole; with ' +
@@ -74,7 +74,8 @@ export const linksRoutes =
         },
       }, async (req, reply) => {
         const mergeMetadata = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase() === MERGE_PATCH;
-        return sendAnswer(req, reply, await updateLink(pool, cache, ctx(req), req.params.id, req.body, { mergeMetadata }, { status: 200, idem: req.idem }));
+        const c = ctx(req);
+        return answerDeferred(req, reply, pool, () => updateLink(pool, cache, c, req.params.id, req.body, { mergeMetadata }, { status: 200, idem: req.idem }));
       });
     });
 
@@ -89,6 +90,7 @@ export const linksRoutes =
         },
       }, async (req, reply) => {
         const c = ctx(req);
+        cache.dropRow(req.params.id); // changed outside the single-statement writer
         return commitAndRespond(req, reply, pool, 200, async (tx) => toResource(await decide(tx, c, req.params.id), scheme));
       });
     }
@@ -98,6 +100,7 @@ export const linksRoutes =
       schema: { tags, operationId: 'deleteLink', summary: 'Delete a link (soft: the path is free again, nodes answer 404)', params: IdParams('ln'), response: one },
     }, async (req, reply) => {
       const c = ctx(req);
+      cache.dropRow(req.params.id);
       return commitAndRespond(req, reply, pool, 200, async (tx) => toResource(await deleteLink(tx, c, req.params.id), scheme));
     });
   };

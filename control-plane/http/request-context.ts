@@ -27,6 +27,11 @@ declare module 'fastify' {
     public?: boolean;
     /** The route is deprecated: every answer carries Deprecation/Sunset/Link (http/deprecation.ts). */
     deprecated?: Deprecated;
+    /**
+     * The route writes its Idempotency-Key record in its own write statement, with the response
+     * (idempotency/idempotency-hook.ts `settleDeferred`): no reservation round trip before it.
+     */
+    idempotencyInWrite?: boolean;
   }
 }
 

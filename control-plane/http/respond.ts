@@ -6,6 +6,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Pool, PoolClient } from '../db/pool.js';
 import { withTx } from '../db/tx.js';
+import { ApiError } from '../../shared/index.js';
+import { reserveDeferred } from '../idempotency/idempotency-hook.js';
 import { redactSecrets } from '../idempotency/redact.js';
 import { complete } from '../idempotency/store.js';
 
@@ -39,4 +41,32 @@ export async function commitAndRespond<T>(
 export function sendAnswer(req: FastifyRequest, reply: FastifyReply, answer: { status: number; body: string; headers: Record<string, string> }): FastifyReply {
   if (req.idem) req.idem.completed = true;
   return reply.code(answer.status).headers(answer.headers).send(answer.body);
+}
+
+/**
+ * The answer of a route that defers its Idempotency-Key reservation into its write statement
+ * (`idempotencyInWrite`: the link create and update). `write` answers, or asks for the reservation
+ * first ('reserve': a record exists for the key, or the write goes the transactional way): then the
+ * key is reserved as on every route and, when that allows, `write` runs again. A client error
+ * raised before the write statement could look for a record (a path taken by the first attempt
+ * of this very request, a domain deleted since) gives way to the record: the key is reserved
+ * first, so a retry still replays, a mismatch is still 422, and a new 4xx is stored by onSend.
+ */
+export async function answerDeferred(
+  req: FastifyRequest, reply: FastifyReply, pool: Pool, write: () => Promise<{ status: number; body: string; headers: Record<string, string> } | 'reserve'>,
+): Promise<FastifyReply> {
+  try {
+    let answer = await write();
+    if (answer === 'reserve') {
+      if ((await reserveDeferred(pool, req, reply)) === 'answered') return reply;
+      answer = await write();
+      if (answer === 'reserve') throw new Error('a write asked for an Idempotency-Key reservation it already had');
+    }
+    return sendAnswer(req, reply, answer);
+  } catch (err) {
+    if (req.idem?.deferred && err instanceof ApiError && err.status < 500) {
+      if ((await reserveDeferred(pool, req, reply)) === 'answered') return reply;
+    }
+    throw err;
+  }
 }

@@ -4,12 +4,18 @@
  * body → 422; while the first is in flight → 409. Routes that change state store their response
  * inside their own transaction (see http/respond.ts); this hook stores everything else (4xx)
  * and frees the key after a 5xx so the client can retry.
+ *
+ * A route with `idempotencyInWrite` (the link create and update) is not reserved here: its one
+ * write statement inserts the record, completed, with the change, and writes nothing when the key
+ * has a record already; then, or when the request fails before that statement could look, the
+ * route reserves through `reserveDeferred` and obeys the verdict exactly as this hook would have
+ * (http/respond.ts `answerDeferred`). One round trip per write instead of two.
  */
 import { createHash } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Queryable } from '../db/pool.js';
 import { errors } from '../errors.js';
-import { complete, release, reserve } from './store.js';
+import { complete, release, reserve, type ReserveResult } from './store.js';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
@@ -44,6 +50,41 @@ export function requestHash(apiKeyId: string, method: string, url: string, body:
     .digest();
 }
 
+/**
+ * Reserves `req`'s Idempotency-Key and obeys the verdict, as the preHandler does for every route:
+ * 'reserved' (carry on), 'answered' (the stored response was sent: a replay); a mismatch (422) or a
+ * request in flight (409) is thrown. For the routes that defer their reservation into their write
+ * statement (`idempotencyInWrite`), when that statement found a record for the key or could not
+ * run (http/respond.ts `answerDeferred`).
+ */
+export async function reserveDeferred(db: Queryable, req: FastifyRequest, reply: FastifyReply): Promise<'reserved' | 'answered'> {
+  const idem = req.idem;
+  if (!idem?.deferred) return 'reserved';
+  const { deferred } = idem;
+  delete idem.deferred;
+  const result = await reserve(db, { workspaceId: idem.workspaceId, key: idem.key, apiKeyId: idem.apiKeyId, ...deferred });
+  if (result.kind === 'reserved') return 'reserved';
+  req.idem = null; // the record is another request's: nothing of this one is stored
+  return obey(reply, idem.key, result);
+}
+
+function obey(reply: FastifyReply, key: string, result: Exclude<ReserveResult, { kind: 'reserved' }>): 'answered' {
+  switch (result.kind) {
+    case 'mismatch':
+      throw errors.idempotency_key_reused({ key });
+    case 'in_flight':
+      reply.header('Retry-After', '1');
+      throw errors.idempotency_in_flight({ key });
+    case 'replay': {
+      const { status, headers, body } = result.response;
+      for (const [h, v] of Object.entries(headers)) reply.header(h, v);
+      reply.header('Idempotent-Replayed', 'true');
+      reply.code(status).send(body);
+      return 'answered';
+    }
+  }
+}
+
 export function registerIdempotency(app: FastifyInstance, db: Queryable): void {
   app.decorateRequest('idem', null);
 
@@ -52,35 +93,26 @@ export function registerIdempotency(app: FastifyInstance, db: Queryable): void {
     if (key === undefined || !MUTATING.has(req.method) || !req.auth) return;
     if (typeof key !== 'string' || !KEY_PATTERN.test(key)) throw errors.invalid_idempotency_key({ field: 'Idempotency-Key', in: 'headers' });
     reply.header('Idempotency-Key', key);
-    const result = await reserve(db, {
-      workspaceId: req.auth.workspaceId,
-      key,
-      apiKeyId: req.auth.keyId,
-      method: req.method,
-      path: req.url,
-      hash: requestHash(req.auth.keyId, req.method, req.url, req.body),
-    });
-    switch (result.kind) {
-      case 'reserved':
-        req.idem = { workspaceId: req.auth.workspaceId, apiKeyId: req.auth.keyId, key, completed: false };
-        return;
-      case 'mismatch':
-        throw errors.idempotency_key_reused({ key });
-      case 'in_flight':
-        reply.header('Retry-After', '1');
-        throw errors.idempotency_in_flight({ key });
-      case 'replay': {
-        const { status, headers, body } = result.response;
-        for (const [h, v] of Object.entries(headers)) reply.header(h, v);
-        reply.header('Idempotent-Replayed', 'true');
-        return reply.code(status).send(body);
-      }
+    const auth = req.auth;
+    const request = { method: req.method, path: req.url, hash: requestHash(auth.keyId, req.method, req.url, req.body) };
+    if (req.routeOptions.config.idempotencyInWrite) {
+      // the route's write statement writes the record (or finds one and reserves: reserveDeferred)
+      req.idem = { workspaceId: auth.workspaceId, apiKeyId: auth.keyId, key, completed: false, deferred: request };
+      return;
     }
+    const result = await reserve(db, { workspaceId: auth.workspaceId, key, apiKeyId: auth.keyId, ...request });
+    if (result.kind === 'reserved') {
+      req.idem = { workspaceId: auth.workspaceId, apiKeyId: auth.keyId, key, completed: false };
+      return;
+    }
+    obey(reply, key, result);
+    return reply;
   });
 
   app.addHook('onSend', async (req, reply, payload) => {
     const idem = req.idem;
-    if (!idem || idem.completed) return payload;
+    // deferred and still unwritten: a server error before the write decided; nothing to store or free
+    if (!idem || idem.completed || idem.deferred) return payload;
     idem.completed = true;
     if (reply.statusCode >= 500) {
       await release(db, idem).catch((err: unknown) => req.log.warn({ err }, 'could not release idempotency key'));

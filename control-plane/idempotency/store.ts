@@ -18,6 +18,13 @@ export interface Reservation {
   key: string;
   /** Set once the response is stored, so the onSend fallback doesn't store it twice. */
   completed: boolean;
+  /**
+   * Set while no record is written yet (a route that reserves in its own write statement: the link
+   * create and update, links/link-write-one.ts): what the record will hold. That statement writes
+   * the record, completed, together with the change, and writes nothing when a record for the key
+   * exists (then the route reserves here as every other route does, and obeys the verdict).
+   */
+  deferred?: { method: string; path: string; hash: Buffer };
 }
 
 export interface StoredResponse {

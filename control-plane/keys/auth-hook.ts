@@ -8,6 +8,7 @@ import type { Queryable } from '../db/pool.js';
 import type { ApiError } from '../../shared/index.js';
 import { errors } from '../errors.js';
 import type { AuthFailureLimit } from '../rate-limit/auth-failure-limit.js';
+import type { KeyCache } from './key-cache.js';
 import { authenticate, type AuthContext } from './key-store.js';
 import { looksLikeJwt } from '../oauth/tokens.js';
 import type { LastUsed } from './last-used.js';
@@ -26,6 +27,8 @@ const BEARER = /^Bearer\s+(\S+)\s*$/i;
 export interface AuthOptions {
   /** Notes each API key's use for `last_used_at` (written in batches). */
   lastUsed?: LastUsed;
+  /** Resolves keys from memory for a short time (keys/key-cache.ts); without it every request reads Postgres. */
+  keyCache?: KeyCache;
   /** Verifies a bearer that is a JWT (an OAuth client's access token, oauth/tokens.ts). */
   verifyJwt?: (token: string) => Promise<AuthContext | { refused: 'expired' | 'invalid' | 'revoked'; why: string }>;
 }
@@ -62,7 +65,7 @@ export function registerAuth(app: FastifyInstance, db: Queryable, failureLimit: 
       req.auth = r;
       return;
     }
-    const auth = await authenticate(db, token);
+    const auth = opts.keyCache ? await opts.keyCache.authenticate(db, token) : await authenticate(db, token);
     if (!auth) throw refuse(req, reply, 'invalid_or_revoked', bearerChallenge({ code: 'invalid_token', description: 'the API key is unknown or revoked' }));
     if (auth === 'expired') {
       throw refuse(req, reply, 'expired', bearerChallenge({ code: 'invalid_token', description: 'the API key expired' }), errors.key_expired({ reason: 'expired' }));

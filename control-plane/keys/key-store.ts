@@ -58,13 +58,13 @@ export function revokeKey(db: Queryable, holder: AuthContext, id: string): Promi
 }
 
 /** The key a secret names: its context, `'expired'` past its expires_at, or null (unknown or revoked). */
-export async function authenticate(db: Queryable, secret: string, now = Date.now()): Promise<AuthContext | 'expired' | null> {
+export async function authenticate(db: Queryable, secret: string, now = Date.now(), hash = hashSecret(secret)): Promise<AuthContext | 'expired' | null> {
   // every authenticated request runs this: a named statement, parsed and planned once per connection;
   // a key's secret alone names it (secret_hash is unique), so no id is needed
   const { rows } = await db.query<ApiKeyRow>({
     name: 'api_key_by_secret',
     text: `SELECT ${KEYS.columns} FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL`,
-    values: [hashSecret(secret)],
+    values: [hash],
   });
   const row = rows[0];
   if (!row) return null;

@@ -275,31 +275,48 @@ const writerOf = (ctx: LinkContext) => {
   return { workspaceId: auth.workspaceId, keyId: auth.keyId, scheme: ctx.scheme, actor: ctx.actor, events: true, onViolation: 'throw' as const };
 };
 
-/** The single statement with the API's error mapping (unique violations as API errors). */
+/**
+ * The single statement with the API's error mapping (unique violations as API errors; the
+ * Idempotency-Key's record written meanwhile by a request with the same key: `idem_exists`).
+ */
 async function writeOneMapped(pool: Pool, ctx: LinkContext, ...args: [LinkWrite, DomainRow, Awaited<ReturnType<LinkWriteCache['policy']>>, LinkResponseSpec]): Promise<OneResult> {
   try {
     return await writeOneLink(pool, writerOf(ctx), ...args);
   } catch (err) {
     if (isUniqueViolation(err, 'links_external_id_live')) throw errors.external_id_conflict({ field: 'external_id' });
+    if (isUniqueViolation(err, 'idempotency_keys_pkey')) return { kind: 'idem_exists' };
     throw err;
   }
 }
 
-export async function createLink(pool: Pool, cache: LinkWriteCache, ctx: LinkContext, input: CreateLinkInput, response: LinkResponseSpec): Promise<Answer> {
+/**
+ * What `createLink` and `updateLink` answer: the response (stored for the Idempotency-Key, if
+ * any, in the same statement or transaction), or `'reserve'`: the request's Idempotency-Key
+ * reservation was deferred (`Reservation.deferred`) and must be made first — a record exists for
+ * the key, or the write goes through the transactional path; nothing was written. The route
+ * reserves (http/respond.ts `answerDeferred`) and calls again.
+ */
+export type WriteAnswer = Answer | 'reserve';
+
+export async function createLink(pool: Pool, cache: LinkWriteCache, ctx: LinkContext, input: CreateLinkInput, response: LinkResponseSpec): Promise<WriteAnswer> {
   const auth = ctx.actor.auth;
   let domain = await cache.domain(pool, auth, input.domain);
   const f = normalizeFields(input);
   const id = newId('ln');
   let refreshed = false;
   let tries = 0;
-  /** The answer, null when the path is taken, 'tx' when the transactional path must write it. */
-  const writeAt = async (path: string): Promise<Answer | null | 'tx'> => {
+  /** The answer, null when the path is taken, 'tx' when the transactional path must write it, 'reserve' (see WriteAnswer). */
+  const writeAt = async (path: string): Promise<Answer | null | 'tx' | 'reserve'> => {
     for (;;) {
       if (++tries > ONE_STATEMENT_TRIES) return 'tx';
       const policy = await cache.policy(pool, auth.workspaceId, domain.id);
       const w: LinkWrite = { id, before: null, values: newLinkValues(domain, path, f), deleted: false, audit: { domain: domain.hostname, path } };
       const r = await writeOneMapped(pool, ctx, w, domain, policy, response);
-      if (r.kind === 'written') return r.answer;
+      if (r.kind === 'written') {
+        cache.keepRow(r.row);
+        return r.answer;
+      }
+      if (r.kind === 'idem_exists') return 'reserve';
       if (r.kind === 'not_written') return null;
       if (r.kind === 'fallback') return 'tx';
       // stale, or a violation found with cached inputs: read the domain and policy again, once for a violation
@@ -310,16 +327,22 @@ export async function createLink(pool: Pool, cache: LinkWriteCache, ctx: LinkCon
     }
   };
   const a = await atFreePath(pool, () => domain.hostname, f.path, input.on_conflict, writeAt);
-  return a === 'tx' ? inTx(pool, ctx, response, (tx) => createLinkInTx(tx, ctx, input)) : a;
+  if (a !== 'tx') return a;
+  // the transactional path completes an in-flight record: it must be reserved first
+  if (response.idem?.deferred) return 'reserve';
+  return inTx(pool, ctx, response, (tx) => createLinkInTx(tx, ctx, input));
 }
 
 export async function updateLink(
   pool: Pool, cache: LinkWriteCache, ctx: LinkContext, id: string, input: UpdateLinkInput, opts: { mergeMetadata?: boolean }, response: LinkResponseSpec,
-): Promise<Answer> {
+): Promise<WriteAnswer> {
   const auth = ctx.actor.auth;
   let refreshed = false;
   for (let tries = 0; tries < ONE_STATEMENT_TRIES; tries++) {
-    const before = await getLink(pool, auth, id);
+    // the row as this control plane last wrote it, if the key may see it there (else read: the
+    // database decides); the statement writes only at that version
+    const kept = tries === 0 ? cache.row(id) : undefined;
+    const before = kept && kept.workspace_id === auth.workspaceId && canUseDomain(auth, kept.domain) ? kept : await getLink(pool, auth, id);
     let given = input;
     if (opts.mergeMetadata && input.metadata !== undefined) {
       given = { ...input, metadata: mergePatch(before.metadata, input.metadata) as Record<string, unknown> };
@@ -339,7 +362,12 @@ export async function updateLink(
       }
       throw err;
     }
-    if (r.kind === 'written') return r.answer;
+    if (r.kind === 'written') {
+      cache.keepRow(r.row);
+      return r.answer;
+    }
+    if (r.kind === 'idem_exists') return 'reserve';
+    cache.dropRow(id);
     if (r.kind === 'fallback') break;
     if (r.kind === 'violation' && refreshed) throw policyViolation(r.violations);
     // changed since read (not_written: read it again), or stale domain/policy, or a violation with cached inputs
@@ -348,5 +376,7 @@ export async function updateLink(
       refreshed = true;
     }
   }
+  if (response.idem?.deferred) return 'reserve';
+  cache.dropRow(id);
   return inTx(pool, ctx, response, (tx) => updateLinkInTx(tx, ctx, id, input, opts));
 }

@@ -6,8 +6,14 @@
  *   - checks the stored policy rows still equal the ones the policy was evaluated with,
  *   - inserts (or, for an update, updates at the version read: optimistic) the link row,
  *   - and, only when the row was written, inserts its outbox entries, webhook events and audit row,
- *     completes the request's idempotency record with the response, and notifies the relay and
- *     the dispatcher.
+ *     completes the request's idempotency record with the response (or, when the route deferred the
+ *     reservation, inserts the record completed: no reservation round trip before the write), and
+ *     notifies the relay and the dispatcher.
+ * With a deferred reservation the statement first looks for a record of the key: if there is one
+ * (a retry, a replay, a mismatch, one in flight) it writes nothing and says so (`idem_exists`), and
+ * the route reserves as every route does and obeys the verdict. Two requests with one key at once:
+ * the second's INSERT waits on the first's record and fails with a unique violation, which undoes
+ * its whole statement (its link too): the same answer.
  * Everything the dependent rows carry is computed here before the statement, as the row will be:
  * the version (1, or the read version + 1) and the timestamps (`now`, chosen here, like the ids).
  * The policy evaluation, review state, outbox entries, events and audit are link-writer.ts's own
@@ -18,7 +24,7 @@ import { auditValues, AUDIT_COLUMNS } from '../audit/record.js';
 import type { Queryable } from '../db/pool.js';
 import type { DomainRow } from '../domains/domain-row.js';
 import { EVENTS_CHANNEL } from '../events/emit.js';
-import type { Reservation } from '../idempotency/store.js';
+import { IDEMPOTENCY_TTL_HOURS, type Reservation } from '../idempotency/store.js';
 import { OUTBOX_CHANNEL } from '../outbox/enqueue.js';
 import { currentTraceparent } from '../tracing/index.js';
 import { policyUnchangedSql, type PolicyInputs } from '../policies/policy-store.js';
@@ -49,6 +55,8 @@ export type OneResult =
   /** the domain or the policy changed since they were read: nothing written, read them again. */
   | { kind: 'stale' }
   | { kind: 'violation'; violations: Violation[] }
+  /** the request's Idempotency-Key already has a record (deferred reservation): nothing written, reserve it. */
+  | { kind: 'idem_exists' }
   /** not a case for this path (a pending link served on another domain): use the transactional writer. */
   | { kind: 'fallback' };
 
@@ -61,7 +69,9 @@ const AUDIT_PARAMS = AUDIT_COLUMNS.map((c, i) => `$${14 + i}::${c === 'changes' 
  * policy, $9–$11 outbox keys/ops/payloads, $12 event ids, $13 event types (their data is the
  * response body, $27), $14–$26 the audit row (id null: none), $27 the response body, $28 status,
  * $29 headers, $30 idempotency api key id, $31 idempotency key (null: none), $32 the active trace
- * context (outbox and event rows keep it, as enqueue and emitEvents do).
+ * context (outbox and event rows keep it, as enqueue and emitEvents do), $33 the reservation is
+ * deferred (the record is inserted here, completed), $34–$36 its method, path and request hash,
+ * $37 its lifetime in hours.
  */
 const tail = `,
   ob AS (
@@ -79,17 +89,26 @@ const tail = `,
   idem AS (
     UPDATE idempotency_keys SET state = 'completed', response_status = $28::int, response_headers = $29::jsonb,
       response_body = $27::text, completed_at = now(), locked_until = NULL
-    WHERE workspace_id = $1 AND api_key_id = $30::text AND idem_key = $31::text AND state = 'in_flight' AND EXISTS (SELECT 1 FROM ins)
+    WHERE NOT $33::bool AND workspace_id = $1 AND api_key_id = $30::text AND idem_key = $31::text AND state = 'in_flight' AND EXISTS (SELECT 1 FROM ins)
+  ),
+  idem_new AS (
+    INSERT INTO idempotency_keys (workspace_id, idem_key, api_key_id, method, path, request_hash, state,
+      response_status, response_headers, response_body, completed_at, expires_at)
+    SELECT $1, $31::text, $30::text, $34::text, $35::text, $36::bytea, 'completed',
+      $28::int, $29::jsonb, $27::text, now(), now() + make_interval(hours => $37::int)
+    FROM ins WHERE $33::bool
   )
   SELECT (SELECT count(*) FROM ins)::int AS written, EXISTS (SELECT 1 FROM dom) AS domain_ok, (SELECT ok FROM pol) AS policy_ok,
+    EXISTS (SELECT 1 FROM prior) AS idem_exists,
     CASE WHEN EXISTS (SELECT 1 FROM ins) THEN pg_notify('${OUTBOX_CHANNEL}', '') END AS outbox_notified,
     CASE WHEN EXISTS (SELECT 1 FROM ins) AND cardinality($12::uuid[]) > 0 THEN pg_notify('${EVENTS_CHANNEL}', '') END AS events_notified`;
 
 const head = `WITH dom AS (SELECT 1 FROM domains WHERE id = $6::text AND version = $7::int AND deleted_at IS NULL FOR KEY SHARE),
   pol AS (SELECT ${policyUnchangedSql('$1::text', '$6::text', '$8')} AS ok),
+  prior AS (SELECT 1 FROM idempotency_keys WHERE $33::bool AND workspace_id = $1::text AND api_key_id = $30::text AND idem_key = $31::text),
   ins AS (`;
 
-const GUARD = 'EXISTS (SELECT 1 FROM dom) AND (SELECT ok FROM pol)';
+const GUARD = 'EXISTS (SELECT 1 FROM dom) AND (SELECT ok FROM pol) AND NOT EXISTS (SELECT 1 FROM prior)';
 
 export const CREATE_SQL = `${head}
     INSERT INTO links AS l (id, workspace_id, created_by, created_at, updated_at, ${VALUE_COLUMN_NAMES.join(', ')})
@@ -144,7 +163,8 @@ export async function writeOneLink(
   const headers = { 'content-type': 'application/json; charset=utf-8', ...(response.headersOf ? response.headersOf(resource) : {}) };
   const audit = auditValues(ctx.actor, auditAction(write), { type: 'link', id: w.id }, w.audit);
   const idem = response.idem;
-  const r = await db.query<{ written: number; domain_ok: boolean; policy_ok: boolean }>({
+  const deferred = idem?.deferred;
+  const r = await db.query<{ written: number; domain_ok: boolean; policy_ok: boolean; idem_exists: boolean }>({
     name: before ? 'link_update_one' : 'link_create_one',
     text: before ? UPDATE_SQL : CREATE_SQL,
     values: [
@@ -153,9 +173,11 @@ export async function writeOneLink(
       types.map(() => newUuidV7()), types,
       ...audit,
       body, response.status, JSON.stringify(headers), idem?.apiKeyId ?? null, idem?.key ?? null, currentTraceparent(),
+      deferred !== undefined, deferred?.method ?? null, deferred?.path ?? null, deferred?.hash ?? null, IDEMPOTENCY_TTL_HOURS,
     ],
   });
   const out = r.rows[0]!;
+  if (out.idem_exists) return { kind: 'idem_exists' };
   if (out.written === 1) return { kind: 'written', row, answer: { status: response.status, body, headers } };
   if (!out.domain_ok || !out.policy_ok) return { kind: 'stale' };
   return { kind: 'not_written' };

@@ -80,6 +80,33 @@ describe('Idempotency-Key', () => {
     expect((await create('key-parallel', body)).json().id).toBe([...created][0]);
   });
 
+  // creates and updates write their record in their write statement (no reservation before it): a
+  // retry that would now fail still replays, and a reused key is still 422, whatever the body would do
+  it('the record decides before a failure the request would now meet (replay, 422)', async () => {
+    const body = { domain, path: 'decides', destination_url: 'https://denied.example.net/d' };
+    const first = await create('key-decides', body);
+    expect(first.statusCode).toBe(201);
+    expect((await h.req({ method: 'PUT', url: '/v1/policy', payload: { destination_hosts_deny: ['denied.example.net'] } })).statusCode).toBe(200);
+    try {
+      const retry = await create('key-decides', body); // the policy would refuse it now
+      expect([retry.statusCode, retry.headers['idempotent-replayed'], retry.body]).toEqual([201, 'true', first.body]);
+      const other = await create('key-decides', { ...body, destination_url: 'https://denied.example.net/other' });
+      expect([other.statusCode, other.json().error.code]).toEqual([422, 'idempotency_key_reused']);
+      // a PATCH likewise
+      const id = first.json<{ id: string }>().id;
+      const p1 = await h.req({ method: 'PATCH', url: `/v1/links/${id}`, headers: { 'idempotency-key': 'key-decides-p' }, payload: { destination_url: 'https://denied.example.net/p' } });
+      expect(p1.statusCode).toBe(422); // a denied destination: a 4xx, stored
+      const p2 = await h.req({ method: 'PATCH', url: `/v1/links/${id}`, headers: { 'idempotency-key': 'key-decides-p' }, payload: { destination_url: 'https://denied.example.net/p' } });
+      expect([p2.statusCode, p2.headers['idempotent-replayed'], p2.body]).toEqual([422, 'true', p1.body]);
+    } finally {
+      expect((await h.req({ method: 'PUT', url: '/v1/policy', payload: {} })).statusCode).toBe(200);
+    }
+    const missing = await h.req({ method: 'PATCH', url: '/v1/links/ln_00000000000000000000000000', headers: { 'idempotency-key': 'key-404' }, payload: { tags: ['p'] } });
+    expect(missing.statusCode).toBe(404);
+    const again = await h.req({ method: 'PATCH', url: '/v1/links/ln_00000000000000000000000000', headers: { 'idempotency-key': 'key-404' }, payload: { tags: ['p'] } });
+    expect([again.statusCode, again.headers['idempotent-replayed']]).toEqual([404, 'true']);
+  });
+
   it('stores 4xx answers too (a retried conflicting create stays a conflict)', async () => {
     await create('key-3a', { domain, path: 'taken', destination_url: 'https://example.org/3' });
     const conflict = await create('key-3b', { domain, path: 'taken', destination_url: 'https://example.org/3' });
