@@ -16,7 +16,9 @@
  * The floor (issue 17): one prepared statement that inserts a link with its outbox, event and audit
  * rows (a multi-row INSERT chain, autocommit), repeated on one connection; the Postgres backend's CPU
  * per statement, read the same way. Creates and updates are reported as (control plane + Postgres)
- * CPU per request ÷ that floor. With BENCH_BASELINE_DIST=<another build's dist>, that build's control
+ * CPU per request ÷ that floor — at the offered rate, and in a closed loop (8 connections) run after
+ * it, where the planes' idle loops (relay, dispatcher, job worker polls) are spread over as many
+ * requests as the plane answers rather than over 50 or 500 a second. With BENCH_BASELINE_DIST=<another build's dist>, that build's control
  * plane runs the same cases in the same run (before/after).
  */
 import pg from 'pg';
@@ -41,6 +43,10 @@ interface PlaneResult {
   pg: [number, number, number];
   /** Postgres CPU µs per floor statement (one link + outbox + event + audit rows). */
   floorUs: number;
+  /** Closed loop (saturation: the idle loops' CPU spread over as many requests as the plane answers): creates, updates. */
+  sat: [LoadResult, LoadResult];
+  /** Postgres backends' CPU µs per request in the closed-loop runs: creates, updates. */
+  satPg: [number, number];
   seedSeconds: number;
 }
 
@@ -148,29 +154,34 @@ async function benchPlane(opts: ScenarioOptions, label: string, natsUrl: string,
     const backends = async () =>
       (await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')).rows.map((x) => x.pid);
     const pgCpu: number[] = [];
-    const withPg = async (run: () => Promise<LoadResult>): Promise<LoadResult> => {
+    const withPg = async (run: () => Promise<LoadResult>, share = (x: LoadResult) => { const s = spec([], []); return x.completed * ((s.warmupMs + s.durationMs) / s.durationMs); }): Promise<LoadResult> => {
       const before = await backends();
       const cpu0 = cpuSecondsOfAll(before);
       const x = await run();
       const born = (await backends()).filter((pid) => !before.includes(pid));
-      const s = spec([], []);
-      const sent = x.completed * ((s.warmupMs + s.durationMs) / s.durationMs);
+      const sent = share(x);
       pgCpu.push(sent > 0 ? ((cpuSecondsOfAll(before) - cpu0 + cpuSecondsOfAll(born)) * 1e6) / sent : NaN);
       return x;
     };
+    // saturation: closed loop, no warm-up inside the window (the routes are warm by now)
+    const closed = (requests: RequestTemplate[], expect: number[]) => measure(server, {
+      warmupMs: 0, durationMs: opts.quick ? 4000 : 10_000, connections: 8, mode: { kind: 'closed', pipelining: 1 }, requests, expect, timeoutMs: 10_000,
+    });
     let r: LoadResult;
     let c: LoadResult;
     let u: LoadResult;
+    let sat: [LoadResult, LoadResult];
     try {
       r = await withPg(() => measure(server, spec(reads, [200])));
       c = await withPg(() => measure(server, spec(creates, [201])));
       u = await withPg(() => measure(server, spec(updates, [200])));
+      sat = [await withPg(() => closed(creates, [201]), (x) => x.completed), await withPg(() => closed(updates, [200]), (x) => x.completed)];
     } finally {
       await admin.end();
     }
     const floorUs = await floorUsPerStatement(cp.db.url, opts.quick ? 2000 : 10_000);
-    const [pgR, pgC, pgU] = pgCpu.map((v) => Math.round(v)) as [number, number, number];
-    return { r, c, u, pg: [pgR, pgC, pgU], floorUs, seedSeconds };
+    const [pgR, pgC, pgU, pgSc, pgSu] = pgCpu.map((v) => Math.round(v)) as [number, number, number, number, number];
+    return { r, c, u, pg: [pgR, pgC, pgU], floorUs, seedSeconds, sat, satPg: [pgSc, pgSu] };
   } finally {
     await cp.close();
   }
@@ -194,6 +205,21 @@ function planeRows(p: PlaneResult, build: string, seedCount: number): Record<str
     { case: `${build ? `${build}: ` : ''}floor: one INSERT chain (link + outbox + event + audit), Postgres CPU µs/statement`, value: Math.round(p.floorUs) },
     { case: `${build ? `${build}: ` : ''}CPU µs (CP + PG) per create / per update`, value: `${Math.round(cAll)} / ${Math.round(uAll)}` },
     { case: `${build ? `${build}: ` : ''}× floor: create / update (CP + PG); PG alone`, value: `${round2(cAll / p.floorUs)} / ${round2(uAll / p.floorUs)}; ${round2(pgC / p.floorUs)} / ${round2(pgU / p.floorUs)}` },
+    ...satRows(p, build),
+  ];
+}
+
+/** The closed-loop (saturation) rows: req/s and CPU per create and update with the idle loops amortized. */
+function satRows(p: PlaneResult, build: string): Record<string, number | string>[] {
+  const b = build ? `${build}: ` : '';
+  const [sc, su] = p.sat;
+  const [pc, pu] = p.satPg;
+  const cAll = cpuPerReq(sc) + pc;
+  const uAll = cpuPerReq(su) + pu;
+  return [
+    { case: `${b}closed loop (8 connections): creates/s / updates/s`, value: `${Math.round(sc.rps)} / ${Math.round(su.rps)}` },
+    { case: `${b}closed loop: CPU µs CP / PG per create; per update`, value: `${Math.round(cpuPerReq(sc))} / ${pc}; ${Math.round(cpuPerReq(su))} / ${pu}` },
+    { case: `${b}closed loop: × floor create / update (CP + PG)`, value: `${round2(cAll / p.floorUs)} / ${round2(uAll / p.floorUs)}` },
   ];
 }
 
@@ -208,7 +234,7 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
     const base = baseDist ? await benchPlane(opts, 'apibase', nats.url, plan.server, baseDist) : null;
     const now = await benchPlane(opts, 'api', nats.url, plan.server);
     const { r, c, u } = now;
-    const errors = [r, c, u].reduce((n, x) => n + x.errors + x.timeouts + x.unexpected, 0);
+    const errors = [r, c, u, ...now.sat].reduce((n, x) => n + x.errors + x.timeouts + x.unexpected, 0);
     return {
       rows: [...(base ? planeRows(base, 'baseline', seedCount) : []), ...planeRows(now, base ? 'this build' : '', seedCount)],
       notes: [
@@ -219,6 +245,7 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
         `control plane from dist/ pinned to CPU ${plan.server ?? 'none'}, default settings (pool 20, relay, job and webhook workers on), rate limits raised; Postgres unpinned`,
         'latency counts from the scheduled send time when a request had to wait for a free connection (no coordinated omission)',
         `every route warmed up closed-loop (8 connections, ${opts.quick ? 2 : 8} s each) before the measured runs: V8 needs thousands of requests to optimize the request path`,
+        `closed loop: creates, then updates, ${opts.quick ? 4 : 10} s each on 8 connections after the fixed-rate runs; CPU per request over the requests answered (the idle loops amortized)`,
         'floor: one prepared INSERT chain per link (link + outbox + event + audit rows, autocommit) on one connection, after the load runs, in the same database; creates also write and complete an idempotency row',
         ...(base ? [`baseline: ${baseDist} measured first, then this build, one after the other in this run`] : []),
       ],
