@@ -3,7 +3,7 @@
  * top values of one dimension — for one link, or for a whole workspace (top links included).
  */
 import type { Queryable } from '../db/pool.js';
-import { ROLLUP_DIMENSIONS } from '../ingest/index.js';
+import { DIM_DEFAULTS, ROLLUP_DIMENSIONS } from '../ingest/index.js';
 import type { AuthContext } from '../keys/key-store.js';
 import { shortUrl } from '../links/link-row.js';
 import { bucketStarts, INTERVAL_MS, type StatsRange } from './stats-range.js';
@@ -27,10 +27,14 @@ export type Scope = { linkId: string } | { workspaceId: string; domains: readonl
 
 const iso = (t: number) => new Date(t).toISOString();
 
-/** WHERE clause + params for rollup rows of `scope`, dimension `dim`, within the filter. */
-function where(scope: Scope, dim: string, f: StatsFilter): { sql: string; params: unknown[] } {
+/**
+ * WHERE clause + params for rollup rows of `scope`, dimension `dim`, within the filter. `withTotals`:
+ * the total rows too (`dim` = '' or `dim`), selected the same way as the dimension's rows — a
+ * dimension's default value is derived from them (see topValues).
+ */
+function where(scope: Scope, dim: string, f: StatsFilter, withTotals = false): { sql: string; params: unknown[] } {
   const params: unknown[] = [dim, iso(f.range.from), iso(f.range.to)];
-  const parts = ['r.dim = $1', 'r.hour >= $2', 'r.hour < $3'];
+  const parts = [withTotals ? `r.dim IN ('', $1)` : 'r.dim = $1', 'r.hour >= $2', 'r.hour < $3'];
   const p = (v: unknown) => {
     params.push(v);
     return `$${params.length}`;
@@ -41,7 +45,7 @@ function where(scope: Scope, dim: string, f: StatsFilter): { sql: string; params
     const ws = p(scope.workspaceId);
     const domains = scope.domains ? ` AND domain = ANY(${p(scope.domains)})` : '';
     // totals have a workspace index; dimension rows are reached through the workspace's links
-    if (dim === '') parts.unshift(`r.workspace_id = ${ws}`);
+    if (dim === '' || withTotals) parts.unshift(`r.workspace_id = ${ws}`);
     if (dim !== '' || domains) parts.push(`r.link_id IN (SELECT id FROM links WHERE workspace_id = ${ws}${domains})`);
   }
   if (f.excludeBots) parts.push('NOT r.bot');
@@ -82,16 +86,37 @@ export async function totalsAndSeries(db: Queryable, scope: Scope, f: StatsFilte
   return { totals, series };
 }
 
-/** Top values of `dim` ('' values reported as null = unknown), most clicks first. */
+/**
+ * Top values of `dim` ('' values reported as null = unknown), most clicks first. Ingest stores no
+ * rows for a dimension's default value (DIM_DEFAULTS: unknown, or `click` for `source`): every
+ * click counts once in the total and once in each dimension, so the default's clicks and visitors
+ * are the total's minus the other values' (rows of the default written before are left out).
+ */
 export async function topValues(db: Queryable, scope: Scope, dim: StatsDimension, f: StatsFilter, limit: number): Promise<({ value: string | null } & Counts)[]> {
-  const byBot = dim === 'bot';
-  const w = where(scope, byBot ? '' : dim, f);
-  w.params.push(limit);
-  const value = byBot ? `CASE WHEN r.bot THEN 'bot' ELSE 'human' END` : 'r.value';
+  if (dim === 'bot') {
+    const w = where(scope, '', f);
+    w.params.push(limit);
+    const { rows } = await db.query<{ value: string; clicks: string; visitors: string }>(
+      `SELECT CASE WHEN r.bot THEN 'bot' ELSE 'human' END AS value, sum(r.clicks) AS clicks, sum(r.visitors) AS visitors
+         FROM click_rollups_live r WHERE ${w.sql}
+        GROUP BY 1 ORDER BY sum(r.clicks) DESC, 1 LIMIT $${w.params.length}`,
+      w.params,
+    );
+    return rows.map((r) => ({ value: r.value, clicks: Number(r.clicks), visitors: Number(r.visitors) }));
+  }
+  const w = where(scope, dim, f, true);
+  const dflt = `$${w.params.push(DIM_DEFAULTS[dim])}`;
+  const lim = `$${w.params.push(limit)}`;
   const { rows } = await db.query<{ value: string; clicks: string; visitors: string }>(
-    `SELECT ${value} AS value, sum(r.clicks) AS clicks, sum(r.visitors) AS visitors
-       FROM click_rollups_live r WHERE ${w.sql}
-      GROUP BY 1 ORDER BY sum(r.clicks) DESC, 1 LIMIT $${w.params.length}`,
+    `WITH g AS (
+       SELECT r.dim = '' AS total, r.value, sum(r.clicks) AS clicks, sum(r.visitors) AS visitors
+         FROM click_rollups_live r WHERE ${w.sql} AND (r.dim = '' OR r.value <> ${dflt})
+        GROUP BY 1, 2),
+     k AS (SELECT coalesce(sum(clicks), 0) AS clicks, coalesce(sum(visitors), 0) AS visitors FROM g WHERE NOT total)
+     SELECT value, clicks, visitors FROM g WHERE NOT total
+     UNION ALL
+     SELECT ${dflt}, t.clicks - k.clicks, t.visitors - k.visitors FROM g t, k WHERE t.total AND t.clicks > k.clicks
+     ORDER BY 2 DESC, 1 LIMIT ${lim}`,
     w.params,
   );
   return rows.map((r) => ({ value: r.value === '' ? null : r.value, clicks: Number(r.clicks), visitors: Number(r.visitors) }));

@@ -15,7 +15,7 @@ export { ClickMaintenance } from './click-maintenance.js';
 export { ClickEventSubscribers, CLICK_EVENT_TYPES, type Subscriptions } from './event-subscribers.js';
 export { createIngestMetrics, type IngestMetrics } from './ingest-metrics.js';
 export { acceptedDays, createPartitionsAhead, dropExpiredPartitions, dayOf, dayText, DAY_MS } from './click-partitions.js';
-export { ROLLUP_DIMENSIONS, variantValue, rollup, type RollupDimension, type RollupRow } from './click-rollup.js';
+export { DIM_DEFAULTS, ROLLUP_DIMENSIONS, variantValue, rollup, type RollupDimension, type RollupRow } from './click-rollup.js';
 export { ClickSet, F as CLICK_FIELDS } from './click-set.js';
 export { storeClicks, type StoreResult } from './click-writer.js';
 export { RollupCompactor } from './rollup-compactor.js';
