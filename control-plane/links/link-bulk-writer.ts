@@ -1,29 +1,41 @@
 /**
- * The link writer for many links at once (bulk jobs). The same writer as the API's
- * (link-writer.ts `writeLinks`: the same policy evaluation — a violation is returned per link, not
- * thrown — the same set-based upsert and the same outbox entries), plus what a job must also leave
- * behind per link, each written set-based, one statement per kind for the whole batch:
- *   - the webhook events the single path emits (`link.created`, `link.updated`, `link.disabled`,
- *     `link.deleted`), with the same payload (the link resource);
- *   - the audit rows (actor: the key that submitted the job; `changes` name the job).
+ * The link writer for many links at once (bulk jobs): the set-based path of the one writer. It
+ * takes the writer's own steps (link-writer.ts: `checkWrites` — the same policy evaluation, a
+ * violation returned per link, not thrown — `outboxEntries`, `eventTypes`, `auditAction`) and writes
+ * a batch in three round trips, all in the caller's transaction:
+ *   1. `COPY` of the batch into a session-temporary staging table (text format: Postgres parses
+ *      each column with its input function; no JSON document to take apart);
+ *   2. `COPY` of the outbox entries straight into link_outbox (they are computed here, from the
+ *      rows as they will be stored);
+ *   3. ONE statement: the upsert of the links from the staging table, and, derived set-based from
+ *      the same staged rows, the webhook events the single path emits (`link.created`,
+ *      `link.updated`, `link.disabled`, `link.deleted`, the link resource as data) and the audit rows
+ *      (actor: the key that submitted the job; `changes` name the job); it returns one count.
+ * Like the single-link statement (link-write-one.ts), everything a dependent row carries is known
+ * before the write: the links are locked by the caller (jobs/process-batch.ts), so a link's version
+ * is the locked one + 1, and the timestamps are chosen here. The upsert only updates a row still at
+ * the locked version; a count short of the batch throws (the batch rolls back and runs again).
  * The events continue the job's trace (jobs.traceparent), as the job's own event does.
- * All in the caller's transaction: a batch that rolls back leaves no event and no audit row, and a
- * batch that committed is never run again (jobs/process-batch.ts), so a resumed job does not
- * repeat them.
+ * A batch that rolls back leaves no event and no audit row, and a batch that committed is never run
+ * again, so a resumed job does not repeat them.
  *
  * Events of a type no enabled endpoint of the workspace subscribes to are stored already
  * dispatched (the fan-out would find no endpoint for them either): a million-link import with no
  * link.* subscriber costs the webhook fan-out nothing.
  */
+import { finished } from 'node:stream/promises';
+import { from as copyFrom } from 'pg-copy-streams';
 import { newUuidV7 } from '../../shared/index.js';
-import { scrubSecrets } from '../audit/record.js';
-import type { Queryable } from '../db/pool.js';
+import { REDACTED } from '../audit/record.js';
+import type { PoolClient } from '../db/pool.js';
 import type { DomainRow } from '../domains/domain-row.js';
 import { EVENTS_CHANNEL } from '../events/emit.js';
 import { newId } from '../ids.js';
-import { toResource } from './link-row.js';
-import { VALUE_COLUMN_NAMES, type LinkRow, type LinkValues } from './link-values.js';
-import { auditAction, eventTypes, writeLinks, type LinkWrite, type WriteResult } from './link-writer.js';
+import { OUTBOX_CHANNEL } from '../outbox/enqueue.js';
+import { currentTraceparent } from '../tracing/index.js';
+import { shortUrl } from './link-row.js';
+import { VALUE_COLUMN_NAMES, VALUE_COLUMNS, type LinkRow, type LinkValues } from './link-values.js';
+import { auditAction, checkWrites, eventTypes, outboxEntries, type LinkWrite, type WriteResult } from './link-writer.js';
 
 export interface BulkWriterContext {
   workspaceId: string;
@@ -35,70 +47,218 @@ export interface BulkWriterContext {
   scheme: string;
 }
 
-const EVENTS_SQL = `WITH t AS (
-    SELECT * FROM jsonb_to_recordset($2::jsonb) AS t(n int, id uuid, type text, data jsonb)
+const STAGE = 'link_bulk_stage';
+
+/**
+ * The staged columns: the link's values (VALUE_COLUMNS, their SQL types), what the database keeps
+ * about it, and what its event and audit rows need that the values do not hold. Timestamps travel
+ * twice: as given (the column) and as the resource spells them (`toISOString`, in the event).
+ */
+const STAGE_COLUMNS: [string, string][] = [
+  ['n', 'int'], ['id', 'text'],
+  ...VALUE_COLUMN_NAMES.map((c): [string, string] => [c, VALUE_COLUMNS[c]]),
+  ['version', 'int'], ['created_at', 'timestamptz'], ['updated_at', 'timestamptz'], ['deleted_at', 'timestamptz'],
+  ['created_iso', 'text'], ['updated_iso', 'text'], ['expires_iso', 'text'], ['short_url', 'text'],
+  ['ev1_id', 'uuid'], ['ev1_type', 'text'], ['ev2_id', 'uuid'], ['ev2_type', 'text'],
+  ['au_id', 'text'], ['au_action', 'text'], ['au_changed', 'text[]'], ['au_domain', 'text'], ['au_path', 'text'],
+];
+
+// ON COMMIT DELETE ROWS: emptied at every commit (temporary tables are never vacuumed); the
+// statement also deletes what it read, so an item-by-item retry in savepoints starts empty.
+const CREATE_STAGE_SQL = `CREATE TEMPORARY TABLE IF NOT EXISTS ${STAGE} (${STAGE_COLUMNS.map(([c, t]) => `${c} ${t}`).join(', ')}) ON COMMIT DELETE ROWS`;
+const COPY_STAGE_SQL = `COPY ${STAGE} (${STAGE_COLUMNS.map(([c]) => c).join(', ')}) FROM STDIN`;
+const COPY_OUTBOX_SQL = 'COPY link_outbox (kv_key, op, payload, traceparent) FROM STDIN';
+
+const V = VALUE_COLUMN_NAMES;
+
+/** The link resource (link-row.ts `toResource`), built from a staged row. */
+const RESOURCE_SQL = `jsonb_build_object('id', s.id, 'domain', s.domain, 'path', s.path, 'short_url', s.short_url,
+    'destination_url', s.destination_url, 'utm', s.utm, 'routing', s.routing, 'redirect_status', s.redirect_status,
+    'forward_query', s.forward_query, 'tags', to_jsonb(s.tags), 'expires_at', s.expires_iso, 'disabled', s.disabled,
+    'status', s.status, 'metadata', s.metadata, 'external_id', s.external_id, 'version', s.version,
+    'created_at', s.created_iso, 'updated_at', s.updated_iso)`;
+
+/** $1 workspace, $2 key (created_by, audit actor), $3 job id. */
+const WRITE_SQL = `WITH ins AS (
+    INSERT INTO links AS l (id, workspace_id, created_by, created_at, updated_at, version, deleted_at, ${V.join(', ')})
+    SELECT s.id, $1, $2, s.created_at, s.updated_at, s.version, s.deleted_at, ${V.map((c) => `s.${c}`).join(', ')}
+    FROM ${STAGE} s ORDER BY s.n
+    ON CONFLICT (id) DO UPDATE SET ${[...V, 'deleted_at', 'version', 'updated_at'].map((c) => `${c} = EXCLUDED.${c}`).join(', ')}
+      WHERE l.version = EXCLUDED.version - 1
+    RETURNING 1
+  ), ev_rows AS (
+    SELECT s.n, e.k, e.id, e.type, ${RESOURCE_SQL} AS data, s.updated_at
+    FROM ${STAGE} s CROSS JOIN LATERAL (VALUES (1, s.ev1_id, s.ev1_type), (2, s.ev2_id, s.ev2_type)) AS e(k, id, type)
+    WHERE e.id IS NOT NULL
   ), subscribed AS (
-    SELECT ty.type FROM (SELECT DISTINCT type FROM t) ty
+    SELECT ty.type FROM (SELECT DISTINCT type FROM ev_rows) ty
     WHERE EXISTS (SELECT 1 FROM webhook_endpoints e
                   WHERE e.workspace_id = $1 AND e.enabled AND e.deleted_at IS NULL AND webhook_filter_matches(e.event_types, ty.type))
-  ), ins AS (
+  ), ev AS (
     INSERT INTO events (id, workspace_id, type, occurred_at, data, dispatched_at, traceparent)
-    SELECT t.id, $1, t.type, now(), t.data, CASE WHEN s.type IS NULL THEN now() END, (SELECT traceparent FROM jobs WHERE id = $3)
-    FROM t LEFT JOIN subscribed s ON s.type = t.type
-    ORDER BY t.n
+    SELECT r.id, $1, r.type, r.updated_at, r.data, CASE WHEN sub.type IS NULL THEN now() END, (SELECT traceparent FROM jobs WHERE id = $3)
+    FROM ev_rows r LEFT JOIN subscribed sub ON sub.type = r.type
+    ORDER BY r.n, r.k
     RETURNING dispatched_at
-  )
-  SELECT pg_notify('${EVENTS_CHANNEL}', '') WHERE EXISTS (SELECT 1 FROM ins WHERE dispatched_at IS NULL)`;
-
-const AUDIT_SQL = `WITH who AS (
+  ), who AS (
     SELECT name, 'api_key' AS via FROM api_keys WHERE id = $2
     UNION ALL SELECT name, 'oauth_client' FROM oauth_clients WHERE id = $2
     LIMIT 1
+  ), au AS (
+    INSERT INTO audit_log (id, workspace_id, actor_type, actor_key_id, actor_client_id, actor_name, action, resource_type, resource_id, request_id, changes)
+    SELECT s.au_id, $1, coalesce(w.via, 'api_key'), CASE WHEN w.via = 'oauth_client' THEN NULL ELSE $2 END,
+      CASE WHEN w.via = 'oauth_client' THEN $2 END, w.name, s.au_action, 'link', s.id,
+      (SELECT created_by_request FROM jobs WHERE id = $3),
+      CASE WHEN s.au_changed IS NULL THEN jsonb_build_object('domain', s.au_domain, 'path', s.au_path, 'job_id', $3::text)
+           ELSE jsonb_build_object('changed', to_jsonb(s.au_changed), 'job_id', $3::text) END
+    FROM ${STAGE} s LEFT JOIN who w ON true
+    ORDER BY s.n
+  ), del AS (
+    DELETE FROM ${STAGE}
   )
-  INSERT INTO audit_log (id, workspace_id, actor_type, actor_key_id, actor_client_id, actor_name, action, resource_type, resource_id, request_id, changes)
-  SELECT t.id, $1, coalesce(w.via, 'api_key'), CASE WHEN w.via = 'oauth_client' THEN NULL ELSE $2 END,
-    CASE WHEN w.via = 'oauth_client' THEN $2 END, w.name, t.action, 'link', t.resource_id,
-    (SELECT created_by_request FROM jobs WHERE id = $3), t.changes
-  FROM jsonb_to_recordset($4::jsonb) AS t(id text, action text, resource_id text, changes jsonb)
-  LEFT JOIN who w ON true`;
+  SELECT (SELECT count(*) FROM ins)::int AS written, pg_notify('${OUTBOX_CHANNEL}', '') AS outbox_notified,
+    CASE WHEN EXISTS (SELECT 1 FROM ev WHERE dispatched_at IS NULL) THEN pg_notify('${EVENTS_CHANNEL}', '') END AS events_notified`;
 
-/** The value columns an update changes (compared as JSON: jsonb key order aside, what the API's audit records too). */
+// --- COPY text format -------------------------------------------------------------------------
+
+const NULL = '\\N';
+
+/** A text value: backslash, tab, LF and CR escaped. */
+function esc(s: string): string {
+  if (!/[\\\t\n\r]/.test(s)) return s;
+  return s.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
+}
+
+const text = (s: string | null): string => (s === null ? NULL : esc(s));
+const json = (v: unknown): string => (v === null || v === undefined ? NULL : esc(JSON.stringify(v)));
+const bool = (b: boolean): string => (b ? 't' : 'f');
+const iso = (d: Date | string): string => (typeof d === 'string' ? new Date(d) : d).toISOString();
+/** A text[] literal: every element quoted, `"` and `\` escaped inside it. */
+const textArray = (a: readonly string[] | null): string =>
+  a === null ? NULL : esc(`{${a.map((t) => `"${t.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`);
+
+/** One value column, as COPY reads its SQL type. */
+function valueField(c: keyof LinkValues, v: unknown): string {
+  if (v === null || v === undefined) return NULL;
+  switch (VALUE_COLUMNS[c]) {
+    case 'jsonb': return json(v);
+    case 'boolean': return bool(v as boolean);
+    case 'text[]': return textArray(v as string[]);
+    case 'timestamptz': return v instanceof Date ? v.toISOString() : esc(String(v));
+    case 'smallint': return String(v);
+    default: return esc(String(v));
+  }
+}
+
+// --- audit -----------------------------------------------------------------------------------
+
+/** What the audit's scrubber (audit/record.ts `scrubSecrets`) makes of a string value. */
+const SECRET_VALUE = /^(lp_|lpc_)[A-Za-z0-9]{20,}$/;
+const scrubbed = (s: string): string => (SECRET_VALUE.test(s) ? REDACTED : s);
+
+/** Stable JSON (sorted keys): jsonb's key order is not a change. */
+function stable(v: unknown): string {
+  if (v instanceof Date) return JSON.stringify(v.toISOString());
+  if (v === null || typeof v !== 'object') return JSON.stringify(v ?? null);
+  if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${stable(o[k])}`).join(',')}}`;
+}
+
+/** The value columns an update changes (compared as stored: jsonb key order and timestamp spelling aside). */
 function changedColumns(before: LinkValues, after: LinkValues): string[] {
   const out: string[] = [];
   for (const c of VALUE_COLUMN_NAMES) {
-    const a = before[c] instanceof Date ? (before[c] as Date).toISOString() : before[c];
-    const b = after[c] instanceof Date ? (after[c] as Date).toISOString() : after[c];
-    if (JSON.stringify(a ?? null) !== JSON.stringify(b ?? null)) out.push(c);
+    const a = before[c];
+    const b = after[c];
+    if (VALUE_COLUMNS[c] === 'timestamptz') {
+      if ((a === null ? null : iso(a as Date | string)) !== (b === null ? null : iso(b as Date | string))) out.push(c);
+    } else if (stable(a) !== stable(b)) out.push(c);
   }
   return out;
 }
 
-function auditChanges(w: LinkWrite, row: LinkRow, jobId: string): Record<string, unknown> {
-  if (w.before === null || w.deleted) return { domain: row.domain, path: row.path, job_id: jobId };
-  return { changed: changedColumns(w.before, row), job_id: jobId };
+// --- writing ---------------------------------------------------------------------------------
+
+/** One COPY … FROM STDIN of `data` (whole lines), sent as one buffer. */
+async function copyIn(tx: PoolClient, sql: string, data: string): Promise<void> {
+  const stream = tx.query(copyFrom(sql));
+  stream.end(Buffer.from(data));
+  await finished(stream);
 }
 
 /**
- * Writes `writes` (policy, rows, outbox, events, audit) in `tx`, set-based. Links that break a
- * policy are not written and come back in `rejected`. Database errors (a unique violation) are thrown as is.
+ * The stored row a write leaves (as the upsert will store it: the version after the locked one,
+ * `now`). Spelled out, not spread: V8 copies `{ ...values, more }` of this many fields through its
+ * slow path (tens of µs per link).
+ */
+function rowOf(w: LinkWrite, ctx: BulkWriterContext, now: Date): LinkRow {
+  const v = w.values;
+  const b = w.before;
+  return {
+    domain_id: v.domain_id, domain: v.domain, path: v.path, destination_url: v.destination_url, utm: v.utm, routing: v.routing,
+    redirect_status: v.redirect_status, forward_query: v.forward_query, tags: v.tags,
+    expires_at: v.expires_at === null ? null : new Date(v.expires_at),
+    disabled: v.disabled, status: v.status, metadata: v.metadata, external_id: v.external_id,
+    review_requested_by: v.review_requested_by, live_values: v.live_values,
+    id: w.id,
+    workspace_id: ctx.workspaceId,
+    version: b ? b.version + 1 : 1,
+    created_by: b ? b.created_by : ctx.keyId,
+    created_at: b ? b.created_at : now,
+    updated_at: now,
+    deleted_at: w.deleted ? now : null,
+  };
+}
+
+/**
+ * Writes `writes` (policy, rows, outbox, events, audit) in `tx`, set-based (see the file comment).
+ * Links that break a policy are not written and come back in `rejected`. Database errors (a unique
+ * violation, a value refused) are thrown as is.
  */
 export async function writeLinksInBulk(
-  tx: Queryable, ctx: BulkWriterContext, writes: readonly LinkWrite[], domains: ReadonlyMap<string, DomainRow>,
+  tx: PoolClient, ctx: BulkWriterContext, writes: readonly LinkWrite[], domains: ReadonlyMap<string, DomainRow>,
 ): Promise<WriteResult> {
-  // events and audit are written below, one statement each for the whole set
-  const result = await writeLinks(tx, { workspaceId: ctx.workspaceId, keyId: ctx.keyId, scheme: ctx.scheme, events: false, onViolation: 'collect' }, writes, domains);
-  if (result.rows.size === 0) return result;
+  if (writes.length === 0) return { rows: new Map(), rejected: new Map() };
+  const { accepted, rejected, settings } = await checkWrites(tx, { workspaceId: ctx.workspaceId, keyId: ctx.keyId, onViolation: 'collect' }, writes, domains);
+  const result: WriteResult = { rows: new Map(), rejected };
+  if (accepted.length === 0) return result;
 
-  const events: { n: number; id: string; type: string; data: unknown }[] = [];
-  const audit: { id: string; action: string; resource_id: string; changes: unknown }[] = [];
-  for (const w of writes) {
-    const row = result.rows.get(w.id);
-    if (!row) continue;
-    const data = toResource(row, ctx.scheme);
-    for (const type of eventTypes(w, row)) events.push({ n: events.length, id: newUuidV7(), type, data });
-    audit.push({ id: newId('aud'), action: auditAction(w), resource_id: w.id, changes: scrubSecrets(auditChanges(w, row, ctx.jobId)) });
+  // updates and deletes before inserts (they may free paths the inserts take)
+  const list = [...accepted].sort((a, b) => Number(a.before === null) - Number(b.before === null));
+  const now = new Date();
+  const nowIso = now.toISOString();
+  const stage: string[] = [];
+  for (let n = 0; n < list.length; n++) {
+    const w = list[n]!;
+    const row = rowOf(w, ctx, now);
+    result.rows.set(w.id, row);
+    const types = eventTypes(w, row);
+    const action = auditAction(w);
+    const changed = w.before === null || w.deleted ? null : changedColumns(w.before, w.values);
+    let line = `${n}\t${esc(w.id)}`;
+    for (const c of V) line += `\t${valueField(c, w.values[c])}`;
+    line += `\t${row.version}\t${iso(row.created_at)}\t${nowIso}\t${w.deleted ? nowIso : NULL}`;
+    line += `\t${iso(row.created_at)}\t${nowIso}\t${row.expires_at === null ? NULL : row.expires_at.toISOString()}\t${esc(shortUrl(ctx.scheme, row.domain, row.path))}`;
+    line += `\t${types[0] ? `${newUuidV7()}\t${types[0]}` : `${NULL}\t${NULL}`}\t${types[1] ? `${newUuidV7()}\t${types[1]}` : `${NULL}\t${NULL}`}`;
+    line += `\t${newId('aud')}\t${action}\t${textArray(changed)}\t${esc(scrubbed(row.domain))}\t${esc(scrubbed(row.path))}\n`;
+    stage.push(line);
   }
-  await tx.query({ name: 'link_bulk_events', text: EVENTS_SQL, values: [ctx.workspaceId, JSON.stringify(events), ctx.jobId] });
-  await tx.query({ name: 'link_bulk_audit', text: AUDIT_SQL, values: [ctx.workspaceId, ctx.keyId, ctx.jobId, JSON.stringify(audit)] });
+
+  const trace = currentTraceparent();
+  const outbox: string[] = [];
+  for (const e of outboxEntries(list, result.rows, settings)) {
+    const payload = e.payload === null ? NULL : `\\\\x${Buffer.from(e.payload.buffer, e.payload.byteOffset, e.payload.byteLength).toString('hex')}`;
+    outbox.push(`${esc(e.key)}\t${e.op}\t${payload}\t${text(trace)}\n`);
+  }
+
+  await tx.query(CREATE_STAGE_SQL);
+  await copyIn(tx, COPY_STAGE_SQL, stage.join(''));
+  await copyIn(tx, COPY_OUTBOX_SQL, outbox.join(''));
+  const r = await tx.query<{ written: number }>({ name: 'link_bulk_write', text: WRITE_SQL, values: [ctx.workspaceId, ctx.keyId, ctx.jobId] });
+  const written = r.rows[0]?.written ?? 0;
+  if (written !== list.length) {
+    throw new Error(`bulk link write: ${written} of ${list.length} links written (a link changed after it was locked)`);
+  }
   return result;
 }

@@ -191,17 +191,21 @@ export function auditAction(w: LinkWrite): string {
   return w.deleted ? 'link.delete' : w.before === null ? 'link.create' : 'link.update';
 }
 
-/**
- * Writes `writes` (policy, row, outbox, events, audit) in `tx`. `domains` holds the settings of
- * the domains the links end on, by hostname (others are read). In `insert_if_free` mode a link
- * whose path was taken is missing from the rows. Database errors (a unique violation) are thrown as is.
- */
-export async function writeLinks(
-  tx: Queryable, ctx: WriterContext, writes: readonly LinkWrite[], domains: ReadonlyMap<string, DomainRow>, mode: WriteMode = 'upsert',
-): Promise<WriteResult> {
-  const result: WriteResult = { rows: new Map(), rejected: new Map() };
-  if (writes.length === 0) return result;
+/** The links a policy lets through (review state applied), those it refuses, and the settings of every domain they touch. */
+export interface CheckedWrites {
+  accepted: LinkWrite[];
+  rejected: Map<string, ApiError>;
+  settings: Map<string, DomainRow>;
+}
 
+/**
+ * Step 1 of the writer, without writing: the policy evaluation of `writes` (a violation thrown or
+ * collected per `ctx.onViolation`), their review state, and the settings of the domains they end on.
+ */
+export async function checkWrites(
+  tx: Queryable, ctx: Pick<WriterContext, 'workspaceId' | 'keyId' | 'onViolation'>, writes: readonly LinkWrite[], domains: ReadonlyMap<string, DomainRow>,
+): Promise<CheckedWrites> {
+  const rejected = new Map<string, ApiError>();
   const checkedIds = [...new Set(writes.filter((w) => !w.deleted && w.review !== 'reject').map((w) => w.values.domain_id))];
   const policies = checkedIds.length > 0 ? await effectivePolicies(tx, ctx.workspaceId, checkedIds) : new Map<string, PolicyRules>();
   const hosts = writes.flatMap((w) => [w.values.domain, ...(w.before?.live_values ? [w.before.live_values.domain] : [])]);
@@ -218,11 +222,25 @@ export async function writeLinks(
     if (violations.length > 0) {
       const err = policyViolation(violations);
       if (ctx.onViolation === 'throw') throw err;
-      result.rejected.set(w.id, err);
+      rejected.set(w.id, err);
       continue;
     }
     accepted.push({ ...w, values: withReview(w, rules, ctx.keyId) });
   }
+  return { accepted, rejected, settings };
+}
+
+/**
+ * Writes `writes` (policy, row, outbox, events, audit) in `tx`. `domains` holds the settings of
+ * the domains the links end on, by hostname (others are read). In `insert_if_free` mode a link
+ * whose path was taken is missing from the rows. Database errors (a unique violation) are thrown as is.
+ */
+export async function writeLinks(
+  tx: Queryable, ctx: WriterContext, writes: readonly LinkWrite[], domains: ReadonlyMap<string, DomainRow>, mode: WriteMode = 'upsert',
+): Promise<WriteResult> {
+  if (writes.length === 0) return { rows: new Map(), rejected: new Map() };
+  const { accepted, rejected, settings } = await checkWrites(tx, ctx, writes, domains);
+  const result: WriteResult = { rows: new Map(), rejected };
   if (accepted.length === 0) return result;
 
   // updates and deletes before inserts (they may free paths the inserts take). One JSON document

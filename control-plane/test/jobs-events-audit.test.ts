@@ -5,6 +5,7 @@
  * details.rule; a re-run or a resumed job repeats no event and no audit row.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { linkKvKey } from '../../shared/index.js';
 import type { JobWorkers } from '../jobs/index.js';
 import { createDomain, createHarness, type Harness } from './harness.js';
 import { count, results, startWorkers, waitForJob } from './jobs-helpers.js';
@@ -116,5 +117,48 @@ describe('bulk jobs through the link writer', () => {
     expect(await count(h, `SELECT count(*) AS n FROM links WHERE domain = $1`, [host])).toBe(1);
     expect(await count(h, `SELECT count(*) AS n FROM events WHERE type = 'link.created' AND data->>'domain' = $1`, [host])).toBe(1);
     expect(await count(h, `SELECT count(*) AS n FROM audit_log WHERE action = 'link.create' AND changes->>'domain' = $1`, [host])).toBe(1);
+  });
+
+  it('awkward values (quotes, backslashes, tabs, newlines, unicode in tags, metadata and UTM; routing; expires_at) are stored as given, and the event carries the resource as GET answers it', async () => {
+    const meta = { note: 'tab\there\nline "q" back\\slash', nested: { z: 1, a: [true, null, 2.5] }, emoji: 'é😀' };
+    const item = {
+      domain, path: 'odd/pä-th', destination_url: 'https://shop.example.com/odd?x=1', external_id: 'odd-ext\\1',
+      tags: ['a,b', 'quo"te', 'back\\slash', 'tab\tt', '{brace}', 'NULL'], metadata: meta,
+      utm: { source: 'news\\letter', campaign: 'sp "26"' }, expires_at: '2031-02-03T04:05:06.789123Z', redirect_status: 307, forward_query: true,
+      routing: { rules: [{ when: { country: ['DE'] }, url: 'https://shop.example.com/de' }] },
+    };
+    const job = await submit('upsert', [item]);
+    expect(job, JSON.stringify(await results(h, job.id))).toMatchObject({ status: 'succeeded', counts: { succeeded: 1 } });
+    const id = String((await results(h, job.id))[0]!.link_id);
+    const link = (await h.req({ method: 'GET', url: `/v1/links/${id}` })).json<Record<string, unknown>>();
+    expect(link).toMatchObject({ path: 'odd/pä-th', tags: item.tags, metadata: meta, external_id: 'odd-ext\\1', redirect_status: 307, forward_query: true, routing: item.routing });
+    expect(link.utm).toMatchObject(item.utm);
+    expect(link.expires_at).toBe('2031-02-03T04:05:06.789Z');
+    const events = await linkEvents([id]);
+    expect(events.map((e) => e.type)).toEqual(['link.created']);
+    expect(events[0]!.data).toEqual(link);
+
+    // the same metadata in another key order is no change; a new destination is
+    const again = await submit('upsert', [{ ...item, metadata: { emoji: meta.emoji, nested: { a: meta.nested.a, z: 1 }, note: meta.note }, destination_url: 'https://shop.example.com/odd?x=2' }]);
+    expect((await results(h, again.id))[0]).toMatchObject({ status: 'updated' });
+    const audit = await h.pool.query<{ changes: { changed: string[] } }>(`SELECT changes FROM audit_log WHERE action = 'link.update' AND resource_id = $1`, [id]);
+    expect(audit.rows.map((r) => r.changes.changed)).toEqual([['destination_url']]);
+    const updated = (await h.req({ method: 'GET', url: `/v1/links/${id}` })).json<Record<string, unknown>>();
+    expect((await linkEvents([id])).find((e) => e.type === 'link.updated')!.data).toEqual(updated);
+    expect(updated.version).toBe(2);
+  });
+
+  it('a link moved to another path by external_id: the old key is deleted before the new one is put, in one batch', async () => {
+    await submit('create', [{ domain, path: 'move-from', external_id: 'mv-1', destination_url: 'https://shop.example.com/mv' }]);
+    const seq0 = await count(h, 'SELECT coalesce(max(seq), 0) AS n FROM link_outbox');
+    const job = await submit('update', [{ external_id: 'mv-1', domain, path: 'move-to' }]);
+    expect(job).toMatchObject({ status: 'succeeded' });
+    const ob = await h.pool.query<{ kv_key: string; op: string; has_payload: boolean }>(
+      'SELECT kv_key, op, payload IS NOT NULL AS has_payload FROM link_outbox WHERE seq > $1 ORDER BY seq', [seq0]);
+    expect(ob.rows.map((r) => [r.op, r.kv_key, r.has_payload]))
+      .toEqual([['del', linkKvKey(domain, 'move-from'), false], ['put', linkKvKey(domain, 'move-to'), true]]);
+    const audit = await h.pool.query<{ changes: { changed: string[] } }>(
+      `SELECT a.changes FROM audit_log a JOIN links l ON l.id = a.resource_id WHERE l.external_id = 'mv-1' AND a.action = 'link.update'`);
+    expect(audit.rows.map((r) => r.changes.changed)).toEqual([['path']]);
   });
 });
