@@ -107,6 +107,15 @@ describe('Idempotency-Key', () => {
     expect([again.statusCode, again.headers['idempotent-replayed']]).toEqual([404, 'true']);
   });
 
+  it('parallel requests with one key and one path → one link, every answer its replay (never path_conflict)', async () => {
+    const body = { domain, path: 'parallel-path', destination_url: 'https://example.org/parallel-path' };
+    const results = await Promise.all(Array.from({ length: 20 }, () => create('key-parallel-path', body)));
+    expect(results.map((r) => r.statusCode).every((s) => s === 201 || s === 409)).toBe(true);
+    for (const r of results.filter((x) => x.statusCode === 409)) expect(r.json().error.code).toBe('idempotency_in_flight');
+    expect(new Set(results.filter((r) => r.statusCode === 201).map((r) => r.json().id)).size).toBe(1);
+    expect(await count(`path = 'parallel-path'`)).toBe(1);
+  });
+
   it('stores 4xx answers too (a retried conflicting create stays a conflict)', async () => {
     await create('key-3a', { domain, path: 'taken', destination_url: 'https://example.org/3' });
     const conflict = await create('key-3b', { domain, path: 'taken', destination_url: 'https://example.org/3' });
