@@ -159,17 +159,19 @@ async function markFirstVisits(client: PoolClient, set: ClickSet, rows: Int32Arr
   phase('visitors: encode');
   await copyInto(client, 'COPY click_visitor_stage (i, k, d) FROM STDIN (FORMAT binary)', w.finish());
   phase('visitors: stage');
-  const { rows: fresh } = await client.query<{ i: number }>(
+  // the rows that were new, as one bytea of 4-byte row numbers (not a result row each)
+  const { rows: fresh } = await client.query<{ i: Buffer | null }>(
     `WITH ins AS (
        INSERT INTO click_visitors (visitor_key, day) SELECT k, d FROM click_visitor_stage
        ON CONFLICT DO NOTHING RETURNING visitor_key, day)
-     SELECT s.i FROM ins JOIN click_visitor_stage s ON s.k = ins.visitor_key AND s.d = ins.day`,
+     SELECT string_agg(int4send(s.i), ''::bytea) AS i FROM ins JOIN click_visitor_stage s ON s.k = ins.visitor_key AND s.d = ins.day`,
   );
   phase('visitors: insert');
   await client.query('TRUNCATE click_visitor_stage');
   phase('visitors: truncate');
   const first = new Uint8Array(rows.length);
-  for (const r of fresh) first[r.i] = 1;
+  const is = fresh[0]?.i;
+  if (is) for (let o = 0; o < is.length; o += 4) first[is.readInt32BE(o)] = 1;
   return first;
 }
 
