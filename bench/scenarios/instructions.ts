@@ -202,51 +202,74 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
       return { perReq: total / measured, idlePerS };
     }
 
-    const floor = await countedFloor();
-    const f1 = await perRequest(floor, 1);
-    const f16 = await perRequest(floor, 16);
-    await floor.proc.stop();
-    const on = await countedNode('node-cg', {});
-    const n1 = await perRequest(on, 1);
-    const n16 = await perRequest(on, 16);
-    await on.proc.stop();
-    const off = await countedNode('node-cg-off', { CLICK_CAPTURE: 'false' });
-    const o1 = await perRequest(off, 1);
-    const o16 = await perRequest(off, 16);
-    await off.proc.stop();
-    // BENCH_BASELINE_DIST=<another build's dist>: that build's node (capture on) counted too (before/after)
-    const baseDist = process.env.BENCH_BASELINE_DIST;
-    let base: { p1: number; p16: number; idle: number } | null = null;
-    if (baseDist) {
-      const b = await countedNode('node-cg-base', {}, baseDist);
-      const b1 = await perRequest(b, 1);
-      const b16 = await perRequest(b, 16);
-      await b.proc.stop();
-      base = { p1: b1.perReq, p16: b16.perReq, idle: b1.idlePerS };
+    // BENCH_INSTRUCTIONS_CASES: which of floor, on (capture on), off (capture off) to count (default: all)
+    const cases = new Set((process.env.BENCH_INSTRUCTIONS_CASES ?? 'floor,on,off').split(',').map((c) => c.trim()));
+    // other builds counted in the same sitting: BENCH_BASELINE_DIST (label `baseline`) and
+    // BENCH_COMPARE_DISTS=<label>=<dist>[,<label>=<dist>…] (one change at a time, before/after)
+    const builds: { label: string; dist: string }[] = [{ label: 'this build', dist: join(REPO_ROOT, 'dist') }];
+    if (process.env.BENCH_BASELINE_DIST) builds.push({ label: 'baseline', dist: process.env.BENCH_BASELINE_DIST });
+    for (const entry of (process.env.BENCH_COMPARE_DISTS ?? '').split(',').filter(Boolean)) {
+      const eq = entry.indexOf('=');
+      if (eq <= 0) throw new Error(`BENCH_COMPARE_DISTS entry ${entry}: want <label>=<dist>`);
+      builds.push({ label: entry.slice(0, eq), dist: entry.slice(eq + 1) });
     }
+    const pids: string[] = [];
+    let f1 = { perReq: NaN, idlePerS: NaN };
+    let f16 = { perReq: NaN, idlePerS: NaN };
+    if (cases.has('floor')) {
+      const floor = await countedFloor();
+      pids.push(`floor: ${floor.proc.pid}`);
+      f1 = await perRequest(floor, 1);
+      f16 = await perRequest(floor, 16);
+      await floor.proc.stop();
+    }
+    type Counts = { p1: number; p16: number; idle: number };
+    const counted = new Map<string, Counts>();
+    for (const [bi, b] of builds.entries()) {
+      for (const mode of ['on', 'off'] as const) {
+        if (!cases.has(mode)) continue;
+        const c = await countedNode(`node-cg-${bi}-${mode}`, mode === 'off' ? { CLICK_CAPTURE: 'false' } : {}, b.dist);
+        pids.push(`${b.label}, capture ${mode}: ${c.proc.pid}`);
+        const x1 = await perRequest(c, 1);
+        const x16 = await perRequest(c, 16);
+        await c.proc.stop();
+        counted.set(`${b.label}/${mode}`, { p1: x1.perReq, p16: x16.perReq, idle: x1.idlePerS });
+      }
+    }
+    const none: Counts = { p1: NaN, p16: NaN, idle: NaN };
+    const n1 = counted.get('this build/on') ?? none;
+    const o1 = counted.get('this build/off') ?? none;
 
     const k = (n: number) => Math.round(n / 100) / 10; // thousands, one decimal
     const r = (a: number, b: number) => Math.round((a / b) * 100) / 100;
     const rows: Record<string, number | string>[] = [
-      { server: 'bare uWS + LMDB', 'k instr/req p1': k(f1.perReq), 'k instr/req p16': k(f16.perReq), 'idle k instr/s': k(f1.idlePerS) },
-      { server: 'node', 'k instr/req p1': k(n1.perReq), 'k instr/req p16': k(n16.perReq), 'idle k instr/s': k(n1.idlePerS) },
-      { server: 'node, capture off', 'k instr/req p1': k(o1.perReq), 'k instr/req p16': k(o16.perReq), 'idle k instr/s': k(o1.idlePerS) },
-      { server: 'node: click capture per redirect', 'k instr/req p1': k(n1.perReq - o1.perReq), 'k instr/req p16': k(n16.perReq - o16.perReq), 'idle k instr/s': '' },
-      ...(base ? [
-        { server: 'node, baseline build', 'k instr/req p1': k(base.p1), 'k instr/req p16': k(base.p16), 'idle k instr/s': k(base.idle) },
-        { server: 'this build / baseline build', 'k instr/req p1': r(n1.perReq, base.p1), 'k instr/req p16': r(n16.perReq, base.p16), 'idle k instr/s': '' },
-      ] : []),
+      { server: 'bare uWS + LMDB', 'k instr/req p1': k(f1.perReq), 'k instr/req p16': k(f16.perReq), 'idle k instr/s': k(f1.idlePerS), '× floor p1': '', '× floor p16': '' },
     ];
-    return {
+    for (const b of builds) {
+      for (const mode of ['on', 'off'] as const) {
+        const c = counted.get(`${b.label}/${mode}`);
+        if (!c) continue;
+        const name = `node${b.label === 'this build' ? '' : ` (${b.label})`}${mode === 'off' ? ', capture off' : ''}`;
+        rows.push({ server: name, 'k instr/req p1': k(c.p1), 'k instr/req p16': k(c.p16), 'idle k instr/s': k(c.idle), '× floor p1': r(c.p1, f1.perReq), '× floor p16': r(c.p16, f16.perReq) });
+      }
+      const on = counted.get(`${b.label}/on`);
+      const off = counted.get(`${b.label}/off`);
+      if (on && off) {
+        rows.push({ server: `node${b.label === 'this build' ? '' : ` (${b.label})`}: click capture per redirect`, 'k instr/req p1': k(on.p1 - off.p1), 'k instr/req p16': k(on.p16 - off.p16), 'idle k instr/s': '', '× floor p1': '', '× floor p16': '' });
+      }
+    }
+    const n16 = n1.p16;
+        return {
       rows,
       notes: [
         `callgrind (valgrind ${execFileSync('valgrind', ['--version']).toString().trim()}), every thread of each process; ${warm} warm-up requests, then ${measured} counted, over 4 keep-alive connections, random keys over ${plainCount} links and ${fx.headerSets.length} visitor header sets; the count over the window divided by the requests (timers, JIT and GC in the window included); an idle window's rate beside it, not subtracted`,
         'node: one worker thread; the count includes the main thread reading the click ring, encoding, spooling and shipping the clicks of the counted requests',
+        `callgrind pids (dumps cg.<pid>.* in ${outDir}): ${pids.join('; ')}`,
       ],
       targets: [
-        { name: FLOOR_P1, value: r(n1.perReq, f1.perReq), target: 1.3, op: '<=' },
-        { name: FLOOR_P16, value: r(n16.perReq, f16.perReq), target: 2.0, op: '<=' },
-        { name: OFF_P1, value: r(o1.perReq, f1.perReq), target: 1.1, op: '<=' },
+        { name: FLOOR_P1, value: r(n1.p1, f1.perReq), target: 1.3, op: '<=' },
+        { name: FLOOR_P16, value: r(n16, f16.perReq), target: 2.0, op: '<=' },
+        { name: OFF_P1, value: r(o1.p1, f1.perReq), target: 1.1, op: '<=' },
       ],
     };
   } finally {
