@@ -46,15 +46,16 @@ export const TEMPORARY_MAX_AGE = 30;
 /** Permanent redirects may be kept longer (never past the link's expiry). */
 export const PERMANENT_MAX_AGE = 3600;
 
-const TEMPORARY = `private, max-age=${TEMPORARY_MAX_AGE}`;
-const PERMANENT_SHARED = `public, max-age=${PERMANENT_MAX_AGE}`;
-const PERMANENT_PRIVATE = `private, max-age=${PERMANENT_MAX_AGE}`;
+/** The Cache-Control of links without expiry (respond.ts keeps their bytes). */
+export const TEMPORARY_CACHE = `private, max-age=${TEMPORARY_MAX_AGE}`;
+export const PERMANENT_SHARED_CACHE = `public, max-age=${PERMANENT_MAX_AGE}`;
+export const PERMANENT_PRIVATE_CACHE = `private, max-age=${PERMANENT_MAX_AGE}`;
 
 function cacheControl(link: LinkRecord, now: number): string {
   const permanent = link.redirectStatus === 301 || link.redirectStatus === 308;
   // an answer that depends on the visitor (rules, split) must not be shared by caches
   const shared = permanent && link.routing === null;
-  if (link.expiresAt === null) return permanent ? (shared ? PERMANENT_SHARED : PERMANENT_PRIVATE) : TEMPORARY;
+  if (link.expiresAt === null) return permanent ? (shared ? PERMANENT_SHARED_CACHE : PERMANENT_PRIVATE_CACHE) : TEMPORARY_CACHE;
   const maxAge = Math.max(0, Math.min(permanent ? PERMANENT_MAX_AGE : TEMPORARY_MAX_AGE, Math.floor((link.expiresAt - now) / 1000)));
   return `${shared ? 'public' : 'private'}, max-age=${maxAge}`;
 }

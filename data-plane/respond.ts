@@ -5,15 +5,35 @@
  * meta refresh) while crawlers and API clients still see the true status. HEAD gets the same
  * headers and no body.
  */
-import type { Decision } from './resolve.js';
+import { PERMANENT_PRIVATE_CACHE, PERMANENT_SHARED_CACHE, TEMPORARY_CACHE, type Decision } from './resolve.js';
+
+/** Text as uWS takes it: a string, or its bytes (ASCII here). */
+export type Text = string | Uint8Array;
 
 /** The parts of uWS's HttpResponse we use (tests can pass a recorder). */
 export interface ResponseWriter {
-  writeStatus(status: string): unknown;
-  writeHeader(key: string, value: string): unknown;
-  end(body?: string, closeConnection?: boolean): unknown;
+  writeStatus(status: Text): unknown;
+  writeHeader(key: Text, value: Text): unknown;
+  end(body?: Text, closeConnection?: boolean): unknown;
   endWithoutBody(reportedContentLength?: number, closeConnection?: boolean): unknown;
 }
+
+/**
+ * Fixed texts of a redirect, encoded once. uWS copies a string argument through a UTF-8 buffer it
+ * allocates and frees on every call; bytes it reads in place.
+ */
+const ascii = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
+const H_LOCATION = ascii('Location');
+const H_CACHE_CONTROL = ascii('Cache-Control');
+const H_REQUEST_ID = ascii('X-Request-Id');
+const REDIRECT_LINES: Record<number, Uint8Array> = {
+  301: ascii('301 Moved Permanently'),
+  302: ascii('302 Found'),
+  307: ascii('307 Temporary Redirect'),
+  308: ascii('308 Permanent Redirect'),
+};
+/** The Cache-Control values resolve.ts answers links without expiry with, by identity. */
+const CACHE_VALUES = new Map<string, Uint8Array>([TEMPORARY_CACHE, PERMANENT_SHARED_CACHE, PERMANENT_PRIVATE_CACHE].map((v) => [v, ascii(v)]));
 
 export const STATUS_LINES: Record<number, string> = {
   200: '200 OK',
@@ -63,12 +83,12 @@ function send(res: ResponseWriter, head: boolean, body: string, close: boolean):
 /** `requestId`: the request's X-Request-Id to echo ('' when none; see request-id.ts). */
 export function respond(res: ResponseWriter, d: Decision, head: boolean, close: boolean, requestId = ''): void {
   if (d.kind === 'redirect') {
-    res.writeStatus(STATUS_LINES[d.status]!);
-    if (requestId.length > 0) res.writeHeader('X-Request-Id', requestId);
-    res.writeHeader('Location', d.location);
-    res.writeHeader('Cache-Control', d.cacheControl);
+    res.writeStatus(REDIRECT_LINES[d.status] ?? STATUS_LINES[d.status]!);
+    if (requestId.length > 0) res.writeHeader(H_REQUEST_ID, requestId);
+    res.writeHeader(H_LOCATION, d.location);
+    res.writeHeader(H_CACHE_CONTROL, CACHE_VALUES.get(d.cacheControl) ?? d.cacheControl);
     if (head) res.endWithoutBody(0, close);
-    else res.end('', close);
+    else res.end(undefined, close);
     return;
   }
   res.writeStatus(STATUS_LINES[d.status]!);
