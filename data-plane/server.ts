@@ -85,7 +85,8 @@ export function buildServer(deps: ServerDeps): RedirectServer {
     const host = requestHost(seen.host); // read by framingProblem's pass over the headers
     const path = requestPathToLinkPath(url);
     const link = path !== null && host.length > 0 ? store.link(storeKey(host, path)) : null;
-    const query = req.getQuery() ?? '';
+    // the query matters to rules, forward_query and a click's QR flag: not read from uWS otherwise
+    const query = link !== null && (link.routing !== null || link.forwardQuery || sink.enabled) ? req.getQuery() ?? '' : '';
     const facts = link?.routing ? gatherFacts(req, peerOf, query, link.routing.needs, deps.facts) : plainFacts(query);
     const at = now();
     const d = resolve({ host, path, link, domain: null }, facts, at);
