@@ -7,6 +7,7 @@ import { ConfigError, createLogger, errorChain } from '../shared/index.js';
 import { loadDataPlaneConfig, type DataPlaneConfig } from './config.js';
 import { loadNativeUws, NativeUwsError } from './native-uws.js';
 import { StartAborted, startNode } from './node.js';
+import { missingStartFlags, NODE_START_FLAGS } from './start-flags.js';
 
 let config: DataPlaneConfig;
 try {
@@ -43,6 +44,10 @@ process.once('SIGTERM', onSignal);
 process.once('SIGINT', onSignal);
 
 log.info({ workers: config.WORKERS, store: config.LMDB_PATH }, 'starting');
+const missing = missingStartFlags();
+if (missing.length > 0) {
+  log.warn({ missing }, `started without ${missing.join(' ')}: start the node as \`node ${NODE_START_FLAGS.join(' ')} dist/data-plane/main.js\` (npm run data-plane and the deploy files do)`);
+}
 try {
   const node = await startNode(config, log, starting.signal);
   stop = (signal) => {

@@ -26,6 +26,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../shared/testing/index.js';
+import { NODE_START_FLAGS } from '../../data-plane/start-flags.js';
 import { startBareRedirect } from '../lib/bare-redirect.js';
 import { BenchContext, startBenchNode } from '../lib/bench-context.js';
 import { sleep, waitForAnswer } from '../lib/http-probe.js';
@@ -151,13 +152,13 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
     const outDir = process.env.BENCH_CALLGRIND_DIR ?? ctx.scratch('callgrind');
 
     /** A node synced first without valgrind, then restarted under it on the same store. */
-    async function countedNode(name: string, env: Record<string, string>, dist = join(REPO_ROOT, 'dist')): Promise<Counted> {
+    async function countedNode(name: string, env: Record<string, string>, dist: string, nodeFlags: readonly string[]): Promise<Counted> {
       const lmdbPath = ctx.scratch(name);
       const pre = await startBenchNode({ natsUrl: fx.natsUrl, prefix: fx.prefix, lmdbPath, cpus: null, env, readyTimeoutMs: 900_000 });
       await pre.stop();
       const port = await freePort();
       const file = join(dist, 'data-plane', 'main.js');
-      const proc = startProc(name, 'valgrind', [...valgrindArgs(outDir), process.execPath, file], {
+      const proc = startProc(name, 'valgrind', [...valgrindArgs(outDir), process.execPath, ...nodeFlags, file], {
         env: {
           PORT: String(port), OPS_PORT: '0', HOST: '127.0.0.1', NATS_URL: fx.natsUrl, NATS_PREFIX: fx.prefix, LMDB_PATH: lmdbPath,
           NODE_ID: `bench-cg-${port}`, WORKERS: '1', TRUSTED_PROXIES: '127.0.0.1/32', SHUTDOWN_GRACE_MS: '200', LOG_LEVEL: 'warn',
@@ -206,12 +207,14 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
     const cases = new Set((process.env.BENCH_INSTRUCTIONS_CASES ?? 'floor,on,off').split(',').map((c) => c.trim()));
     // other builds counted in the same sitting: BENCH_BASELINE_DIST (label `baseline`) and
     // BENCH_COMPARE_DISTS=<label>=<dist>[,<label>=<dist>…] (one change at a time, before/after)
-    const builds: { label: string; dist: string }[] = [{ label: 'this build', dist: join(REPO_ROOT, 'dist') }];
-    if (process.env.BENCH_BASELINE_DIST) builds.push({ label: 'baseline', dist: process.env.BENCH_BASELINE_DIST });
+    // (an entry's optional third part replaces the node's start flags: `<label>=<dist>=-` for none,
+    // `=--flag --flag` for others)
+    const builds: { label: string; dist: string; flags: readonly string[] }[] = [{ label: 'this build', dist: join(REPO_ROOT, 'dist'), flags: NODE_START_FLAGS }];
+    if (process.env.BENCH_BASELINE_DIST) builds.push({ label: 'baseline', dist: process.env.BENCH_BASELINE_DIST, flags: NODE_START_FLAGS });
     for (const entry of (process.env.BENCH_COMPARE_DISTS ?? '').split(',').filter(Boolean)) {
-      const eq = entry.indexOf('=');
-      if (eq <= 0) throw new Error(`BENCH_COMPARE_DISTS entry ${entry}: want <label>=<dist>`);
-      builds.push({ label: entry.slice(0, eq), dist: entry.slice(eq + 1) });
+      const [label, dist, flags] = entry.split('=');
+      if (!label || !dist) throw new Error(`BENCH_COMPARE_DISTS entry ${entry}: want <label>=<dist>[=<node flags>]`);
+      builds.push({ label, dist, flags: flags === undefined ? NODE_START_FLAGS : flags.split(' ').filter((f) => f && f !== '-') });
     }
     const pids: string[] = [];
     let f1 = { perReq: NaN, idlePerS: NaN };
@@ -228,8 +231,8 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
     for (const [bi, b] of builds.entries()) {
       for (const mode of ['on', 'off'] as const) {
         if (!cases.has(mode)) continue;
-        const c = await countedNode(`node-cg-${bi}-${mode}`, mode === 'off' ? { CLICK_CAPTURE: 'false' } : {}, b.dist);
-        pids.push(`${b.label}, capture ${mode}: ${c.proc.pid}`);
+        const c = await countedNode(`node-cg-${bi}-${mode}`, mode === 'off' ? { CLICK_CAPTURE: 'false' } : {}, b.dist, b.flags);
+        pids.push(`${b.label}, capture ${mode}${b.flags.length > 0 ? ` (${b.flags.join(' ')})` : ''}: ${c.proc.pid}`);
         const x1 = await perRequest(c, 1);
         const x16 = await perRequest(c, 16);
         await c.proc.stop();

@@ -15,8 +15,8 @@ export interface Child {
  * Starts `node <script>` in its own process group (so Ctrl-C reaches the launcher, which stops the
  * planes in order) with `env` added to the launcher's environment.
  */
-export function startChild(name: string, script: string, env: Record<string, string>, opts: { verbose: boolean; baseEnv: NodeJS.ProcessEnv }): Child {
-  const proc = spawn(process.execPath, ['--enable-source-maps', script], {
+export function startChild(name: string, script: string, env: Record<string, string>, opts: { verbose: boolean; baseEnv: NodeJS.ProcessEnv; nodeFlags?: readonly string[] }): Child {
+  const proc = spawn(process.execPath, [...(opts.nodeFlags ?? []), '--enable-source-maps', script], {
     env: { ...opts.baseEnv, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
