@@ -208,13 +208,22 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
     // other builds counted in the same sitting: BENCH_BASELINE_DIST (label `baseline`) and
     // BENCH_COMPARE_DISTS=<label>=<dist>[,<label>=<dist>…] (one change at a time, before/after)
     // (an entry's optional third part replaces the node's start flags: `<label>=<dist>=-` for none,
-    // `=--flag --flag` for others)
-    const builds: { label: string; dist: string; flags: readonly string[] }[] = [{ label: 'this build', dist: join(REPO_ROOT, 'dist'), flags: NODE_START_FLAGS }];
-    if (process.env.BENCH_BASELINE_DIST) builds.push({ label: 'baseline', dist: process.env.BENCH_BASELINE_DIST, flags: NODE_START_FLAGS });
+    // `=--flag --flag` for others; its fourth names its cases, `on`, `off` or `on off`)
+    type Mode = 'on' | 'off';
+    const allModes = (['on', 'off'] as const).filter((m) => cases.has(m));
+    const builds: { label: string; dist: string; flags: readonly string[]; modes: readonly Mode[] }[] = [
+      { label: 'this build', dist: join(REPO_ROOT, 'dist'), flags: NODE_START_FLAGS, modes: allModes },
+    ];
+    if (process.env.BENCH_BASELINE_DIST) builds.push({ label: 'baseline', dist: process.env.BENCH_BASELINE_DIST, flags: NODE_START_FLAGS, modes: allModes });
     for (const entry of (process.env.BENCH_COMPARE_DISTS ?? '').split(',').filter(Boolean)) {
-      const [label, dist, flags] = entry.split('=');
-      if (!label || !dist) throw new Error(`BENCH_COMPARE_DISTS entry ${entry}: want <label>=<dist>[=<node flags>]`);
-      builds.push({ label, dist, flags: flags === undefined ? NODE_START_FLAGS : flags.split(' ').filter((f) => f && f !== '-') });
+      const [label, dist, flags, modes] = entry.split('=');
+      if (!label || !dist) throw new Error(`BENCH_COMPARE_DISTS entry ${entry}: want <label>=<dist>[=<node flags>[=<cases>]]`);
+      builds.push({
+        label,
+        dist,
+        flags: flags === undefined ? NODE_START_FLAGS : flags.split(' ').filter((f) => f && f !== '-'),
+        modes: modes === undefined ? allModes : modes.split(' ').filter((m): m is Mode => m === 'on' || m === 'off'),
+      });
     }
     const pids: string[] = [];
     let f1 = { perReq: NaN, idlePerS: NaN };
@@ -229,8 +238,7 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
     type Counts = { p1: number; p16: number; idle: number };
     const counted = new Map<string, Counts>();
     for (const [bi, b] of builds.entries()) {
-      for (const mode of ['on', 'off'] as const) {
-        if (!cases.has(mode)) continue;
+      for (const mode of b.modes) {
         const c = await countedNode(`node-cg-${bi}-${mode}`, mode === 'off' ? { CLICK_CAPTURE: 'false' } : {}, b.dist, b.flags);
         pids.push(`${b.label}, capture ${mode}${b.flags.length > 0 ? ` (${b.flags.join(' ')})` : ''}: ${c.proc.pid}`);
         const x1 = await perRequest(c, 1);
