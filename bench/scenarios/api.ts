@@ -47,6 +47,8 @@ interface PlaneResult {
   sat: [LoadResult, LoadResult];
   /** Postgres backends' CPU µs per request in the closed-loop runs: creates, updates. */
   satPg: [number, number];
+  /** Postgres transactions committed per request in the closed-loop runs (the request's own and the loops' it wakes): creates, updates. */
+  satXacts: [number, number];
   seedSeconds: number;
 }
 
@@ -167,6 +169,19 @@ async function benchPlane(opts: ScenarioOptions, label: string, natsUrl: string,
     const closed = (requests: RequestTemplate[], expect: number[]) => measure(server, {
       warmupMs: 0, durationMs: opts.quick ? 4000 : 10_000, connections: 8, mode: { kind: 'closed', pipelining: 1 }, requests, expect, timeoutMs: 10_000,
     });
+    // commits of the bench database around a closed-loop run, per request; backends flush their
+    // counts at most once a second, so each reading waits that out first
+    const commits = async () => {
+      await new Promise((r) => setTimeout(r, 1500));
+      return Number((await admin.query<{ n: string }>('SELECT xact_commit::text AS n FROM pg_stat_database WHERE datname = current_database()')).rows[0]!.n);
+    };
+    const satXacts: number[] = [];
+    const counted = async (run: () => Promise<LoadResult>): Promise<LoadResult> => {
+      const x0 = await commits();
+      const x = await run();
+      satXacts.push(x.completed > 0 ? Math.round(((await commits()) - x0) / x.completed * 100) / 100 : NaN);
+      return x;
+    };
     let r: LoadResult;
     let c: LoadResult;
     let u: LoadResult;
@@ -175,13 +190,16 @@ async function benchPlane(opts: ScenarioOptions, label: string, natsUrl: string,
       r = await withPg(() => measure(server, spec(reads, [200])));
       c = await withPg(() => measure(server, spec(creates, [201])));
       u = await withPg(() => measure(server, spec(updates, [200])));
-      sat = [await withPg(() => closed(creates, [201]), (x) => x.completed), await withPg(() => closed(updates, [200]), (x) => x.completed)];
+      sat = [
+        await counted(() => withPg(() => closed(creates, [201]), (x) => x.completed)),
+        await counted(() => withPg(() => closed(updates, [200]), (x) => x.completed)),
+      ];
     } finally {
       await admin.end();
     }
     const floorUs = await floorUsPerStatement(cp.db.url, opts.quick ? 2000 : 10_000);
     const [pgR, pgC, pgU, pgSc, pgSu] = pgCpu.map((v) => Math.round(v)) as [number, number, number, number, number];
-    return { r, c, u, pg: [pgR, pgC, pgU], floorUs, seedSeconds, sat, satPg: [pgSc, pgSu] };
+    return { r, c, u, pg: [pgR, pgC, pgU], floorUs, seedSeconds, sat, satPg: [pgSc, pgSu], satXacts: [satXacts[0] ?? NaN, satXacts[1] ?? NaN] };
   } finally {
     await cp.close();
   }
@@ -220,6 +238,7 @@ function satRows(p: PlaneResult, build: string): Record<string, number | string>
     { case: `${b}closed loop (8 connections): creates/s / updates/s`, value: `${Math.round(sc.rps)} / ${Math.round(su.rps)}` },
     { case: `${b}closed loop: CPU µs CP / PG per create; per update`, value: `${Math.round(cpuPerReq(sc))} / ${pc}; ${Math.round(cpuPerReq(su))} / ${pu}` },
     { case: `${b}closed loop: × floor create / update (CP + PG)`, value: `${round2(cAll / p.floorUs)} / ${round2(uAll / p.floorUs)}` },
+    { case: `${b}closed loop: Postgres commits per create / per update`, value: `${p.satXacts[0]} / ${p.satXacts[1]}` },
   ];
 }
 
