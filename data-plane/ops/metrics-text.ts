@@ -1,5 +1,5 @@
 /** /metrics on the operations port: the shared state rendered as Prometheus text (exposition format 0.0.4). */
-import { LATENCY_BUCKETS, STATUSES, WORKER_OFFSETS, type GaugeName, type SharedState } from './shared-state.js';
+import { DECISION_SAMPLE, LATENCY_BUCKETS, STATUSES, WORKER_OFFSETS, type GaugeName, type SharedState } from './shared-state.js';
 
 const P = 'linkplane_node_';
 
@@ -38,7 +38,7 @@ export function renderMetrics(state: SharedState, nodeId: string): string {
   statusSamples.push(['{status="other"}', state.sum(WORKER_OFFSETS.W_STATUS + STATUSES.length)]);
   line(out, `${P}requests_total`, 'HTTP requests answered, by status', 'counter', statusSamples);
   const hist = `${P}decision_seconds`;
-  out.push(`# HELP ${hist} time from request to decision (lookup, facts, rules)`, `# TYPE ${hist} histogram`);
+  out.push(`# HELP ${hist} time from request to decision (lookup, facts, rules), of one request in ${DECISION_SAMPLE}`, `# TYPE ${hist} histogram`);
   let cumulative = 0;
   LATENCY_BUCKETS.forEach((le, i) => {
     cumulative += state.sum(WORKER_OFFSETS.W_BUCKETS + i);

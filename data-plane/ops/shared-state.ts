@@ -43,6 +43,12 @@ const GAUGE_INDEX = Object.fromEntries(GAUGES.map((g, i) => [g, i])) as Record<G
 
 /** Statuses counted individually; anything else counts as `other`. */
 export const STATUSES = [200, 301, 302, 307, 308, 400, 404, 405, 410, 500, 503] as const;
+/**
+ * One request in DECISION_SAMPLE has its decision timed into the latency histogram (a power of two):
+ * the histogram is a sample of the requests (its count ≈ decisions / DECISION_SAMPLE), so that the
+ * others pay no clock reads. `requests_total` counts every request.
+ */
+export const DECISION_SAMPLE = 8;
 /** Decision latency buckets, seconds. */
 export const LATENCY_BUCKETS = [0.000001, 0.0000025, 0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01] as const;
 
@@ -89,6 +95,7 @@ export class SharedState {
 export class RequestRecorder {
   readonly #slots: Float64Array;
   readonly #base: number;
+  #decisions = 0;
 
   constructor(state: SharedState, workerIndex: number) {
     this.#slots = state.slots;
@@ -106,7 +113,12 @@ export class RequestRecorder {
     this.#slots[this.#base + W_STATUS + i]!++;
   }
 
-  /** Decision latency in milliseconds (performance.now() units). */
+  /** Whether this decision is one of the timed sample (one in DECISION_SAMPLE): call once per decision. */
+  timed(): boolean {
+    return (++this.#decisions & (DECISION_SAMPLE - 1)) === 0;
+  }
+
+  /** Decision latency in milliseconds (performance.now() units), of a timed decision. */
   latency(ms: number): void {
     const seconds = ms / 1000;
     let b = 0;
