@@ -9,6 +9,7 @@ import type { Routing } from './routing.js';
 export interface LinkRecord {
   /** Stream sequence of the KV message this version came from: unique per version. */
   readonly stamp: number;
+  /** '' when the reader was asked without ids (StoreReader.link(key, false)). */
   readonly linkId: string;
   readonly workspaceId: string;
   readonly redirectStatus: RedirectStatus;

@@ -63,6 +63,8 @@ export function buildServer(deps: ServerDeps): RedirectServer {
   let listenSocket: us_listen_socket | null = null;
   const sample = deps.accessLogSample ?? 0;
   const random = deps.random ?? Math.random;
+  // a link's ids are only written into clicks and access log lines: without either, not decoded
+  const withIds = sink.enabled || sample > 0;
 
   /**
    * One sampled request's line (ACCESS_LOG_SAMPLE): read before the answer (the request must not
@@ -85,7 +87,7 @@ export function buildServer(deps: ServerDeps): RedirectServer {
   function decide(req: HttpRequest, url: string): Decision {
     const host = requestHost(seen.host); // read by framingProblem's pass over the headers
     const path = requestPathToLinkPath(url);
-    const link = path !== null && host.length > 0 ? store.link(storeKey(host, path)) : null;
+    const link = path !== null && host.length > 0 ? store.link(storeKey(host, path), withIds) : null;
     // the query matters to rules, forward_query and a click's QR flag: not read from uWS otherwise
     const query = link !== null && (link.routing !== null || link.forwardQuery || sink.enabled) ? req.getQuery() ?? '' : '';
     const facts = link?.routing ? gatherFacts(req, peerOf, query, link.routing.needs, deps.facts) : plainFacts(query);

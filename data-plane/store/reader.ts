@@ -93,8 +93,11 @@ export class StoreReader {
     return this.#path;
   }
 
-  /** The stored link for `domain/path`, or null. Never throws: a bad key or value is a miss. */
-  link(storeKey: string): LinkRecord | null {
+  /**
+   * The stored link for `domain/path`, or null. Never throws: a bad key or value is a miss.
+   * `ids` false: its `linkId` and `workspaceId` are '' (read only for clicks and access log lines).
+   */
+  link(storeKey: string, ids = true): LinkRecord | null {
     if (storeKey.length > MAX_KEY_CHARS) return null;
     let buf: Buffer | undefined;
     try {
@@ -103,7 +106,7 @@ export class StoreReader {
       return null;
     }
     if (buf === undefined) return null;
-    return decodeLink(storeKey, buf, this.#routingOf);
+    return decodeLink(storeKey, buf, this.#routingOf, ids);
   }
 
   /** Prepared rules for the link being read: from the cache when the stamp matches, else decoded. */

@@ -44,6 +44,10 @@ describe('StoreWriter + StoreReader', () => {
     expect(w.stats()).toMatchObject({ links: 1000, domains: 1 });
     const r = new StoreReader(path, 100);
     expect(r.link('go.example.com/k7')).toMatchObject({ destination: 'https://example.com/7', stamp: 8, redirectStatus: 302, routing: null });
+    const withIds = r.link('go.example.com/k7')!;
+    expect(withIds.linkId).not.toBe('');
+    // without ids (no capture, no access log): the same record, its ids left ''
+    expect(r.link('go.example.com/k7', false)).toEqual({ ...withIds, linkId: '', workspaceId: '' });
     expect(r.link('go.example.com/nope')).toBeNull();
     expect(r.domain('go.example.com')).toMatchObject({ notFoundUrl: 'https://example.com/404', expiredUrl: null });
     expect(r.domain('other.example.com')).toBeNull();

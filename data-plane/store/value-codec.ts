@@ -81,7 +81,8 @@ export function readStamp(buf: Buffer): number {
  */
 export type RoutingSource = (key: string, buf: Buffer, stamp: number, tailStart: number) => Routing | null;
 
-export function decodeLink(key: string, buf: Buffer, routingOf: RoutingSource): LinkRecord | null {
+/** `ids` false: `linkId` and `workspaceId` are left '' (no strings made: a node that neither captures nor logs). */
+export function decodeLink(key: string, buf: Buffer, routingOf: RoutingSource, ids = true): LinkRecord | null {
   if (buf.length < HEADER_BYTES || buf[0] !== CODEC_VERSION || buf[1] !== KIND_LINK) return null;
   const flags = buf[2]!;
   const stamp = buf.readDoubleLE(8);
@@ -92,8 +93,8 @@ export function decodeLink(key: string, buf: Buffer, routingOf: RoutingSource): 
   if (tailStart > buf.length) return null;
   return {
     stamp,
-    linkId: buf.toString('utf8', idStart, wsStart),
-    workspaceId: buf.toString('utf8', wsStart, tailStart),
+    linkId: ids ? buf.toString('utf8', idStart, wsStart) : '',
+    workspaceId: ids ? buf.toString('utf8', wsStart, tailStart) : '',
     redirectStatus: buf.readUInt16LE(4) as RedirectStatus,
     destination: buf.toString('latin1', HEADER_BYTES, idStart),
     forwardQuery: (flags & FLAG_FORWARD_QUERY) !== 0,
