@@ -21,6 +21,11 @@ describe('requestHost', () => {
     ['Go.Example.com:8081', 'go.example.com'],
     ['go.example.com.', 'go.example.com'],
     ['[::1]:8081', '[::1]:8081'],
+    ['[::ABCD]:80', '[::abcd]:80'],
+    ['GO.EXAMPLE.COM', 'go.example.com'],
+    ['go.example.com:8O', 'go.example.com'],
+    ['a.example:80:90', 'a.example:80'],
+    [':80', ''],
     ['', ''],
   ])('%j → %j', (raw, expected) => expect(requestHost(raw)).toBe(expected));
 });

@@ -27,16 +27,18 @@ export function normalizeHostname(raw: string): string | null {
  * Returns '' for an empty/absent header.
  */
 export function requestHost(hostHeader: string): string {
-  let end = hostHeader.length;
-  if (hostHeader.charCodeAt(0) !== 91 /* [ */) {
-    const colon = hostHeader.lastIndexOf(':');
-    if (colon >= 0) end = colon;
+  // one pass from the end: the port's colon (not inside an IPv6 literal) and any upper-case letter.
+  // String.prototype.lastIndexOf is a call into V8's runtime, not an inlined builtin: this loop is cheaper
+  const n = hostHeader.length;
+  let end = n;
+  let upper = false;
+  const bracketed = hostHeader.charCodeAt(0) === 91; /* [ */
+  for (let i = n - 1; i >= 0; i--) {
+    const c = hostHeader.charCodeAt(i);
+    if (c === 58 /* : */ && end === n && !bracketed) end = i;
+    else if (c >= 65 && c <= 90 && i < end) upper = true;
   }
-  let host = end === hostHeader.length ? hostHeader : hostHeader.slice(0, end);
+  let host = end === n ? hostHeader : hostHeader.slice(0, end);
   if (host.charCodeAt(host.length - 1) === 46 /* . */) host = host.slice(0, -1);
-  for (let i = 0; i < host.length; i++) {
-    const c = host.charCodeAt(i);
-    if (c >= 65 && c <= 90) return host.toLowerCase();
-  }
-  return host;
+  return upper ? host.toLowerCase() : host;
 }
