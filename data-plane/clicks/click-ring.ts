@@ -39,6 +39,8 @@ const T_PAD = 4;
  * them (at most 1 KiB each, so ≤ 8 MiB per side even when every request brings a new user agent).
  */
 export const MAX_IDS = 8192;
+/** Slots of the writer's fingerprint cache (a power of two). */
+const FP_SLOTS = 1024;
 /** Longest header value kept (user agents past 1 KiB are cut, as the hash and device parser cut them). */
 const MAX_HEADER_CHARS = 1024;
 /** Longest X-Forwarded-For kept: its right end (the hops our proxies added). */
@@ -133,6 +135,13 @@ export class ClickRingWriter extends RingView implements ClickSink {
    */
   readonly #memo: (string | null)[] = [null, null, null, null];
   readonly #memoId = new Int32Array(4);
+  /**
+   * A direct-mapped cache in front of the table, indexed by a fingerprint of a few characters: a
+   * header value uWS hands over is a fresh string, and a `Map` lookup hashes all of it (a user agent:
+   * ~100 characters) while comparing it with the slot's string stops at the first difference.
+   */
+  readonly #fpStr: (string | null)[] = new Array<string | null>(FP_SLOTS).fill(null);
+  readonly #fpId = new Int32Array(FP_SLOTS);
 
   constructor(buffer: SharedArrayBuffer) {
     super(buffer);
@@ -150,6 +159,7 @@ export class ClickRingWriter extends RingView implements ClickSink {
     this.#ids.clear();
     this.#next = 1;
     this.#memo.fill(null);
+    this.#fpStr.fill(null);
     return true;
   }
 
@@ -189,8 +199,15 @@ export class ClickRingWriter extends RingView implements ClickSink {
   /** The id of `s` (0 for null), defining it first if new; -1 when the ring is full. */
   #id(s: string | null): number {
     if (s === null) return 0;
+    const n = s.length;
+    const slot = n === 0 ? 0 : (n * 7 + s.charCodeAt(n >> 1) * 31 + s.charCodeAt(n >> 2) * 131 + s.charCodeAt(n - 1) * 521) & (FP_SLOTS - 1);
+    if (this.#fpStr[slot] === s) return this.#fpId[slot]!;
     const known = this.#ids.get(s);
-    if (known !== undefined) return known;
+    if (known !== undefined) {
+      this.#fpStr[slot] = s;
+      this.#fpId[slot] = known;
+      return known;
+    }
     if (this.#next > MAX_IDS && !this.#reset()) return -1;
     const size = align8(16 + Buffer.byteLength(s));
     const at = this.#reserve(size);
@@ -202,6 +219,8 @@ export class ClickRingWriter extends RingView implements ClickSink {
     this.u32[(at >> 2) + 3] = this.#str(s, at + 16);
     this.#commit(size);
     this.#ids.set(s, id);
+    this.#fpStr[slot] = s;
+    this.#fpId[slot] = id;
     return id;
   }
 
