@@ -136,3 +136,30 @@ describe('StoreFiles (generations under LMDB_PATH)', () => {
     await files.close();
   });
 });
+
+describe('store keys', () => {
+  it('a store written with lmdb-js default keys (before the UTF-8 key encoder) reads the same, in the same order', async () => {
+    const { open } = await import('lmdb');
+    const path = join(tempDir(), 'old-keys.mdb');
+    const paths = ['a', 'Z', 'a/b', 'ä', 'straße', '日本', 'a-b', 'b', '0', '~x', 'x'.repeat(150), 'é'.repeat(40)];
+    const env = open({ path, maxDbs: 4 });
+    // the databases as an earlier build opened them: lmdb-js's default (ordered-binary) string keys
+    const links = env.openDB<Buffer, string>({ name: 'links', encoding: 'binary' });
+    await env.openDB<Buffer, string>({ name: 'domains', encoding: 'binary' }).put('go.example.com', encodeDomain(compiledDomain({}), Buffer.from('{}'), 1));
+    for (const [i, p] of paths.entries()) {
+      const l = compiled({ path: p, destinationUrl: `https://example.com/${i}` });
+      await links.put(storeKey(l.domain, l.path), encodeLink(l, Buffer.from(JSON.stringify(l)), i + 1));
+    }
+    const before = [...links.getKeys()];
+    await env.close();
+    const r = new StoreReader(path, 10);
+    for (const [i, p] of paths.entries()) expect(r.link(`go.example.com/${p}`)?.destination, p).toBe(`https://example.com/${i}`);
+    expect(r.link('go.example.com/nope')).toBeNull();
+    expect(r.domain('go.example.com')).not.toBeNull();
+    const { openStoreDbs } = await import('./lmdb-env.js');
+    const dbs = openStoreDbs(path, true);
+    expect([...dbs.links.getKeys()]).toEqual(before); // same keys, same order
+    await dbs.env.close();
+    await r.close();
+  });
+});
