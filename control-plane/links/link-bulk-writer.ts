@@ -3,7 +3,7 @@
  * takes the writer's own steps (link-writer.ts: `checkWrites` — the same policy evaluation, a
  * violation returned per link, not thrown — `outboxEntries`, `eventTypes`, `auditAction`) and writes
  * a batch in three round trips, all in the caller's transaction:
- *   1. `COPY` of the batch into a session-temporary staging table (text format: Postgres parses
+ *   1. `COPY` of the batch into a temporary staging table, dropped at commit (text format: Postgres parses
  *      each column with its input function; no JSON document to take apart);
  *   2. `COPY` of the outbox entries straight into link_outbox (they are computed here, from the
  *      rows as they will be stored);
@@ -64,9 +64,13 @@ const STAGE_COLUMNS: [string, string][] = [
   ['au_id', 'text'], ['au_action', 'text'], ['au_changed', 'text[]'], ['au_domain', 'text'], ['au_path', 'text'],
 ];
 
-// ON COMMIT DELETE ROWS: emptied at every commit (temporary tables are never vacuumed); the
-// statement also deletes what it read, so an item-by-item retry in savepoints starts empty.
-const CREATE_STAGE_SQL = `CREATE TEMPORARY TABLE IF NOT EXISTS ${STAGE} (${STAGE_COLUMNS.map(([c, t]) => `${c} ${t}`).join(', ')}) ON COMMIT DELETE ROWS`;
+// Created in the batch's transaction and dropped at its end (≈ 3 ms of catalog work per batch).
+// Not ON COMMIT DELETE ROWS on a table kept per session: Postgres 15 then truncates it at EVERY
+// commit of that session — measured ≈ 0.27 ms of Postgres CPU added to each later statement of
+// any request the pooled connection serves. Not a table kept with PRESERVE ROWS either: temporary
+// tables are never vacuumed, so deleted rows would grow it by every batch. The statement deletes
+// what it read, so an item-by-item retry (savepoints, one transaction) starts empty.
+const CREATE_STAGE_SQL = `CREATE TEMPORARY TABLE IF NOT EXISTS ${STAGE} (${STAGE_COLUMNS.map(([c, t]) => `${c} ${t}`).join(', ')}) ON COMMIT DROP`;
 const COPY_STAGE_SQL = `COPY ${STAGE} (${STAGE_COLUMNS.map(([c]) => c).join(', ')}) FROM STDIN`;
 // binary: the compiled rules go in as bytes (text COPY would hex-encode them here and decode them there)
 const COPY_OUTBOX_SQL = 'COPY link_outbox (kv_key, op, payload, traceparent) FROM STDIN (FORMAT binary)';
