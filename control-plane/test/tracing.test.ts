@@ -120,7 +120,7 @@ describe('tracing, export on (OTLP receiver)', () => {
     db = await createTestDatabase('tracing_on');
     receiver = await startReceiver();
     otlp = await startOtlpReceiver();
-    ({ cp, api } = await startControlPlane(db, prefix, { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_BSP_SCHEDULE_DELAY: '100', OTEL_SERVICE_NAME: 'cp-under-test' }));
+    ({ cp, api } = await startControlPlane(db, prefix, { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_BSP_SCHEDULE_DELAY: '100', OTEL_SERVICE_NAME: 'cp-under-test', KEY_CACHE_TTL_MS: '0' }));
     nc = await connect({ servers: TEST_NATS_URL });
     nc.subscribe(`${natsNames(prefix).linksKeySubjectPrefix}>`, { callback: (_err, m) => void kvMessages.push(m) });
     await nc.flush();
@@ -173,7 +173,7 @@ describe('tracing, export on (OTLP receiver)', () => {
     for (const s of db) expect(s.parentSpanId).toBe(req.spanId);
     // a create is one write statement (link, outbox, event, audit, idempotency: links/link-write-one.ts, issue 17)
     expect(db.map((s) => s.name)).toContain('link_create_one');
-    expect(db.map((s) => s.name)).toContain('api_key_by_secret'); // auth runs inside the request's context too
+    expect(db.map((s) => s.name)).toContain('api_key_by_secret'); // auth runs inside the request's context too (KEY_CACHE_TTL_MS=0: the key is read, not cached)
     for (const s of db) expect(s.attributes?.map((a) => a.key).sort()).toEqual(['db.namespace', 'db.operation.name', 'db.query.summary', 'db.system.name']);
 
     // the relay's publish continues the request; the NATS message carries the publish span's id
