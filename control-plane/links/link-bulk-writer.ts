@@ -35,7 +35,7 @@ import { newId } from '../ids.js';
 import { OUTBOX_CHANNEL } from '../outbox/enqueue.js';
 import { currentTraceparent } from '../tracing/index.js';
 import { shortUrl } from './link-row.js';
-import { VALUE_COLUMN_NAMES, VALUE_COLUMNS, type LinkRow, type LinkValues } from './link-values.js';
+import { rowAfter, VALUE_COLUMN_NAMES, VALUE_COLUMNS, type LinkValues } from './link-values.js';
 import { auditAction, checkWrites, eventTypes, outboxEntries, type LinkWrite, type WriteResult } from './link-writer.js';
 
 export interface BulkWriterContext {
@@ -209,30 +209,6 @@ async function copyIn(tx: PoolClient, sql: string, data: string | Buffer[]): Pro
 }
 
 /**
- * The stored row a write leaves (as the upsert will store it: the version after the locked one,
- * `now`). Spelled out, not spread: V8 copies `{ ...values, more }` of this many fields through its
- * slow path (tens of µs per link).
- */
-function rowOf(w: LinkWrite, ctx: BulkWriterContext, now: Date): LinkRow {
-  const v = w.values;
-  const b = w.before;
-  return {
-    domain_id: v.domain_id, domain: v.domain, path: v.path, destination_url: v.destination_url, utm: v.utm, routing: v.routing,
-    redirect_status: v.redirect_status, forward_query: v.forward_query, tags: v.tags,
-    expires_at: v.expires_at === null ? null : new Date(v.expires_at),
-    disabled: v.disabled, status: v.status, metadata: v.metadata, external_id: v.external_id,
-    review_requested_by: v.review_requested_by, live_values: v.live_values,
-    id: w.id,
-    workspace_id: ctx.workspaceId,
-    version: b ? b.version + 1 : 1,
-    created_by: b ? b.created_by : ctx.keyId,
-    created_at: b ? b.created_at : now,
-    updated_at: now,
-    deleted_at: w.deleted ? now : null,
-  };
-}
-
-/**
  * Writes `writes` (policy, rows, outbox, events, audit) in `tx`, set-based (see the file comment).
  * Links that break a policy are not written and come back in `rejected`. Database errors (a unique
  * violation, a value refused) are thrown as is.
@@ -252,7 +228,7 @@ export async function writeLinksInBulk(
   const stage: string[] = [];
   for (let n = 0; n < list.length; n++) {
     const w = list[n]!;
-    const row = rowOf(w, ctx, now);
+    const row = rowAfter(w.values, w.id, ctx.workspaceId, w.before, ctx.keyId, now, w.deleted); // as the upsert stores it
     result.rows.set(w.id, row);
     const types = eventTypes(w, row);
     const action = auditAction(w);

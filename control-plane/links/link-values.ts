@@ -65,6 +65,28 @@ export interface LinkRow extends LinkValues {
   deleted_at: Date | null;
 }
 
+/**
+ * The stored row a write leaves: `v` at the version after `before`'s (1 for a new link), written at
+ * `now` by `keyId` (the creator of a new link). Spelled out, not spread: V8 copies
+ * `{ ...values, more }` of this many fields through its slow path (tens of µs per link).
+ */
+export function rowAfter(v: LinkValues, id: string, workspaceId: string, before: LinkRow | null, keyId: string | null, now: Date, deleted: boolean): LinkRow {
+  return {
+    domain_id: v.domain_id, domain: v.domain, path: v.path, destination_url: v.destination_url, utm: v.utm, routing: v.routing,
+    redirect_status: v.redirect_status, forward_query: v.forward_query, tags: v.tags,
+    expires_at: v.expires_at === null ? null : new Date(v.expires_at),
+    disabled: v.disabled, status: v.status, metadata: v.metadata, external_id: v.external_id,
+    review_requested_by: v.review_requested_by, live_values: v.live_values,
+    id,
+    workspace_id: workspaceId,
+    version: before ? before.version + 1 : 1,
+    created_by: before ? before.created_by : keyId,
+    created_at: before ? before.created_at : now,
+    updated_at: now,
+    deleted_at: deleted ? now : null,
+  };
+}
+
 /** The select list of a whole row. */
 export const LINK_COLUMNS = ['id', 'workspace_id', ...VALUE_COLUMN_NAMES, 'version', 'created_by', 'created_at', 'updated_at', 'deleted_at'].join(', ');
 

@@ -30,7 +30,7 @@ import { currentTraceparent } from '../tracing/index.js';
 import { policyUnchangedSql, type PolicyInputs } from '../policies/policy-store.js';
 import type { Violation } from '../policies/policy-schema.js';
 import { toResource, type LinkResource } from './link-row.js';
-import { VALUE_COLUMN_NAMES, VALUE_COLUMNS, type LinkRow } from './link-values.js';
+import { rowAfter, VALUE_COLUMN_NAMES, VALUE_COLUMNS, type LinkRow } from './link-values.js';
 import {
   auditAction, eventTypes, newViolations, outboxEntries, servedLink, withReview, type LinkWrite, type WriterContext,
 } from './link-writer.js';
@@ -143,17 +143,7 @@ export async function writeOneLink(
   const v = write.values;
   const now = new Date();
   const before = w.before;
-  const row: LinkRow = {
-    ...v,
-    expires_at: v.expires_at === null ? null : new Date(v.expires_at),
-    id: w.id,
-    workspace_id: ctx.workspaceId,
-    version: before ? before.version + 1 : 1,
-    created_by: before ? before.created_by : ctx.keyId,
-    created_at: before ? before.created_at : now,
-    updated_at: now,
-    deleted_at: null,
-  };
+  const row = rowAfter(v, w.id, ctx.workspaceId, before, ctx.keyId, now, false);
   if (servedLink(row).domain !== domain.hostname) return { kind: 'fallback' };
 
   const entries = outboxEntries([write], new Map([[w.id, row]]), new Map([[domain.hostname, domain]]));
