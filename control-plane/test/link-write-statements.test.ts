@@ -20,7 +20,9 @@ describe('link writes: one statement, caches checked by it', () => {
   const sent: string[] = [];
   let counting = false;
   beforeAll(async () => {
-    h = await createHarness('link_write_statements');
+    // the key stays cached for the whole file: with the 1 s default a slow machine let it expire between two
+    // requests and the count gained an api_key_by_secret (CI, 18:35 on 2026-12-03)
+    h = await createHarness('link_write_statements', { KEY_CACHE_TTL_MS: '60000' });
     domain = await createDomain(h, 'go.stmts.example.com');
     const pool = createPool(h.db.url, { max: 4 });
     const app = await buildApp({ pool, config: h.config, log: createLogger({ name: 'test-other-cp', level: 'silent' }) });
