@@ -26,15 +26,6 @@ const ascii = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1')
 const H_LOCATION = ascii('Location');
 const H_CACHE_CONTROL = ascii('Cache-Control');
 const H_REQUEST_ID = ascii('X-Request-Id');
-const REDIRECT_LINES: Record<number, Uint8Array> = {
-  301: ascii('301 Moved Permanently'),
-  302: ascii('302 Found'),
-  307: ascii('307 Temporary Redirect'),
-  308: ascii('308 Permanent Redirect'),
-};
-/** The Cache-Control values resolve.ts answers links without expiry with, by identity. */
-const CACHE_VALUES = new Map<string, Uint8Array>([TEMPORARY_CACHE, PERMANENT_SHARED_CACHE, PERMANENT_PRIVATE_CACHE].map((v) => [v, ascii(v)]));
-
 export const STATUS_LINES: Record<number, string> = {
   200: '200 OK',
   301: '301 Moved Permanently',
@@ -47,6 +38,11 @@ export const STATUS_LINES: Record<number, string> = {
   500: '500 Internal Server Error',
   503: '503 Service Unavailable',
 };
+
+/** The redirect status lines (every status a link redirects with), as bytes. */
+const REDIRECT_LINES: Record<number, Uint8Array> = Object.fromEntries([301, 302, 307, 308].map((s) => [s, ascii(STATUS_LINES[s]!)]));
+/** The Cache-Control values resolve.ts answers links without expiry with, by identity. */
+const CACHE_VALUES = new Map<string, Uint8Array>([TEMPORARY_CACHE, PERMANENT_SHARED_CACHE, PERMANENT_PRIVATE_CACHE].map((v) => [v, ascii(v)]));
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

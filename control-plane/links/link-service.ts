@@ -376,7 +376,7 @@ export async function updateLink(
       refreshed = true;
     }
   }
+  // every try that did not answer dropped the kept row already
   if (response.idem?.deferred) return 'reserve';
-  cache.dropRow(id);
   return inTx(pool, ctx, response, (tx) => updateLinkInTx(tx, ctx, id, input, opts));
 }
