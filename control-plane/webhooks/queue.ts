@@ -301,16 +301,18 @@ async function recordInTransaction(tx: PoolClient, judged: JudgedBatch, opts: Re
       if (e.failing_since === null || disable) health.push({ id: e.id, failing_since: since, disable });
     }
     if (health.length > 0) {
+      // disabled_at is the `now` the decision above used, not now(): the transaction began earlier, and
+      // disabled_at − failing_since could read 1 ms short of WEBHOOK_DISABLE_AFTER
       await tx.query(
         `UPDATE webhook_endpoints e
          SET failing_since = u.failing_since,
              enabled = CASE WHEN u.disable IS NULL THEN e.enabled ELSE false END,
              disabled_reason = COALESCE(u.disable, e.disabled_reason),
-             disabled_at = CASE WHEN u.disable IS NULL THEN e.disabled_at ELSE now() END,
+             disabled_at = CASE WHEN u.disable IS NULL THEN e.disabled_at ELSE $4::timestamptz END,
              updated_at = now()
          FROM unnest($1::text[], $2::timestamptz[], $3::text[]) AS u(id, failing_since, disable)
          WHERE e.id = u.id`,
-        [health.map((h) => h.id), health.map((h) => h.failing_since), health.map((h) => h.disable)],
+        [health.map((h) => h.id), health.map((h) => h.failing_since), health.map((h) => h.disable), new Date(now)],
       );
     }
     for (const h of health) if (h.disable) disabled.push({ id: h.id, reason: h.disable });
