@@ -8,7 +8,10 @@
  *   - and, only when the row was written, inserts its outbox entries, webhook events and audit row,
  *     completes the request's idempotency record with the response (or, when the route deferred the
  *     reservation, inserts the record completed: no reservation round trip before the write), and
- *     notifies the relay and the dispatcher.
+ *     notifies the relay and the fan-out. An event of a type no enabled endpoint of the workspace
+ *     subscribes to is stored already dispatched and wakes no fan-out (as the bulk writer does): most
+ *     workspaces have no endpoint, and the fan-out's transaction per wake-up (read the events, mark
+ *     them dispatched: a new version of each event row) would otherwise follow every write.
  * With a deferred reservation the statement first looks for a record of the key: if there is one
  * (a retry, a replay, a mismatch, one in flight) it writes nothing and says so (`idem_exists`), and
  * the route reserves as every route does and obeys the verdict. Two requests with one key at once:
@@ -79,8 +82,13 @@ const tail = `,
     SELECT k, o, p, $32::text FROM ins, unnest($9::text[], $10::text[], $11::bytea[]) WITH ORDINALITY AS t(k, o, p, n) ORDER BY n
   ),
   ev AS (
-    INSERT INTO events (id, workspace_id, type, occurred_at, data, traceparent)
-    SELECT e.id, $1, e.type, $5::timestamptz, $27::text::jsonb, $32::text FROM ins, unnest($12::uuid[], $13::text[]) AS e(id, type)
+    INSERT INTO events (id, workspace_id, type, occurred_at, data, traceparent, dispatched_at)
+    SELECT e.id, $1, e.type, $5::timestamptz, $27::text::jsonb, $32::text,
+      CASE WHEN NOT EXISTS (SELECT 1 FROM webhook_endpoints w
+                            WHERE w.workspace_id = $1 AND w.enabled AND w.deleted_at IS NULL AND webhook_filter_matches(w.event_types, e.type))
+           THEN now() END
+    FROM ins, unnest($12::uuid[], $13::text[]) AS e(id, type)
+    RETURNING dispatched_at
   ),
   au AS (
     INSERT INTO audit_log (${AUDIT_COLUMNS.join(', ')})
@@ -101,7 +109,7 @@ const tail = `,
   SELECT (SELECT count(*) FROM ins)::int AS written, EXISTS (SELECT 1 FROM dom) AS domain_ok, (SELECT ok FROM pol) AS policy_ok,
     EXISTS (SELECT 1 FROM prior) AS idem_exists,
     CASE WHEN EXISTS (SELECT 1 FROM ins) THEN pg_notify('${OUTBOX_CHANNEL}', '') END AS outbox_notified,
-    CASE WHEN EXISTS (SELECT 1 FROM ins) AND cardinality($12::uuid[]) > 0 THEN pg_notify('${EVENTS_CHANNEL}', '') END AS events_notified`;
+    CASE WHEN EXISTS (SELECT 1 FROM ev WHERE dispatched_at IS NULL) THEN pg_notify('${EVENTS_CHANNEL}', '') END AS events_notified`;
 
 const head = `WITH dom AS (SELECT 1 FROM domains WHERE id = $6::text AND version = $7::int AND deleted_at IS NULL FOR KEY SHARE),
   pol AS (SELECT ${policyUnchangedSql('$1::text', '$6::text', '$8')} AS ok),

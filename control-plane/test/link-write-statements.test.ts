@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../shared/index.js';
 import { buildApp } from '../app.js';
 import { createPool, type Pool } from '../db/pool.js';
+import { EVENTS_CHANNEL } from '../events/emit.js';
 import { EXACT_COUNT_LIMIT } from '../links/link-query.js';
 import { ADMIN_SECRET, createDomain, createHarness, type Harness } from './harness.js';
 
@@ -181,5 +182,44 @@ describe('link writes: one statement, caches checked by it', () => {
     const exact = await statementsOf(() => h.req({ method: 'GET', url: `/v1/links?tag=${tag}&limit=10` }));
     expect(exact.result.json().total_estimate).toBe(await h.pool.query(`SELECT count(*)::int AS n FROM links WHERE tags @> ARRAY[$1]`, [tag]).then((r) => r.rows[0].n));
     expect(exact.statements).toHaveLength(1);
+  });
+  // the fan-out's transaction per wake-up (read the new events, mark them dispatched) used to follow every
+  // write, in the many workspaces that have no endpoint too
+  it('events no enabled endpoint subscribes to are stored dispatched and wake no fan-out; subscribed ones wait for it', async () => {
+    const listener = new pg.Client({ connectionString: h.db.url });
+    await listener.connect();
+    let woken = 0;
+    listener.on('notification', (n) => {
+      if (n.channel === EVENTS_CHANNEL) woken++;
+    });
+    await listener.query(`LISTEN ${EVENTS_CHANNEL}`);
+    const settle = () => listener.query('SELECT 1'); // notifications sent before this answer have arrived
+    const eventsOf = async (id: string) => (await h.pool.query<{ type: string; dispatched: boolean }>(
+      `SELECT type, dispatched_at IS NOT NULL AS dispatched FROM events WHERE data->>'id' = $1 ORDER BY occurred_at, type`, [id])).rows;
+    try {
+      const a = await h.req({ method: 'POST', url: '/v1/links', payload: { domain, path: 'ev-none', destination_url: 'https://www.example.com/e' } });
+      expect(a.statusCode).toBe(201);
+      await settle();
+      expect(woken).toBe(0);
+      expect(await eventsOf(a.json().id)).toEqual([{ type: 'link.created', dispatched: true }]);
+
+      // an endpoint for updates only; a disabled one for everything counts for nothing
+      const ep = await h.req({ method: 'POST', url: '/v1/webhooks/endpoints', payload: { url: 'https://hooks.example.com/upd', events: ['link.updated'] } });
+      expect(ep.statusCode).toBe(201);
+      const off = await h.req({ method: 'POST', url: '/v1/webhooks/endpoints', payload: { url: 'https://hooks.example.com/all', events: ['*'] } });
+      expect((await h.req({ method: 'PATCH', url: `/v1/webhooks/endpoints/${off.json().id}`, payload: { enabled: false } })).statusCode).toBe(200);
+      const b = await h.req({ method: 'POST', url: '/v1/links', payload: { domain, path: 'ev-some', destination_url: 'https://www.example.com/e' } });
+      const id = b.json<{ id: string }>().id;
+      await settle();
+      expect(woken).toBe(0);
+      const u = await h.req({ method: 'PATCH', url: `/v1/links/${id}`, payload: { destination_url: 'https://www.example.com/e2' } });
+      expect(u.statusCode).toBe(200);
+      await settle();
+      expect(woken).toBe(1);
+      expect(await eventsOf(id)).toEqual([{ type: 'link.created', dispatched: true }, { type: 'link.updated', dispatched: false }]);
+      await h.req({ method: 'DELETE', url: `/v1/webhooks/endpoints/${ep.json().id}` });
+    } finally {
+      await listener.end();
+    }
   });
 });
