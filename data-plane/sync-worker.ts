@@ -6,6 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { connectNats, createLogger, errorChain, natsNames } from '../shared/index.js';
+import { collectGarbage } from './heap.js';
 import { SharedState } from './ops/shared-state.js';
 import { setLmdbMapSize } from './store/lmdb-env.js';
 import { prepareStoreDir } from './store/store-dir.js';
@@ -49,6 +50,21 @@ function sampleMemory(): void {
   state.set('sync_heap_used', m.heapUsed);
   state.set('sync_heap_total', m.heapTotal);
   state.set('sync_external', m.external);
+}
+
+/**
+ * A replay (start, rebuild) leaves the heap grown and full of garbage that a quiet thread would keep
+ * for hours: collected once, a moment after (the last batch committed), before the node serves long.
+ */
+let settleTimer: NodeJS.Timeout | null = null;
+function afterReplay(): void {
+  if (settleTimer) clearTimeout(settleTimer);
+  settleTimer = setTimeout(() => {
+    settleTimer = null;
+    collectGarbage();
+    sampleMemory();
+  }, 1000);
+  settleTimer.unref();
 }
 
 let files: StoreFiles;
@@ -98,6 +114,7 @@ const sync = new LinksSync({
     },
     ready() {
       state.set('ready', 1);
+      afterReplay();
     },
     /** The supervisor switches every serving thread, then answers `swapped`. */
     switchReaders(path) {
@@ -127,9 +144,11 @@ port.on('message', (m: ToSync) => {
   if (m.type === 'swapped') {
     swaps.get(m.id)?.();
     swaps.delete(m.id);
+    afterReplay(); // a rebuild replayed the bucket into the generation now served
   } else if (m.type === 'stop') {
     void (async () => {
       if (staleTimer) clearTimeout(staleTimer);
+      if (settleTimer) clearTimeout(settleTimer);
       clearInterval(memoryTimer);
       await sync.stop();
       await running;
