@@ -8,21 +8,21 @@ export class Waker {
     this.release?.();
   }
 
-  /** Waits up to `ms`, or until `wake()` — including one that came since the last wait. */
-  wait(ms: number): Promise<void> {
+  /** Waits up to `ms`, or until `wake()` — including one that came since the last wait. True when woken. */
+  wait(ms: number): Promise<boolean> {
     if (this.pending) {
       this.pending = false;
-      return Promise.resolve();
+      return Promise.resolve(true);
     }
     return new Promise((resolve) => {
-      const done = () => {
+      const done = (woken: boolean) => {
         clearTimeout(timer);
         this.release = null;
         this.pending = false;
-        resolve();
+        resolve(woken);
       };
-      const timer = setTimeout(done, Math.max(0, ms));
-      this.release = done;
+      const timer = setTimeout(() => done(false), Math.max(0, ms));
+      this.release = () => done(true);
     });
   }
 }

@@ -15,6 +15,11 @@
  * Bursts (a bulk job enqueueing thousands of rows) are not copied: when more than `maxRows` rows
  * are new in one round, the lane jumps to the newest row and leaves them to the KV path, so a
  * node never receives a bulk import twice.
+ *
+ * One read for both paths: when the relay is waiting for a NOTIFY, the NOTIFY wakes only the relay,
+ * whose read (every unpublished row, in seq order) is offered here before its KV publish; the lane
+ * copies the new rows from it and reads for itself only when the relay was busy (a round running, acks
+ * awaited, failing) or its read could not show every new row. Before, each write cost a read by each.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Counter, type Registry } from 'prom-client';
@@ -45,6 +50,8 @@ export class LiveLane {
   private readonly skipped: Counter | null = null;
   private readonly repeated: Counter | null = null;
   private lastRepeat = 0;
+  /** A round of the lane's own is reading: an offer now could interleave with it, so it is refused. */
+  private busy = false;
 
   constructor(
     private readonly opts: { pool: Pool; subjectPrefix: string; registry?: Registry; maxRows?: number },
@@ -68,9 +75,39 @@ export class LiveLane {
 
   /** Copies the rows committed since the last round, and repeats those still unpublished when due. */
   async round(nc: NatsConnection): Promise<number> {
-    const sent = await this.copyNew(nc);
-    if (this.nextDueMs() === 0) await this.repeat(nc);
-    return sent;
+    this.busy = true;
+    try {
+      const sent = await this.copyNew(nc);
+      if (this.nextDueMs() === 0) await this.repeat(nc);
+      return sent;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /**
+   * The relay's read, offered before its KV publish: `rows` are every unpublished row in seq order (but
+   * rows it published already), `complete` when no unpublished row follows them. Copies the ones this
+   * lane has not handled, as its own round would; false when it cannot tell them (position not known yet,
+   * a round of its own running, an incomplete read): then the lane must read for itself.
+   */
+  offer(nc: NatsConnection, rows: readonly LiveRow[], complete: boolean): boolean {
+    if (this.high === null || this.busy || !complete) return false;
+    const high = BigInt(this.high);
+    let from = rows.length;
+    while (from > 0 && BigInt(rows[from - 1]!.seq) > high) from--;
+    const fresh = rows.slice(from);
+    if (fresh.length === 0) return true;
+    this.high = fresh[fresh.length - 1]!.seq;
+    if (fresh.length > (this.opts.maxRows ?? LIVE_MAX_ROWS)) {
+      this.floor = this.high;
+      this.skipped?.inc();
+      return true;
+    }
+    if (nc.isClosed()) return true;
+    this.publish(nc, fresh);
+    this.published?.inc(fresh.length);
+    return true;
   }
 
   private publish(nc: NatsConnection, rows: readonly LiveRow[]): void {
@@ -91,11 +128,12 @@ export class LiveLane {
     this.lastRepeat = Date.now();
     if (this.high === null || nc.isClosed()) return;
     const maxRows = this.opts.maxRows ?? LIVE_MAX_ROWS;
-    const { rows } = await this.opts.pool.query<LiveRow & { age_ms: number }>(
-      `SELECT seq, kv_key, op, payload, extract(epoch FROM now() - created_at)::float8 * 1000 AS age_ms FROM link_outbox
+    const { rows } = await this.opts.pool.query<LiveRow & { age_ms: number }>({
+      name: 'outbox_live_waiting',
+      text: `SELECT seq, kv_key, op, payload, extract(epoch FROM now() - created_at)::float8 * 1000 AS age_ms FROM link_outbox
        WHERE published_at IS NULL AND seq > $1 ORDER BY seq LIMIT $2`,
-      [this.floor, maxRows + 1],
-    );
+      values: [this.floor, maxRows + 1],
+    });
     if (rows.length === 0 || rows.length > maxRows) return;
     const newest = new Map<string, LiveRow & { age_ms: number }>();
     for (const r of rows) {
@@ -119,11 +157,12 @@ export class LiveLane {
       this.floor = this.high;
       return 0;
     }
-    const { rows } = await pool.query<LiveRow>(
-      `SELECT seq, kv_key, op, payload FROM link_outbox
+    const { rows } = await pool.query<LiveRow>({
+      name: 'outbox_live_new',
+      text: `SELECT seq, kv_key, op, payload FROM link_outbox
        WHERE published_at IS NULL AND seq > $1 ORDER BY seq LIMIT $2`,
-      [this.high, maxRows + 1],
-    );
+      values: [this.high, maxRows + 1],
+    });
     if (rows.length === 0) return 0;
     if (rows.length > maxRows) {
       const { rows: m } = await pool.query<{ max: string | null }>('SELECT max(seq)::text AS max FROM link_outbox');

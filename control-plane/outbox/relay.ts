@@ -19,7 +19,14 @@
  *   through ends the outage and the backlog follows at full speed.
  * - With `liveSubjectPrefix`, the leader also copies each new row to core NATS at once
  *   (live-lane.ts), in its own loop that no KV failure or ack wait holds up: nodes apply it while
- *   the links stream has no leader. The row is still deleted only after its KV put.
+ *   the links stream has no leader. The row is still deleted only after its KV put. A NOTIFY that
+ *   finds the relay waiting for it wakes the relay alone, and its read is offered to the lane before
+ *   the KV publish (one read for both); while the relay is busy or failing the lane reads for itself.
+ * - A small batch that ended a round (what one API write or a few make) is deleted by the next
+ *   round's read, in the same statement, or alone after DELETE_DEFER_MS if no NOTIFY comes first: one
+ *   statement and one commit per wake-up instead of a read and a delete. Until then the published
+ *   rows stay in the table (a crash republishes them, as one between publish and delete always did)
+ *   and the backlog gauges count them.
  */
 import type { KV } from '@nats-io/kv';
 import { SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
@@ -35,6 +42,10 @@ import { LiveLane } from './live-lane.js';
 const LEADER_LOCK = 0x6c70_7265; // "lpre"
 /** Batches one pipeline publishes before it starts over from the lowest unpublished seq. */
 const PIPELINE_ROUNDS = 16;
+/** A round's last batch up to this many rows is deleted by the next read rather than at once… */
+export const DELETE_DEFER_MAX_ROWS = 256;
+/** …or alone, when no NOTIFY brought a next read within this long. */
+export const DELETE_DEFER_MS = 100;
 
 export interface RelayOptions {
   pool: Pool;
@@ -100,6 +111,8 @@ function endSpans(spans: Span[], err?: unknown): void {
   }
 }
 
+const READ = 'SELECT seq, kv_key, op, payload, traceparent FROM link_outbox WHERE published_at IS NULL';
+
 export class OutboxRelay {
   private running = false;
   private loop: Promise<void> | null = null;
@@ -119,6 +132,10 @@ export class OutboxRelay {
   private liveLoop: Promise<void> | null = null;
   /** Cut short by a NOTIFY or stop(): the live lane's wait. */
   private readonly liveWaker = new Waker();
+  /** Waiting for a NOTIFY after a round that went through: a NOTIFY now is read by the relay first. */
+  private parked = false;
+  /** Published rows whose DELETE rides on the next read from the start (or goes alone: DELETE_DEFER_MS). */
+  private unmarked: string[] = [];
   leader = false;
 
   constructor(private readonly opts: RelayOptions) {
@@ -176,6 +193,7 @@ export class OutboxRelay {
     this.liveWaker.wake();
     await this.loop;
     await this.liveLoop;
+    await this.markDeferred().catch(() => undefined); // else the next leader republishes them: harmless
     await this.releaseLeadership();
     this.publisher?.pub.close();
     this.publisher = null;
@@ -188,7 +206,10 @@ export class OutboxRelay {
     for (;;) {
       const r = await this.pump(kv);
       total += r.published;
-      if (!r.full) return total;
+      if (!r.full) {
+        await this.markDeferred();
+        return total;
+      }
     }
   }
   private async acquireLeadership(): Promise<boolean> {
@@ -206,8 +227,9 @@ export class OutboxRelay {
         this.leaderLost = true;
       });
       client.on('notification', () => {
+        // a relay waiting for this reads at once and offers its read to the live lane
+        if (!this.parked) this.liveWaker.wake();
         this.waker.wake();
-        this.liveWaker.wake();
       });
       await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
       this.leaderClient = client;
@@ -256,9 +278,23 @@ export class OutboxRelay {
         backoff.reset();
         outage.ok();
         // a NOTIFY that came while the round ran may be for a row it missed: the wait returns at once
-        if (!r.full) await this.waker.wait(this.opts.pollMs);
+        if (!r.full) {
+          this.parked = true;
+          try {
+            // published rows left to delete: by the next read if a NOTIFY brings one soon, else alone
+            let woken = false;
+            if (this.unmarked.length > 0) {
+              woken = await this.waker.wait(Math.min(DELETE_DEFER_MS, this.opts.pollMs));
+              if (!woken && this.running) await this.markDeferred();
+            }
+            if (!woken) await this.waker.wait(this.opts.pollMs);
+          } finally {
+            this.parked = false;
+          }
+        }
       } catch (err) {
         if (!this.running) break;
+        this.liveWaker.wake(); // the read this round was to offer the lane may not have happened
         this.failing = true;
         this.lastError = err instanceof Error ? err.message : String(err);
         this.failures?.inc();
@@ -304,20 +340,53 @@ export class OutboxRelay {
     return this.publisher.pub;
   }
 
+  /**
+   * The unpublished rows in seq order, after `afterSeq` or from the start; a read from the start also
+   * deletes the rows published whose delete was deferred (they are not returned: the read's snapshot
+   * still holds them).
+   */
   private async fetch(afterSeq: string | null, limit: number): Promise<OutboxRow[]> {
-    const { rows } = await this.opts.pool.query<OutboxRow>(
-      `SELECT seq, kv_key, op, payload, traceparent FROM link_outbox
-       WHERE published_at IS NULL AND ($2::bigint IS NULL OR seq > $2) ORDER BY seq LIMIT $1`,
-      [limit, afterSeq],
-    );
+    const { pool } = this.opts;
+    if (afterSeq !== null) {
+      return (await pool.query<OutboxRow>({ name: 'outbox_relay_read_after', text: `${READ} AND seq > $2 ORDER BY seq LIMIT $1`, values: [limit, afterSeq] })).rows;
+    }
+    if (this.unmarked.length === 0) {
+      return (await pool.query<OutboxRow>({ name: 'outbox_relay_read', text: `${READ} ORDER BY seq LIMIT $1`, values: [limit] })).rows;
+    }
+    const done = this.unmarked;
+    const { rows } = await pool.query<OutboxRow>({
+      name: 'outbox_relay_mark_read',
+      text: `WITH done AS (DELETE FROM link_outbox WHERE seq = ANY($2::bigint[]))
+             ${READ} AND seq <> ALL($2::bigint[]) ORDER BY seq LIMIT $1`,
+      values: [limit, done],
+    });
+    if (this.unmarked === done) this.unmarked = [];
     return rows;
   }
 
   /** Published rows are deleted: 3–4× cheaper than an UPDATE (no new row version, no index entries). */
   private async mark(rows: OutboxRow[]): Promise<void> {
-    await this.opts.pool.query('DELETE FROM link_outbox WHERE seq = ANY($1::bigint[])', [rows.map((r) => r.seq)]);
-    this.opts.onPublished?.(rows.length);
-    this.published?.inc(rows.length);
+    await this.opts.pool.query({ name: 'outbox_relay_mark', text: 'DELETE FROM link_outbox WHERE seq = ANY($1::bigint[])', values: [rows.map((r) => r.seq)] });
+  }
+
+  /** Deletes the rows whose delete was deferred, if any (no next read came, or stopping). */
+  private async markDeferred(): Promise<void> {
+    const done = this.unmarked;
+    if (done.length === 0) return;
+    await this.opts.pool.query({ name: 'outbox_relay_mark', text: 'DELETE FROM link_outbox WHERE seq = ANY($1::bigint[])', values: [done] });
+    if (this.unmarked === done) this.unmarked = [];
+  }
+
+  /** The relay's read from the start, offered to the live lane; when it cannot take it, the lane reads itself. */
+  private feedLive(kv: KV, rows: OutboxRow[], complete: boolean): void {
+    if (!this.live || this.leaderLost) return;
+    let fed = false;
+    try {
+      fed = this.live.offer(connectionOf(kv), rows, complete);
+    } catch {
+      fed = false;
+    }
+    if (!fed) this.liveWaker.wake();
   }
 
   /**
@@ -330,6 +399,7 @@ export class OutboxRelay {
     let published = 0;
     let marking: Promise<void> = Promise.resolve();
     let rows = await this.fetch(null, limit);
+    this.feedLive(kv, rows, rows.length < limit);
     try {
       for (let round = 1; rows.length > 0; round++) {
         // within a batch only the last entry per key matters; earlier ones are superseded
@@ -354,8 +424,15 @@ export class OutboxRelay {
         }
         await marking;
         const done = rows;
-        marking = this.mark(done);
         published += done.length;
+        this.opts.onPublished?.(done.length);
+        this.published?.inc(done.length);
+        if (!more && !full && done.length <= DELETE_DEFER_MAX_ROWS) {
+          // the round's last, small batch: the next read deletes it (see the file comment)
+          this.unmarked = done.map((r) => r.seq);
+          return { published, full };
+        }
+        marking = this.mark(done);
         if (!more) {
           await marking;
           return { published, full };

@@ -2,12 +2,14 @@
  * The relay's live lane on a private nats-server: every new outbox row is copied at once to
  * `<prefix>.links.live.<kv key>` (Lp-Outbox-Seq, KV-Operation: DEL for a delete) and the KV writes
  * carry the same sequence; while JetStream refuses KV writes the copies still go out, and are sent
- * again while their rows wait; a bulk burst is left to the KV path.
+ * again while their rows wait; a bulk burst is left to the KV path. A write the relay is waiting for
+ * costs one read for both: the relay's, offered to the lane, which also deletes the batch before.
  */
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   compileLink, createLogger, KV_OPERATION_HEADER, linkKvKey, natsNames, openLinksBucket, OUTBOX_SEQ_HEADER, type CompiledLink,
 } from '../../shared/index.js';
@@ -15,7 +17,7 @@ import { sleep, startNatsServer, waitFor, type NatsServer } from '../../shared/t
 import { withTx } from '../db/tx.js';
 import { delLink, enqueue, putLink } from '../outbox/enqueue.js';
 import { LIVE_MAX_ROWS } from '../outbox/live-lane.js';
-import { OutboxRelay } from '../outbox/relay.js';
+import { DELETE_DEFER_MS, OutboxRelay } from '../outbox/relay.js';
 import { createDomain, createHarness, type Harness } from './harness.js';
 
 const domain = 'go.live.example.com';
@@ -34,6 +36,9 @@ let relay: OutboxRelay | null = null;
 const registry = new Registry();
 const live: Msg[] = [];
 const kvMsgs: Msg[] = [];
+/** Statement names sent while counting (every pg.Client query of this process). */
+const named = new Map<string, number>();
+let counting = false;
 
 const unpublished = async () => Number((await h.pool.query(`SELECT count(*) AS n FROM link_outbox WHERE published_at IS NULL`)).rows[0].n);
 const maxSeq = async () => String((await h.pool.query(`SELECT max(seq) AS s FROM link_outbox`)).rows[0].s);
@@ -56,8 +61,15 @@ beforeAll(async () => {
   relay.start();
   await waitFor('relay leads', async () => relay!.leader, 5_000);
   await sleep(1100); // the live lane notices the leadership (checked every second) and reads its starting point
+  const original = pg.Client.prototype.query;
+  vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (this: pg.Client, ...args: unknown[]) {
+    const q = args[0] as string | { name?: string };
+    if (counting && typeof q === 'object' && q.name) named.set(q.name, (named.get(q.name) ?? 0) + 1);
+    return (original as (...a: unknown[]) => unknown).apply(this, args);
+  } as never);
 });
 afterAll(async () => {
+  vi.restoreAllMocks();
   await relay?.stop();
   await nc?.close();
   await watcher?.close();
@@ -120,5 +132,29 @@ describe('outbox relay: the live lane', () => {
     expect(await metric('linkplane_outbox_live_bursts_skipped_total')).toBeGreaterThanOrEqual(1);
     await withTx(h.pool, (tx) => enqueue(tx, [putLink(link('after-bulk'))]));
     await waitFor('live copy after the burst', async () => live.length === 1, 2_000, 5);
+  });
+  // before: every write cost a read by the relay, a read by the lane and a DELETE by the relay
+  it('a write the relay waits for: the lane copies it from the relay\'s read, which also deletes the batch before', async () => {
+    await sleep(400); // the relay is waiting for a NOTIFY, nothing left to delete
+    live.length = 0;
+    named.clear();
+    counting = true;
+    const n = 10;
+    for (let i = 0; i < n; i++) {
+      const kv = kvMsgs.length;
+      await withTx(h.pool, (tx) => enqueue(tx, [putLink(link(`one-${i}`))]));
+      await waitFor('live copy', async () => live.length === i + 1, 2_000, 1);
+      await waitFor('KV put', async () => kvMsgs.length > kv, 2_000, 1); // the relay waits again: the next write finds it so
+    }
+    await sleep(DELETE_DEFER_MS + 150);
+    counting = false;
+    expect(await unpublished()).toBe(0); // the last batch deleted alone, DELETE_DEFER_MS after no NOTIFY came
+    const count = (name: string) => named.get(name) ?? 0;
+    // the lane's own reads: only its timer (every 300 ms for the repeats), not one per write
+    expect(count('outbox_live_new')).toBeLessThanOrEqual(4);
+    // the relay's reads delete the batch before them; a write that came late finds it deleted alone
+    expect(count('outbox_relay_mark_read')).toBeGreaterThanOrEqual(n / 2);
+    expect(count('outbox_relay_mark_read') + count('outbox_relay_mark')).toBeGreaterThanOrEqual(n);
+    expect(count('outbox_relay_read') + count('outbox_relay_mark_read')).toBeLessThanOrEqual(n + 4);
   });
 });
