@@ -53,7 +53,7 @@ export function plainDestination(i: number): string {
   return `https://www.example.com/landing/${i}?utm_source=newsletter&utm_medium=email&utm_campaign=bench`;
 }
 
-function plainSource(i: number): LinkSource {
+export function plainSource(i: number): LinkSource {
   return {
     id: `ln_01JBENCH${String(i).padStart(17, '0')}`,
     workspaceId: BENCH_WORKSPACE,

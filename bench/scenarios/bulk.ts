@@ -193,6 +193,9 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
         const pgBackends = async () =>
           (await db.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`)).rows.map((r) => r.pid);
         const cpu0 = { cp: cpuSecondsOf(cp.proc.pid), node: cpuSecondsOf(node.pid), pg: cpuSecondsOfAll(await pgBackends()) };
+        const syncCounters = ['applied_entries_total', 'transactions_total', 'live_applied_total', 'live_ignored_total', 'kv_superseded_total'];
+        const text0 = await node.metrics();
+        const nodeSync0 = new Map(syncCounters.map((c) => [c, metricValue(text0, `linkplane_node_sync_${c}`)]));
         const probe = probeRedirects(node.port, '/canary', 200);
 
         const up = await upload(cp.port, n);
@@ -225,6 +228,8 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
           else await sleep(50);
         }
         const red = await probe.stop();
+        const nodeText = await node.metrics();
+        const nodeSync = (name: string) => metricValue(nodeText, `linkplane_node_sync_${name}`) - (nodeSync0.get(name) ?? 0);
         clearInterval(rssTimer);
         rssMax = Math.max(rssMax, rssBytesOf(cp.proc.pid));
         // backends that lived through the run (the pool keeps idle ones 30 s): an estimate of Postgres' share
@@ -259,6 +264,7 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
             `${n.toLocaleString('en')} CSV rows (${(up.bytes / 1e6).toFixed(1)} MB, chunked upload); job ${job.status}: ${job.counts.succeeded} succeeded, ${job.counts.failed} failed`,
             `server-side timings: upload ${Math.round(Number(server.rows[0]!.upload_ms))} ms, processing ${Math.round(Number(server.rows[0]!.processing_ms))} ms`,
             `CPU: control plane ${cpu.cp.toFixed(1)} s (max RSS ${Math.round(rssMax / 1048576)} MB), its Postgres backends ≈ ${cpu.pg.toFixed(1)} s, node ${cpu.node.toFixed(1)} s; load average ${loadavg()[0]!.toFixed(1)} at the end (2 cores shared with everything else)`,
+            `node sync during the run: ${nodeSync('applied_entries_total')} KV entries in ${nodeSync('transactions_total')} LMDB transactions (${(cpu.node * 1e6 / Math.max(1, nodeSync('applied_entries_total'))).toFixed(1)} µs of node CPU per entry), live updates ${nodeSync('live_applied_total')} applied / ${nodeSync('live_ignored_total')} ignored, ${nodeSync('kv_superseded_total')} KV entries superseded`,
             `redirects to a live link during the run: ${red.count} at 200/s, p50 ${(red.summary.p50 / 1000).toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${(red.summary.max / 1000).toFixed(1)} ms, ${red.errors} errors`,
             `${samples} random links fetched from the node after the run: ${wrong} wrong`,
             `floor: COPY of ${n.toLocaleString('en')} rows into a links-shaped table (all its indexes) ${s(floor.ms)} s, its backend's CPU ${floor.pgCpu.toFixed(1)} s; the run is ${(total / floor.ms).toFixed(1)} × the floor, its CPU (CP + PG + node) ${((cpu.cp + cpu.pg + cpu.node) / Math.max(0.01, floor.pgCpu)).toFixed(1)} × the floor's`,

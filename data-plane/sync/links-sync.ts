@@ -20,10 +20,11 @@
  */
 import { DeliverPolicy, jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
-import { KV_OPERATION_HEADER, OUTBOX_SEQ_HEADER, SyncError, type Logger, type NatsNames } from '../../shared/index.js';
+import { SyncError, type Logger, type NatsNames } from '../../shared/index.js';
 import type { StoreFiles } from '../store/store-files.js';
 import { STORE_FORMAT, type StoreOp, type StoreStats, type StoreWriter } from '../store/writer.js';
 import { entryToOp } from './kv-entry.js';
+import { kvHeadersOf } from './kv-headers.js';
 import { planSync, type StreamFacts } from './plan.js';
 import { UpdateOrder } from './update-order.js';
 
@@ -84,6 +85,14 @@ const BUCKET_POLL_MS = 1000;
 const REPLAY_FLUSH_MS = 250;
 /** Messages the consumer pulls ahead: bounds what sits in memory between NATS and LMDB. */
 const PULL_BATCH = 2000;
+/**
+ * Catch-up mode: while more than this many messages wait in the stream behind the one received (a
+ * bulk import the relay publishes faster than the node applies, a node back after an outage), a
+ * ready node commits every REPLAY_FLUSH_MS too — fewer, larger transactions (each commit syncs the
+ * file) — since an update at the end of that backlog waits for it anyway. Caught up, it commits
+ * SYNC_FLUSH_MS after an update arrives (propagation).
+ */
+const CATCH_UP_PENDING = PULL_BATCH;
 /** Longest wait before retrying after a failed store write (a freed disk is used within about this). */
 const WRITE_RETRY_MAX_MS = 2000;
 /**
@@ -99,14 +108,6 @@ const CONSUMER_CREATE_TIMEOUT_MS = 1500;
 const SESSION_REQUEST_TIMEOUT_MS = 2000;
 /** How often `stalled` is re-evaluated. */
 const HEALTH_CHECK_MS = 250;
-/** A live update's outbox sequence, or null when it has none (a KV entry from an older relay). */
-function outboxSeq(m: { headers?: { get(k: string): string } | undefined }): number | null {
-  const v = m.headers?.get(OUTBOX_SEQ_HEADER);
-  if (!v) return null;
-  const n = Number(v);
-  return Number.isSafeInteger(n) && n > 0 ? n : null;
-}
-
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 function isStreamMissing(err: unknown): boolean {
@@ -130,6 +131,8 @@ export class LinksSync {
   #pendingSeq = 0;
   #caughtUpAt = Infinity; // a sequence after which nothing was pending
   #timer: NodeJS.Timeout | null = null;
+  /** When the scheduled commit is due (Date.now() time). */
+  #timerDue = 0;
   #discarding = false;
   #lastFlushAt = 0;
   #lastEntryAt = 0;
@@ -409,10 +412,10 @@ export class LinksSync {
     if (this.#discarding) return; // a write failed: this watch is being replaced, the next one resumes
     this.#lastEntryAt = Date.now();
     const key = m.subject.slice(this.#o.names.linksKeySubjectPrefix.length);
-    const op = m.headers?.get(KV_OPERATION_HEADER);
+    const h = kvHeadersOf(m);
     const seq = m.seq;
-    if (this.#order.kv(key, outboxSeq(m), this.#ready)) {
-      const r = entryToOp({ key, operation: op === 'DEL' || op === 'PURGE' ? op : 'PUT', value: m.data, revision: seq });
+    if (this.#order.kv(key, h.outboxSeq, this.#ready)) {
+      const r = entryToOp({ key, operation: h.operation, value: m.data, revision: seq });
       if (r.problem !== null) this.#log.warn({ key, seq, problem: r.problem }, 'KV entry not servable; removed from the store');
       if (r.op !== null) this.#pending.push(r.op);
     } else {
@@ -420,15 +423,21 @@ export class LinksSync {
     }
     this.#pendingCount++;
     this.#pendingSeq = seq;
-    if (m.info.pending === 0) this.#caughtUpAt = Math.min(this.#caughtUpAt, seq);
+    const pending = m.info.pending;
+    if (pending === 0) this.#caughtUpAt = Math.min(this.#caughtUpAt, seq);
     if (seq > this.#progress.streamSeq) this.#progress.streamSeq = seq;
     if (this.#pending.length >= this.#o.batchMax) {
       this.#flush();
-    } else if (this.#timer === null) {
-      // until the first catch-up nothing is served from these writes yet: fewer, larger commits
-      const interval = this.#ready ? this.#o.flushMs : Math.max(this.#o.flushMs, REPLAY_FLUSH_MS);
-      const wait = Math.max(0, this.#lastFlushAt + interval - Date.now());
-      this.#timer = setTimeout(() => this.#flush(), wait);
+    } else {
+      // until the first catch-up nothing is served from these writes yet, and far behind the stream an
+      // update waits for the backlog anyway: fewer, larger commits
+      const interval = this.#ready && pending <= CATCH_UP_PENDING ? this.#o.flushMs : Math.max(this.#o.flushMs, REPLAY_FLUSH_MS);
+      const due = this.#lastFlushAt + interval;
+      // caught up with a catch-up commit still scheduled: the tail of the backlog is committed sooner
+      if (this.#timer !== null && due >= this.#timerDue) return;
+      if (this.#timer !== null) clearTimeout(this.#timer);
+      this.#timerDue = due;
+      this.#timer = setTimeout(() => this.#flush(), Math.max(0, due - this.#lastEntryAt));
     }
   }
 
@@ -474,14 +483,14 @@ export class LinksSync {
   #onLive(err: Error | null, m: Msg): void {
     if (err !== null || this.#stopped) return;
     const key = m.subject.slice(this.#o.names.linksLiveSubjectPrefix.length);
-    const seq = outboxSeq(m);
+    const h = kvHeadersOf(m);
+    const seq = h.outboxSeq;
     // before the first catch-up (or while a rebuild fills another generation) the KV replay brings it
     if (seq === null || !this.#ready || this.#target.next !== null || !this.#order.live(key, seq)) {
       this.#progress.liveIgnored++;
       return;
     }
-    const op = m.headers?.get(KV_OPERATION_HEADER);
-    const r = entryToOp({ key, operation: op === 'DEL' || op === 'PURGE' ? op : 'PUT', value: m.data, revision: -seq });
+    const r = entryToOp({ key, operation: h.operation, value: m.data, revision: -seq });
     if (r.problem !== null) this.#log.warn({ key, outboxSeq: seq, problem: r.problem }, 'live update not servable; removed from the store');
     if (r.op !== null) this.#livePending.push(r.op);
     this.#liveTimer ??= setImmediate(() => this.#flushLive());

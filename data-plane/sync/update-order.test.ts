@@ -53,16 +53,33 @@ describe('UpdateOrder: live updates and KV entries ordered by outbox sequence', 
     expect(o.size).toBe(0);
   });
 
-  it('stays within its bound, forgetting the least recently touched key first', () => {
-    const o = new UpdateOrder(3);
+  it('stays within its bound: a key touched within the last maxKeys / 2 others is remembered, older ones go by generation', () => {
+    const o = new UpdateOrder(4); // generations of 2
     o.live('a', 1);
-    o.kv('b', 2, true);
+    o.kv('b', 2, true); // the young generation is full: a and b become the old one
     o.live('c', 3);
-    o.live('a', 4); // touched again: now the newest
-    o.kv('d', 5, true); // evicts b
-    expect(o.size).toBe(3);
-    expect(o.live('b', 1)).toBe(true); // b was forgotten; inserting it evicts c, the oldest now
+    o.live('a', 4); // touched again: back in the young generation, which is full again (c, a); b is forgotten
+    expect(o.size).toBeLessThanOrEqual(4);
+    expect(o.unconfirmed).toBe(2); // c and a
+    expect(o.live('b', 1)).toBe(true); // b was forgotten
     expect(o.live('a', 4)).toBe(false); // a is still remembered
-    expect(o.unconfirmed).toBe(2); // a and b (c's entry went with it)
+    expect(o.live('c', 3)).toBe(false);
+    o.kv('d', 5, true); // young (b, d) full: c and a are forgotten with their generation
+    expect(o.unconfirmed).toBe(1); // b
+    expect(o.live('a', 4)).toBe(true);
+  });
+
+  it('keeps its counts right when a bulk import streams through it (one KV entry per key, remembered)', () => {
+    const o = new UpdateOrder(1000);
+    o.live('hot', 5);
+    let written = 0;
+    for (let i = 0; i < 10_000; i++) if (o.kv(`k${i}`, 10 + i, true)) written++;
+    expect(written).toBe(10_000);
+    expect(o.size).toBeLessThanOrEqual(1000);
+    expect(o.unconfirmed).toBe(0); // the unconfirmed live update was forgotten with its generation
+    expect(o.live('k9999', 10 + 9999)).toBe(false); // the newest KV entries are remembered
+    expect(o.live('k9999', 10 + 10_000)).toBe(true);
+    expect(o.kv('k9999', 10 + 9999, true)).toBe(false); // older than the live update now pending
+    expect(o.unconfirmed).toBe(1);
   });
 });
