@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../shared/testing/index.js';
-import { missingStartFlags, NODE_START_FLAGS } from './start-flags.js';
+import { missingStartFlags, NODE_START_ENV, NODE_START_FLAGS } from './start-flags.js';
 
 const read = (path: string) => readFileSync(join(REPO_ROOT, path), 'utf8');
 /** The arguments before `dist/data-plane/main.js` in a JSON-array container command. */
@@ -43,5 +43,35 @@ describe('the node is started with its start flags', () => {
     const argv = JSON.parse(out) as string[];
     expect(missingStartFlags(argv)).toEqual([]);
     expect(missingStartFlags([])).toEqual([...NODE_START_FLAGS]);
+  });
+});
+
+describe('the node is started with its start environment', () => {
+  const vars = Object.entries(NODE_START_ENV);
+
+  it('is the one the memory target needs', () => {
+    expect(NODE_START_ENV).toEqual({ MALLOC_ARENA_MAX: '2' });
+  });
+
+  it('npm run data-plane', () => {
+    const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
+    const args = scripts['data-plane']!.split(/\s+/);
+    expect(args.slice(0, args.indexOf('exec'))).toEqual(vars.map(([k, v]) => `${k}=${v}`));
+  });
+
+  it('deploy/compose/compose.yaml: the node service', () => {
+    const node = /\n {2}node:\n([\s\S]*?)\n {2}\w/.exec(read('deploy/compose/compose.yaml'))![1]!;
+    for (const [k, v] of vars) expect(node).toContain(`      ${k}: "${v}"`);
+  });
+
+  it('deploy/k8s/linkplane.yaml: the node container', () => {
+    const text = read('deploy/k8s/linkplane.yaml');
+    const container = text.slice(text.indexOf('dist/data-plane/main.js'));
+    for (const [k, v] of vars) expect(container).toContain(`- { name: ${k}, value: "${v}" }`);
+  });
+
+  it('the all-in-one launcher and the bench', () => {
+    expect(read('deploy/all-in-one.ts')).toMatch(/\.\.\.NODE_START_ENV, \.\.\.common/);
+    expect(read('bench/lib/processes.ts')).toMatch(/const startEnv = script === 'data-plane\/main\.js' \? NODE_START_ENV : \{\}/);
   });
 });

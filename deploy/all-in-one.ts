@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from '../shared/index.js';
 import { allInOneSchema } from './local/all-in-one-schema.js';
-import { NODE_START_FLAGS } from '../data-plane/start-flags.js';
+import { NODE_START_ENV, NODE_START_FLAGS } from '../data-plane/start-flags.js';
 import { startChild, type Child } from './local/child.js';
 import { NATS_INSTALL_HELP, probeNats, startLocalNats, type LocalNats } from './local/nats.js';
 import { startLocalPostgres, type LocalPostgres } from './local/postgres.js';
@@ -153,7 +153,7 @@ async function main(): Promise<number> {
     }, opts);
     children.push(cp);
     const node = startChild('redirect-node', join(here, '../data-plane/main.js'), {
-      ...common, PORT: String(config.REDIRECT_PORT), HOST: '127.0.0.1', NODE_ID: 'local', LMDB_PATH: join(dataDir, 'node-local'), WORKERS: '1',
+      ...NODE_START_ENV, ...common, PORT: String(config.REDIRECT_PORT), HOST: '127.0.0.1', NODE_ID: 'local', LMDB_PATH: join(dataDir, 'node-local'), WORKERS: '1',
       OPS_PORT: String(config.REDIRECT_OPS_PORT), OPS_HOST: '127.0.0.1',
     }, { ...opts, nodeFlags: NODE_START_FLAGS });
     children.push(node);

@@ -5,7 +5,7 @@
  * grace period). Every started process is remembered so `killAll()` can end them when the run is
  * interrupted.
  */
-import { NODE_START_FLAGS } from '../../data-plane/start-flags.js';
+import { NODE_START_ENV, NODE_START_FLAGS } from '../../data-plane/start-flags.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -97,8 +97,9 @@ export function startPlane(script: string, env: Record<string, string>, cpus: st
   const extra = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   // the node as it is deployed (npm run data-plane, the container commands): with its start flags
   if (script === 'data-plane/main.js') extra.unshift(...NODE_START_FLAGS);
+  const startEnv = script === 'data-plane/main.js' ? NODE_START_ENV : {};
   // OPS_PORT 0 unless the caller names one: planes a run starts side by side must not collide on 9080/9081
-  return startProc(script.split('/')[0]!, process.execPath, [...extra, '--enable-source-maps', file], { env: { LOG_LEVEL: 'warn', SECRETS_KEY: BENCH_SECRETS_KEY, OPS_PORT: '0', ...env }, cpus });
+  return startProc(script.split('/')[0]!, process.execPath, [...extra, '--enable-source-maps', file], { env: { LOG_LEVEL: 'warn', SECRETS_KEY: BENCH_SECRETS_KEY, OPS_PORT: '0', ...startEnv, ...env }, cpus });
 }
 
 /** Ends every process still running (interrupted run). */
