@@ -12,7 +12,7 @@
  * there) the nodes of each build run alternately, three rounds: compare within one run.
  * BENCH_NO_SEQ=1 sends no Lp-Outbox-Seq header (what the relay sent before the live lane).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -56,6 +56,22 @@ function probe(port: number, path: string, rate: number): () => Promise<void> {
   };
 }
 
+/** CPU seconds of each thread of `pid` (by thread id, with its name). */
+function threadCpu(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(`${tid} ${name}`, (Number(f[11]) + Number(f[12])) / 100);
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
 async function once(dist: string | undefined): Promise<{ cpu: number; ms: number; links: number; transactions: number }> {
   const nats = await startNatsServer();
   const lmdb = mkdtempSync(join(tmpdir(), 'lp-bench-apply-'));
@@ -71,6 +87,7 @@ async function once(dist: string | undefined): Promise<{ cpu: number; ms: number
     try {
       await sleep(1000);
       const cpu0 = cpuSecondsOf(node.pid);
+      const threads0 = threadCpu(node.pid);
       const tx0 = metricValue(await metrics(), 'linkplane_node_sync_transactions_total');
       const t0 = performance.now();
       const stopProbe = probe(node.port, `/${plainPath(0)}`, PROBE_RATE);
@@ -97,6 +114,10 @@ async function once(dist: string | undefined): Promise<{ cpu: number; ms: number
       const ms = performance.now() - t0;
       await stopProbe();
       const cpu = cpuSecondsOf(node.pid) - cpu0;
+      if (process.env.BENCH_THREADS === '1') {
+        const parts = [...threadCpu(node.pid)].map(([t, c]) => [t, c - (threads0.get(t) ?? 0)] as const).filter(([, c]) => c > 0);
+        console.log(`  threads: ${parts.map(([t, c]) => `${t} ${c.toFixed(2)}`).join(', ')}`);
+      }
       return { cpu, ms, links: metricValue(text, 'linkplane_node_links'), transactions: metricValue(text, 'linkplane_node_sync_transactions_total') - tx0 };
     } finally {
       await node.stop();
