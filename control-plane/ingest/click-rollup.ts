@@ -13,7 +13,7 @@
  * and a link clicked a few times in an hour wrote 16 rows per hour and bot flag, each folded and
  * upserted by the compactor — the largest part of ingest's Postgres CPU.
  *
- * Ingest appends these increments to `click_rollup_deltas` (COPY, no index: cheap at 50 000
+ * Ingest appends these increments to `click_rollup_deltas` (COPY, no index, one row of arrays per (link, hour, bot): cheap at 50 000
  * clicks/s) in the clicks' own transaction; the compactor folds them into `click_rollups`; readers
  * see both through the `click_rollups_live` view, so stats are exact at every commit.
  */

@@ -175,16 +175,70 @@ async function markFirstVisits(client: PoolClient, set: ClickSet, rows: Int32Arr
   return first;
 }
 
-/** Appends the rollup increments of `rows` to click_rollup_deltas; returns how many. */
+/**
+ * A delta row stops taking increments past this many bytes of dimension and value text, so it
+ * stays below TOAST's ~2 kB threshold (a (link, hour, bot) group that holds more spans rows).
+ */
+const DELTA_ROW_TEXT_BYTES = 1500;
+
+interface DeltaGroup {
+  dims: Uint8Array[];
+  vals: Uint8Array[];
+  clicks: number[];
+  visitors: number[];
+  text: number;
+}
+
+/**
+ * Appends the rollup increments of `rows` to click_rollup_deltas: one row per (link, hour, bot)
+ * holding the group's increments as parallel arrays (migration 105). Returns the increments.
+ */
 async function appendRollupDeltas(client: PoolClient, set: ClickSet, d: Dicts, rows: Int32Array, first: Uint8Array): Promise<number> {
   const w = new BinaryCopyWriter();
   const dims = DIM_NAMES.map((name) => textField(name));
+  // the increments of the current (link, hour) run, per bot flag (rollupInto emits run by run)
+  const groups: DeltaGroup[] = [0, 1].map(() => ({ dims: [], vals: [], clicks: [], visitors: [], text: 0 }));
+  let curLink = -1;
+  let curHour = -1;
+  let curWs = 0;
+  const write = (bot: 0 | 1) => {
+    const g = groups[bot]!;
+    const n = g.clicks.length;
+    if (n === 0) return;
+    const link = d.text.text(curLink);
+    const ws = d.text.text(curWs);
+    w.row(8, link.length + 12 + 5 + ws.length + 2 * 24 + g.text + 2 * (24 + 8 * n))
+      .field(link).timestamp(curHour).bool(bot === 1).field(ws)
+      .textArray(g.dims).textArray(g.vals).int4Array(g.clicks).int4Array(g.visitors);
+    g.dims.length = 0;
+    g.vals.length = 0;
+    g.clicks.length = 0;
+    g.visitors.length = 0;
+    g.text = 0;
+  };
   const n = rollupInto(set, rows, first, (l, dim, hour, v, bot, ws, clicks, visitors) => {
-    w.row(8).field(d.text.text(l)).field(dims[dim]!).timestamp(hour).field(d.text.textOrEmpty(v)).bool(bot)
-      .field(d.text.text(ws)).int4(clicks).int4(visitors);
+    if (l !== curLink || hour !== curHour) {
+      write(0);
+      write(1);
+      curLink = l;
+      curHour = hour;
+      curWs = ws;
+    }
+    const b = bot ? 1 : 0;
+    const g = groups[b]!;
+    const df = dims[dim]!;
+    const vf = d.text.textOrEmpty(v);
+    if (g.text + df.length + vf.length > DELTA_ROW_TEXT_BYTES) write(b);
+    g.dims.push(df);
+    g.vals.push(vf);
+    g.clicks.push(clicks);
+    g.visitors.push(visitors);
+    g.text += df.length + vf.length;
   });
+  write(0);
+  write(1);
   if (n > 0) {
-    await copyInto(client, 'COPY click_rollup_deltas (link_id, dim, hour, value, bot, workspace_id, clicks, visitors) FROM STDIN (FORMAT binary)', w.finish());
+    await copyInto(client, 'COPY click_rollup_deltas (link_id, hour, bot, workspace_id, dims, vals, clicks, visitors) FROM STDIN (FORMAT binary)', w.finish());
   }
   return n;
 }

@@ -38,6 +38,8 @@ export function jsonbField(json: string | null): Uint8Array {
 }
 
 const NULL_FIELD = Buffer.from([0xff, 0xff, 0xff, 0xff]);
+const TEXT_OID = 25;
+const INT4_OID = 23;
 
 export class BinaryCopyWriter {
   readonly chunks: Buffer[] = [];
@@ -119,6 +121,33 @@ export class BinaryCopyWriter {
     this.buf.writeInt32BE(v, this.pos);
     this.pos += 4;
     return this;
+  }
+
+  /** A one-dimensional text[] of pre-encoded, non-NULL text fields (textField / FieldDictionary). */
+  textArray(items: readonly Uint8Array[], from = 0, to = items.length): this {
+    let bytes = 20;
+    for (let k = from; k < to; k++) bytes += items[k]!.length;
+    this.arrayHeader(bytes, TEXT_OID, to - from);
+    for (let k = from; k < to; k++) this.field(items[k]!);
+    return this;
+  }
+
+  /** A one-dimensional integer[]. */
+  int4Array(items: readonly number[], from = 0, to = items.length): this {
+    this.arrayHeader(20 + 8 * (to - from), INT4_OID, to - from);
+    for (let k = from; k < to; k++) this.int4(items[k]!);
+    return this;
+  }
+
+  private arrayHeader(bytes: number, oid: number, n: number): void {
+    this.len(bytes);
+    const b = this.buf;
+    b.writeInt32BE(1, this.pos); // dimensions
+    b.writeInt32BE(0, this.pos + 4); // no NULLs
+    b.writeInt32BE(oid, this.pos + 8);
+    b.writeInt32BE(n, this.pos + 12);
+    b.writeInt32BE(1, this.pos + 16); // lower bound
+    this.pos += 20;
   }
 
   /** The buffers to stream into `COPY … FROM STDIN (FORMAT binary)`. */

@@ -4,22 +4,27 @@
  * click_rollups_live — what the stats routes read — answers the same before and after every round.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../shared/index.js';
+import { createLogger, decodeClickColumns, encodeClickBatch } from '../../shared/index.js';
 import { createTestDatabase, type TestDatabase } from '../../shared/testing/index.js';
 import { createPool } from '../db/pool.js';
-import { migrate } from '../db/migrate.js';
-import { RollupCompactor } from '../ingest/index.js';
+import { loadMigrations, migrate } from '../db/migrate.js';
+import { ClickSet, RollupCompactor, storeClicks } from '../ingest/index.js';
+import { makeClicks, type FixtureLink } from './click-fixtures.js';
+import { EXPECTED_ROLLUPS } from './rollup-oracle.js';
 
 type Pool = ReturnType<typeof createPool>;
 const log = createLogger({ name: 'test-compaction', level: 'silent' });
 const HOUR = '2026-12-03T10:00:00Z';
 
-/** Appends `n` delta rows as ingest would (several rows per rollup key, some keys repeated). */
+/** Appends `n` delta rows as ingest would: (link, hour, bot) groups, keys repeated across rows. */
 async function appendDeltas(q: { query: Pool['query'] }, n: number, seed: number): Promise<void> {
   await q.query(
-    `INSERT INTO click_rollup_deltas (link_id, dim, hour, value, bot, workspace_id, clicks, visitors)
-     SELECT 'lnk_' || (i % 5), CASE WHEN i % 3 = 0 THEN '' ELSE 'country' END, $2::timestamptz + ((i % 2) * interval '1 hour'),
-            CASE WHEN i % 3 = 0 THEN '' ELSE 'C' || (i % 4) END, i % 7 = 0, 'ws_1', 1 + (i + $3) % 3, (i + $3) % 2
+    `INSERT INTO click_rollup_deltas (link_id, hour, bot, workspace_id, dims, vals, clicks, visitors)
+     SELECT 'lnk_' || (i % 5), $2::timestamptz + ((i % 2) * interval '1 hour'), i % 7 = 0, 'ws_1',
+            CASE WHEN i % 3 = 0 THEN ARRAY[''] ELSE ARRAY['', 'country', 'os'] END,
+            CASE WHEN i % 3 = 0 THEN ARRAY[''] ELSE ARRAY['', 'C' || (i % 4), 'O' || (i % 3)] END,
+            CASE WHEN i % 3 = 0 THEN ARRAY[1 + (i + $3) % 3] ELSE ARRAY[2 + (i + $3) % 3, 1, 2] END,
+            CASE WHEN i % 3 = 0 THEN ARRAY[(i + $3) % 2] ELSE ARRAY[1, (i + $3) % 2, 1] END
        FROM generate_series(1, $1::int) AS i`,
     [n, HOUR, seed],
   );
@@ -107,5 +112,89 @@ describe('rollup compaction', () => {
     } finally {
       holder.release();
     }
+  });
+});
+
+describe('migration 105 (rollup increments as arrays per link, hour and bot flag)', () => {
+  let db: TestDatabase;
+  let pool: Pool;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('rollup_delta_arrays');
+    pool = createPool(db.url, { max: 2 });
+    for (const m of loadMigrations().filter((x) => x.version < '105')) await pool.query(m.sql);
+  });
+
+  afterAll(async () => {
+    await pool?.end();
+    await db?.drop();
+  });
+
+  it('keeps every increment not yet compacted: click_rollups_live answers the same, before and after compaction', async () => {
+    // the old layout: one row per (link, dimension, value, hour, bot), keys repeated across rows
+    await pool.query(
+      `INSERT INTO click_rollup_deltas (link_id, dim, hour, value, bot, workspace_id, clicks, visitors)
+       SELECT 'lnk_' || (i % 4), (ARRAY['', 'country', 'os', 'referrer'])[1 + i % 4], $1::timestamptz + ((i % 3) * interval '1 hour'),
+              CASE WHEN i % 4 = 0 THEN '' ELSE 'v' || (i % 5) END, i % 6 = 0, 'ws_' || (i % 4), 1 + i % 4, i % 2
+         FROM generate_series(1, 500) AS i`,
+      [HOUR],
+    );
+    await pool.query(
+      `INSERT INTO click_rollups (link_id, dim, hour, value, bot, workspace_id, clicks, visitors)
+       VALUES ('lnk_1', '', $1, '', false, 'ws_1', 1000, 300), ('lnk_1', 'country', $1, 'v1', false, 'ws_1', 40, 7)`,
+      [HOUR],
+    );
+    const before = await live(pool);
+    const groups = (await pool.query<{ n: number }>('SELECT count(DISTINCT (link_id, hour, bot))::int AS n FROM click_rollup_deltas')).rows[0]!.n;
+    expect(groups).toBeGreaterThan(6);
+    await pool.query(loadMigrations().find((m) => m.version.startsWith('105_'))!.sql);
+    expect(await count(pool, 'click_rollup_deltas')).toBe(groups);
+    expect(await live(pool)).toBe(before);
+    await new RollupCompactor({ pool, log, everyMs: 1_000_000 }).drain();
+    expect(await count(pool, 'click_rollup_deltas')).toBe(0);
+    expect(await live(pool)).toBe(before);
+  });
+});
+
+describe('rollup increments of one large (link, hour, bot) group', () => {
+  let db: TestDatabase;
+  let pool: Pool;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('rollup_delta_split');
+    pool = createPool(db.url, { max: 2 });
+    await migrate(pool, log);
+  });
+
+  afterAll(async () => {
+    await pool?.end();
+    await db?.drop();
+  });
+
+  const expected = async () =>
+    JSON.stringify((await pool.query(`SELECT * FROM (${EXPECTED_ROLLUPS}) e ORDER BY 1, 2, 3, 4, 5`)).rows);
+  const got = async () =>
+    JSON.stringify((await pool.query(`SELECT link_id, dim, hour, value, bot, sum(clicks)::int AS clicks, sum(visitors)::int AS visitors
+      FROM click_rollups_live GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`)).rows);
+
+  it('spans several delta rows (each below TOAST size) and still counts every click once', async () => {
+    const links: FixtureLink[] = [{ id: 'lnk_big', workspaceId: 'ws_big', domain: 'go.example.com', path: 'with-utm' }];
+    const hourStart = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+    // 400 clicks of one link in one hour, each with its own long UTM content: ~40 kB of values
+    const clicks = makeClicks(400, links, { start: hourStart, seed: 3 }).map((c, i) => ({
+      ...c, bot: false, deviceClass: 'desktop', utm: { source: 'newsletter', content: `content-${i}-${'x'.repeat(80)}` },
+    }));
+    const set = new ClickSet([decodeClickColumns(encodeClickBatch({ v: 1, nodeId: 'node-t', batchId: 'big-1', events: clicks }))]);
+    const r = await storeClicks(pool, set, { subscriptions: new Map(), scheme: 'https' });
+    expect(r.inserted).toBe(400);
+    const { rows } = await pool.query<{ n: number; widest: number }>(
+      `SELECT count(*)::int AS n, max(pg_column_size(d.*))::int AS widest FROM click_rollup_deltas d WHERE link_id = 'lnk_big'`,
+    );
+    expect(rows[0]!.n).toBeGreaterThan(10);
+    expect(rows[0]!.widest).toBeLessThan(2032); // TOAST_TUPLE_THRESHOLD
+    expect(await got()).toBe(await expected());
+    await new RollupCompactor({ pool, log, everyMs: 1_000_000 }).drain();
+    expect(await count(pool, 'click_rollup_deltas')).toBe(0);
+    expect(await got()).toBe(await expected());
   });
 });
