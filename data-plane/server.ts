@@ -7,7 +7,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { requestHost, requestPathToLinkPath, storeKey, type Logger } from '../shared/index.js';
 import type { ClickSink } from './clicks/click-sink.js';
-import { gatherFacts, plainFacts, type FactDeps } from './facts.js';
+import { gatherFacts, plainFacts, type FactDeps, type HeaderSource } from './facts.js';
 import { framingProblem, refuse, seen } from './http-framing.js';
 import { ipFromBytes, type Ip } from './ip.js';
 import type { UwsModule } from './native-uws.js';
@@ -59,6 +59,23 @@ export function buildServer(deps: ServerDeps): RedirectServer {
   let peerRes: HttpResponse | null = null;
   const peerBytesOf = (): Uint8Array => (peerBytes ??= new Uint8Array(peerRes!.getRemoteAddress()));
   const peerOf = (): Ip | null => (peer === undefined ? (peer = ipFromBytes(peerBytesOf())) : peer);
+  // the headers rules read were kept by framingProblem's pass over them (`seen`): asking uWS again
+  // costs a native call and a scan of the headers each (two per request of a geo + device + A/B link)
+  let currentReq: HttpRequest | null = null;
+  const ruleHeaders: HeaderSource = {
+    getHeader(key) {
+      switch (key) {
+        case 'user-agent':
+          return seen.userAgent;
+        case 'x-forwarded-for':
+          return seen.forwardedFor;
+        case 'accept-language':
+          return seen.acceptLanguage;
+        default:
+          return currentReq!.getHeader(key);
+      }
+    },
+  };
   const app = uws.App();
   let listenSocket: us_listen_socket | null = null;
   const sample = deps.accessLogSample ?? 0;
@@ -90,7 +107,8 @@ export function buildServer(deps: ServerDeps): RedirectServer {
     const link = path !== null && host.length > 0 ? store.link(storeKey(host, path), withIds) : null;
     // the query matters to rules, forward_query and a click's QR flag: not read from uWS otherwise
     const query = link !== null && (link.routing !== null || link.forwardQuery || sink.enabled) ? req.getQuery() ?? '' : '';
-    const facts = link?.routing ? gatherFacts(req, peerOf, query, link.routing.needs, deps.facts) : plainFacts(query);
+    currentReq = req;
+    const facts = link?.routing ? gatherFacts(ruleHeaders, peerOf, query, link.routing.needs, deps.facts) : plainFacts(query);
     const at = now();
     const d = resolve({ host, path, link, domain: null }, facts, at);
     // fallbacks need the domain's settings: looked up only when the answer is not a redirect

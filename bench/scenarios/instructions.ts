@@ -141,7 +141,10 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
   try {
     const fx = await ctx.redirectFixture(opts.quick);
     const plainCount = Math.min(fx.plainPaths.length, 20_000);
-    const paths = fx.plainPaths.slice(0, plainCount);
+    // BENCH_INSTRUCTIONS_PATHS=rules: the nodes are asked for the fixture's links with geo + device +
+    // A/B rules instead of plain ones (the floor serves plain links only: count `on`/`off` then)
+    const rulePaths = process.env.BENCH_INSTRUCTIONS_PATHS === 'rules';
+    const paths = rulePaths ? fx.rulePaths : fx.plainPaths.slice(0, plainCount);
     const entries = function* () {
       for (let i = 0; i < plainCount; i++) yield [fx.plainPaths[i]!, plainDestination(i)] as [string, string];
     };
@@ -205,6 +208,7 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
 
     // BENCH_INSTRUCTIONS_CASES: which of floor, on (capture on), off (capture off) to count (default: all)
     const cases = new Set((process.env.BENCH_INSTRUCTIONS_CASES ?? 'floor,on,off').split(',').map((c) => c.trim()));
+    if (rulePaths && cases.has('floor')) throw new Error('BENCH_INSTRUCTIONS_PATHS=rules: the floor has no rule links; set BENCH_INSTRUCTIONS_CASES=on or on,off');
     // other builds counted in the same sitting: BENCH_BASELINE_DIST (label `baseline`) and
     // BENCH_COMPARE_DISTS=<label>=<dist>[,<label>=<dist>…] (one change at a time, before/after)
     // (an entry's optional third part replaces the node's start flags: `<label>=<dist>=-` for none,
@@ -273,7 +277,7 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
         return {
       rows,
       notes: [
-        `callgrind (valgrind ${execFileSync('valgrind', ['--version']).toString().trim()}), every thread of each process; ${warm} warm-up requests, then ${measured} counted, over 4 keep-alive connections, random keys over ${plainCount} links and ${fx.headerSets.length} visitor header sets; the count over the window divided by the requests (timers, JIT and GC in the window included); an idle window's rate beside it, not subtracted`,
+        `callgrind (valgrind ${execFileSync('valgrind', ['--version']).toString().trim()}), every thread of each process; ${warm} warm-up requests, then ${measured} counted, over 4 keep-alive connections, random keys over ${rulePaths ? `${paths.length} links with geo + device + A/B rules` : `${plainCount} links`} and ${fx.headerSets.length} visitor header sets; the count over the window divided by the requests (timers, JIT and GC in the window included); an idle window's rate beside it, not subtracted`,
         'node: one worker thread; the count includes the main thread reading the click ring, encoding, spooling and shipping the clicks of the counted requests',
         `callgrind pids (dumps cg.<pid>.* in ${outDir}): ${pids.join('; ')}`,
       ],

@@ -37,6 +37,7 @@ beforeAll(async () => {
         ab: [{ url: 'https://a.example.com/', weight: 1 }, { url: 'https://b.example.com/', weight: 1 }],
       },
     }),
+    linkSource({ path: 'lang', routing: { rules: [{ id: 'de', when: { language: ['de'] }, url: 'https://de.example.com/' }] } }),
   ];
   for (const l of links) await bucket.putLink(l);
   await bucket.putLink(linkSource({ domain: 'fallback.example.com', path: 'off', disabled: true }), { ...DOMAIN, hostname: 'fallback.example.com' });
@@ -133,6 +134,21 @@ describe('status codes and headers', () => {
       seen.add(String(first.headers.location));
     }
     expect(seen).toEqual(new Set(['https://a.example.com/', 'https://b.example.com/']));
+  });
+
+  it('rules read User-Agent, X-Forwarded-For and Accept-Language as sent, whatever else the request carries', async () => {
+    // the rule path takes these from the framing check's pass over the headers, not from uWS again
+    const noise = { 'x-request-id': 'r1', referer: 'https://ref.example.com/', 'x-other': 'y' };
+    const de = await request(node.port, { path: '/lang', headers: { ...noise, 'accept-language': 'de-DE,de;q=0.9,en;q=0.5' } });
+    expect(de.headers.location).toBe('https://de.example.com/');
+    const en = await request(node.port, { path: '/lang', headers: { ...noise, 'accept-language': 'en-US' } });
+    expect(en.headers.location).toBe('https://www.example.com/landing');
+    const none = await request(node.port, { path: '/lang' });
+    expect(none.headers.location).toBe('https://www.example.com/landing');
+    const gb = await request(node.port, { path: '/rules', headers: { ...noise, 'user-agent': IPHONE, 'x-forwarded-for': '81.2.69.142', 'accept-language': 'de' } });
+    expect(gb.headers.location).toBe('https://uk.example.com/');
+    const ios = await request(node.port, { path: '/rules', headers: { 'x-forwarded-for': '8.8.8.8', ...noise, 'user-agent': IPHONE } });
+    expect(ios.headers.location).toBe('https://apps.apple.com/app/1');
   });
 });
 
