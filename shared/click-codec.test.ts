@@ -171,8 +171,7 @@ describe('click batch codec', () => {
 });
 
 /** What a node writes (version 2): dictionary values interned, link texts as bytes, no UTM column. */
-function encodeV2(events: ClickEvent[], batchId = 'b-2'): Uint8Array {
-  const w = new ClickBatchWriterV2(2);
+function encodeV2(events: ClickEvent[], batchId = 'b-2', w = new ClickBatchWriterV2(2)): Uint8Array {
   for (const e of events) {
     const row = w.begin(e.occurredAt, (e.bot ? 1 : 0) | (e.qr ? 2 : 0));
     Buffer.from(e.visitorHash.slice(0, 32), 'hex').copy(w.hashes, 16 * row);
@@ -212,6 +211,21 @@ describe('click batch codec, version 2 (nodes since issue 13)', () => {
     expect(text(a)).toEqual(text(b));
     expect([...a.hashes]).toEqual([...b.hashes]);
     expect([...a.flags]).toEqual([...b.flags]);
+  });
+
+  it('a writer reset after a batch writes the next one as a fresh writer would: nothing of the last batch in it', () => {
+    const w = new ClickBatchWriterV2(2);
+    const first = Array.from({ length: 9 }, (_, i) => click(i, { domain: `d${i}.example`, destination: `https://example.org/${'x'.repeat(300)}/${i}` }));
+    const a = Buffer.from(encodeV2(first, 'b-1', w));
+    w.reset();
+    expect(w.count).toBe(0);
+    const second = [click(20, { path: 'ünï' }), click(21)];
+    const b = decodeClickBatch(encodeV2(second, 'b-2', w));
+    expect(b.rejected).toEqual([]);
+    expect(b.batch.events.map(strip)).toEqual(decodeClickBatch(encodeV2(second)).batch.events.map(strip));
+    expect(decodeClickColumns(encodeV2(second, 'b-2', (w.reset(), w))).strings).toEqual(decodeClickColumns(encodeV2(second)).strings);
+    // what finish returned before the reset, copied as emit's callers copy it: still the first batch
+    expect(decodeClickBatch(a).batch.events.map(strip)).toEqual(decodeClickBatch(encodeV2(first)).batch.events.map(strip));
   });
 
   it('rejects a bad event, keeps the rest; refuses texts that do not add up', () => {

@@ -2,10 +2,10 @@
  * Micro-benchmark of click capture as the node does it since issue 13: the serving thread's cost
  * (ClickRingWriter.click: one record per click) and the main thread's (ClickCollector: read the
  * ring, encode the batch), measured apart, with realistic clicks (1 M links with UTM destinations,
- * the redirect bench's 200 visitors behind a trusted proxy, every string freshly allocated as uWS
+ * 200 visitors (the redirect bench has 1 000: pass 1000) behind a trusted proxy, every string freshly allocated as uWS
  * and the store hand them out).
  *
- *   npx tsx bench/micro/click-ring.ts [clicks] [links]
+ *   npx tsx bench/micro/click-ring.ts [clicks] [links] [visitors]
  *
  * Prints CPU µs per click for each side over three runs. Compare runs in one sitting.
  */
@@ -21,6 +21,7 @@ import { visitorHeaderSets } from '../lib/link-dataset.js';
 
 const N = Number(process.argv[2] ?? 200_000);
 const LINKS = Number(process.argv[3] ?? 1_000_000);
+const VISITORS = Number(process.argv[4] ?? 200);
 const salt = new Uint8Array(32).fill(7);
 let bytes = 0;
 const collector = new ClickCollector({
@@ -35,7 +36,7 @@ const collector = new ClickCollector({
 const ring = createClickRing(64 * 1024 * 1024);
 collector.ring(0, ring);
 const writer = new ClickRingWriter(ring);
-const visitors = visitorHeaderSets(200);
+const visitors = visitorHeaderSets(VISITORS);
 const fresh = (s: string) => Buffer.from(s, 'latin1').toString('latin1');
 const peer = new Uint8Array([127, 0, 0, 1]);
 
@@ -43,7 +44,7 @@ function write(n: number, from: number): number {
   const t0 = process.cpuUsage();
   for (let i = from; i < from + n; i++) {
     const k = (i * 7919) % LINKS;
-    const v = visitors[i % 200]!;
+    const v = visitors[i % VISITORS]!;
     const click: ClickFacts = {
       linkId: fresh(`lnk_01ABCDEFGHJKMNPQRS${k.toString().padStart(7, '0')}`), workspaceId: fresh('ws_01ABCDEFGHJKMNPQRSTVWXYZ00'), domain: fresh('go.bench.example'),
       path: fresh(`k${k}`), destination: fresh(`https://www.example.com/landing/${k}?utm_source=newsletter&utm_medium=email&utm_campaign=bench`),
@@ -61,7 +62,7 @@ function harness(n: number, from: number): number {
   const t0 = process.cpuUsage();
   for (let i = from; i < from + n; i++) {
     const k = (i * 7919) % LINKS;
-    const v = visitors[i % 200]!;
+    const v = visitors[i % VISITORS]!;
     const click = {
       linkId: fresh(`lnk_01ABCDEFGHJKMNPQRS${k.toString().padStart(7, '0')}`), workspaceId: fresh('ws_01ABCDEFGHJKMNPQRSTVWXYZ00'), domain: fresh('go.bench.example'),
       path: fresh(`k${k}`), destination: fresh(`https://www.example.com/landing/${k}?utm_source=newsletter&utm_medium=email&utm_campaign=bench`),

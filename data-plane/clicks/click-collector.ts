@@ -56,6 +56,8 @@ class RingState {
   readonly language: (string | null | undefined)[] = [];
   /** Client IP by X-Forwarded-For id (behind a trusted peer). */
   readonly forwarded: (Ip | undefined)[] = [];
+  /** The country of that client IP, by the same id. */
+  readonly country: (string | null | undefined)[] = [];
   /** Visitor hashes by user-agent id, then network. */
   hashes: (Map<number, Uint8Array> | undefined)[] = [];
   /** Batch stamp and dictionary index: the string itself (domain, workspace, rule, variant, rule country). */
@@ -82,6 +84,7 @@ class RingState {
     this.referrer.length = 0;
     this.language.length = 0;
     this.forwarded.length = 0;
+    this.country.length = 0;
     this.hashes = [];
     this.stamp.fill(0);
     this.uaStamp.fill(0);
@@ -103,6 +106,8 @@ export class ClickCollector {
   readonly #localSalts = new Map<number, Uint8Array>();
   /** The batch being filled, its number (the stamps of RingState) and its flush timer. */
   #writer: ClickBatchWriterV2 | null = null;
+  /** The last batch's writer, emptied: the next batch reuses its buffers. */
+  #spare: ClickBatchWriterV2 | null = null;
   #batchNo = 0;
   #flushTimer: NodeJS.Timeout | null = null;
   /** The UTC day of the hashes cached in the rings' states, and the salt they were made with. */
@@ -222,13 +227,18 @@ export class ClickCollector {
     if (r.generation !== st.generation) st.renew(r.generation);
     let w = this.#writer;
     if (w === null) {
-      w = this.#writer = new ClickBatchWriterV2(this.opts.maxEvents);
+      w = this.#writer = this.#spare ?? new ClickBatchWriterV2(this.opts.maxEvents);
+      this.#spare = null;
       this.#batchNo++;
       this.#flushTimer ??= setTimeout(this.#expire, this.opts.flushMs);
     }
     const b = this.#batchNo;
     const time = r.time(at);
-    const ip = this.#client(st, this.#peer(r, at), r.id(at, RING_SLOT.forwardedFor));
+    const xffId = r.id(at, RING_SLOT.forwardedFor);
+    const ip = this.#client(st, this.#peer(r, at), xffId);
+    // the client IP came from this ring's cache by X-Forwarded-For id: its country is cached there too
+    const viaXff = ip !== null && st.forwarded[xffId] === ip;
+    const net = networkKey(ip);
 
     // the user agent: device, OS, browser, bot (parsed once per distinct agent), and the hash
     const uaId = r.id(at, RING_SLOT.userAgent);
@@ -241,7 +251,6 @@ export class ClickCollector {
     }
     let byNet = st.hashes[uaId];
     if (byNet === undefined) st.hashes[uaId] = byNet = new Map();
-    const net = networkKey(ip);
     let hash = byNet.get(net);
     if (hash === undefined) {
       this.#salt ??= this.opts.salts(day) ?? this.#localSalt(day);
@@ -261,9 +270,12 @@ export class ClickCollector {
     const ruleCountry = r.id(at, RING_SLOT.country);
     if (ruleCountry !== 0) w.dict(DICT.country, this.#dict(st, w, ruleCountry));
     else if (ip !== null) {
-      const key = networkKey(ip);
-      let country = this.#countries.get(key);
-      if (country === undefined) this.#countries.set(key, (country = this.opts.geo.country(ip)));
+      let country = viaXff ? st.country[xffId] : undefined;
+      if (country === undefined) {
+        country = this.#countries.get(net);
+        if (country === undefined) this.#countries.set(net, (country = this.opts.geo.country(ip)));
+        if (viaXff) st.country[xffId] = country;
+      }
       if (country !== null) w.dict(DICT.country, w.intern(country));
     }
     if (st.uaStamp[uaId] !== b) {
@@ -321,10 +333,17 @@ export class ClickCollector {
     this.#writer = null;
     if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
     this.#flushTimer = null;
-    if (w === null || w.count === 0) return;
+    if (w === null) return;
+    if (w.count === 0) {
+      this.#spare = w;
+      return;
+    }
     const batchId = newClickId(Date.now());
     const events = w.count;
-    this.opts.emit(w.finish(this.opts.nodeId, batchId), events, batchId);
+    const data = w.finish(this.opts.nodeId, batchId);
+    w.reset();
+    this.#spare = w;
+    this.opts.emit(data, events, batchId);
     this.emitted += events;
   }
 
