@@ -16,10 +16,10 @@
  * are new in one round, the lane jumps to the newest row and leaves them to the KV path, so a
  * node never receives a bulk import twice.
  *
- * One read for both paths: when the relay is waiting for a NOTIFY, the NOTIFY wakes only the relay,
- * whose read (every unpublished row, in seq order) is offered here before its KV publish; the lane
- * copies the new rows from it and reads for itself only when the relay was busy (a round running, acks
- * awaited, failing) or its read could not show every new row. Before, each write cost a read by each.
+ * One read for both paths: a NOTIFY wakes the relay, whose next read (every unpublished row, in seq
+ * order) is offered here before its KV publish; the lane copies the new rows from it, and reads for
+ * itself only when no such read came within the relay's LIVE_GRACE_MS (acks awaited that do not come,
+ * failing) or it could not show every new row. Before, each write cost a read by each.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Counter, type Registry } from 'prom-client';
@@ -50,8 +50,9 @@ export class LiveLane {
   private readonly skipped: Counter | null = null;
   private readonly repeated: Counter | null = null;
   private lastRepeat = 0;
-  /** A round of the lane's own is reading: an offer now could interleave with it, so it is refused. */
+  /** A round of the lane's own is reading: an offer now is queued, and taken when the round ends. */
   private busy = false;
+  private queued: LiveRow[] = [];
 
   constructor(
     private readonly opts: { pool: Pool; subjectPrefix: string; registry?: Registry; maxRows?: number },
@@ -66,6 +67,7 @@ export class LiveLane {
   /** Forget the position (leadership changed): the next round starts after the newest row. */
   reset(): void {
     this.high = null;
+    this.queued = [];
   }
 
   /** How long the relay may wait before the next round is due (a repeat, at the latest). */
@@ -73,41 +75,61 @@ export class LiveLane {
     return Math.max(0, this.lastRepeat + REPEAT_EVERY_MS - now);
   }
 
-  /** Copies the rows committed since the last round, and repeats those still unpublished when due. */
-  async round(nc: NatsConnection): Promise<number> {
+  /**
+   * Copies the rows committed since the last round (`copy`; always while the position is not known),
+   * and repeats those still unpublished when due.
+   */
+  async round(nc: NatsConnection, copy = true): Promise<number> {
     this.busy = true;
     try {
-      const sent = await this.copyNew(nc);
+      const sent = copy || this.high === null ? await this.copyNew(nc) : 0;
       if (this.nextDueMs() === 0) await this.repeat(nc);
       return sent;
     } finally {
       this.busy = false;
+      // offered meanwhile: the relay may have published and deleted those rows since, so its read is
+      // all that shows them (in seq order, each once)
+      if (this.queued.length > 0) {
+        const bySeq = new Map(this.queued.map((r) => [r.seq, r]));
+        this.queued = [];
+        this.take(nc, [...bySeq.values()].sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1)));
+      }
     }
   }
 
   /**
    * The relay's read, offered before its KV publish: `rows` are every unpublished row in seq order (but
    * rows it published already), `complete` when no unpublished row follows them. Copies the ones this
-   * lane has not handled, as its own round would; false when it cannot tell them (position not known yet,
-   * a round of its own running, an incomplete read): then the lane must read for itself.
+   * lane has not handled, as its own round would (after it, when one is running); false when it cannot
+   * tell them (position not known yet, an incomplete read): then the lane must read for itself.
    */
   offer(nc: NatsConnection, rows: readonly LiveRow[], complete: boolean): boolean {
-    if (this.high === null || this.busy || !complete) return false;
+    if (this.high === null || !complete) return false;
+    if (this.busy) {
+      this.queued.push(...rows);
+      return true;
+    }
+    this.take(nc, rows);
+    return true;
+  }
+
+  /** Copies the rows of `rows` (in seq order) after the lane's position. */
+  private take(nc: NatsConnection, rows: readonly LiveRow[]): void {
+    if (this.high === null) return;
     const high = BigInt(this.high);
     let from = rows.length;
     while (from > 0 && BigInt(rows[from - 1]!.seq) > high) from--;
     const fresh = rows.slice(from);
-    if (fresh.length === 0) return true;
+    if (fresh.length === 0) return;
     this.high = fresh[fresh.length - 1]!.seq;
     if (fresh.length > (this.opts.maxRows ?? LIVE_MAX_ROWS)) {
       this.floor = this.high;
       this.skipped?.inc();
-      return true;
+      return;
     }
-    if (nc.isClosed()) return true;
+    if (nc.isClosed()) return;
     this.publish(nc, fresh);
     this.published?.inc(fresh.length);
-    return true;
   }
 
   private publish(nc: NatsConnection, rows: readonly LiveRow[]): void {

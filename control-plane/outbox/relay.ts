@@ -19,9 +19,10 @@
  *   through ends the outage and the backlog follows at full speed.
  * - With `liveSubjectPrefix`, the leader also copies each new row to core NATS at once
  *   (live-lane.ts), in its own loop that no KV failure or ack wait holds up: nodes apply it while
- *   the links stream has no leader. The row is still deleted only after its KV put. A NOTIFY that
- *   finds the relay waiting for it wakes the relay alone, and its read is offered to the lane before
- *   the KV publish (one read for both); while the relay is busy or failing the lane reads for itself.
+ *   the links stream has no leader. The row is still deleted only after its KV put. A NOTIFY wakes
+ *   the relay, whose next read is offered to the lane before the KV publish (one read for both); the
+ *   lane reads for itself only if no read that began after the NOTIFY was offered within
+ *   LIVE_GRACE_MS (the relay awaiting acks that do not come, failing) or the offer was refused.
  * - A small batch that ended a round (what one API write or a few make) is deleted by the next
  *   round's read, in the same statement, or alone after DELETE_DEFER_MS if no NOTIFY comes first: one
  *   statement and one commit per wake-up instead of a read and a delete. Until then the published
@@ -46,6 +47,8 @@ const PIPELINE_ROUNDS = 16;
 export const DELETE_DEFER_MAX_ROWS = 256;
 /** …or alone, when no NOTIFY brought a next read within this long. */
 export const DELETE_DEFER_MS = 100;
+/** The live lane reads for itself when no relay read that began after a NOTIFY was offered to it within this long. */
+export const LIVE_GRACE_MS = 20;
 
 export interface RelayOptions {
   pool: Pool;
@@ -132,8 +135,12 @@ export class OutboxRelay {
   private liveLoop: Promise<void> | null = null;
   /** Cut short by a NOTIFY or stop(): the live lane's wait. */
   private readonly liveWaker = new Waker();
-  /** Waiting for a NOTIFY after a round that went through: a NOTIFY now is read by the relay first. */
+  /** Waiting for a NOTIFY after a round that went through. */
   private parked = false;
+  /** NOTIFYs received; the lane's grace timer waits for a relay read begun after the `liveGraceFor`-th. */
+  private notifies = 0;
+  private liveGraceFor = 0;
+  private liveGrace: NodeJS.Timeout | null = null;
   /** Published rows whose DELETE rides on the next read from the start (or goes alone: DELETE_DEFER_MS). */
   private unmarked: string[] = [];
   leader = false;
@@ -191,6 +198,7 @@ export class OutboxRelay {
     this.waker.wake();
     this.stopWaker.wake();
     this.liveWaker.wake();
+    if (this.liveGrace) clearTimeout(this.liveGrace);
     await this.loop;
     await this.liveLoop;
     await this.markDeferred().catch(() => undefined); // else the next leader republishes them: harmless
@@ -227,8 +235,9 @@ export class OutboxRelay {
         this.leaderLost = true;
       });
       client.on('notification', () => {
-        // a relay waiting for this reads at once and offers its read to the live lane
-        if (!this.parked) this.liveWaker.wake();
+        // the relay's next read is offered to the live lane; if none comes in time, the lane reads itself
+        this.notifies++;
+        if (this.live) this.armLiveGrace();
         this.waker.wake();
       });
       await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
@@ -310,6 +319,8 @@ export class OutboxRelay {
   private async runLive(live: LiveLane): Promise<void> {
     const backoff = new Backoff(100, 2_000);
     let wasLeader = false;
+    // a wake-up by its timer alone is for the repeats: new rows come by the relay's reads, or wake it
+    let copy = true;
     while (this.running) {
       try {
         if (!this.leader) {
@@ -320,14 +331,15 @@ export class OutboxRelay {
         }
         if (!wasLeader) live.reset();
         wasLeader = true;
-        await live.round(connectionOf(await this.opts.kv()));
+        await live.round(connectionOf(await this.opts.kv()), copy);
         backoff.reset();
-        await this.liveWaker.wait(Math.min(this.opts.pollMs, live.nextDueMs()));
+        copy = await this.liveWaker.wait(Math.min(this.opts.pollMs, live.nextDueMs()));
       } catch (err) {
         if (!this.running) break;
         // Postgres away (the KV path reports that outage) or no bucket yet: try again later
         this.opts.log.debug({ err }, 'live lane round failed');
         await this.liveWaker.wait(backoff.next());
+        copy = true;
       }
     }
   }
@@ -377,8 +389,21 @@ export class OutboxRelay {
     if (this.unmarked === done) this.unmarked = [];
   }
 
-  /** The relay's read from the start, offered to the live lane; when it cannot take it, the lane reads itself. */
-  private feedLive(kv: KV, rows: OutboxRow[], complete: boolean): void {
+  private armLiveGrace(): void {
+    this.liveGraceFor = this.notifies;
+    if (this.liveGrace) return; // the deadline stays the first NOTIFY's
+    this.liveGrace = setTimeout(() => {
+      this.liveGrace = null;
+      this.liveWaker.wake();
+    }, LIVE_GRACE_MS);
+    this.liveGrace.unref();
+  }
+
+  /**
+   * The relay's read from the start (begun after `readStart` NOTIFYs), offered to the live lane; when it
+   * cannot take it, the lane reads itself at once. A read that covers every NOTIFY so far ends the grace.
+   */
+  private feedLive(kv: KV, rows: OutboxRow[], complete: boolean, readStart: number): void {
     if (!this.live || this.leaderLost) return;
     let fed = false;
     try {
@@ -387,6 +412,10 @@ export class OutboxRelay {
       fed = false;
     }
     if (!fed) this.liveWaker.wake();
+    else if (this.liveGrace && readStart >= this.liveGraceFor) {
+      clearTimeout(this.liveGrace);
+      this.liveGrace = null;
+    }
   }
 
   /**
@@ -398,8 +427,9 @@ export class OutboxRelay {
     const timeout = this.opts.ackTimeoutMs ?? 15_000;
     let published = 0;
     let marking: Promise<void> = Promise.resolve();
+    const readStart = this.notifies;
     let rows = await this.fetch(null, limit);
-    this.feedLive(kv, rows, rows.length < limit);
+    this.feedLive(kv, rows, rows.length < limit, readStart);
     try {
       for (let round = 1; rows.length > 0; round++) {
         // within a batch only the last entry per key matters; earlier ones are superseded
