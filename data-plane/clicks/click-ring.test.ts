@@ -57,6 +57,19 @@ describe('click ring', () => {
     expect(r.pending).toBe(0);
   });
 
+  it('long link texts (copied natively) keep their bytes: ASCII, UTF-8 with emoji, and both right after each other', () => {
+    const buf = createClickRing(64 * 1024);
+    const w = new ClickRingWriter(buf);
+    const r = new ClickRingReader(buf);
+    const texts = [
+      { path: 'a'.repeat(31), destination: `https://example.org/${'x'.repeat(200)}?utm_source=news` },
+      { path: `früh/😀/${'b'.repeat(40)}`, destination: `https://example.org/${'é'.repeat(50)}?q=ü&e=😀` },
+      { path: 'c'.repeat(32), destination: `https://例え.jp/${'ß'.repeat(33)}` },
+    ];
+    for (const [i, t] of texts.entries()) w.click(click(i, t), V4, '', IPHONE, '', '');
+    expect(readAll(r).map((g) => g.click)).toEqual(texts.map((t, i) => click(i, t)));
+  });
+
   it('cuts long header values (user agent, referer, language to 1 KiB; X-Forwarded-For to its right-hand 512 chars)', () => {
     const buf = createClickRing(64 * 1024);
     const w = new ClickRingWriter(buf);
