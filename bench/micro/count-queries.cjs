@@ -3,6 +3,8 @@
  * statement name (or its first 60 characters), and on SIGUSR2 writes the counts since the last
  * signal to $COUNT_QUERIES_OUT and starts over. Used by api-reactions.ts; no effect elsewhere.
  */
+/* global require, process, __filename */
+/* eslint-disable @typescript-eslint/no-require-imports -- a CommonJS preload for `node --require` */
 'use strict';
 const { createRequire } = require('node:module');
 const { writeFileSync } = require('node:fs');
