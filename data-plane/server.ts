@@ -107,8 +107,13 @@ export function buildServer(deps: ServerDeps): RedirectServer {
     const link = path !== null && host.length > 0 ? store.link(storeKey(host, path), withIds) : null;
     // the query matters to rules, forward_query and a click's QR flag: not read from uWS otherwise
     const query = link !== null && (link.routing !== null || link.forwardQuery || sink.enabled) ? req.getQuery() ?? '' : '';
-    currentReq = req;
-    const facts = link?.routing ? gatherFacts(ruleHeaders, peerOf, query, link.routing.needs, deps.facts) : plainFacts(query);
+    let facts;
+    if (link?.routing) {
+      currentReq = req;
+      facts = gatherFacts(ruleHeaders, peerOf, query, link.routing.needs, deps.facts);
+    } else {
+      facts = plainFacts(query);
+    }
     const at = now();
     const d = resolve({ host, path, link, domain: null }, facts, at);
     // fallbacks need the domain's settings: looked up only when the answer is not a redirect
