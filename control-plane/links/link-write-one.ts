@@ -81,12 +81,13 @@ const tail = `,
     INSERT INTO link_outbox (kv_key, op, payload, traceparent)
     SELECT k, o, p, $32::text FROM ins, unnest($9::text[], $10::text[], $11::bytea[]) WITH ORDINALITY AS t(k, o, p, n) ORDER BY n
   ),
+  subs AS MATERIALIZED (
+    SELECT w.event_types FROM webhook_endpoints w WHERE w.workspace_id = $1 AND w.enabled AND w.deleted_at IS NULL
+  ),
   ev AS (
     INSERT INTO events (id, workspace_id, type, occurred_at, data, traceparent, dispatched_at)
     SELECT e.id, $1, e.type, $5::timestamptz, $27::text::jsonb, $32::text,
-      CASE WHEN NOT EXISTS (SELECT 1 FROM webhook_endpoints w
-                            WHERE w.workspace_id = $1 AND w.enabled AND w.deleted_at IS NULL AND webhook_filter_matches(w.event_types, e.type))
-           THEN now() END
+      CASE WHEN NOT EXISTS (SELECT 1 FROM subs WHERE webhook_filter_matches(subs.event_types, e.type)) THEN now() END
     FROM ins, unnest($12::uuid[], $13::text[]) AS e(id, type)
     RETURNING dispatched_at
   ),
