@@ -364,6 +364,39 @@ describe('click collector: when batches leave', () => {
     col.stop();
   });
 
+  it('idle rings are read less and less often; a click after a long quiet still leaves flushMs after it was made, and reads go back to drainMs', async () => {
+    let saltCalls = 0;
+    const { col, out, write } = rig({ drainMs: 5, flushMs: 400, salts: (d) => (saltCalls++, SALTS.get(d)) });
+    write(click(0));
+    col.flush(); // a click hashed: the day's salt is known from now on
+    expect(out.map((o) => o.events)).toEqual([1]);
+    col.start();
+    saltCalls = 0;
+    const polls0 = col.polls;
+    await sleep(600);
+    // 5, 10, 20, then 50 ms (IDLE_MAX_MS) between reads: about 14 in 600 ms, not 120
+    expect(col.polls - polls0).toBeLessThanOrEqual(20);
+    expect(col.polls - polls0).toBeGreaterThanOrEqual(5);
+    // an empty read looks at the rings' counters only (no salt lookup, no per-ring work)
+    expect(saltCalls).toBe(0);
+    // a click written just after a read: the next read is a whole idle pause (50 ms) away
+    const p = col.polls;
+    while (col.polls === p) await turn();
+    const written = Date.now();
+    write(click(1, { at: written }));
+    while (col.received < 2) await turn();
+    // traffic: the next reads come every drainMs again
+    const read = col.polls;
+    await sleep(40);
+    expect(col.polls - read).toBeGreaterThanOrEqual(2);
+    while (out.length < 2) await turn();
+    const left = Date.now() - written;
+    // flushMs after the click was made (the time it waited in the ring counts), not flushMs after it was read
+    expect(left).toBeGreaterThanOrEqual(400 - 2);
+    expect(left).toBeLessThan(400 + 40);
+    col.stop();
+  });
+
   it('a partial batch leaves flushMs after its oldest click, also while clicks keep arriving', async () => {
     const { col, out, write, events } = rig({ drainMs: 5, flushMs: 60 });
     col.start();

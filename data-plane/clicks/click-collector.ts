@@ -32,7 +32,11 @@ export interface ClickCollectorOptions {
   salts: SaltSource;
   maxEvents: number;
   flushMs: number;
-  /** How often the rings are read (ms); a click waits this long at most before it is encoded. */
+  /**
+   * How often the rings are read while clicks arrive (ms). Idle rings are read less and less often,
+   * down to once per IDLE_MAX_MS (less when `flushMs` is short), and at this pace again once a read
+   * finds a click.
+   */
   drainMs?: number;
   /** An encoded batch (a view of a reused buffer: copy what you keep). */
   emit(data: Uint8Array, events: number, batchId: string): void;
@@ -41,6 +45,13 @@ export interface ClickCollectorOptions {
 
 /** Clicks encoded per event-loop turn: the main thread also ships, spools and answers the workers. */
 const CHUNK = 256;
+/**
+ * The longest pause between two reads of idle rings. A serving thread writes ~220 bytes per click
+ * into an 8 MiB ring: 38 000 clicks, 300 ms at 125 k clicks/s (more than a serving thread serves), so a
+ * burst that starts just after a read has 6 × this pause of room before its first read; from then
+ * on the rings are read every `drainMs` (and a chunk per event-loop turn while there is more).
+ */
+export const IDLE_MAX_MS = 50;
 const DAY_MS = 86_400_000;
 const IDS = MAX_IDS + 1;
 
@@ -95,7 +106,14 @@ class RingState {
 
 export class ClickCollector {
   readonly #rings = new Map<number, RingState>();
+  /** The same, as an array (what a read walks: no iterator per read). */
+  #list: RingState[] = [];
   readonly #drainMs: number;
+  /** The longest pause between reads of idle rings (IDLE_MAX_MS, bounded by flushMs). */
+  readonly #idleMaxMs: number;
+  /** The pause before the next read: drainMs after a read that found clicks, doubling while none come. */
+  #wait: number;
+  #running = false;
   #timer: NodeJS.Timeout | null = null;
   #immediate: NodeJS.Immediate | null = null;
   /** Parsed peers by IPv4 address (a node's peers are its load balancers, or a few clients). */
@@ -115,12 +133,17 @@ export class ClickCollector {
   #salt: Uint8Array | null = null;
   /** Clicks read from the rings. */
   received = 0;
+  /** Timed reads of the rings (an idle node's wake-ups: tests, diagnosis). */
+  polls = 0;
   /** Clicks encoded / emitted since start. */
   captured = 0;
   emitted = 0;
 
   constructor(private readonly opts: ClickCollectorOptions) {
     this.#drainMs = opts.drainMs ?? 10;
+    // a click may wait a pause before it is read: the pause stays well inside its flush time
+    this.#idleMaxMs = Math.max(this.#drainMs, Math.min(IDLE_MAX_MS, Math.floor(opts.flushMs / 4)));
+    this.#wait = this.#drainMs;
     this.#hasher = new VisitorHasher((day) => opts.salts(day) ?? this.#localSalt(day), 0);
   }
 
@@ -130,19 +153,22 @@ export class ClickCollector {
     const st = new RingState(new ClickRingReader(buffer));
     st.each = (at) => this.#encode(st, at);
     this.#rings.set(index, st);
+    this.#list = [...this.#rings.values()];
+    // a new ring (a serving thread started): read at the busy pace again
+    this.#rearm(this.#drainMs);
   }
 
   /** Clicks the serving threads dropped because their ring was full. */
   get dropped(): number {
     let n = 0;
-    for (const r of this.#rings.values()) n += r.reader.dropped;
+    for (const r of this.#list) n += r.reader.dropped;
     return n;
   }
 
   /** Bytes of click records written and not yet read. */
   get pendingBytes(): number {
     let n = 0;
-    for (const r of this.#rings.values()) n += r.reader.pending;
+    for (const r of this.#list) n += r.reader.pending;
     return n;
   }
 
@@ -152,9 +178,18 @@ export class ClickCollector {
   }
 
   start(): void {
-    this.#timer ??= setInterval(() => {
-      if (this.#immediate === null) this.#tick();
-    }, this.#drainMs);
+    if (this.#running) return;
+    this.#running = true;
+    this.#wait = this.#drainMs;
+    this.#timer = setTimeout(this.#tick, this.#wait);
+  }
+
+  /** The next read in `ms` (sooner than planned), unless a chunk is under way. */
+  #rearm(ms: number): void {
+    if (!this.#running || this.#immediate !== null || ms >= this.#wait) return;
+    this.#wait = ms;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = setTimeout(this.#tick, ms);
   }
 
   #localSalt(day: number): Uint8Array {
@@ -230,7 +265,11 @@ export class ClickCollector {
       w = this.#writer = this.#spare ?? new ClickBatchWriterV2(this.opts.maxEvents);
       this.#spare = null;
       this.#batchNo++;
-      this.#flushTimer ??= setTimeout(this.#expire, this.opts.flushMs);
+      // the batch leaves flushMs after its first click was made: minus the time that click waited
+      // in the ring (at most a pause between reads; more only when the reader is behind, and then
+      // batches fill and leave anyway)
+      const waited = Date.now() - r.time(at);
+      this.#flushTimer ??= setTimeout(this.#expire, this.opts.flushMs - (waited <= 0 ? 0 : waited < this.#idleMaxMs ? waited : this.#idleMaxMs));
     }
     const b = this.#batchNo;
     const time = r.time(at);
@@ -350,16 +389,22 @@ export class ClickCollector {
   /** Drops the cached visitor hashes (a new day, or the day's salt replaced). */
   #forgetHashes(): void {
     this.#salt = null;
-    for (const s of this.#rings.values()) s.hashes = [];
+    for (const s of this.#list) s.hashes = [];
   }
 
   /** Reads up to `max` clicks over the rings; returns how many. */
   #drain(max: number): number {
+    const list = this.#list;
+    // idle rings (the usual case of a timed read on a quiet node): two counters each, nothing else
+    let written = false;
+    for (let i = 0; i < list.length; i++) if (list[i]!.reader.pending !== 0) written = true;
+    if (!written) return 0;
     // the day's salt may have changed since the last chunk (VisitorSalts adopting the shared salt
     // after a node-local one): hashes made with the old one would count a visitor twice
     if (this.#salt !== null && (this.opts.salts(this.#day) ?? this.#localSalts.get(this.#day)) !== this.#salt) this.#forgetHashes();
     let n = 0;
-    for (const st of this.#rings.values()) {
+    for (let i = 0; i < list.length; i++) {
+      const st = list[i]!;
       if (n >= max) break;
       try {
         n += st.reader.drainRecords(max - n, st.each);
@@ -371,10 +416,24 @@ export class ClickCollector {
     return n;
   }
 
+  /**
+   * A read of the rings, timed or right after a full chunk. A full chunk: there may be more; I/O
+   * goes in between, then the next chunk. Otherwise the next read comes after a pause: drainMs if
+   * this read found clicks, else twice the last pause, up to the idle maximum.
+   */
   readonly #tick = (): void => {
+    this.#timer = null;
     this.#immediate = null;
-    // a full chunk: there may be more; let I/O in between, then go on
-    if (this.#drain(CHUNK) === CHUNK) this.#immediate = setImmediate(this.#tick);
+    if (!this.#running) return;
+    this.polls++;
+    const n = this.#drain(CHUNK);
+    if (n === CHUNK) {
+      this.#immediate = setImmediate(this.#tick);
+      return;
+    }
+    const wait = n > 0 ? this.#drainMs : this.#wait * 2;
+    this.#wait = wait < this.#idleMaxMs ? wait : this.#idleMaxMs;
+    this.#timer = setTimeout(this.#tick, this.#wait);
   };
 
   /** Reads and encodes every click written so far and emits the partial batch (drain, tests). */
@@ -385,7 +444,8 @@ export class ClickCollector {
 
   /** Flushes and stops reading. */
   stop(): void {
-    if (this.#timer) clearInterval(this.#timer);
+    this.#running = false;
+    if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
     if (this.#immediate) clearImmediate(this.#immediate);
     this.#immediate = null;
