@@ -15,6 +15,11 @@
  * rows (as stored: ids, domain, UTM, tags) into a table of the links table's shape with all of its
  * indexes (`LIKE links INCLUDING ALL`). The table is a logged one like links (a TEMP table would
  * skip the WAL the real write pays). The scenario's total is reported as a ratio to it.
+ *
+ * With BENCH_BASELINE_DIST=<another build's dist>, that build's control plane and node run the same
+ * import in the same sitting, alternating with this build's (baseline, this, this, baseline: both
+ * orders; BENCH_BULK_ROUNDS pairs, default 1): each round its own NATS, database, node and floor.
+ * The table and the targets are this build's median round; the notes list every round.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -166,13 +171,24 @@ async function copyFloor(db: pg.Client, n: number): Promise<{ ms: number; pgCpu:
   return { ms, pgCpu };
 }
 
-export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
+/** One round's figures, for the comparison of builds. */
+interface Round {
+  build: string;
+  totalS: number;
+  floorS: number;
+  cp: number;
+  pg: number;
+  node: number;
+  result: ScenarioResult;
+}
+
+async function runOnce(opts: ScenarioOptions, build: string, dist: string | undefined): Promise<Round> {
   const n = opts.quick ? 50_000 : 1_000_000;
   const nats = await startNatsServer();
   const lmdb = mkdtempSync(join(tmpdir(), 'lp-bench-bulk-'));
   const names = natsNames(PREFIX);
   try {
-    const cp = await startBenchControlPlane({ label: 'bulk', natsUrl: nats.url, prefix: PREFIX });
+    const cp = await startBenchControlPlane({ label: 'bulk', natsUrl: nats.url, prefix: PREFIX, dist });
     const db = new pg.Client({ connectionString: cp.db.url });
     await db.connect();
     try {
@@ -180,7 +196,7 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
       if (dom.status !== 201) throw new Error(`POST /v1/domains → ${dom.status} ${JSON.stringify(dom.json)}`);
       const canary = await cp.call('POST', '/v1/links', { domain: HOST, path: 'canary', destination_url: 'https://shop.example.com/canary' });
       if (canary.status !== 201) throw new Error(`POST /v1/links → ${canary.status}`);
-      const node = await startBenchNode({ natsUrl: nats.url, prefix: PREFIX, lmdbPath: lmdb, cpus: null });
+      const node = await startBenchNode({ natsUrl: nats.url, prefix: PREFIX, lmdbPath: lmdb, cpus: null, dist });
       try {
         for (let i = 0; (await httpGet({ port: node.port, path: '/canary', host: HOST })).status !== 302; i++) {
           if (i > 200) throw new Error('the canary link never reached the node');
@@ -250,7 +266,7 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
           [jobId],
         );
         const p99 = red.summary.p99 / 1000;
-        return {
+        const result: ScenarioResult = {
           rows: [
             { phase: 'upload (first byte → 202)', 'ends at s': s(up.accepted - up.firstByte), 'took s': s(up.accepted - up.firstByte), 'items/s': Math.round(n / ((up.accepted - up.firstByte) / 1000)) },
             { phase: 'processing (202 → job finished)', 'ends at s': s(processed - up.firstByte), 'took s': s(processed - up.accepted), 'items/s': Math.round(n / ((processed - up.accepted) / 1000)) },
@@ -278,6 +294,7 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
             { name: 'sampled links not served right', value: wrong + red.errors, target: 0, op: '<=' },
           ],
         };
+        return { build, totalS: total / 1000, floorS: floor.ms / 1000, cp: cpu.cp, pg: cpu.pg, node: cpu.node, result };
       } finally {
         await node.stop();
       }
@@ -289,4 +306,35 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
     await nats.destroy();
     rmSync(lmdb, { recursive: true, force: true });
   }
+}
+
+export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
+  const base = process.env.BENCH_BASELINE_DIST;
+  if (!base) return (await runOnce(opts, 'this build', undefined)).result;
+  const pairs = Number(process.env.BENCH_BULK_ROUNDS ?? 1);
+  const rounds: Round[] = [];
+  for (let i = 0; i < pairs; i++) {
+    const order: [string, string | undefined][] = i % 2 === 0
+      ? [['baseline', base], ['this build', undefined], ['this build', undefined], ['baseline', base]]
+      : [['this build', undefined], ['baseline', base], ['baseline', base], ['this build', undefined]];
+    for (const [build, dist] of order) rounds.push(await runOnce(opts, build, dist));
+  }
+  const mine = rounds.filter((r) => r.build === 'this build').sort((a, b) => a.totalS - b.totalS);
+  const median = mine[Math.floor((mine.length - 1) / 2)]!;
+  const med = (build: string, f: (r: Round) => number) => {
+    const v = rounds.filter((r) => r.build === build).map(f).sort((a, b) => a - b);
+    return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+  };
+  const line = (build: string) =>
+    `${build} (median of ${rounds.filter((r) => r.build === build).length}): total ${med(build, (r) => r.totalS).toFixed(1)} s, ${med(build, (r) => r.totalS / r.floorS).toFixed(1)} × its floor; CPU control plane ${med(build, (r) => r.cp).toFixed(1)} s, Postgres ${med(build, (r) => r.pg).toFixed(1)} s, node ${med(build, (r) => r.node).toFixed(1)} s`;
+  return {
+    ...median.result,
+    notes: [
+      ...(median.result.notes ?? []),
+      `builds alternated in this run (BENCH_BASELINE_DIST=${base}), rounds in order:`,
+      ...rounds.map((r, i) => `  ${i + 1}. ${r.build}: total ${r.totalS.toFixed(1)} s, floor ${r.floorS.toFixed(1)} s (${(r.totalS / r.floorS).toFixed(1)} ×), CPU control plane ${r.cp.toFixed(1)} s, Postgres ${r.pg.toFixed(1)} s, node ${r.node.toFixed(1)} s`),
+      line('baseline'),
+      line('this build'),
+    ],
+  };
 }

@@ -2,7 +2,14 @@
  * The link writer for many links at once (bulk jobs): the set-based path of the one writer. It
  * takes the writer's own steps (link-writer.ts: `checkWrites` — the same policy evaluation, a
  * violation returned per link, not thrown — `outboxEntries`, `eventTypes`, `auditAction`) and writes
- * a batch in three round trips, all in the caller's transaction:
+ * a batch in a few round trips, all in the caller's transaction.
+ *
+ * A batch of new links only (a first import): one statement reads what the events and audit rows
+ * take from other tables (the job's trace and request, the actor's name, which event types an
+ * endpoint subscribes to) and sends the NOTIFYs; then a `COPY` each of the links, their outbox
+ * entries, their events and their audit rows — COPY stores many rows per heap page and WAL record.
+ *
+ * Any other batch (updates, deletes):
  *   1. `COPY` of the batch into a temporary staging table, dropped at commit (text format: Postgres parses
  *      each column with its input function; no JSON document to take apart);
  *   2. `COPY` of the outbox entries straight into link_outbox (they are computed here, from the
@@ -25,18 +32,18 @@
  */
 import { finished } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
-import { newUuidV7 } from '../../shared/index.js';
+import { compileLink, newUuidV7, type DomainSettings } from '../../shared/index.js';
 import { REDACTED } from '../audit/record.js';
 import { BinaryCopyWriter, textField } from '../ingest/copy-binary.js';
 import type { PoolClient } from '../db/pool.js';
-import type { DomainRow } from '../domains/domain-row.js';
-import { EVENTS_CHANNEL } from '../events/emit.js';
+import { toSettings, type DomainRow } from '../domains/domain-row.js';
+import { EVENTS_CHANNEL, type NewEvent } from '../events/emit.js';
 import { newId } from '../ids.js';
-import { OUTBOX_CHANNEL } from '../outbox/enqueue.js';
+import { OUTBOX_CHANNEL, putLink, type OutboxEntry } from '../outbox/enqueue.js';
 import { currentTraceparent } from '../tracing/index.js';
 import { shortUrl } from './link-row.js';
-import { rowAfter, VALUE_COLUMN_NAMES, VALUE_COLUMNS, type LinkValues } from './link-values.js';
-import { auditAction, checkWrites, eventTypes, outboxEntries, type LinkWrite, type WriteResult } from './link-writer.js';
+import { rowAfter, toSource, VALUE_COLUMN_NAMES, VALUE_COLUMNS, type LinkRow, type LinkValues } from './link-values.js';
+import { auditAction, checkWrites, eventTypes, outboxEntries, servedLink, type LinkWrite, type WriteResult } from './link-writer.js';
 
 export interface BulkWriterContext {
   workspaceId: string;
@@ -77,6 +84,43 @@ const COPY_OUTBOX_SQL = 'COPY link_outbox (kv_key, op, payload, traceparent) FRO
 
 const V = VALUE_COLUMN_NAMES;
 
+// --- a batch of new links only: straight COPYs, no staging table ---------------------------------
+// A first import is every link new: its rows, events and audit rows go in by COPY, which inserts
+// many rows per heap page and WAL record (an INSERT … SELECT writes one record per row) and needs
+// no staging table, no sort and no jsonb_build_object; the event's resource and the audit's
+// `changes` are JSON text built here (jsonb keeps no key order, so they are stored as the
+// set-based statement stores them). What the statement took from other tables comes first, in
+// one statement that also sends the NOTIFYs (delivered at commit, like the statement's).
+const COPY_LINKS_SQL = `COPY links (id, workspace_id, created_by, created_at, updated_at, version, deleted_at, ${V.join(', ')}) FROM STDIN`;
+const COPY_EVENTS_SQL = 'COPY events (id, workspace_id, type, occurred_at, data, dispatched_at, traceparent) FROM STDIN';
+const COPY_AUDIT_SQL = 'COPY audit_log (id, workspace_id, actor_type, actor_key_id, actor_client_id, actor_name, action, resource_type, resource_id, request_id, changes) FROM STDIN';
+
+/** $1 workspace, $2 key, $3 job id, $4 the batch's event types → what the events and audit rows take from elsewhere. */
+const NEW_ONLY_CONTEXT_SQL = `WITH who AS (
+    SELECT name, 'api_key' AS via FROM api_keys WHERE id = $2
+    UNION ALL SELECT name, 'oauth_client' FROM oauth_clients WHERE id = $2
+    LIMIT 1
+  ), job AS (
+    SELECT traceparent, created_by_request FROM jobs WHERE id = $3
+  ), subscribed AS (
+    SELECT ty FROM unnest($4::text[]) AS ty
+    WHERE EXISTS (SELECT 1 FROM webhook_endpoints e
+                  WHERE e.workspace_id = $1 AND e.enabled AND e.deleted_at IS NULL AND webhook_filter_matches(e.event_types, ty))
+  )
+  SELECT now()::text AS now, (SELECT traceparent FROM job) AS traceparent, (SELECT created_by_request FROM job) AS request_id,
+    (SELECT name FROM who) AS actor_name, coalesce((SELECT via FROM who), 'api_key') AS via,
+    ARRAY(SELECT ty FROM subscribed) AS subscribed, pg_notify('${OUTBOX_CHANNEL}', '') AS outbox_notified,
+    CASE WHEN EXISTS (SELECT 1 FROM subscribed) THEN pg_notify('${EVENTS_CHANNEL}', '') END AS events_notified`;
+
+interface NewOnlyContext {
+  now: string;
+  traceparent: string | null;
+  request_id: string | null;
+  actor_name: string | null;
+  via: 'api_key' | 'oauth_client';
+  subscribed: string[];
+}
+
 /** The link resource (link-row.ts `toResource`), built from a staged row. */
 const RESOURCE_SQL = `jsonb_build_object('id', s.id, 'domain', s.domain, 'path', s.path, 'short_url', s.short_url,
     'destination_url', s.destination_url, 'utm', s.utm, 'routing', s.routing, 'redirect_status', s.redirect_status,
@@ -84,23 +128,16 @@ const RESOURCE_SQL = `jsonb_build_object('id', s.id, 'domain', s.domain, 'path',
     'status', s.status, 'metadata', s.metadata, 'external_id', s.external_id, 'version', s.version,
     'created_at', s.created_iso, 'updated_at', s.updated_iso)`;
 
-/**
- * Existing links are updated only at the version after the locked one. A batch of new links only
- * (a first import) needs no conflict arbiter: a plain INSERT, without the speculative insertion
- * (an extra index probe and WAL record per row) that ON CONFLICT costs.
- */
-const UPSERT = {
-  mixed: `ON CONFLICT (id) DO UPDATE SET ${[...V, 'deleted_at', 'version', 'updated_at'].map((c) => `${c} = EXCLUDED.${c}`).join(', ')}
-      WHERE l.version = EXCLUDED.version - 1`,
-  new_only: '',
-};
+/** Existing links are updated only at the version after the locked one. */
+const UPSERT = `ON CONFLICT (id) DO UPDATE SET ${[...V, 'deleted_at', 'version', 'updated_at'].map((c) => `${c} = EXCLUDED.${c}`).join(', ')}
+      WHERE l.version = EXCLUDED.version - 1`;
 
 /** $1 workspace, $2 key (created_by, audit actor), $3 job id. */
-const writeSql = (kind: keyof typeof UPSERT) => `WITH ins AS (
+const WRITE_SQL = `WITH ins AS (
     INSERT INTO links AS l (id, workspace_id, created_by, created_at, updated_at, version, deleted_at, ${V.join(', ')})
     SELECT s.id, $1, $2, s.created_at, s.updated_at, s.version, s.deleted_at, ${V.map((c) => `s.${c}`).join(', ')}
     FROM ${STAGE} s ORDER BY s.n
-    ${UPSERT[kind]}
+    ${UPSERT}
     RETURNING 1
   ), ev_rows AS (
     SELECT s.n, e.k, e.id, e.type, ${RESOURCE_SQL} AS data, s.updated_at
@@ -135,7 +172,6 @@ const writeSql = (kind: keyof typeof UPSERT) => `WITH ins AS (
   SELECT (SELECT count(*) FROM ins)::int AS written, pg_notify('${OUTBOX_CHANNEL}', '') AS outbox_notified,
     CASE WHEN EXISTS (SELECT 1 FROM ev WHERE dispatched_at IS NULL) THEN pg_notify('${EVENTS_CHANNEL}', '') END AS events_notified`;
 
-const WRITE_SQL = { mixed: writeSql('mixed'), new_only: writeSql('new_only') };
 
 // --- COPY text format -------------------------------------------------------------------------
 
@@ -209,6 +245,118 @@ async function copyIn(tx: PoolClient, sql: string, data: string | Buffer[]): Pro
 }
 
 /**
+ * The outbox entries of new links (no key to delete): what `outboxEntries` (link-writer.ts) makes of
+ * them, without its two copies of each row (`servedLink`: a spread of the row's values, then of
+ * that) — a new link's row is what it serves, unless it waits for review with values still served
+ * (never for a new link; handed to `servedLink` anyway).
+ */
+function newLinkPuts(list: readonly LinkWrite[], rows: ReadonlyMap<string, LinkRow>, domains: ReadonlyMap<string, DomainRow>): OutboxEntry[] {
+  const settings = new Map<string, DomainSettings>();
+  const puts: OutboxEntry[] = [];
+  for (const w of list) {
+    const row = rows.get(w.id);
+    if (!row) continue;
+    const served = row.status === 'pending' && row.live_values ? servedLink(row) : row;
+    let s = settings.get(served.domain);
+    if (s === undefined) {
+      const domain = domains.get(served.domain);
+      if (!domain) throw new Error(`link writer: no settings for domain ${served.domain}`);
+      s = toSettings(domain);
+      settings.set(served.domain, s);
+    }
+    puts.push(putLink(compileLink(toSource(served), s)));
+  }
+  return puts;
+}
+
+/** The binary COPY of outbox entries. */
+function outboxCopy(entries: readonly OutboxEntry[]): Buffer[] {
+  const trace = textField(currentTraceparent());
+  const outbox = new BinaryCopyWriter();
+  for (const e of entries) {
+    outbox.row(4, 64 + e.key.length * 3 + (e.payload?.byteLength ?? 0)).field(textField(e.key)).field(textField(e.op));
+    if (e.payload === null) outbox.field(textField(null));
+    else outbox.raw(Buffer.from(e.payload.buffer, e.payload.byteOffset, e.payload.byteLength), 0, e.payload.byteLength);
+    outbox.field(trace);
+  }
+  return outbox.finish();
+}
+
+/** `COPY` of `data`; returns the rows Postgres took. */
+async function copyRows(tx: PoolClient, sql: string, data: string): Promise<number> {
+  const stream = tx.query(copyFrom(sql));
+  stream.end(Buffer.from(data));
+  await finished(stream);
+  return stream.rowCount;
+}
+
+const str = (s: string | null): string => (s === null ? 'null' : JSON.stringify(s));
+
+/**
+ * The link resource (link-row.ts `toResource`) of a new link's row as JSON text, written out
+ * rather than built as an object and stringified (a third of the cost); `createdIso` is the row's
+ * created_at and updated_at.
+ */
+export function resourceJson(row: LinkRow, scheme: string, createdIso: string): string {
+  return `{"id":${str(row.id)},"domain":${str(row.domain)},"path":${str(row.path)},"short_url":${str(shortUrl(scheme, row.domain, row.path))}`
+    + `,"destination_url":${str(row.destination_url)},"utm":${JSON.stringify(row.utm ?? null)},"routing":${JSON.stringify(row.routing ?? null)}`
+    + `,"redirect_status":${row.redirect_status == null ? 'null' : Number(row.redirect_status)},"forward_query":${row.forward_query === true}`
+    + `,"tags":${JSON.stringify(row.tags ?? [])},"expires_at":${row.expires_at == null ? 'null' : `"${row.expires_at.toISOString()}"`}`
+    + `,"disabled":${row.disabled === true},"status":${str(row.status)},"metadata":${JSON.stringify(row.metadata ?? {})},"external_id":${str(row.external_id ?? null)}`
+    + `,"version":${Number(row.version)},"created_at":"${createdIso}","updated_at":"${createdIso}"}`;
+}
+
+/**
+ * A batch of new links only (none deleted): rows, outbox, events and audit rows by COPY, in the
+ * batch's order (see NEW_ONLY_CONTEXT_SQL). What is stored is what the set-based statement stores.
+ */
+async function writeNewLinks(
+  tx: PoolClient, ctx: BulkWriterContext, list: readonly LinkWrite[], result: WriteResult, settings: ReadonlyMap<string, DomainRow>,
+): Promise<void> {
+  const now = new Date();
+  const nowIso = now.toISOString();
+  const types = new Set<string>();
+  const eventsOf: NewEvent['type'][][] = [];
+  for (const w of list) {
+    const row = rowAfter(w.values, w.id, ctx.workspaceId, null, ctx.keyId, now, false); // as COPY stores it
+    result.rows.set(w.id, row);
+    const t = eventTypes(w, row);
+    eventsOf.push(t);
+    for (const x of t) types.add(x);
+  }
+  const c = (await tx.query<NewOnlyContext>({ name: 'link_bulk_new_context', text: NEW_ONLY_CONTEXT_SQL, values: [ctx.workspaceId, ctx.keyId, ctx.jobId, [...types]] })).rows[0]!;
+  const subscribed = new Set(c.subscribed);
+  const ws = esc(ctx.workspaceId);
+  const key = esc(ctx.keyId);
+  const head = `\t${ws}\t${key}\t${nowIso}\t${nowIso}\t1\t${NULL}`;
+  const trace = c.traceparent === null ? NULL : esc(c.traceparent);
+  const actor = `${ws}\t${c.via}\t${c.via === 'oauth_client' ? `${NULL}\t${key}` : `${key}\t${NULL}`}\t${c.actor_name === null ? NULL : esc(c.actor_name)}`;
+  const request = c.request_id === null ? NULL : esc(c.request_id);
+  const jobId = JSON.stringify(ctx.jobId);
+  const links: string[] = [];
+  const events: string[] = [];
+  const audit: string[] = [];
+  for (let n = 0; n < list.length; n++) {
+    const w = list[n]!;
+    const row = result.rows.get(w.id)!;
+    let line = esc(w.id) + head;
+    for (const col of V) line += `\t${valueField(col, w.values[col])}`;
+    links.push(`${line}\n`);
+    const data = esc(resourceJson(row, ctx.scheme, nowIso));
+    for (const type of eventsOf[n]!) {
+      events.push(`${newUuidV7()}\t${ws}\t${type}\t${nowIso}\t${data}\t${subscribed.has(type) ? NULL : c.now}\t${trace}\n`);
+    }
+    const changes = `{"domain":${JSON.stringify(scrubbed(row.domain))},"path":${JSON.stringify(scrubbed(row.path))},"job_id":${jobId}}`;
+    audit.push(`${newId('aud')}\t${actor}\t${auditAction(w)}\tlink\t${esc(w.id)}\t${request}\t${esc(changes)}\n`);
+  }
+  const written = await copyRows(tx, COPY_LINKS_SQL, links.join(''));
+  if (written !== list.length) throw new Error(`bulk link write: ${written} of ${list.length} links written`);
+  await copyIn(tx, COPY_OUTBOX_SQL, outboxCopy(newLinkPuts(list, result.rows, settings)));
+  await copyRows(tx, COPY_EVENTS_SQL, events.join(''));
+  await copyRows(tx, COPY_AUDIT_SQL, audit.join(''));
+}
+
+/**
  * Writes `writes` (policy, rows, outbox, events, audit) in `tx`, set-based (see the file comment).
  * Links that break a policy are not written and come back in `rejected`. Database errors (a unique
  * violation, a value refused) are thrown as is.
@@ -220,6 +368,11 @@ export async function writeLinksInBulk(
   const { accepted, rejected, settings } = await checkWrites(tx, { workspaceId: ctx.workspaceId, keyId: ctx.keyId, onViolation: 'collect' }, writes, domains);
   const result: WriteResult = { rows: new Map(), rejected };
   if (accepted.length === 0) return result;
+
+  if (accepted.every((w) => w.before === null && !w.deleted)) {
+    await writeNewLinks(tx, ctx, accepted, result, settings);
+    return result;
+  }
 
   // updates and deletes before inserts (they may free paths the inserts take)
   const list = [...accepted].sort((a, b) => Number(a.before === null) - Number(b.before === null));
@@ -242,20 +395,12 @@ export async function writeLinksInBulk(
     stage.push(line);
   }
 
-  const trace = textField(currentTraceparent());
-  const outbox = new BinaryCopyWriter();
-  for (const e of outboxEntries(list, result.rows, settings)) {
-    outbox.row(4, 64 + e.key.length * 3 + (e.payload?.byteLength ?? 0)).field(textField(e.key)).field(textField(e.op));
-    if (e.payload === null) outbox.field(textField(null));
-    else outbox.raw(Buffer.from(e.payload.buffer, e.payload.byteOffset, e.payload.byteLength), 0, e.payload.byteLength);
-    outbox.field(trace);
-  }
+  const outbox = outboxCopy(outboxEntries(list, result.rows, settings));
 
   await tx.query(CREATE_STAGE_SQL);
   await copyIn(tx, COPY_STAGE_SQL, stage.join(''));
-  await copyIn(tx, COPY_OUTBOX_SQL, outbox.finish());
-  const kind = list.every((w) => w.before === null) ? 'new_only' : 'mixed';
-  const r = await tx.query<{ written: number }>({ name: `link_bulk_write_${kind}`, text: WRITE_SQL[kind], values: [ctx.workspaceId, ctx.keyId, ctx.jobId] });
+  await copyIn(tx, COPY_OUTBOX_SQL, outbox);
+  const r = await tx.query<{ written: number }>({ name: 'link_bulk_write_mixed', text: WRITE_SQL, values: [ctx.workspaceId, ctx.keyId, ctx.jobId] });
   const written = r.rows[0]?.written ?? 0;
   if (written !== list.length) {
     throw new Error(`bulk link write: ${written} of ${list.length} links written (a link changed after it was locked)`);

@@ -148,6 +148,47 @@ describe('bulk jobs through the link writer', () => {
     expect(updated.version).toBe(2);
   });
 
+  it('a batch of new links only (written by COPY) stores the events and audit rows a mixed batch (one statement) stores', async () => {
+    // what a link's events and audit row hold, with its own id, path and job named rather than spelled
+    const shape = async (id: string, jobId: string) => {
+      const link = (await h.req({ method: 'GET', url: `/v1/links/${id}` })).json<Record<string, unknown>>();
+      const ev = await h.pool.query(
+        `SELECT e.workspace_id, e.type, e.occurred_at = l.updated_at AS at_update, e.dispatched_at IS NOT NULL AS dispatched,
+                e.dispatched_at IS NULL OR e.dispatched_at = e.created_at AS dispatched_at_write, e.traceparent IS NOT DISTINCT FROM j.traceparent AS job_trace,
+                e.data = $3::jsonb AS data_is_resource
+         FROM events e JOIN links l ON l.id = e.data->>'id' JOIN jobs j ON j.id = $2
+         WHERE e.data->>'id' = $1 ORDER BY e.type`, [id, jobId, JSON.stringify(link)]);
+      const au = await h.pool.query(
+        `SELECT a.workspace_id, a.actor_type, a.actor_key_id, a.actor_client_id, a.actor_name, a.action, a.resource_type,
+                a.request_id IS NOT DISTINCT FROM j.created_by_request AS job_request, a.changes = jsonb_build_object('domain', l.domain, 'path', l.path, 'job_id', j.id) AS changes_named,
+                a.at = e.created_at AS at_write
+         FROM audit_log a JOIN links l ON l.id = a.resource_id JOIN jobs j ON j.id = $2 JOIN events e ON e.data->>'id' = l.id AND e.type = 'link.created'
+         WHERE a.resource_id = $1`, [id, jobId]);
+      const l = await h.pool.query(`SELECT workspace_id, created_by, version, deleted_at, created_at = updated_at AS fresh FROM links WHERE id = $1`, [id]);
+      return { events: ev.rows, audit: au.rows, link: l.rows, resource: { ...link, id: '', path: '', short_url: '', destination_url: '', created_at: '', updated_at: '' } };
+    };
+    const fresh = await submit('create', [
+      { domain, path: 'copy-1', destination_url: 'https://shop.example.com/c/1', tags: ['t'] },
+      { domain, path: 'copy-2', destination_url: 'https://shop.example.com/c/2', tags: ['t'], disabled: true },
+    ]);
+    await submit('create', [{ domain, path: 'mixed-0', destination_url: 'https://shop.example.com/m/0' }]);
+    const mixed = await submit('upsert', [
+      { domain, path: 'mixed-0', destination_url: 'https://shop.example.com/m/0?v=2' },
+      { domain, path: 'mixed-1', destination_url: 'https://shop.example.com/m/1', tags: ['t'] },
+      { domain, path: 'mixed-2', destination_url: 'https://shop.example.com/m/2', tags: ['t'], disabled: true },
+    ]);
+    const a = (await results(h, fresh.id)).map((r) => String(r.link_id));
+    const b = (await results(h, mixed.id)).map((r) => String(r.link_id));
+    for (const [x, y] of [[a[0]!, b[1]!], [a[1]!, b[2]!]] as const) {
+      const sx = await shape(x, fresh.id);
+      expect(sx.events.length).toBeGreaterThan(0);
+      expect(sx.audit).toHaveLength(1);
+      expect(sx).toEqual(await shape(y, mixed.id));
+    }
+    // link.created has a subscriber (waits for the fan-out), link.disabled none (stored dispatched)
+    expect((await shape(a[1]!, fresh.id)).events.map((e: Record<string, unknown>) => [e.type, e.dispatched])).toEqual([['link.created', false], ['link.disabled', true]]);
+  });
+
   it('a link moved to another path by external_id: the old key is deleted before the new one is put, in one batch', async () => {
     await submit('create', [{ domain, path: 'move-from', external_id: 'mv-1', destination_url: 'https://shop.example.com/mv' }]);
     const seq0 = await count(h, 'SELECT coalesce(max(seq), 0) AS n FROM link_outbox');
