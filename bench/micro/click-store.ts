@@ -5,7 +5,11 @@
  * CPU, per click. Then the rollup compactor folding what ingest appended, and the floor: the same
  * clicks binary-COPYed into a table of the clicks table's shape.
  *
- *   npx tsx bench/micro/click-store.ts [clicks=200000] [links=5000] [perTx=20000]
+ *   npx tsx bench/micro/click-store.ts [clicks=200000] [links=5000] [perTx=20000] [compactEvery=0]
+ *
+ * compactEvery = n > 0: a compaction round after every n transactions as well (the control plane
+ * compacts every CLICK_ROLLUP_COMPACT_MS while it ingests, so a link-hour's rollup row is rewritten
+ * once per round); 0: one compaction after the last transaction.
  *
  * /proc counts in 10 ms ticks: use enough clicks (≥ 200 000) for the steps to add up. Compare
  * steps within one run; the machine is shared.
@@ -22,6 +26,7 @@ import { benchBatches, cpuSeconds } from '../scenarios/clicks.js';
 const N = Number(process.argv[2] ?? 200_000);
 const LINKS = Number(process.argv[3] ?? 5000);
 const PER_TX = Number(process.argv[4] ?? 20_000);
+const COMPACT_EVERY = Number(process.argv[5] ?? 0);
 
 const db = await createTestDatabase('micro_click_store');
 const pool = createPool(db.url, { max: 1 });
@@ -56,20 +61,27 @@ try {
     pgAt = pgNow;
     cpAt = cpNow;
   };
+  const compactor = new RollupCompactor({ pool, log: createLogger({ name: 'compactor', level: 'warn' }), everyMs: 1_000_000 });
   const started = performance.now();
+  let txs = 0;
   for (const set of sets()) {
     lap('decode + ClickSet');
     await storeClicks(pool, set, { subscriptions: new Map(), scheme: 'https', onPhase: (phase) => lap(phase) });
     lap('(after commit)');
+    if (COMPACT_EVERY > 0 && ++txs % COMPACT_EVERY === 0) {
+      await compactor.drain();
+      lap('compactor (fold deltas into rollups)');
+    }
   }
   const ingestSeconds = (performance.now() - started) / 1000;
   lap('-');
-  const compactor = new RollupCompactor({ pool, log: createLogger({ name: 'compactor', level: 'warn' }), everyMs: 1_000_000 });
   await compactor.drain();
   lap('compactor (fold deltas into rollups)');
 
   const stats = (await pool.query<{ rel: string; n: string }>(
-    `SELECT 'click_rollups' AS rel, count(*)::text AS n FROM click_rollups UNION ALL SELECT 'click_visitors', count(*)::text FROM click_visitors
+    `SELECT 'click_rollup_hours' AS rel, count(*)::text AS n FROM click_rollup_hours
+     UNION ALL SELECT 'values in click_rollup_hours', coalesce(sum(cardinality(dims)), 0)::text FROM click_rollup_hours
+     UNION ALL SELECT 'click_visitors', count(*)::text FROM click_visitors
      UNION ALL SELECT 'clicks', count(*)::text FROM clicks`,
   )).rows;
 
@@ -84,7 +96,7 @@ try {
   const floorSeconds = (performance.now() - floorStarted) / 1000;
 
   const us = (s: number) => ((s * 1e6) / N).toFixed(2);
-  console.log(`clicks ${N}, links ${LINKS}, per transaction ${PER_TX}; ingest ${ingestSeconds.toFixed(1)} s, floor ${floorSeconds.toFixed(1)} s`);
+  console.log(`clicks ${N}, links ${LINKS}, per transaction ${PER_TX}, compaction ${COMPACT_EVERY > 0 ? `every ${COMPACT_EVERY} transactions and ` : ''}at the end; ingest ${ingestSeconds.toFixed(1)} s, floor ${floorSeconds.toFixed(1)} s`);
   console.log(stats.map((r) => `${r.rel}: ${r.n} rows`).join(', '));
   console.table([...steps].filter(([k]) => k !== '-').map(([step, s]) => ({ step, 'PG µs/click': us(s.pg), 'CP µs/click': us(s.cp) })));
   let pgIngest = 0;

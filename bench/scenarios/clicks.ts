@@ -17,6 +17,7 @@
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -25,7 +26,7 @@ import { ClickSet, dayOf } from '../../control-plane/ingest/index.js';
 import { copyClickFloor, createClickFloorTable } from '../../control-plane/ingest/click-writer.js';
 import { ClickBatchWriter, decodeClickColumns, ensureClicksStream, natsNames } from '../../shared/index.js';
 import {
-  cleanupNatsPrefix, createTestDatabase, freePort, startNatsServer, startProcess, testPrefix, TEST_NATS_URL, waitFor, waitForHttp,
+  cleanupNatsPrefix, createTestDatabase, freePort, REPO_ROOT, startNatsServer, startProcess, testPrefix, TEST_NATS_URL, waitFor, waitForHttp,
 } from '../../shared/testing/index.js';
 import { startBenchNode } from '../lib/bench-context.js';
 import { cpuPlan } from '../lib/cpu-pin.js';
@@ -203,14 +204,19 @@ export async function measureFloor(url: string, batches: readonly Uint8Array[], 
   }
 }
 
-export async function measureIngest(n: number, env: Record<string, string> = {}): Promise<IngestMeasure> {
+/**
+ * Ingest of `n` bench clicks by a real control plane: this checkout's dist/, or `dist` — another
+ * build's dist/ folder (BENCH_BASELINE_DIST), run with its own migrations on a fresh database.
+ */
+export async function measureIngest(n: number, env: Record<string, string> = {}, dist?: string): Promise<IngestMeasure> {
   const db = await createTestDatabase('bench_clicks');
   const prefix = testPrefix('benchclk');
   const port = await freePort();
   const opsPort = await freePort();
   try {
     const batches = await publishBacklog(prefix, n, 5000);
-    const cp = startProcess('control-plane/main.js', {
+    const script = dist ? relative(join(REPO_ROOT, 'dist'), resolve(dist, 'control-plane/main.js')) : 'control-plane/main.js';
+    const cp = startProcess(script, {
       PORT: String(port), OPS_PORT: String(opsPort), DATABASE_URL: db.url, NATS_PREFIX: prefix, NATS_URL: TEST_NATS_URL, LOG_LEVEL: 'warn',
       WEBHOOK_WORKERS: '0', JOB_WORKERS: '0', ...env,
     });
@@ -327,11 +333,33 @@ export async function measureCapture(quick: boolean): Promise<CaptureMeasure | {
 
 const pct = (on: number, off: number) => Math.round(((on - off) / off) * 1000) / 10;
 
+const floorRatio = (m: IngestMeasure) => (m.cpUsPerClick + m.pgUsPerClick) / (m.floor.cpUsPerClick + m.floor.pgUsPerClick);
+
+/** One ingest run as rows (the baseline's prefixed with its label). */
+function ingestRows(m: IngestMeasure, label: string): Record<string, number | string>[] {
+  return [
+    { measure: `${label}ingest: clicks/s into Postgres (floor's)`, value: `${Math.round(m.clicksPerSec)} (${Math.round(m.floor.clicksPerSec)})` },
+    { measure: `${label}ingest: CPU µs/click CP + PG (floor's)`, value: `${m.cpUsPerClick.toFixed(1)} + ${m.pgUsPerClick.toFixed(1)} (${m.floor.cpUsPerClick.toFixed(1)} + ${m.floor.pgUsPerClick.toFixed(1)})` },
+    { measure: `${label}ingest / floor CPU per click (CP + PG)`, value: Number(floorRatio(m).toFixed(2)) },
+  ];
+}
+
 export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
   const n = opts.quick ? 100_000 : 500_000;
+  // BENCH_BASELINE_DIST=<another build's dist>: that build's ingest in the same sitting, alternating
+  // (baseline, this, this, baseline), each run beside its own floor
+  const baseDist = process.env.BENCH_BASELINE_DIST;
+  const compared: { label: string; m: IngestMeasure }[] = [];
+  if (baseDist) compared.push({ label: 'baseline (1st): ', m: await measureIngest(n, {}, baseDist) });
   const ingest = await measureIngest(n);
-  const ratio = (ingest.cpUsPerClick + ingest.pgUsPerClick) / (ingest.floor.cpUsPerClick + ingest.floor.pgUsPerClick);
-  const measured = await measureCapture(opts.quick);
+  if (baseDist) {
+    compared.push({ label: 'this build (1st): ', m: ingest });
+    compared.push({ label: 'this build (2nd): ', m: await measureIngest(n) });
+    compared.push({ label: 'baseline (2nd): ', m: await measureIngest(n, {}, baseDist) });
+  }
+  const ratio = floorRatio(ingest);
+  // BENCH_CLICKS_CAPTURE=false: the ingest part only (capture saturates two nodes)
+  const measured = process.env.BENCH_CLICKS_CAPTURE === 'false' ? { skipped: 'BENCH_CLICKS_CAPTURE=false' } : await measureCapture(opts.quick);
   const skipped = 'skipped' in measured ? measured.skipped : null;
   const cap = 'skipped' in measured ? { rows: [], off1: NaN, on1: NaN, off16: NaN, on16: NaN, captured: 0 } : measured;
   return {
@@ -347,6 +375,7 @@ export async function run(opts: ScenarioOptions): Promise<ScenarioResult> {
       { measure: 'floor: decode + COPY process CPU µs/click', value: Number(ingest.floor.cpUsPerClick.toFixed(1)) },
       { measure: 'floor: Postgres CPU µs/click', value: Number(ingest.floor.pgUsPerClick.toFixed(1)) },
       { measure: 'ingest / floor CPU per click (CP + PG)', value: Number(ratio.toFixed(2)) },
+      ...compared.flatMap((c) => ingestRows(c.m, c.label)),
       { measure: 'machine load (1 min) at the end', value: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]) },
       ...(skipped ? [] : [
         ...cap.rows,

@@ -106,7 +106,7 @@ describe('analytics API', () => {
     const log = createLogger({ name: 'test-clkapi', level: process.env.LP_TEST_LOG ?? 'silent' });
     ({ ingest, compactor } = createClickPipeline({ pool: h.pool, nats: async () => nc, config: h.config, log, metrics: createMetrics() }));
     ingest.start();
-    // first half compacted into click_rollups, second half left as deltas: reads must see both
+    // first half compacted into click_rollup_hours, second half left as deltas: reads must see both
     const first = varied(makeClicks(3000, [...links, other], { start, spacingMs: 18_000, visitors: 400, seed: 3 }));
     await publishClicks(nc, h.prefix, first, { batchIdPrefix: 'a' });
     await waitFor('first half', async () => (await clickCount(h.pool)) === 3000, 30_000, 100);
@@ -130,7 +130,7 @@ describe('analytics API', () => {
 
   it('has data both compacted and still as deltas', async () => {
     const n = async (t: string) => Number((await h.pool.query(`SELECT count(*) AS n FROM ${t}`)).rows[0].n);
-    expect(await n('click_rollups')).toBeGreaterThan(0);
+    expect(await n('click_rollup_hours')).toBeGreaterThan(0);
     expect(await n('click_rollup_deltas')).toBeGreaterThan(0);
   });
 
@@ -194,14 +194,16 @@ describe('analytics API', () => {
     const before = await snapshot();
     for (const dim of added) expect((before[dim] as { groups: unknown[] }).groups.length, dim).toBeGreaterThan(1);
     await h.pool.query(`DELETE FROM click_rollups WHERE dim = ANY($1)`, [added]);
-    // delta rows hold a (link, hour, bot) group's increments as arrays: drop those of the dimensions
-    await h.pool.query(
-      `UPDATE click_rollup_deltas d SET (dims, vals, clicks, visitors) = (
-         SELECT coalesce(array_agg(u.dim ORDER BY u.o), '{}'), coalesce(array_agg(u.value ORDER BY u.o), '{}'),
-                coalesce(array_agg(u.c ORDER BY u.o), '{}'), coalesce(array_agg(u.v ORDER BY u.o), '{}')
-           FROM unnest(d.dims, d.vals, d.clicks, d.visitors) WITH ORDINALITY AS u(dim, value, c, v, o) WHERE u.dim <> ALL ($1))`,
-      [added],
-    );
+    // compacted rows and delta rows hold a (link, hour, bot) group's counters as arrays: drop those of the dimensions
+    for (const table of ['click_rollup_hours', 'click_rollup_deltas']) {
+      await h.pool.query(
+        `UPDATE ${table} d SET (dims, vals, clicks, visitors) = (
+           SELECT coalesce(array_agg(u.dim ORDER BY u.o), '{}'), coalesce(array_agg(u.value ORDER BY u.o), '{}'),
+                  coalesce(array_agg(u.c ORDER BY u.o), '{}'), coalesce(array_agg(u.v ORDER BY u.o), '{}')
+             FROM unnest(d.dims, d.vals, d.clicks, d.visitors) WITH ORDINALITY AS u(dim, value, c, v, o) WHERE u.dim <> ALL ($1))`,
+        [added],
+      );
+    }
     // with no rows of a dimension, all its clicks hold its default value (unknown): the totals
     const emptied = (await snapshot()).language as { groups: unknown[]; totals: { clicks: number; visitors: number } };
     expect(emptied.groups).toEqual([{ value: null, clicks: emptied.totals.clicks, visitors: emptied.totals.visitors }]);

@@ -99,10 +99,17 @@ describe('click ingest', () => {
     expect(Number((await h.pool.query('SELECT count(*) AS n FROM click_rollup_deltas')).rows[0].n)).toBe(0);
     expect(await rollupDiff(h)).toEqual({ missing: [], extra: [] });
     // every dimension with a value other than its default is rolled up (this fixture sets no UTM medium, term or content)
-    const dims = await h.pool.query<{ dim: string }>('SELECT DISTINCT dim FROM click_rollups ORDER BY 1');
+    // compacted as one row per (link, hour, bot) with every dimension's counters (migration 106)
+    expect(Number((await h.pool.query('SELECT count(*) AS n FROM click_rollups')).rows[0].n)).toBe(0);
+    const keys = await h.pool.query<{ rows: number; keys: number }>(
+      `SELECT (SELECT count(*) FROM click_rollup_hours)::int AS rows,
+              (SELECT count(*) FROM (SELECT DISTINCT link_id, hour, bot FROM click_rollups_live) k)::int AS keys`);
+    expect(keys.rows[0]!.rows).toBe(keys.rows[0]!.keys);
+    const stored = 'SELECT h.link_id, u.dim, u.value FROM click_rollup_hours h, unnest(h.dims, h.vals) AS u(dim, value)';
+    const dims = await h.pool.query<{ dim: string }>(`SELECT DISTINCT dim FROM (${stored}) s ORDER BY 1`);
     const unset = ['utm_medium', 'utm_term', 'utm_content'];
     expect(dims.rows.map((r) => r.dim)).toEqual(['', ...ROLLUP_DIMENSIONS.filter((d) => !unset.includes(d))].sort());
-    expect(Number((await h.pool.query(`SELECT count(*) AS n FROM click_rollups WHERE dim <> '' AND (value = '' OR (dim = 'source' AND value = 'click'))`)).rows[0].n)).toBe(0);
+    expect(Number((await h.pool.query(`SELECT count(*) AS n FROM (${stored}) s WHERE dim <> '' AND (value = '' OR (dim = 'source' AND value = 'click'))`)).rows[0].n)).toBe(0);
     compactor.start(); // from here on, compaction runs alongside ingest
   });
 
@@ -186,7 +193,7 @@ describe('click ingest', () => {
     const suffix = new Date(day * 86_400_000).toISOString().slice(0, 10).replace(/-/g, '');
     await h.pool.query(`DELETE FROM clicks WHERE occurred_at >= $1`, [new Date(day * 86_400_000)]);
     await h.pool.query(`DELETE FROM click_rollup_deltas WHERE hour >= $1`, [new Date(day * 86_400_000)]);
-    await h.pool.query(`DELETE FROM click_rollups WHERE hour >= $1`, [new Date(day * 86_400_000)]);
+    await h.pool.query(`DELETE FROM click_rollup_hours WHERE hour >= $1`, [new Date(day * 86_400_000)]);
     await h.pool.query(`DROP TABLE clicks_p${suffix}, click_visitors_p${suffix}`);
     sent = sent.filter((c) => !first.includes(c));
     const again = makeClicks(5, links, { start: day * 86_400_000 + 2_000, seed: 16 });
@@ -240,7 +247,7 @@ describe('click ingest', () => {
     );
     await h.pool.query(`DELETE FROM clicks WHERE workspace_id = 'ws_other'`);
     await compactor.drain();
-    await h.pool.query(`DELETE FROM click_rollups WHERE workspace_id = 'ws_other'`);
+    await h.pool.query(`DELETE FROM click_rollup_hours WHERE workspace_id = 'ws_other'`);
     sent = [...sent, ...mine];
   });
 

@@ -39,6 +39,9 @@ async function live(pool: Pool): Promise<string> {
 }
 
 const count = async (pool: Pool, table: string) => (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]!.n;
+/** Distinct (link, hour, bot) keys that click_rollups_live holds. */
+const keys = async (pool: Pool) =>
+  (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM (SELECT DISTINCT link_id, hour, bot FROM click_rollups_live) k')).rows[0]!.n;
 
 describe('rollup compaction', () => {
   let db: TestDatabase;
@@ -70,12 +73,22 @@ describe('rollup compaction', () => {
       if (moved === 0) break;
     }
     expect(left).toBe(0);
-    // more increments for keys already compacted: added to the stored rows
+    // one compacted row per (link, hour, bot), every dimension's counters in it (migration 106)
+    expect(await count(pool, 'click_rollup_hours')).toBe(await keys(pool));
+    expect(await count(pool, 'click_rollups')).toBe(0);
+    // more increments for keys already compacted: merged into the stored rows
     await appendDeltas(pool, 90, 1);
     const again = await live(pool);
     await compactor.drain();
     expect(await count(pool, 'click_rollup_deltas')).toBe(0);
     expect(await live(pool)).toBe(again);
+    expect(await count(pool, 'click_rollup_hours')).toBe(await keys(pool));
+    // a stored row holds each (dimension, value) once
+    const { rows } = await pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM (SELECT 1 FROM click_rollup_hours h, unnest(h.dims, h.vals) AS u(dim, value)
+        GROUP BY h.link_id, h.hour, h.bot, u.dim, u.value HAVING count(*) > 1) x`,
+    );
+    expect(rows[0]!.n).toBe(0);
   });
 
   it('leaves deltas committed after a round started for the next round (neither lost nor counted twice)', async () => {
@@ -115,6 +128,49 @@ describe('rollup compaction', () => {
   });
 });
 
+describe('rollup compaction past a row\'s most values', () => {
+  let db: TestDatabase;
+  let pool: Pool;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('rollup_row_cap');
+    pool = createPool(db.url, { max: 2 });
+    await migrate(pool, log);
+  });
+
+  afterAll(async () => {
+    await pool?.end();
+    await db?.drop();
+  });
+
+  it('keeps at most maxValuesPerRow values in a row and adds the rest to narrow rows, every sum unchanged', async () => {
+    const capped = new RollupCompactor({ pool, log, everyMs: 1_000_000, maxValuesPerRow: 3 });
+    const widest = async () => (await pool.query<{ n: number }>('SELECT max(cardinality(dims))::int AS n FROM click_rollup_hours')).rows[0]!.n;
+    // each (link, hour, bot) gets up to 5 values: new rows and then stored rows meet the bound
+    for (const seed of [6, 7, 8]) {
+      await appendDeltas(pool, 140, seed);
+      const before = await live(pool);
+      await capped.drain();
+      expect(await count(pool, 'click_rollup_deltas')).toBe(0);
+      expect(await live(pool)).toBe(before);
+      expect(await widest()).toBe(3);
+      expect(await count(pool, 'click_rollups')).toBeGreaterThan(0);
+    }
+    // a row stored with more values (a larger bound before) keeps them and takes its increments
+    await new RollupCompactor({ pool, log, everyMs: 1_000_000, maxValuesPerRow: 100 }).drain();
+    await pool.query(`TRUNCATE click_rollup_hours, click_rollups`);
+    await appendDeltas(pool, 140, 9);
+    await new RollupCompactor({ pool, log, everyMs: 1_000_000, maxValuesPerRow: 100 }).drain();
+    expect(await widest()).toBe(5);
+    await appendDeltas(pool, 140, 10);
+    const before = await live(pool);
+    await capped.drain();
+    expect(await live(pool)).toBe(before);
+    expect(await widest()).toBe(5);
+    expect(await count(pool, 'click_rollups')).toBe(0);
+  });
+});
+
 describe('migration 105 (rollup increments as arrays per link, hour and bot flag)', () => {
   let db: TestDatabase;
   let pool: Pool;
@@ -150,9 +206,66 @@ describe('migration 105 (rollup increments as arrays per link, hour and bot flag
     await pool.query(loadMigrations().find((m) => m.version.startsWith('105_'))!.sql);
     expect(await count(pool, 'click_rollup_deltas')).toBe(groups);
     expect(await live(pool)).toBe(before);
+    // this release's compactor writes the layout of migration 106
+    await pool.query(loadMigrations().find((m) => m.version.startsWith('106_'))!.sql);
+    expect(await live(pool)).toBe(before);
     await new RollupCompactor({ pool, log, everyMs: 1_000_000 }).drain();
     expect(await count(pool, 'click_rollup_deltas')).toBe(0);
     expect(await live(pool)).toBe(before);
+  });
+});
+
+describe('migration 106 (compacted rollups as one row per link, hour and bot flag)', () => {
+  let db: TestDatabase;
+  let pool: Pool;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('rollup_hours');
+    pool = createPool(db.url, { max: 2 });
+    for (const m of loadMigrations().filter((x) => x.version < '106')) await pool.query(m.sql);
+  });
+
+  afterAll(async () => {
+    await pool?.end();
+    await db?.drop();
+  });
+
+  it('moves every compacted rollup row into its (link, hour, bot) row: click_rollups_live answers the same, before and after compaction', async () => {
+    // the old layout: one compacted row per (link, dimension, value, hour, bot)
+    await pool.query(
+      `INSERT INTO click_rollups (link_id, dim, hour, value, bot, workspace_id, clicks, visitors)
+       SELECT 'lnk_' || l, d.dim, $1::timestamptz + (h * interval '1 hour'), d.value, b, 'ws_1', 10 * l + h + 1, l + h
+         FROM generate_series(0, 5) AS l, generate_series(0, 3) AS h, (VALUES (false), (true)) AS bb(b),
+              (VALUES ('', ''), ('country', 'DE'), ('country', 'US'), ('os', 'ios'), ('utm_content', 'x'), ('source', 'qr')) AS d(dim, value)
+        WHERE NOT (b AND h = 3)`,
+      [HOUR],
+    );
+    // increments not yet compacted, for keys stored and not
+    await appendDeltas(pool, 120, 5);
+    const before = await live(pool);
+    const stored = (await pool.query<{ n: number }>('SELECT count(DISTINCT (link_id, hour, bot))::int AS n FROM click_rollups')).rows[0]!.n;
+    expect(stored).toBe(6 * 4 * 2 - 6);
+    await pool.query(loadMigrations().find((m) => m.version.startsWith('106_'))!.sql);
+    expect(await count(pool, 'click_rollups')).toBe(0);
+    expect(await count(pool, 'click_rollup_hours')).toBe(stored);
+    expect(await live(pool)).toBe(before);
+    await new RollupCompactor({ pool, log, everyMs: 1_000_000 }).drain();
+    expect(await count(pool, 'click_rollup_deltas')).toBe(0);
+    expect(await count(pool, 'click_rollup_hours')).toBe(await keys(pool));
+    expect(await live(pool)).toBe(before);
+    // narrow rows written after the migration (a control plane of the previous release still
+    // compacting during a rolling upgrade) are counted too
+    await pool.query(
+      `INSERT INTO click_rollups (link_id, dim, hour, value, bot, workspace_id, clicks, visitors)
+       VALUES ('lnk_1', '', $1, '', false, 'ws_1', 5, 2), ('lnk_1', 'country', $1, 'DE', false, 'ws_1', 5, 2)`,
+      [HOUR],
+    );
+    const { rows } = await pool.query<{ c: number; v: number }>(
+      `SELECT sum(clicks)::int AS c, sum(visitors)::int AS v FROM click_rollups_live
+        WHERE link_id = 'lnk_1' AND dim = 'country' AND value = 'DE' AND hour = $1 AND NOT bot`,
+      [HOUR],
+    );
+    expect(rows[0]).toEqual({ c: 11 + 5, v: 1 + 2 });
   });
 });
 
