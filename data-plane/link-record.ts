@@ -21,6 +21,16 @@ export interface LinkRecord {
   /** Epoch ms or null. */
   readonly expiresAt: number | null;
   readonly routing: Routing | null;
+  /**
+   * The stored value this record was decoded from, and where its ids lie in it (link id at
+   * `[idAt, wsAt)`, workspace id at `[wsAt, wsEnd)`, UTF-8): the click ring copies them as bytes
+   * instead of having strings made for them. lmdb-js reuses this buffer on the store's next read:
+   * read it in the same request, before any other lookup, or not at all.
+   */
+  readonly value: Buffer | null;
+  readonly idAt: number;
+  readonly wsAt: number;
+  readonly wsEnd: number;
 }
 
 export interface DomainRecord {

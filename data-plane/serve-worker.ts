@@ -11,7 +11,7 @@ import { createDeviceDetector } from './device.js';
 import { openGeo } from './geo.js';
 import { parseCidr, type Cidr } from './ip.js';
 import { loadNativeUws } from './native-uws.js';
-import { RequestRecorder, SharedState } from './ops/shared-state.js';
+import { GAUGES, RequestRecorder, SharedState } from './ops/shared-state.js';
 import { buildServer } from './server.js';
 import { setLmdbMapSize } from './store/lmdb-env.js';
 import { StoreReader } from './store/reader.js';
@@ -54,7 +54,9 @@ try {
   const uws = loadNativeUws();
   const state = new SharedState(init.state, init.workers);
   // the sync thread bumps `transactions` after every commit: a fresh snapshot is taken only then
-  const store = new StoreReader(init.storePath, init.ruleCacheSize, () => state.get('transactions'));
+  const slots = state.slots;
+  const transactions = GAUGES.indexOf('transactions');
+  const store = new StoreReader(init.storePath, init.ruleCacheSize, () => slots[transactions]!);
   const facts = {
     geo: openGeo(init.geo),
     device: createDeviceDetector(init.uaCacheSize),

@@ -12,9 +12,10 @@ import { framingProblem, refuse, seen } from './http-framing.js';
 import { ipFromBytes, type Ip } from './ip.js';
 import type { UwsModule } from './native-uws.js';
 import { caughtUp, readiness } from './ops/readiness.js';
-import type { RequestRecorder, SharedState } from './ops/shared-state.js';
+import { GAUGES, type RequestRecorder, type SharedState } from './ops/shared-state.js';
 import { echoableRequestId } from './request-id.js';
 import { resolve, type Decision } from './resolve.js';
+import type { LinkRecord } from './link-record.js';
 import { respond, respondText } from './respond.js';
 import type { StoreReader } from './store/reader.js';
 
@@ -43,12 +44,15 @@ export interface RedirectServer {
 }
 
 const ALLOW = { Allow: 'GET, HEAD' };
+const DRAINING = GAUGES.indexOf('draining');
 /** A link this node lacks while its replica is not caught up: retry soon rather than cache a 404. */
 const NOT_SYNCED = { 'Retry-After': '1' };
 const NOT_SYNCED_BODY = 'Service Unavailable: this node has not caught up with its links yet; retry\n';
 
 export function buildServer(deps: ServerDeps): RedirectServer {
   const { uws, store, state, recorder, sink, log } = deps;
+  // the gauge read on every request, by its slot (`state.get(name)` looks the name up each time)
+  const slots = state.slots;
   const now = deps.now ?? Date.now;
   const trustsProxies = deps.facts.trustedProxies.length > 0;
   // the current request's peer address, read from uWS at most once (handlers run synchronously) as
@@ -80,8 +84,12 @@ export function buildServer(deps: ServerDeps): RedirectServer {
   let listenSocket: us_listen_socket | null = null;
   const sample = deps.accessLogSample ?? 0;
   const random = deps.random ?? Math.random;
-  // a link's ids are only written into clicks and access log lines: without either, not decoded
-  const withIds = sink.enabled || sample > 0;
+  // a link's ids as strings are only needed for access log lines: the click ring copies them from
+  // the stored bytes (`decided`)
+  const withIds = sample > 0;
+  // the link `decide` read (its stored bytes are valid until the store's next read: the click is
+  // written in the same request, with no lookup in between)
+  let decided: LinkRecord | null = null;
 
   /**
    * One sampled request's line (ACCESS_LOG_SAMPLE): read before the answer (the request must not
@@ -105,6 +113,7 @@ export function buildServer(deps: ServerDeps): RedirectServer {
     const host = requestHost(seen.host); // read by framingProblem's pass over the headers
     const path = requestPathToLinkPath(url);
     const link = path !== null && host.length > 0 ? store.link(storeKey(host, path), withIds) : null;
+    decided = link;
     // the query matters to rules, forward_query and a click's QR flag: not read from uWS otherwise
     const query = link !== null && (link.routing !== null || link.forwardQuery || sink.enabled) ? req.getQuery() ?? '' : '';
     let facts;
@@ -114,7 +123,9 @@ export function buildServer(deps: ServerDeps): RedirectServer {
     } else {
       facts = plainFacts(query);
     }
-    const at = now();
+    // the clock is read for what uses it: expiry, rules (time windows) and the click's time. A plain
+    // link without expiry on a node without capture does not need it (its click facts are not read)
+    const at = link !== null && (sink.enabled || link.expiresAt !== null || link.routing !== null) ? now() : 0;
     const d = resolve({ host, path, link, domain: null }, facts, at);
     // fallbacks need the domain's settings: looked up only when the answer is not a redirect
     return d.kind === 'redirect' ? d : resolve({ host, path, link, domain: store.domain(host) }, facts, at);
@@ -139,7 +150,7 @@ export function buildServer(deps: ServerDeps): RedirectServer {
     peer = undefined;
     peerBytes = null;
     peerRes = res;
-    const close = state.get('draining') === 1;
+    const close = slots[DRAINING] === 1;
     let answered = false;
     try {
       // before anything else (a 405 kept alive would desync too): ambiguous framing → 400, closed
@@ -193,7 +204,7 @@ export function buildServer(deps: ServerDeps): RedirectServer {
       answered = true;
       respond(res, d, head, close, rid);
       recorder.status(d.status);
-      if (capture && d.kind === 'redirect') sink.click(d.click, visitPeer, forwardedFor, userAgent, referer, acceptLanguage);
+      if (capture && d.kind === 'redirect') sink.click(d.click, visitPeer, forwardedFor, userAgent, referer, acceptLanguage, decided);
       if (logged) accessLog(method, url, d.status, d, rid, t0);
     } catch (err) {
       recorder.status(500);

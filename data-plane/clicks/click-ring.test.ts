@@ -7,6 +7,8 @@ import { parseCidr, parseIp } from '../ip.js';
 import type { ClickFacts } from '../resolve.js';
 import { ClickCollector } from './click-collector.js';
 import { ClickRingReader, ClickRingWriter, createClickRing, MAX_IDS, type RingClick } from './click-ring.js';
+import { compiled } from '../test/fixtures.js';
+import { decodeLink, encodeLink } from '../store/value-codec.js';
 import { visitorHash } from './visitor-hash.js';
 
 const T0 = Date.UTC(2026, 11, 3, 7, 0, 0, 123);
@@ -122,6 +124,40 @@ describe('click ring', () => {
     for (const g of readAll(r)) seen.push(facts(g.userAgent, g.click.domain, g.click.workspaceId, g.acceptLanguage));
     expect(seen).toEqual(Array.from({ length: n }, (_, i) => facts(`agent-${i}`, 'go.example.com', 'ws_01JD0000000000000000000001', 'de')));
     expect(r.generation).toBeGreaterThan(gen0);
+    expect(w.dropped).toBe(0);
+  });
+
+  it('link and workspace ids copied from the stored bytes (no strings) read back as the link\'s ids, also non-ASCII, across workspaces and a new table', () => {
+    const buf = createClickRing(1024 * 1024);
+    const w = new ClickRingWriter(buf);
+    const r = new ClickRingReader(buf);
+    // the store's bytes as the node has them: a record decoded without id strings
+    const stored = (i: number, ws: string, id = click(i).linkId) => {
+      const link = compiled({ id, path: `p${i}`, workspaceId: ws });
+      const rec = decodeLink(`${link.domain}/${link.path}`, encodeLink(link, Buffer.from(JSON.stringify(link)), 1), () => null, false)!;
+      expect([rec.linkId, rec.workspaceId]).toEqual(['', '']);
+      return rec;
+    };
+    const noIds = (i: number) => click(i, { linkId: '', workspaceId: '' });
+    const wsA = 'ws_01JD0000000000000000000001';
+    const wsB = 'ws_ünïcødé_😀';
+    const order = [wsA, wsA, wsB, wsB, wsA, 'ws_01JD0000000000000000000002', wsA];
+    for (const [i, ws] of order.entries()) w.click(noIds(i), V4, '', IPHONE, '', '', stored(i, ws));
+    w.click(noIds(50), V4, '', IPHONE, '', '', stored(50, wsA, 'ln_früh_😀'));
+    // past MAX_IDS header values the table starts over: the workspace remembered by its bytes too
+    const got: string[][] = [];
+    const read = () => got.push(...readAll(r).map((g) => [g.click.linkId, g.click.workspaceId]));
+    for (let i = 0; i < MAX_IDS + 20; i++) {
+      w.click(noIds(100 + i), V4, '', `agent-${i}`, '', '', stored(100 + i, wsB));
+      if (i % 1000 === 999) read();
+    }
+    read();
+    expect(got).toEqual([
+      ...order.map((ws, i) => [click(i).linkId, ws]),
+      ['ln_früh_😀', wsA],
+      ...Array.from({ length: MAX_IDS + 20 }, (_, i) => [click(100 + i).linkId, wsB]),
+    ]);
+    expect(r.generation).toBeGreaterThan(0);
     expect(w.dropped).toBe(0);
   });
 

@@ -21,7 +21,7 @@
  * A full ring drops the click (counted, reason `backlog`): redirects never wait for clicks.
  */
 import type { ClickFacts } from '../resolve.js';
-import type { ClickSink } from './click-sink.js';
+import type { ClickSink, StoredIds } from './click-sink.js';
 
 const WRITTEN = 0;
 const READ = 1;
@@ -107,8 +107,17 @@ function align8(n: number): number {
   return (n + 7) & ~7;
 }
 
+/**
+ * Bytes of records per serving thread. A bench click takes ~220 bytes (88 fixed, the link id, path
+ * and destination), so 2 MiB hold ~9 500 clicks: at 80 % of a serving thread's saturation (30–50 000
+ * redirects/s with capture on in the full run of 2026-12-03) 240–400 ms of clicks, against a reader
+ * that drains every 10 ms. The ring is resident once written around: 8 MiB were 8 MB of RSS per
+ * serving thread (docs/performance.md, issue 13).
+ */
+export const CLICK_RING_BYTES = 2 * 1024 * 1024;
+
 /** A ring's shared memory: `capacity` bytes of records (a power of two) after the header. */
-export function createClickRing(capacity = 8 * 1024 * 1024): SharedArrayBuffer {
+export function createClickRing(capacity = CLICK_RING_BYTES): SharedArrayBuffer {
   if (capacity < 4096 || (capacity & (capacity - 1)) !== 0) throw new Error(`click ring capacity ${capacity} must be a power of two ≥ 4096`);
   return new SharedArrayBuffer(HEADER_BYTES + capacity);
 }
@@ -177,6 +186,14 @@ export class ClickRingWriter extends RingView implements ClickSink {
    */
   readonly #fpStr: (string | null)[] = new Array<string | null>(FP_SLOTS).fill(null);
   readonly #fpId = new Int32Array(FP_SLOTS);
+  /**
+   * The workspace id of the previous click given as stored bytes, and its string id: a node's
+   * clicks mostly repeat the workspace, and comparing ~30 bytes is cheaper than making a string of
+   * them and looking it up (-1: none; cleared with the table).
+   */
+  readonly #wsBytes = new Uint8Array(256);
+  #wsLen = -1;
+  #wsId = 0;
 
   constructor(buffer: SharedArrayBuffer) {
     super(buffer);
@@ -196,6 +213,7 @@ export class ClickRingWriter extends RingView implements ClickSink {
     this.#next = 1;
     this.#memo.fill(null);
     this.#fpStr.fill(null);
+    this.#wsLen = -1;
     return true;
   }
 
@@ -240,6 +258,40 @@ export class ClickRingWriter extends RingView implements ClickSink {
     return n;
   }
 
+  /**
+   * Copies stored bytes `[from, to)` of `src` to byte `at`; returns their length field (bit 31 set
+   * when any byte is not ASCII: the ids are stored as UTF-8).
+   */
+  #copy(src: Buffer, from: number, to: number, at: number): number {
+    const b = this.bytes;
+    let hi = 0;
+    for (let i = from; i < to; i++) {
+      const c = src[i]!;
+      hi |= c;
+      b[at + i - from] = c;
+    }
+    const n = to - from;
+    return hi > 127 ? (n | UTF8) >>> 0 : n;
+  }
+
+  /** The id of the workspace id stored at `[from, to)` of `src`, through the previous click's. */
+  #workspace(src: Buffer, from: number, to: number): number {
+    const n = to - from;
+    const m = this.#wsBytes;
+    if (n === this.#wsLen) {
+      let i = 0;
+      while (i < n && m[i] === src[from + i]) i++;
+      if (i === n) return this.#wsId;
+    }
+    const id = this.#id(src.toString('utf8', from, to));
+    if (id > 0 && n <= m.length) {
+      for (let i = 0; i < n; i++) m[i] = src[from + i]!;
+      this.#wsLen = n;
+      this.#wsId = id;
+    }
+    return id;
+  }
+
   /** The id of `s` (0 for null), defining it first if new; -1 when the ring is full. */
   #id(s: string | null): number {
     if (s === null) return 0;
@@ -282,14 +334,15 @@ export class ClickRingWriter extends RingView implements ClickSink {
     Atomics.add(this.hdr, DROPPED, 1);
   }
 
-  click(c: ClickFacts, peer: Uint8Array | null, forwardedFor: string, userAgent: string, referer: string, acceptLanguage: string): void {
+  click(c: ClickFacts, peer: Uint8Array | null, forwardedFor: string, userAgent: string, referer: string, acceptLanguage: string, stored: StoredIds | null = null): void {
     try {
+      const value = stored === null ? null : stored.value;
       // a table that may not take this click's strings starts over now, before any of its ids is
       // taken: a new table in the middle of a click left its earlier ids pointing at nothing
       if (this.#next > MAX_IDS - 11 && !this.#reset()) return this.#drop();
       const ids = this.#ids32;
       ids[ID_DOMAIN] = this.#memoized(0, c.domain);
-      ids[ID_WORKSPACE] = this.#memoized(1, c.workspaceId);
+      ids[ID_WORKSPACE] = value !== null ? this.#workspace(value, stored!.wsAt, stored!.wsEnd) : this.#memoized(1, c.workspaceId);
       ids[ID_RULE] = this.#id(c.ruleId);
       ids[ID_VARIANT] = this.#id(c.variantId);
       ids[ID_COUNTRY] = this.#id(c.country);
@@ -302,7 +355,8 @@ export class ClickRingWriter extends RingView implements ClickSink {
       let full = false;
       for (let i = 0; i < 11; i++) if (ids[i]! < 0) full = true;
       // upper bound: 3 bytes per UTF-16 unit
-      const max = align8(C_FIXED + 3 * (c.linkId.length + c.path.length + c.destination.length));
+      const idBytes = value !== null ? stored!.wsAt - stored!.idAt : 3 * c.linkId.length;
+      const max = align8(C_FIXED + idBytes + 3 * (c.path.length + c.destination.length));
       if (full || max > this.cap / 4) return this.#drop();
       const at = this.#reserve(max);
       if (at < 0) return this.#drop();
@@ -311,13 +365,16 @@ export class ClickRingWriter extends RingView implements ClickSink {
       this.f64[(at + C_AT) >> 3] = c.at;
       let flags = T_CLICK | (c.qr ? F_QR : 0);
       if (peer !== null && (peer.length === 4 || peer.length === 16)) {
-        this.bytes.set(peer, at + C_PEER);
-        flags |= peer.length === 4 ? F_PEER4 : F_PEER16;
+        // a byte loop: TypedArray.prototype.set is a builtin call for 4 bytes
+        const b = this.bytes;
+        const n = peer.length;
+        for (let i = 0; i < n; i++) b[at + C_PEER + i] = peer[i]!;
+        flags |= n === 4 ? F_PEER4 : F_PEER16;
       }
       u[q + 1] = flags;
       for (let i = 0; i < 11; i++) u[q + (C_IDS >> 2) + i] = ids[i]!;
       let p = at + C_FIXED;
-      const l0 = this.#str(c.linkId, p);
+      const l0 = value !== null ? this.#copy(value, stored!.idAt, stored!.wsAt, p) : this.#str(c.linkId, p);
       p += l0 & ~UTF8;
       const l1 = this.#str(c.path, p);
       p += l1 & ~UTF8;

@@ -81,7 +81,10 @@ export function readStamp(buf: Buffer): number {
  */
 export type RoutingSource = (key: string, buf: Buffer, stamp: number, tailStart: number) => Routing | null;
 
-/** `ids` false: `linkId` and `workspaceId` are left '' (no strings made: a node that neither captures nor logs). */
+/**
+ * `ids` false: `linkId` and `workspaceId` are left '' (no strings made: the click ring copies them
+ * from `value`, and a node that does not log requests never needs them as text).
+ */
 export function decodeLink(key: string, buf: Buffer, routingOf: RoutingSource, ids = true): LinkRecord | null {
   if (buf.length < HEADER_BYTES || buf[0] !== CODEC_VERSION || buf[1] !== KIND_LINK) return null;
   const flags = buf[2]!;
@@ -102,6 +105,10 @@ export function decodeLink(key: string, buf: Buffer, routingOf: RoutingSource, i
     pending: (flags & FLAG_PENDING) !== 0,
     expiresAt: Number.isNaN(expires) ? null : expires,
     routing: (flags & FLAG_ROUTING) !== 0 ? routingOf(key, buf, stamp, tailStart) : null,
+    value: buf,
+    idAt: idStart,
+    wsAt: wsStart,
+    wsEnd: tailStart,
   };
 }
 
