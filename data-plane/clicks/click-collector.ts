@@ -46,10 +46,11 @@ export interface ClickCollectorOptions {
 /** Clicks encoded per event-loop turn: the main thread also ships, spools and answers the workers. */
 const CHUNK = 256;
 /**
- * The longest pause between two reads of idle rings. A serving thread writes ~220 bytes per click
- * into an 8 MiB ring: 38 000 clicks, 300 ms at 125 k clicks/s (more than a serving thread serves), so a
- * burst that starts just after a read has 6 × this pause of room before its first read; from then
- * on the rings are read every `drainMs` (and a chunk per event-loop turn while there is more).
+ * The longest pause between two reads of idle rings. A serving thread's ring (CLICK_RING_BYTES,
+ * 2 MiB) holds ~9 500 clicks of ~220 bytes: 190–320 ms at 30–50 000 clicks/s, a serving thread's
+ * saturation. A burst that starts just after a read fills at most this pause's worth (≤ 2 500
+ * clicks at 50 000/s) before its first read; from then on the rings are read every `drainMs` (and
+ * a chunk per event-loop turn while there is more).
  */
 export const IDLE_MAX_MS = 50;
 const DAY_MS = 86_400_000;
