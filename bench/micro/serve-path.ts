@@ -27,6 +27,7 @@ import type { UwsModule } from '../../data-plane/native-uws.js';
 import { GAUGES, RequestRecorder, SharedState } from '../../data-plane/ops/shared-state.js';
 import { resolve } from '../../data-plane/resolve.js';
 import { buildServer } from '../../data-plane/server.js';
+import { setLmdbMapSize } from '../../data-plane/store/lmdb-env.js';
 import { StoreReader } from '../../data-plane/store/reader.js';
 import { decodeLink, encodeLink } from '../../data-plane/store/value-codec.js';
 import { STORE_FORMAT, StoreWriter } from '../../data-plane/store/writer.js';
@@ -38,6 +39,8 @@ const N = Number(process.argv[3] ?? 200_000);
 const LINKS = 20_000;
 const WARM = 50_000;
 
+// valgrind cannot reserve the default 64 GiB map (the instructions scenario sets LMDB_MAP_SIZE_GB=4 too)
+setLmdbMapSize(1024 ** 3);
 const dir = mkdtempSync(join(tmpdir(), 'lp-serve-path-'));
 const storePath = join(dir, 'gen-1.mdb');
 const writer = StoreWriter.open(storePath);
