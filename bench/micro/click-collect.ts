@@ -10,14 +10,8 @@
  * Under callgrind, run it twice, `read` and `none` (the same program without the reads), and divide
  * the difference by clicks × rounds: instructions per click of the collector, whatever else runs.
  */
-import { ClickCollector } from '../../data-plane/clicks/click-collector.js';
 import { ClickRingWriter, createClickRing } from '../../data-plane/clicks/click-ring.js';
-import { defaultGeoipDb } from '../../data-plane/config.js';
-import { createDeviceDetector } from '../../data-plane/device.js';
-import { loadGeoDatabase, openGeo } from '../../data-plane/geo.js';
-import { parseCidr } from '../../data-plane/ip.js';
-import type { ClickFacts } from '../../data-plane/resolve.js';
-import { createLogger } from '../../shared/index.js';
+import { benchClick, benchCollector, fresh } from '../lib/click-bench.js';
 import { visitorHeaderSets } from '../lib/link-dataset.js';
 
 const N = Number(process.argv[2] ?? 100_000);
@@ -25,33 +19,22 @@ const ROUNDS = Number(process.argv[3] ?? 5);
 const READ = (process.argv[4] ?? 'read') === 'read';
 const LINKS = 1_000_000;
 const VISITORS = 1000;
-const salt = new Uint8Array(32).fill(7);
 let bytes = 0;
-const collector = new ClickCollector({
-  nodeId: 'node-1', geo: openGeo(loadGeoDatabase(defaultGeoipDb())), device: createDeviceDetector(10_000), salts: () => salt,
-  trustedProxies: [parseCidr('127.0.0.1/32')!], maxEvents: 1000, flushMs: 250,
-  emit(data) {
-    // as node.ts does before spooling
-    bytes += Uint8Array.prototype.slice.call(data).byteLength;
-  },
-  log: createLogger({ name: 'micro', level: 'warn' }),
+const collector = benchCollector((data) => {
+  // as node.ts does before spooling
+  bytes += Uint8Array.prototype.slice.call(data).byteLength;
 });
 const ring = createClickRing(128 * 1024 * 1024);
 collector.ring(0, ring);
 const writer = new ClickRingWriter(ring);
 const visitors = visitorHeaderSets(VISITORS);
-const fresh = (s: string) => Buffer.from(s, 'latin1').toString('latin1');
 const peer = new Uint8Array([127, 0, 0, 1]);
 
 function write(n: number, from: number): void {
   for (let i = from; i < from + n; i++) {
     const k = (i * 7919) % LINKS;
     const v = visitors[(i * 31) % VISITORS]!;
-    const click: ClickFacts = {
-      linkId: fresh(`lnk_01ABCDEFGHJKMNPQRS${k.toString().padStart(7, '0')}`), workspaceId: fresh('ws_01ABCDEFGHJKMNPQRSTVWXYZ00'), domain: fresh('go.bench.example'),
-      path: fresh(`k${k}`), destination: fresh(`https://www.example.com/landing/${k}?utm_source=newsletter&utm_medium=email&utm_campaign=bench`),
-      ruleId: null, variantId: null, country: null, os: null, device: null, qr: false, at: Date.now(),
-    };
+    const click = benchClick(k);
     writer.click(click, new Uint8Array(peer), fresh(v['x-forwarded-for']!), fresh(v['user-agent']!), '', '');
   }
 }
